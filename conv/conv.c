@@ -1,0 +1,632 @@
+/* axmul: convolution engine front end: validation, quantization (TensorFlow FakeQuant
+ * semantics), dispatch to the kernels. */
+#include "config.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "axmul_conv.h"
+#include "conv/conv_internal.h"
+#include "internal.h"
+#ifdef HAVE_CUDA
+#include "cuda/cuda_probe.h"
+#endif
+
+/* Largest element count of any one tensor: int32 indexing in every kernel (documented in
+ * doc/semantics.md). */
+#define AXMUL_MAX_ELEMS ((size_t)INT32_MAX)
+
+/* ---------------------------------------------------------------- quantization */
+
+axmul_status axmul_qparams_from_range(axmul_range r, int is_signed, const char *what,
+                                      axmul_qparams *out)
+{
+    if (!what)
+        what = "tensor";
+    memset(out, 0, sizeof *out);
+    out->is_signed = is_signed ? 1 : 0;
+    if (!isfinite(r.min) || !isfinite(r.max))
+        return axmul__fail(AXMUL_ERR_RANGE, "%s range [%g, %g] is not finite", what, r.min, r.max);
+    if (r.min > r.max)
+        return axmul__fail(AXMUL_ERR_RANGE, "%s range [%g, %g] is inverted (min > max)", what,
+                           r.min, r.max);
+    if (r.min == r.max) {
+        if (r.min != 0.0f)
+            return axmul__fail(AXMUL_ERR_RANGE,
+                               "%s range [%g, %g] has zero width (widen it to include 0)", what,
+                               r.min, r.max);
+        out->degenerate = 1; /* TensorFlow: min == max == 0 quantizes everything to 0 */
+        return AXMUL_OK;
+    }
+    if (is_signed) {
+        /* Symmetric int8: the larger of the two half-range scales, so that both ends fit. */
+        float s = fmaxf(-r.min / 128.0f, r.max / 127.0f);
+        out->scale = s;
+        out->zero_point = 0;
+        out->nudged_min = -128.0f * s;
+        out->nudged_max = 127.0f * s;
+        return AXMUL_OK;
+    }
+    /* TensorFlow's Nudge() for quant_min = 0, quant_max = 255, in float32. */
+    float scale = (r.max - r.min) / 255.0f;
+    float zp_from_min = 0.0f - r.min / scale;
+    int32_t zp;
+    if (zp_from_min < 0.0f)
+        zp = 0;
+    else if (zp_from_min > 255.0f)
+        zp = 255;
+    else
+        zp = (int32_t)roundf(zp_from_min); /* half away from zero, as std::round */
+    out->scale = scale;
+    out->zero_point = zp;
+    out->nudged_min = (0.0f - (float)zp) * scale;
+    out->nudged_max = (255.0f - (float)zp) * scale;
+    return AXMUL_OK;
+}
+
+int32_t axmul_quantize(float x, const axmul_qparams *q)
+{
+    if (q->degenerate || x != x)
+        return q->is_signed ? 0 : q->zero_point;
+    if (q->is_signed) {
+        float qf = floorf(x * (1.0f / q->scale) + 0.5f);
+        if (qf < -128.0f)
+            return -128;
+        if (qf > 127.0f)
+            return 127;
+        return (int32_t)qf;
+    }
+    float c = x < q->nudged_min ? q->nudged_min : (x > q->nudged_max ? q->nudged_max : x);
+    float shifted = c - q->nudged_min;
+    float inv = 1.0f / q->scale;
+    float qf = floorf(shifted * inv + 0.5f);
+    /* float rounding can reach 256 at the top of the range: the table has no such row */
+    if (qf > 255.0f)
+        return 255;
+    if (qf < 0.0f)
+        return 0;
+    return (int32_t)qf;
+}
+
+float axmul_dequantize(int32_t q, const axmul_qparams *qp)
+{
+    if (qp->degenerate)
+        return 0.0f;
+    if (qp->is_signed)
+        return (float)q * qp->scale;
+    return (float)q * qp->scale + qp->nudged_min;
+}
+
+axmul_status axmul_range_of(const float *x, size_t n, const char *what, axmul_range *out)
+{
+    if (!what)
+        what = "tensor";
+    if (n == 0)
+        return axmul__fail(AXMUL_ERR_SHAPE, "%s is empty", what);
+    float lo = x[0], hi = x[0];
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i];
+        if (!isfinite(v))
+            return axmul__fail(AXMUL_ERR_NONFINITE, "%s: element %zu is %s", what, i,
+                               v != v ? "NaN" : (v > 0 ? "+Inf" : "-Inf"));
+        if (v < lo)
+            lo = v;
+        if (v > hi)
+            hi = v;
+    }
+    if (lo == hi) {
+        if (lo > 0)
+            lo = 0;
+        else
+            hi = 0;
+    }
+    out->min = lo;
+    out->max = hi;
+    return AXMUL_OK;
+}
+
+/* ---------------------------------------------------------------- descriptors */
+
+void axmul_conv_desc_init(axmul_conv_desc *d)
+{
+    memset(d, 0, sizeof *d);
+    d->stride_h = d->stride_w = 1;
+    d->dilation_h = d->dilation_w = 1;
+    d->padding = AXMUL_PADDING_SAME;
+    d->groups = 1;
+    d->backend = AXMUL_BACKEND_AUTO;
+}
+
+void axmul_dense_desc_init(axmul_dense_desc *d)
+{
+    memset(d, 0, sizeof *d);
+    d->backend = AXMUL_BACKEND_AUTO;
+}
+
+static axmul_status elems(const char *what, size_t a, size_t b, size_t c, size_t dd, size_t *out)
+{
+    size_t n;
+    if (!axmul__mul_size(a, b, &n) || !axmul__mul_size(n, c, &n) || !axmul__mul_size(n, dd, &n) ||
+        n > AXMUL_MAX_ELEMS)
+        return axmul__fail(AXMUL_ERR_OVERFLOW,
+                           "%s has more than %zu elements (the engine's per-tensor limit)", what,
+                           AXMUL_MAX_ELEMS);
+    *out = n;
+    return AXMUL_OK;
+}
+
+/* Resolves padding and output size; fills the geometry part of a plan. */
+static axmul_status geometry(const axmul_conv_desc *d, axmul__conv_plan *p)
+{
+    if (!d)
+        return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "conv descriptor is NULL");
+    struct {
+        const char *name;
+        int v;
+    } pos[] = {{"batch size n", d->n},        {"input height", d->h},
+               {"input width", d->w},         {"input channels", d->c},
+               {"kernel height", d->kh},      {"kernel width", d->kw},
+               {"output channels", d->co},    {"stride height", d->stride_h},
+               {"stride width", d->stride_w}, {"dilation height", d->dilation_h},
+               {"dilation width", d->dilation_w}, {"groups", d->groups}};
+    for (size_t i = 0; i < sizeof pos / sizeof pos[0]; i++)
+        if (pos[i].v < 1)
+            return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "%s must be >= 1 (got %d)", pos[i].name,
+                               pos[i].v);
+    if (d->c % d->groups != 0 || d->co % d->groups != 0)
+        return axmul__fail(AXMUL_ERR_SHAPE,
+                           "groups = %d must divide both input channels (%d) and output channels "
+                           "(%d)",
+                           d->groups, d->c, d->co);
+    size_t dummy;
+    axmul_status s = elems("input", (size_t)d->n, (size_t)d->h, (size_t)d->w, (size_t)d->c, &dummy);
+    if (s == AXMUL_OK)
+        s = elems("filter", (size_t)d->kh, (size_t)d->kw, (size_t)(d->c / d->groups),
+                  (size_t)d->co, &dummy);
+    if (s != AXMUL_OK)
+        return s;
+    int64_t ekh = (int64_t)(d->kh - 1) * d->dilation_h + 1;
+    int64_t ekw = (int64_t)(d->kw - 1) * d->dilation_w + 1;
+    int64_t oh, ow, pt = 0, pl = 0, pb = 0, pr = 0;
+    switch (d->padding) {
+    case AXMUL_PADDING_SAME: {
+        oh = (d->h + d->stride_h - 1) / d->stride_h;
+        ow = (d->w + d->stride_w - 1) / d->stride_w;
+        int64_t th = (oh - 1) * d->stride_h + ekh - d->h;
+        int64_t tw = (ow - 1) * d->stride_w + ekw - d->w;
+        if (th < 0)
+            th = 0;
+        if (tw < 0)
+            tw = 0;
+        pt = th / 2; /* TensorFlow puts the odd pixel at the end */
+        pl = tw / 2;
+        pb = th - pt;
+        pr = tw - pl;
+        break;
+    }
+    case AXMUL_PADDING_VALID:
+        break;
+    case AXMUL_PADDING_EXPLICIT:
+        if (d->pad_top < 0 || d->pad_bottom < 0 || d->pad_left < 0 || d->pad_right < 0)
+            return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT,
+                               "padding must not be negative (got %d,%d,%d,%d)", d->pad_top,
+                               d->pad_bottom, d->pad_left, d->pad_right);
+        pt = d->pad_top;
+        pb = d->pad_bottom;
+        pl = d->pad_left;
+        pr = d->pad_right;
+        break;
+    default:
+        return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "unknown padding kind %d", (int)d->padding);
+    }
+    if (d->padding != AXMUL_PADDING_SAME) {
+        int64_t ph = d->h + pt + pb, pw = d->w + pl + pr;
+        if (ekh > ph || ekw > pw)
+            return axmul__fail(AXMUL_ERR_SHAPE,
+                               "kernel %lldx%lld (with dilation) is larger than the padded input "
+                               "%lldx%lld",
+                               (long long)ekh, (long long)ekw, (long long)ph, (long long)pw);
+        oh = (ph - ekh) / d->stride_h + 1;
+        ow = (pw - ekw) / d->stride_w + 1;
+    }
+    if (oh > INT32_MAX || ow > INT32_MAX)
+        return axmul__fail(AXMUL_ERR_OVERFLOW, "output size too large");
+    s = elems("output", (size_t)d->n, (size_t)oh, (size_t)ow, (size_t)d->co, &dummy);
+    if (s != AXMUL_OK)
+        return s;
+    int64_t k = (int64_t)d->kh * d->kw * (d->c / d->groups);
+    memset(p, 0, sizeof *p);
+    p->n = d->n;
+    p->h = d->h;
+    p->w = d->w;
+    p->c = d->c;
+    p->kh = d->kh;
+    p->kw = d->kw;
+    p->co = d->co;
+    p->oh = (int32_t)oh;
+    p->ow = (int32_t)ow;
+    p->sh = d->stride_h;
+    p->sw = d->stride_w;
+    p->dh = d->dilation_h;
+    p->dw = d->dilation_w;
+    p->pad_top = (int32_t)pt;
+    p->pad_left = (int32_t)pl;
+    p->groups = d->groups;
+    p->cin_g = d->c / d->groups;
+    p->cout_g = d->co / d->groups;
+    p->k = (int32_t)k;
+    return AXMUL_OK;
+}
+
+axmul_status axmul_conv_output_shape(const axmul_conv_desc *d, int *oh, int *ow)
+{
+    axmul_error_clear();
+    axmul__conv_plan p;
+    axmul_status s = geometry(d, &p);
+    if (s == AXMUL_OK) {
+        if (oh)
+            *oh = p.oh;
+        if (ow)
+            *ow = p.ow;
+    }
+    return s;
+}
+
+static axmul_status check_finite(const float *x, size_t n, const char *what)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return axmul__fail(AXMUL_ERR_NONFINITE, "%s: element %zu is %s", what, i,
+                               x[i] != x[i] ? "NaN" : (x[i] > 0 ? "+Inf" : "-Inf"));
+    return AXMUL_OK;
+}
+
+void axmul__conv_setup_free(axmul__conv_setup *s)
+{
+    free(s->wq);
+    free(s->zw);
+    free(s->sw);
+    free(s->oscale);
+    memset(s, 0, sizeof *s);
+}
+
+axmul_status axmul__conv_setup_make(const axmul_conv_desc *d, const axmul_table *t,
+                                    const float *x, const float *w, axmul__conv_setup *s)
+{
+    memset(s, 0, sizeof *s);
+    if (!t || !x || !w)
+        return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "conv: NULL table or tensor");
+    axmul_status st = geometry(d, &s->p);
+    if (st != AXMUL_OK)
+        return st;
+    const char *xname = d->input_name ? d->input_name : "input";
+    const char *wname = d->filter_name ? d->filter_name : "filter";
+    size_t nx = (size_t)d->n * d->h * d->w * d->c;
+    size_t nw = (size_t)d->kh * d->kw * s->p.cin_g * d->co;
+    if ((st = check_finite(x, nx, xname)) != AXMUL_OK ||
+        (st = check_finite(w, nw, wname)) != AXMUL_OK)
+        return st;
+    int sgn = axmul_table_is_signed(t);
+    s->p.is_signed = sgn;
+    axmul_range xr = d->input_range;
+    if (!d->input_range_set && (st = axmul_range_of(x, nx, xname, &xr)) != AXMUL_OK)
+        return st;
+    char what[300];
+    snprintf(what, sizeof what, "%s", xname);
+    if ((st = axmul_qparams_from_range(xr, sgn, what, &s->xq)) != AXMUL_OK)
+        return st;
+    s->p.zx = s->xq.is_signed ? 0 : s->xq.zero_point;
+    s->p.sx = s->xq.degenerate ? 0.0f : s->xq.scale;
+    s->p.degenerate = s->xq.degenerate;
+
+    int co = d->co;
+    s->wq = calloc((size_t)co, sizeof *s->wq);
+    s->zw = calloc((size_t)co, sizeof *s->zw);
+    s->sw = calloc((size_t)co, sizeof *s->sw);
+    s->oscale = calloc((size_t)co, sizeof *s->oscale);
+    if (!s->wq || !s->zw || !s->sw || !s->oscale) {
+        axmul__conv_setup_free(s);
+        return axmul__fail(AXMUL_ERR_NOMEM, "conv: out of memory");
+    }
+    if (!d->per_channel) {
+        axmul_range wr = d->filter_range;
+        if (!d->filter_range_set && (st = axmul_range_of(w, nw, wname, &wr)) != AXMUL_OK)
+            goto fail;
+        snprintf(what, sizeof what, "%s", wname);
+        if ((st = axmul_qparams_from_range(wr, sgn, what, &s->wq[0])) != AXMUL_OK)
+            goto fail;
+        for (int o = 1; o < co; o++)
+            s->wq[o] = s->wq[0];
+    } else {
+        size_t per = nw / (size_t)co;
+        for (int o = 0; o < co; o++) {
+            axmul_range wr;
+            snprintf(what, sizeof what, "%s channel %d", wname, o);
+            if (d->channel_ranges) {
+                wr = d->channel_ranges[o];
+            } else {
+                /* HWIO: channel o is every co-th element */
+                float lo = w[o], hi = w[o];
+                for (size_t i = 0; i < per; i++) {
+                    float v = w[i * (size_t)co + (size_t)o];
+                    lo = v < lo ? v : lo;
+                    hi = v > hi ? v : hi;
+                }
+                if (lo == hi) {
+                    if (lo > 0)
+                        lo = 0;
+                    else
+                        hi = 0;
+                }
+                wr.min = lo;
+                wr.max = hi;
+            }
+            if ((st = axmul_qparams_from_range(wr, sgn, what, &s->wq[o])) != AXMUL_OK)
+                goto fail;
+        }
+    }
+    for (int o = 0; o < co; o++) {
+        s->zw[o] = s->wq[o].is_signed ? 0 : s->wq[o].zero_point;
+        s->sw[o] = s->wq[o].degenerate ? 0.0f : s->wq[o].scale;
+        s->oscale[o] = s->p.sx * s->sw[o];
+    }
+    return AXMUL_OK;
+fail:
+    axmul__conv_setup_free(s);
+    return st;
+}
+
+void axmul__conv_quantize_filter(const axmul__conv_setup *s, const float *w, uint8_t *wq,
+                                 int64_t *sum_qw)
+{
+    const axmul__conv_plan *p = &s->p;
+    for (int o = 0; o < p->co; o++) {
+        int64_t sum = 0;
+        for (int i = 0; i < p->kh; i++)
+            for (int j = 0; j < p->kw; j++)
+                for (int ci = 0; ci < p->cin_g; ci++) {
+                    size_t src = (((size_t)i * p->kw + j) * p->cin_g + ci) * p->co + o;
+                    size_t tap = ((size_t)i * p->kw + j) * p->cin_g + ci;
+                    int32_t q = axmul_quantize(w[src], &s->wq[o]);
+                    wq[(size_t)o * p->k + tap] = (uint8_t)q;
+                    sum += q;
+                }
+        sum_qw[o] = sum;
+    }
+}
+
+static void fill_info(axmul_conv_info *info, const axmul__conv_setup *s, axmul_backend b,
+                      const char *path)
+{
+    if (!info)
+        return;
+    info->backend = b;
+    info->path = path;
+    info->input_q = s->xq;
+    info->filter_q = s->wq[0];
+    info->macs = (uint64_t)s->p.n * s->p.oh * s->p.ow * s->p.co * (uint64_t)s->p.k;
+}
+
+/* ---------------------------------------------------------------- backends */
+
+axmul_status axmul_cuda_available(void)
+{
+#ifdef HAVE_CUDA
+    if (getenv("AXMUL_DISABLE_CUDA") && strcmp(getenv("AXMUL_DISABLE_CUDA"), "0") != 0)
+        return axmul__fail(AXMUL_ERR_NO_DEVICE, "CUDA disabled by AXMUL_DISABLE_CUDA");
+    int n = 0;
+    char msg[256] = "";
+    if (axmul__cuda_probe(&n, msg, sizeof msg) != 0 || n == 0)
+        return axmul__fail(AXMUL_ERR_NO_DEVICE, "no CUDA device: %s", msg);
+    return axmul__fail(AXMUL_ERR_NOT_BUILT,
+                       "a CUDA device is present, but this build has no CUDA conv kernels yet");
+#else
+    return axmul__fail(AXMUL_ERR_NOT_BUILT, "this build has no CUDA backend (configure "
+                                            "--with-cuda)");
+#endif
+}
+
+static const char *cpu_path_forced;
+
+axmul_status axmul_set_cpu_path(const char *name)
+{
+    axmul_error_clear();
+    if (!name || strcmp(name, "auto") == 0) {
+        cpu_path_forced = NULL;
+        return AXMUL_OK;
+    }
+    if (strcmp(name, "portable") == 0) {
+        cpu_path_forced = "portable";
+        return AXMUL_OK;
+    }
+    if (strcmp(name, "avx2") == 0 || strcmp(name, "vbmi") == 0)
+        return axmul__fail(AXMUL_ERR_UNSUPPORTED, "CPU path '%s' is not part of this build", name);
+    return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT,
+                       "unknown CPU path '%s' (expected auto, portable, avx2 or vbmi)", name);
+}
+
+const char *axmul_cpu_path(void)
+{
+    return "portable";
+}
+
+static axmul_status pick_backend(axmul_backend want, axmul_backend *out)
+{
+    if (want == AXMUL_BACKEND_CPU) {
+        *out = AXMUL_BACKEND_CPU;
+        return AXMUL_OK;
+    }
+    if (want == AXMUL_BACKEND_CUDA) {
+        axmul_status s = axmul_cuda_available();
+        if (s != AXMUL_OK)
+            return s;
+        *out = AXMUL_BACKEND_CUDA;
+        return AXMUL_OK;
+    }
+    if (want != AXMUL_BACKEND_AUTO)
+        return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "unknown backend %d", (int)want);
+    *out = axmul_cuda_available() == AXMUL_OK ? AXMUL_BACKEND_CUDA : AXMUL_BACKEND_CPU;
+    axmul_error_clear();
+    return AXMUL_OK;
+}
+
+axmul_status axmul_conv2d(const axmul_conv_desc *d, const axmul_table *t, const float *x,
+                          const float *w, float *y, axmul_conv_info *info)
+{
+    axmul_error_clear();
+    if (!d || !y)
+        return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "conv: NULL descriptor or output");
+    axmul_backend b;
+    axmul_status st = pick_backend(d->backend, &b);
+    if (st != AXMUL_OK)
+        return st;
+    axmul__conv_setup s;
+    if ((st = axmul__conv_setup_make(d, t, x, w, &s)) != AXMUL_OK)
+        return st;
+    st = axmul__conv_cpu_portable(&s, t, x, w, y, d->threads);
+    if (st == AXMUL_OK)
+        fill_info(info, &s, AXMUL_BACKEND_CPU, "portable");
+    axmul__conv_setup_free(&s);
+    return st;
+}
+
+/* ---------------------------------------------------------------- dense */
+
+static void dense_to_conv(const axmul_dense_desc *dd, axmul_conv_desc *c)
+{
+    axmul_conv_desc_init(c);
+    c->n = dd->n;
+    c->h = c->w = 1;
+    c->c = dd->in;
+    c->kh = c->kw = 1;
+    c->co = dd->out;
+    c->padding = AXMUL_PADDING_VALID;
+    c->input_range_set = dd->input_range_set;
+    c->input_range = dd->input_range;
+    c->filter_range_set = dd->filter_range_set;
+    c->filter_range = dd->filter_range;
+    c->per_channel = dd->per_channel;
+    c->channel_ranges = dd->channel_ranges;
+    c->backend = dd->backend;
+    c->threads = dd->threads;
+    c->input_name = dd->input_name;
+    c->filter_name = dd->filter_name;
+}
+
+axmul_status axmul_dense(const axmul_dense_desc *d, const axmul_table *t, const float *x,
+                         const float *w, float *y, axmul_conv_info *info)
+{
+    if (!d) {
+        axmul_error_clear();
+        return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "dense descriptor is NULL");
+    }
+    axmul_conv_desc c;
+    dense_to_conv(d, &c);
+    return axmul_conv2d(&c, t, x, w, y, info);
+}
+
+axmul_status axmul_dense_ref(const axmul_dense_desc *d, const axmul_table *t, const float *x,
+                             const float *w, float *y, axmul_conv_info *info)
+{
+    if (!d) {
+        axmul_error_clear();
+        return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "dense descriptor is NULL");
+    }
+    axmul_conv_desc c;
+    dense_to_conv(d, &c);
+    return axmul_conv2d_ref(&c, t, x, w, y, info);
+}
+
+/* ---------------------------------------------------------------- float reference */
+
+axmul_status axmul_conv2d_fakequant_float(const axmul_conv_desc *d, int is_signed, const float *x,
+                                          const float *w, float *y)
+{
+    axmul_error_clear();
+    axmul_table *t;
+    /* The table only carries the signedness into setup; its entries are not read. */
+    axmul_status st = axmul_table_create(is_signed, &t);
+    if (st != AXMUL_OK)
+        return st;
+    axmul__conv_setup s;
+    st = axmul__conv_setup_make(d, t, x, w, &s);
+    axmul_table_free(t);
+    if (st != AXMUL_OK)
+        return st;
+    const axmul__conv_plan *p = &s.p;
+    for (int n = 0; n < p->n; n++)
+        for (int oy = 0; oy < p->oh; oy++)
+            for (int ox = 0; ox < p->ow; ox++)
+                for (int o = 0; o < p->co; o++) {
+                    int g = o / p->cout_g;
+                    double acc = 0;
+                    for (int i = 0; i < p->kh; i++)
+                        for (int j = 0; j < p->kw; j++) {
+                            int iy = oy * p->sh - p->pad_top + i * p->dh;
+                            int ix = ox * p->sw - p->pad_left + j * p->dw;
+                            if (iy < 0 || iy >= p->h || ix < 0 || ix >= p->w)
+                                continue; /* zero padding of the fake-quantized input */
+                            for (int ci = 0; ci < p->cin_g; ci++) {
+                                float xv = x[(((size_t)n * p->h + iy) * p->w + ix) * p->c +
+                                             (size_t)g * p->cin_g + ci];
+                                float wv = w[(((size_t)i * p->kw + j) * p->cin_g + ci) * p->co + o];
+                                float xf = axmul_dequantize(axmul_quantize(xv, &s.xq), &s.xq);
+                                float wf = axmul_dequantize(axmul_quantize(wv, &s.wq[o]), &s.wq[o]);
+                                acc += (double)xf * (double)wf;
+                            }
+                        }
+                    y[(((size_t)n * p->oh + oy) * p->ow + ox) * p->co + o] = (float)acc;
+                }
+    axmul__conv_setup_free(&s);
+    return AXMUL_OK;
+}
+
+/* ---------------------------------------------------------------- reference kernel */
+
+axmul_status axmul_conv2d_ref(const axmul_conv_desc *d, const axmul_table *t, const float *x,
+                              const float *w, float *y, axmul_conv_info *info)
+{
+    axmul_error_clear();
+    if (!d || !y)
+        return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "conv: NULL descriptor or output");
+    axmul__conv_setup s;
+    axmul_status st = axmul__conv_setup_make(d, t, x, w, &s);
+    if (st != AXMUL_OK)
+        return st;
+    const axmul__conv_plan *p = &s.p;
+    for (int n = 0; n < p->n; n++)
+        for (int oy = 0; oy < p->oh; oy++)
+            for (int ox = 0; ox < p->ow; ox++)
+                for (int o = 0; o < p->co; o++) {
+                    int g = o / p->cout_g;
+                    int64_t lut = 0, sum_qa = 0, sum_qw = 0;
+                    for (int i = 0; i < p->kh; i++)
+                        for (int j = 0; j < p->kw; j++)
+                            for (int ci = 0; ci < p->cin_g; ci++) {
+                                int iy = oy * p->sh - p->pad_top + i * p->dh;
+                                int ix = ox * p->sw - p->pad_left + j * p->dw;
+                                int32_t qa = p->zx; /* padded tap: the input zero point */
+                                if (iy >= 0 && iy < p->h && ix >= 0 && ix < p->w)
+                                    qa = axmul_quantize(
+                                        x[(((size_t)n * p->h + iy) * p->w + ix) * p->c +
+                                          (size_t)g * p->cin_g + ci],
+                                        &s.xq);
+                                int32_t qw = axmul_quantize(
+                                    w[(((size_t)i * p->kw + j) * p->cin_g + ci) * p->co + o],
+                                    &s.wq[o]);
+                                lut += axmul_table_product(t, (unsigned)qa & 255u,
+                                                           (unsigned)qw & 255u);
+                                sum_qa += qa;
+                                sum_qw += qw;
+                            }
+                    int64_t zw = s.zw[o], zx = p->zx;
+                    int64_t acc = lut - zw * sum_qa - zx * sum_qw + (int64_t)p->k * zx * zw;
+                    y[(((size_t)n * p->oh + oy) * p->ow + ox) * p->co + o] =
+                        axmul__conv_out(s.oscale[o], acc);
+                }
+    fill_info(info, &s, AXMUL_BACKEND_CPU, "ref");
+    axmul__conv_setup_free(&s);
+    return AXMUL_OK;
+}

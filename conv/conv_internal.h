@@ -1,0 +1,37 @@
+/* axmul: internal interface of the convolution engine. */
+#ifndef AXMUL_CONV_INTERNAL_H
+#define AXMUL_CONV_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "axmul_conv.h"
+#include "conv/conv_plan.h"
+
+/* Everything a kernel needs after validation: geometry, input quantization, and per-output-
+ * channel filter zero points and scales (co entries each; equal when per-tensor). */
+typedef struct {
+    axmul__conv_plan p;
+    axmul_qparams xq;
+    axmul_qparams *wq; /* co entries */
+    int32_t *zw;       /* co entries */
+    float *sw;         /* co entries */
+    float *oscale;     /* co entries: sx * sw[o], the float factor applied to acc */
+} axmul__conv_setup;
+
+/* Validates, checks finiteness, resolves ranges. On success the caller frees with
+ * axmul__conv_setup_free. */
+axmul_status axmul__conv_setup_make(const axmul_conv_desc *d, const axmul_table *t,
+                                    const float *x, const float *w, axmul__conv_setup *s);
+void axmul__conv_setup_free(axmul__conv_setup *s);
+
+/* Quantizes the filter into wq[o * k + tap] table indices, tap = (i * kw + j) * cin_g + ci, and
+ * returns the per-channel sums of the codes in sum_qw (co entries). */
+void axmul__conv_quantize_filter(const axmul__conv_setup *s, const float *w, uint8_t *wq,
+                                 int64_t *sum_qw);
+
+/* Portable fast CPU kernel (always built). */
+axmul_status axmul__conv_cpu_portable(const axmul__conv_setup *s, const axmul_table *t,
+                                      const float *x, const float *w, float *y, int threads);
+
+#endif

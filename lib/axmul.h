@@ -1,0 +1,27 @@
+/* axmul: approximate 8x8 multiplier toolkit — umbrella header.
+ *
+ * Tables (axmul_table.h), error metrics and packing diagnosis (axmul_metrics.h), images
+ * (axmul_image.h), NumPy .npy files (axmul_npy.h) and the fake-quantized LUT convolution engine
+ * (axmul_conv.h). Every fallible function returns an axmul_status and writes results through
+ * out-parameters; axmul_error_detail() says what went wrong and with which file. */
+#ifndef AXMUL_H
+#define AXMUL_H
+
+#include "axmul_status.h"
+#include "axmul_table.h"
+#include "axmul_metrics.h"
+#include "axmul_image.h"
+#include "axmul_npy.h"
+#include "axmul_conv.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Package version, e.g. "0.1.0". */
+const char *axmul_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,633 @@
+/* Unit tests: quantization (TensorFlow FakeQuant semantics), the reference conv kernel on
+ * hand-computed cases, and every engine path against the reference on random shapes. */
+#include <math.h>
+
+#include "axmul.h"
+#include "testutil.h"
+
+static axmul_qparams qp(float lo, float hi, int sgn)
+{
+    axmul_qparams q;
+    axmul_range r = {lo, hi};
+    ck_assert_int_eq(axmul_qparams_from_range(r, sgn, "t", &q), AXMUL_OK);
+    return q;
+}
+
+START_TEST(test_quant_nudging)
+{
+    /* [-1, 1]: scale 2/255 rounds up in float32, so 0 - min/scale is 127.49999 (not 127.5) and
+     * the zero point is 127, as in TensorFlow: the nudged range is [-127, 128] * scale */
+    axmul_qparams q = qp(-1, 1, 0);
+    ck_assert_float_eq(q.scale, 2.0f / 255.0f);
+    ck_assert(0.0f - -1.0f / q.scale < 127.5f);
+    ck_assert_int_eq(q.zero_point, 127);
+    ck_assert_float_eq(q.nudged_min, -127.0f * q.scale);
+    ck_assert_float_eq(q.nudged_max, 128.0f * q.scale);
+    ck_assert_int_eq(axmul_quantize(0.0f, &q), 127); /* 0.0 is exactly representable */
+    ck_assert_float_eq(axmul_dequantize(127, &q), 0.0f);
+    ck_assert_int_eq(axmul_quantize(-5.0f, &q), 0);
+    ck_assert_int_eq(axmul_quantize(5.0f, &q), 255);
+    /* scale exactly 1: zero point from min 63.75 -> 64, and an exact 63.5 -> 64 (half away
+     * from zero, std::round) */
+    q = qp(-63.75f, 191.25f, 0);
+    ck_assert_float_eq(q.scale, 1.0f);
+    ck_assert_int_eq(q.zero_point, 64);
+    q = qp(-63.5f, 191.5f, 0);
+    ck_assert_int_eq(q.zero_point, 64);
+    /* [0.2, 1.0]: the zero point clamps to 0 and the range moves to [0, 0.8] */
+    q = qp(0.2f, 1.0f, 0);
+    ck_assert_int_eq(q.zero_point, 0);
+    ck_assert_float_eq(q.nudged_min, 0.0f);
+    ck_assert_float_eq_tol(q.nudged_max, 0.8f, 1e-6f);
+    ck_assert_int_eq(axmul_quantize(1.0f, &q), 255);
+    /* [-3, -1]: zero point clamps to 255, range [-2, 0] */
+    q = qp(-3, -1, 0);
+    ck_assert_int_eq(q.zero_point, 255);
+    ck_assert_float_eq(q.nudged_max, 0.0f);
+    ck_assert_int_eq(axmul_quantize(0.5f, &q), 255);
+    /* [0, 255]: scale 1, floor(x + 0.5) rounds half up */
+    q = qp(0, 255, 0);
+    ck_assert_float_eq(q.scale, 1.0f);
+    ck_assert_int_eq(axmul_quantize(2.5f, &q), 3);
+    ck_assert_int_eq(axmul_quantize(2.4999f, &q), 2);
+    ck_assert_int_eq(axmul_quantize(-0.5f, &q), 0);
+    ck_assert_int_eq(axmul_quantize(254.5f, &q), 255);
+    ck_assert_int_eq(axmul_quantize(NAN, &q), 0);
+    /* dequantize is TensorFlow's q * scale + nudged_min */
+    q = qp(-0.3f, 0.7f, 0);
+    for (int k = 0; k < 256; k++)
+        ck_assert_float_eq(axmul_dequantize(k, &q), (float)k * q.scale + q.nudged_min);
+}
+END_TEST
+
+START_TEST(test_quant_signed_and_errors)
+{
+    axmul_qparams q = qp(-1, 1, 1);
+    ck_assert_float_eq(q.scale, 1.0f / 127.0f);
+    ck_assert_int_eq(q.zero_point, 0);
+    ck_assert_int_eq(axmul_quantize(1.0f, &q), 127);
+    ck_assert_int_eq(axmul_quantize(-1.0f, &q), -127);
+    ck_assert_int_eq(axmul_quantize(-1.2f, &q), -128);
+    ck_assert_int_eq(axmul_quantize(9.0f, &q), 127);
+    q = qp(-2, 1, 1); /* the negative side needs the larger scale: 2/128 */
+    ck_assert_float_eq(q.scale, 2.0f / 128.0f);
+    ck_assert_int_eq(axmul_quantize(-2.0f, &q), -128);
+
+    axmul_range r = {1, 0};
+    ck_assert_int_eq(axmul_qparams_from_range(r, 0, "weights", &q), AXMUL_ERR_RANGE);
+    ck_assert(strstr(axmul_error_detail(), "weights") && strstr(axmul_error_detail(), "inverted"));
+    r.min = r.max = 2;
+    ck_assert_int_eq(axmul_qparams_from_range(r, 0, "x", &q), AXMUL_ERR_RANGE);
+    r.min = NAN;
+    ck_assert_int_eq(axmul_qparams_from_range(r, 0, "x", &q), AXMUL_ERR_RANGE);
+    r.min = r.max = 0;
+    ck_assert_int_eq(axmul_qparams_from_range(r, 0, "x", &q), AXMUL_OK);
+    ck_assert_int_eq(q.degenerate, 1);
+    ck_assert_int_eq(axmul_quantize(3.0f, &q), 0);
+    ck_assert_float_eq(axmul_dequantize(7, &q), 0.0f);
+
+    float c3[3] = {3, 3, 3}, cm[2] = {-2, -2}, bad[3] = {0, INFINITY, 1};
+    axmul_range out;
+    ck_assert_int_eq(axmul_range_of(c3, 3, "c", &out), AXMUL_OK);
+    ck_assert(out.min == 0 && out.max == 3); /* constant tensor widened to include 0 */
+    ck_assert_int_eq(axmul_range_of(cm, 2, "c", &out), AXMUL_OK);
+    ck_assert(out.min == -2 && out.max == 0);
+    ck_assert_int_eq(axmul_range_of(bad, 3, "activations", &out), AXMUL_ERR_NONFINITE);
+    ck_assert(strstr(axmul_error_detail(), "activations: element 1 is +Inf") != NULL);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- hand-computed cases */
+
+static void desc_2x2(axmul_conv_desc *d, int kh, int kw, axmul_padding pad)
+{
+    axmul_conv_desc_init(d);
+    d->n = 1;
+    d->h = d->w = 2;
+    d->c = 1;
+    d->kh = kh;
+    d->kw = kw;
+    d->co = 1;
+    d->padding = pad;
+}
+
+static axmul_table *table_plus(int sgn, int row, int add)
+{
+    axmul_table *t;
+    ck_assert_int_eq(axmul_table_create_exact(sgn, &t), AXMUL_OK);
+    uint16_t *v = axmul_table_data_mut(t);
+    for (int a = 0; a < 256; a++)
+        if (row < 0 || a == row)
+            for (int b = 0; b < 256; b++)
+                v[a * 256 + b] = (uint16_t)(v[a * 256 + b] + add);
+    return t;
+}
+
+START_TEST(test_ref_hand_1x1)
+{
+    float x[4] = {0, 1, 2, 3}, w[1] = {1}, y[4];
+    axmul_conv_desc d;
+    desc_2x2(&d, 1, 1, AXMUL_PADDING_VALID);
+    axmul_table *t = table_plus(0, -1, 0);
+    ck_assert_int_eq(axmul_conv2d_ref(&d, t, x, w, y, NULL), AXMUL_OK);
+    for (int i = 0; i < 4; i++)
+        ck_assert_float_eq_tol(y[i], x[i], 1e-6f);
+    axmul_table_free(t);
+    /* every product 7 too large: y = x + 7 * s_x * s_w with s_x = 3/255, s_w = 1/255 (the
+     * filter's constant range [1, 1] is widened to [0, 1]) */
+    t = table_plus(0, -1, 7);
+    ck_assert_int_eq(axmul_conv2d_ref(&d, t, x, w, y, NULL), AXMUL_OK);
+    for (int i = 0; i < 4; i++)
+        ck_assert_float_eq_tol(y[i], x[i] + 7.0f * 3.0f / 255.0f / 255.0f, 1e-6f);
+    axmul_table_free(t);
+}
+END_TEST
+
+START_TEST(test_ref_hand_2x2)
+{
+    /* one output: 0*1 + 1*0.5 + 2*(-0.5) + 3*0 = -0.5. Filter range [-0.5, 1]: scale 1.5/255,
+     * zero point 85; codes 255, 170, 0, 85. Input codes 0, 85, 170, 255. */
+    float x[4] = {0, 1, 2, 3}, w[4] = {1, 0.5f, -0.5f, 0}, y[1];
+    axmul_conv_desc d;
+    desc_2x2(&d, 2, 2, AXMUL_PADDING_VALID);
+    axmul_table *t = table_plus(0, -1, 0);
+    axmul_conv_info info;
+    ck_assert_int_eq(axmul_conv2d_ref(&d, t, x, w, y, &info), AXMUL_OK);
+    ck_assert_int_eq(info.filter_q.zero_point, 85);
+    ck_assert_uint_eq(info.macs, 4);
+    ck_assert_float_eq_tol(y[0], -0.5f, 1e-6f);
+    axmul_table_free(t);
+    /* row a = 0 returns 1000 more: only the tap x = 0 (code 0, weight code 255) reads it */
+    t = table_plus(0, 0, 1000);
+    ck_assert_int_eq(axmul_conv2d_ref(&d, t, x, w, y, NULL), AXMUL_OK);
+    float sxsw = (3.0f / 255.0f) * (1.5f / 255.0f);
+    ck_assert_float_eq_tol(y[0], -0.5f + 1000.0f * sxsw, 1e-5f);
+    axmul_table_free(t);
+}
+END_TEST
+
+START_TEST(test_ref_hand_padding_zero_point)
+{
+    /* Input range [-1, 1] has zero point 127; SAME padding of a 3x3 kernel on 2x2 gives every
+     * output 4 real taps and 5 padded ones, which must read the table at row zx = 127. Adding 5
+     * to that row adds 25 * s_x * s_w to every output (no input value quantizes to 127). */
+    float x[4] = {-1, -0.5f, 0.5f, 1}, w[9], y0[4], y1[4];
+    for (int i = 0; i < 9; i++)
+        w[i] = (float)(i % 3) - 1.0f; /* -1, 0, 1: range [-1, 1] */
+    axmul_conv_desc d;
+    desc_2x2(&d, 3, 3, AXMUL_PADDING_SAME);
+    axmul_table *e = table_plus(0, -1, 0), *t = table_plus(0, 127, 5);
+    axmul_conv_info info;
+    ck_assert_int_eq(axmul_conv2d_ref(&d, e, x, w, y0, &info), AXMUL_OK);
+    ck_assert_int_eq(info.input_q.zero_point, 127);
+    ck_assert_int_eq(axmul_conv2d_ref(&d, t, x, w, y1, NULL), AXMUL_OK);
+    float sxsw = info.input_q.scale * info.filter_q.scale;
+    for (int i = 0; i < 4; i++)
+        ck_assert_float_eq_tol(y1[i] - y0[i], 25.0f * sxsw, 1e-5f);
+    /* and the fast path agrees bit for bit */
+    float y2[4];
+    ck_assert_int_eq(axmul_conv2d(&d, t, x, w, y2, NULL), AXMUL_OK);
+    ck_assert_int_eq(memcmp(y1, y2, sizeof y1), 0);
+    axmul_table_free(e);
+    axmul_table_free(t);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- random shapes */
+
+typedef struct {
+    axmul_conv_desc d;
+    axmul_range chan[64];
+    float *x, *w;
+    size_t nx, nw, ny;
+} rcase;
+
+static void rcase_free(rcase *c)
+{
+    free(c->x);
+    free(c->w);
+}
+
+/* A random valid descriptor covering stride, dilation, every padding kind, groups, depthwise,
+ * per-channel ranges, explicit or data ranges. */
+static void random_case(uint64_t *s, rcase *c)
+{
+    for (;;) {
+        axmul_conv_desc *d = &c->d;
+        axmul_conv_desc_init(d);
+        int mode = tu_randint(s, 0, 2);
+        int g = mode == 0 ? 1 : mode == 1 ? tu_randint(s, 2, 3) : tu_randint(s, 2, 5);
+        int cin_g = mode == 2 ? 1 : tu_randint(s, 1, 5);
+        d->n = tu_randint(s, 1, 3);
+        d->c = cin_g * g;
+        d->co = g * tu_randint(s, 1, 3);
+        d->groups = g;
+        d->kh = tu_randint(s, 1, 4);
+        d->kw = tu_randint(s, 1, 4);
+        d->h = tu_randint(s, 1, 11);
+        d->w = tu_randint(s, 1, 11);
+        d->stride_h = tu_randint(s, 1, 3);
+        d->stride_w = tu_randint(s, 1, 3);
+        d->dilation_h = tu_randint(s, 1, 2);
+        d->dilation_w = tu_randint(s, 1, 2);
+        d->padding = (axmul_padding)tu_randint(s, 0, 2);
+        if (d->padding == AXMUL_PADDING_EXPLICIT) {
+            d->pad_top = tu_randint(s, 0, 2);
+            d->pad_bottom = tu_randint(s, 0, 2);
+            d->pad_left = tu_randint(s, 0, 2);
+            d->pad_right = tu_randint(s, 0, 2);
+        }
+        int oh, ow;
+        if (axmul_conv_output_shape(d, &oh, &ow) != AXMUL_OK)
+            continue;
+        d->per_channel = tu_randint(s, 0, 3) == 0;
+        if (d->per_channel && tu_randint(s, 0, 1)) {
+            for (int o = 0; o < d->co; o++) {
+                c->chan[o].min = tu_randf(s, -1.5f, 0.1f);
+                c->chan[o].max = tu_randf(s, 0.2f, 1.5f);
+            }
+            d->channel_ranges = c->chan;
+        }
+        if (!d->per_channel && tu_randint(s, 0, 1)) {
+            d->filter_range_set = 1;
+            d->filter_range.min = tu_randf(s, -1.2f, 0.3f);
+            d->filter_range.max = tu_randf(s, 0.4f, 1.2f);
+        }
+        if (tu_randint(s, 0, 1)) {
+            d->input_range_set = 1;
+            d->input_range.min = tu_randf(s, -1.0f, 0.5f);
+            d->input_range.max = tu_randf(s, 0.6f, 2.0f);
+        }
+        c->nx = (size_t)d->n * d->h * d->w * d->c;
+        c->nw = (size_t)d->kh * d->kw * cin_g * d->co;
+        c->ny = (size_t)d->n * oh * ow * d->co;
+        c->x = malloc(c->nx * sizeof(float));
+        c->w = malloc(c->nw * sizeof(float));
+        for (size_t i = 0; i < c->nx; i++)
+            c->x[i] = tu_randf(s, -1.0f, 2.0f);
+        for (size_t i = 0; i < c->nw; i++)
+            c->w[i] = tu_randf(s, -1.0f, 1.0f);
+        return;
+    }
+}
+
+static void describe(const axmul_conv_desc *d, char *buf, size_t n)
+{
+    snprintf(buf, n,
+             "n%d h%d w%d c%d k%dx%d co%d s%d,%d d%d,%d pad%d(%d,%d,%d,%d) g%d pc%d ranges %d/%d",
+             d->n, d->h, d->w, d->c, d->kh, d->kw, d->co, d->stride_h, d->stride_w, d->dilation_h,
+             d->dilation_w, (int)d->padding, d->pad_top, d->pad_bottom, d->pad_left, d->pad_right,
+             d->groups, d->per_channel, d->input_range_set, d->filter_range_set);
+}
+
+static axmul_table *random_table(uint64_t *s, int sgn)
+{
+    axmul_table *t;
+    ck_assert_int_eq(axmul_table_create_exact(sgn, &t), AXMUL_OK);
+    uint16_t *v = axmul_table_data_mut(t);
+    for (unsigned i = 0; i < AXMUL_TABLE_ENTRIES; i++) {
+        int32_t p = axmul_table_product(t, i >> 8, i & 255);
+        int32_t e = (int32_t)(tu_rand(s) % 601) - 300;
+        int32_t q = p + e;
+        if (sgn)
+            q = q < -32768 ? -32768 : q > 32767 ? 32767 : q;
+        else
+            q = q < 0 ? 0 : q > 65535 ? 65535 : q;
+        v[i] = (uint16_t)q;
+    }
+    v[0 * 256 + 5] = 77; /* T[0][b] != 0 */
+    ck_assert_int_ne(v[3 * 256 + 200], v[200 * 256 + 3]); /* not commutative (overwhelmingly) */
+    return t;
+}
+
+static void compare_with_ref(const rcase *c, const axmul_table *t, int threads)
+{
+    float *y = malloc(c->ny * sizeof(float)), *r = malloc(c->ny * sizeof(float));
+    axmul_conv_desc d = c->d;
+    d.threads = threads;
+    d.backend = AXMUL_BACKEND_CPU;
+    char desc[256];
+    describe(&d, desc, sizeof desc);
+    ck_assert_msg(axmul_conv2d_ref(&d, t, c->x, c->w, r, NULL) == AXMUL_OK, "%s: %s", desc,
+                  axmul_error_detail());
+    ck_assert_msg(axmul_conv2d(&d, t, c->x, c->w, y, NULL) == AXMUL_OK, "%s: %s", desc,
+                  axmul_error_detail());
+    for (size_t i = 0; i < c->ny; i++)
+        ck_assert_msg(memcmp(&y[i], &r[i], sizeof(float)) == 0,
+                      "%s threads %d: element %zu fast %.9g ref %.9g", desc, threads, i, y[i],
+                      r[i]);
+    free(y);
+    free(r);
+}
+
+START_TEST(test_fast_matches_ref_random)
+{
+    uint64_t s = tu_seed() ^ 0x1234;
+    axmul_table *tu = random_table(&s, 0), *ts = random_table(&s, 1), *ex;
+    ck_assert_int_eq(axmul_table_create_exact(0, &ex), AXMUL_OK);
+    for (int it = 0; it < 120; it++) {
+        rcase c;
+        random_case(&s, &c);
+        compare_with_ref(&c, it % 3 == 0 ? ex : it % 3 == 1 ? tu : ts, 1 + it % 3);
+        rcase_free(&c);
+    }
+    axmul_table_free(tu);
+    axmul_table_free(ts);
+    axmul_table_free(ex);
+}
+END_TEST
+
+/* The shapes TFApprox's GPU path got wrong (its issue #12): 1x1 kernels, and a kernel as large
+ * as the input with VALID padding; plus odd pixel counts that leave partial chunks. */
+START_TEST(test_fast_matches_ref_edge_shapes)
+{
+    uint64_t s = tu_seed() ^ 0x77;
+    axmul_table *t = random_table(&s, 0);
+    int shapes[][7] = {/* n h w c kh kw co */
+                       {1, 7, 5, 3, 1, 1, 4},   {2, 6, 6, 8, 6, 6, 3},    {3, 1, 1, 16, 1, 1, 9},
+                       {1, 13, 11, 2, 13, 11, 2}, {5, 17, 19, 3, 3, 3, 5}, {1, 2, 129, 1, 1, 2, 1}};
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        rcase c;
+        memset(&c, 0, sizeof c);
+        axmul_conv_desc_init(&c.d);
+        int *v = shapes[k];
+        c.d.n = v[0];
+        c.d.h = v[1];
+        c.d.w = v[2];
+        c.d.c = v[3];
+        c.d.kh = v[4];
+        c.d.kw = v[5];
+        c.d.co = v[6];
+        c.d.padding = k % 2 ? AXMUL_PADDING_VALID : AXMUL_PADDING_SAME;
+        int oh, ow;
+        ck_assert_int_eq(axmul_conv_output_shape(&c.d, &oh, &ow), AXMUL_OK);
+        if (k == 1 || k == 3)
+            ck_assert(oh == 1 && ow == 1);
+        c.nx = (size_t)v[0] * v[1] * v[2] * v[3];
+        c.nw = (size_t)v[4] * v[5] * v[3] * v[6];
+        c.ny = (size_t)v[0] * oh * ow * v[6];
+        c.x = malloc(c.nx * sizeof(float));
+        c.w = malloc(c.nw * sizeof(float));
+        for (size_t i = 0; i < c.nx; i++)
+            c.x[i] = tu_randf(&s, 0.0f, 4.0f);
+        for (size_t i = 0; i < c.nw; i++)
+            c.w[i] = tu_randf(&s, -0.5f, 0.5f);
+        compare_with_ref(&c, t, 2);
+        rcase_free(&c);
+    }
+    axmul_table_free(t);
+}
+END_TEST
+
+START_TEST(test_exact_table_equals_float_conv)
+{
+    uint64_t s = tu_seed() ^ 0x99;
+    for (int sgn = 0; sgn < 2; sgn++) {
+        axmul_table *t;
+        ck_assert_int_eq(axmul_table_create_exact(sgn, &t), AXMUL_OK);
+        for (int it = 0; it < 40; it++) {
+            rcase c;
+            random_case(&s, &c);
+            float *y = malloc(c.ny * sizeof(float)), *r = malloc(c.ny * sizeof(float));
+            ck_assert_int_eq(axmul_conv2d(&c.d, t, c.x, c.w, y, NULL), AXMUL_OK);
+            ck_assert_int_eq(axmul_conv2d_fakequant_float(&c.d, sgn, c.x, c.w, r), AXMUL_OK);
+            double mx = 0, md = 0;
+            for (size_t i = 0; i < c.ny; i++) {
+                mx = fmax(mx, fabs(r[i]));
+                md = fmax(md, fabs((double)y[i] - r[i]));
+            }
+            char desc[256];
+            describe(&c.d, desc, sizeof desc);
+            ck_assert_msg(mx == 0 ? md == 0 : md / mx < 1e-6, "%s signed %d: linf_rel %g", desc,
+                          sgn, mx > 0 ? md / mx : md);
+            free(y);
+            free(r);
+            rcase_free(&c);
+        }
+        axmul_table_free(t);
+    }
+}
+END_TEST
+
+START_TEST(test_batch_and_threads_independence)
+{
+    uint64_t s = tu_seed() ^ 0x55;
+    axmul_table *t = random_table(&s, 0);
+    axmul_conv_desc d;
+    axmul_conv_desc_init(&d);
+    d.n = 7;
+    d.h = 9;
+    d.w = 10;
+    d.c = 3;
+    d.kh = d.kw = 3;
+    d.co = 4;
+    d.input_range_set = d.filter_range_set = 1; /* calibrated ranges: no batch-mate influence */
+    d.input_range = (axmul_range){-1, 2};
+    d.filter_range = (axmul_range){-1, 1};
+    size_t per_in = 9 * 10 * 3, per_out = 9 * 10 * 4;
+    float *x = malloc(7 * per_in * sizeof(float)), w[3 * 3 * 3 * 4];
+    for (size_t i = 0; i < 7 * per_in; i++)
+        x[i] = tu_randf(&s, -1, 2);
+    for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
+        w[i] = tu_randf(&s, -1, 1);
+    float *y7 = malloc(7 * per_out * sizeof(float)), *y1 = malloc(per_out * sizeof(float));
+    float *yt = malloc(7 * per_out * sizeof(float));
+    ck_assert_int_eq(axmul_conv2d(&d, t, x, w, y7, NULL), AXMUL_OK);
+    for (int th = 1; th <= 3; th++) {
+        d.threads = th;
+        ck_assert_int_eq(axmul_conv2d(&d, t, x, w, yt, NULL), AXMUL_OK);
+        ck_assert_int_eq(memcmp(yt, y7, 7 * per_out * sizeof(float)), 0);
+    }
+    d.n = 1;
+    for (int img = 0; img < 7; img++) {
+        ck_assert_int_eq(axmul_conv2d(&d, t, x + img * per_in, w, y1, NULL), AXMUL_OK);
+        ck_assert_msg(memcmp(y1, y7 + img * per_out, per_out * sizeof(float)) == 0,
+                      "image %d differs between batch 1 and batch 7", img);
+    }
+    free(x);
+    free(y7);
+    free(y1);
+    free(yt);
+    axmul_table_free(t);
+}
+END_TEST
+
+START_TEST(test_dense)
+{
+    uint64_t s = tu_seed() ^ 0x42;
+    axmul_table *t = random_table(&s, 0);
+    axmul_dense_desc dd;
+    axmul_dense_desc_init(&dd);
+    dd.n = 5;
+    dd.in = 37;
+    dd.out = 11;
+    dd.per_channel = 1;
+    float x[5 * 37], w[37 * 11], y[5 * 11], r[5 * 11], c[5 * 11];
+    for (int i = 0; i < 5 * 37; i++)
+        x[i] = tu_randf(&s, 0, 3);
+    for (int i = 0; i < 37 * 11; i++)
+        w[i] = tu_randf(&s, -1, 1);
+    ck_assert_int_eq(axmul_dense(&dd, t, x, w, y, NULL), AXMUL_OK);
+    ck_assert_int_eq(axmul_dense_ref(&dd, t, x, w, r, NULL), AXMUL_OK);
+    ck_assert_int_eq(memcmp(y, r, sizeof y), 0);
+    /* the same as a 1x1 convolution of 1x1 images */
+    axmul_conv_desc d;
+    axmul_conv_desc_init(&d);
+    d.n = 5;
+    d.h = d.w = 1;
+    d.c = 37;
+    d.kh = d.kw = 1;
+    d.co = 11;
+    d.per_channel = 1;
+    ck_assert_int_eq(axmul_conv2d(&d, t, x, w, c, NULL), AXMUL_OK);
+    ck_assert_int_eq(memcmp(y, c, sizeof y), 0);
+    axmul_table_free(t);
+}
+END_TEST
+
+/* All entries 65535 and K = 70,000 taps: 65535 * 70000 overflows 32 bits, the engine must still
+ * match the 64-bit reference exactly. */
+START_TEST(test_accumulator_safety)
+{
+    axmul_table *t;
+    ck_assert_int_eq(axmul_table_create(0, &t), AXMUL_OK);
+    for (unsigned i = 0; i < AXMUL_TABLE_ENTRIES; i++)
+        axmul_table_data_mut(t)[i] = 65535;
+    axmul_dense_desc dd;
+    axmul_dense_desc_init(&dd);
+    dd.n = 2;
+    dd.in = 70000;
+    dd.out = 2;
+    float *x = malloc(2 * 70000 * sizeof(float)), *w = malloc(70000 * 2 * sizeof(float));
+    for (int i = 0; i < 2 * 70000; i++) {
+        x[i] = (float)(i % 5);
+        w[i] = (float)(i % 3) - 1;
+    }
+    float y[4], r[4];
+    ck_assert_int_eq(axmul_dense(&dd, t, x, w, y, NULL), AXMUL_OK);
+    ck_assert_int_eq(axmul_dense_ref(&dd, t, x, w, r, NULL), AXMUL_OK);
+    ck_assert_int_eq(memcmp(y, r, sizeof y), 0);
+    /* acc = 70000 * 65535 - zw * sum(qa) (zx = 0, input range [0, 4]); zw = 128 */
+    ck_assert(y[0] > 0);
+    free(x);
+    free(w);
+    axmul_table_free(t);
+}
+END_TEST
+
+static axmul_status run_bad(axmul_conv_desc *d, float *x, float *w)
+{
+    axmul_table *t;
+    ck_assert_int_eq(axmul_table_create_exact(0, &t), AXMUL_OK);
+    static float y[4096];
+    axmul_status st = axmul_conv2d(d, t, x, w, y, NULL);
+    axmul_status st2 = axmul_conv2d_ref(d, t, x, w, y, NULL);
+    ck_assert_int_eq(st, st2);
+    axmul_table_free(t);
+    return st;
+}
+
+START_TEST(test_bad_inputs)
+{
+    float x[64], w[64];
+    for (int i = 0; i < 64; i++)
+        x[i] = w[i] = (float)i / 64;
+    axmul_conv_desc d;
+    desc_2x2(&d, 1, 1, AXMUL_PADDING_VALID);
+    d.c = 2;
+    d.groups = 2;
+    d.co = 3; /* 3 output channels do not split into 2 groups */
+    ck_assert_int_eq(run_bad(&d, x, w), AXMUL_ERR_SHAPE);
+    ck_assert(strstr(axmul_error_detail(), "groups") != NULL);
+    desc_2x2(&d, 3, 3, AXMUL_PADDING_VALID);
+    ck_assert_int_eq(run_bad(&d, x, w), AXMUL_ERR_SHAPE);
+    ck_assert(strstr(axmul_error_detail(), "larger than the padded input") != NULL);
+    desc_2x2(&d, 1, 1, AXMUL_PADDING_VALID);
+    d.stride_h = 0;
+    ck_assert_int_eq(run_bad(&d, x, w), AXMUL_ERR_INVALID_ARGUMENT);
+    ck_assert(strstr(axmul_error_detail(), "stride height") != NULL);
+    desc_2x2(&d, 1, 1, AXMUL_PADDING_EXPLICIT);
+    d.pad_left = -1;
+    ck_assert_int_eq(run_bad(&d, x, w), AXMUL_ERR_INVALID_ARGUMENT);
+    ck_assert(strstr(axmul_error_detail(), "negative") != NULL);
+    desc_2x2(&d, 1, 1, AXMUL_PADDING_VALID);
+    x[2] = NAN;
+    d.input_name = "images.npy";
+    ck_assert_int_eq(run_bad(&d, x, w), AXMUL_ERR_NONFINITE);
+    ck_assert(strstr(axmul_error_detail(), "images.npy: element 2 is NaN") != NULL);
+    x[2] = 0;
+    w[0] = -INFINITY;
+    ck_assert_int_eq(run_bad(&d, x, w), AXMUL_ERR_NONFINITE);
+    ck_assert(strstr(axmul_error_detail(), "filter: element 0 is -Inf") != NULL);
+    w[0] = 0;
+    d.input_range_set = 1;
+    d.input_range = (axmul_range){2, 1};
+    ck_assert_int_eq(run_bad(&d, x, w), AXMUL_ERR_RANGE);
+    ck_assert(strstr(axmul_error_detail(), "images.npy range") != NULL);
+    d.input_range = (axmul_range){0, 0}; /* degenerate: all-zero output */
+    axmul_table *t;
+    ck_assert_int_eq(axmul_table_create_exact(0, &t), AXMUL_OK);
+    float y[4] = {1, 1, 1, 1};
+    ck_assert_int_eq(axmul_conv2d(&d, t, x, w, y, NULL), AXMUL_OK);
+    for (int i = 0; i < 4; i++)
+        ck_assert(y[i] == 0.0f && !signbit(y[i]));
+    axmul_table_free(t);
+    desc_2x2(&d, 1, 1, AXMUL_PADDING_VALID);
+    d.n = 0;
+    ck_assert_int_eq(run_bad(&d, x, w), AXMUL_ERR_INVALID_ARGUMENT);
+    /* sizes beyond the per-tensor limit are refused before any allocation */
+    desc_2x2(&d, 1, 1, AXMUL_PADDING_VALID);
+    d.n = 1 << 20;
+    d.h = d.w = 1 << 10;
+    ck_assert_int_eq(axmul_conv_output_shape(&d, NULL, NULL), AXMUL_ERR_OVERFLOW);
+}
+END_TEST
+
+START_TEST(test_backends_and_paths)
+{
+    axmul_status s = axmul_cuda_available();
+    ck_assert_msg(s == AXMUL_OK || s == AXMUL_ERR_NOT_BUILT || s == AXMUL_ERR_NO_DEVICE, "%s",
+                  axmul_strerror(s));
+    if (s != AXMUL_OK) {
+        ck_assert_int_gt((int)strlen(axmul_error_detail()), 0);
+        float x[4] = {0, 1, 2, 3}, w[1] = {1}, y[4];
+        axmul_conv_desc d;
+        desc_2x2(&d, 1, 1, AXMUL_PADDING_VALID);
+        d.backend = AXMUL_BACKEND_CUDA;
+        axmul_table *t;
+        ck_assert_int_eq(axmul_table_create_exact(0, &t), AXMUL_OK);
+        ck_assert_int_eq(axmul_conv2d(&d, t, x, w, y, NULL), s);
+        d.backend = AXMUL_BACKEND_AUTO; /* falls back to the CPU */
+        axmul_conv_info info;
+        ck_assert_int_eq(axmul_conv2d(&d, t, x, w, y, &info), AXMUL_OK);
+        ck_assert_int_eq(info.backend, AXMUL_BACKEND_CPU);
+        axmul_table_free(t);
+    }
+    ck_assert_int_eq(axmul_set_cpu_path("portable"), AXMUL_OK);
+    ck_assert_int_eq(axmul_set_cpu_path("bogus"), AXMUL_ERR_INVALID_ARGUMENT);
+    ck_assert(strstr(axmul_error_detail(), "bogus") != NULL);
+    ck_assert_int_eq(axmul_set_cpu_path("auto"), AXMUL_OK);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("conv");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_quant_nudging);
+    tcase_add_test(tc, test_quant_signed_and_errors);
+    tcase_add_test(tc, test_ref_hand_1x1);
+    tcase_add_test(tc, test_ref_hand_2x2);
+    tcase_add_test(tc, test_ref_hand_padding_zero_point);
+    tcase_add_test(tc, test_fast_matches_ref_random);
+    tcase_add_test(tc, test_fast_matches_ref_edge_shapes);
+    tcase_add_test(tc, test_exact_table_equals_float_conv);
+    tcase_add_test(tc, test_batch_and_threads_independence);
+    tcase_add_test(tc, test_dense);
+    tcase_add_test(tc, test_accumulator_safety);
+    tcase_add_test(tc, test_bad_inputs);
+    tcase_add_test(tc, test_backends_and_paths);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}

@@ -1,0 +1,290 @@
+/* Unit tests: status codes, table load/save, size diagnostics, atomic writes. */
+#include <errno.h>
+#include <signal.h>
+#include <sys/resource.h>
+
+#include "axmul.h"
+#include "testutil.h"
+
+START_TEST(test_strerror)
+{
+    for (int s = 0; s < AXMUL_STATUS_COUNT; s++) {
+        ck_assert_ptr_nonnull(axmul_strerror((axmul_status)s));
+        ck_assert_int_gt((int)strlen(axmul_strerror((axmul_status)s)), 0);
+    }
+    ck_assert_str_eq(axmul_strerror(AXMUL_OK), "success");
+    ck_assert_str_eq(axmul_strerror((axmul_status)9999), "unknown status");
+    ck_assert_str_eq(axmul_strerror(AXMUL_ERR_SIZE), "wrong file size");
+}
+END_TEST
+
+START_TEST(test_exact_tables)
+{
+    axmul_table *t;
+    ck_assert_int_eq(axmul_table_create_exact(0, &t), AXMUL_OK);
+    for (unsigned a = 0; a < 256; a++)
+        for (unsigned b = 0; b < 256; b++)
+            ck_assert_int_eq(axmul_table_product(t, a, b), (int)(a * b));
+    char hex[65];
+    axmul_table_sha256(t, hex);
+    ck_assert_str_eq(hex, "0c6fd3441f139fb52cb64129eeb8b9cf866d6d095563d74639bd7459d183a8c1");
+    axmul_table_free(t);
+
+    ck_assert_int_eq(axmul_table_create_exact(1, &t), AXMUL_OK);
+    ck_assert_int_eq(axmul_table_is_signed(t), 1);
+    for (int a = -128; a < 128; a++)
+        for (int b = -128; b < 128; b++)
+            ck_assert_int_eq(axmul_table_product(t, (uint8_t)a, (uint8_t)b), a * b);
+    /* two's complement on disk: (-128)*(-128) = 16384, (-128)*127 = -16256 = 0xc080 */
+    ck_assert_uint_eq(axmul_table_data(t)[0x80 * 256 + 0x7f], 0xc080);
+    axmul_table_free(t);
+    axmul_table_free(NULL); /* no-op */
+}
+END_TEST
+
+START_TEST(test_sha256_vectors)
+{
+    /* FIPS 180-2 appendix B examples */
+    char hex[65];
+    axmul_sha256_hex("abc", 3, hex);
+    ck_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    axmul_sha256_hex("", 0, hex);
+    ck_assert_str_eq(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    const char *m = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    axmul_sha256_hex(m, strlen(m), hex);
+    ck_assert_str_eq(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+}
+END_TEST
+
+START_TEST(test_roundtrip_little_endian)
+{
+    char *dir = tu_mkdtemp();
+    char path[4200];
+    snprintf(path, sizeof path, "%s/t.bin", dir);
+    uint64_t s = tu_seed();
+    axmul_table *t, *u;
+    ck_assert_int_eq(axmul_table_create(0, &t), AXMUL_OK);
+    uint16_t *v = axmul_table_data_mut(t);
+    for (unsigned i = 0; i < AXMUL_TABLE_ENTRIES; i++)
+        v[i] = (uint16_t)tu_rand(&s);
+    v[0] = 0x1234;
+    ck_assert_int_eq(axmul_table_save(t, path), AXMUL_OK);
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    unsigned char head[2];
+    ck_assert_uint_eq(fread(head, 1, 2, f), 2);
+    fclose(f);
+    ck_assert_uint_eq(head[0], 0x34); /* low byte first on disk, whatever the host */
+    ck_assert_uint_eq(head[1], 0x12);
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq((int)st.st_size, (int)AXMUL_TABLE_BYTES);
+    ck_assert_int_eq(axmul_table_load(path, 0, &u), AXMUL_OK);
+    ck_assert(axmul_table_equal(t, u));
+    axmul_table_free(u);
+    /* saving over an existing table replaces it, and leaves no temporary behind */
+    v[1] = 7;
+    ck_assert_int_eq(axmul_table_save(t, path), AXMUL_OK);
+    ck_assert_int_eq(axmul_table_load(path, 0, &u), AXMUL_OK);
+    ck_assert_uint_eq(axmul_table_data(u)[1], 7);
+    ck_assert_int_eq(tu_count_entries(dir), 1);
+    axmul_table_free(u);
+    axmul_table_free(t);
+    tu_rmdir(dir);
+}
+END_TEST
+
+static void expect_size_error(size_t len, const char *needle)
+{
+    char *dir = tu_mkdtemp();
+    char path[4200];
+    snprintf(path, sizeof path, "%s/sized_%zu.bin", dir, len);
+    unsigned char *buf = calloc(1, len ? len : 1);
+    tu_write(path, buf, len);
+    free(buf);
+    axmul_table *t = (axmul_table *)0x1;
+    ck_assert_int_eq(axmul_table_load(path, 0, &t), AXMUL_ERR_SIZE);
+    ck_assert_ptr_null(t);
+    const char *d = axmul_error_detail();
+    ck_assert_msg(strstr(d, path) != NULL, "detail '%s' must name the file", d);
+    ck_assert_msg(strstr(d, needle) != NULL, "detail '%s' must say '%s'", d, needle);
+    tu_rmdir(dir);
+}
+
+START_TEST(test_size_errors)
+{
+    expect_size_error(0, "empty");
+    expect_size_error(65536, "one byte per entry");
+    expect_size_error(262144, "32-bit entries");
+    expect_size_error(524288, "64-bit entries");
+    expect_size_error(131072 + 128, "128 bytes too many: a header or trailing bytes");
+    expect_size_error(131072 + 1, "header or trailing");
+    expect_size_error(131071, "1 bytes short");
+    expect_size_error(100, "truncated");
+}
+END_TEST
+
+START_TEST(test_missing_and_directory)
+{
+    char *dir = tu_mkdtemp();
+    char path[4200];
+    snprintf(path, sizeof path, "%s/nope.bin", dir);
+    axmul_table *t;
+    ck_assert_int_eq(axmul_table_load(path, 0, &t), AXMUL_ERR_NOT_FOUND);
+    ck_assert(strstr(axmul_error_detail(), "nope.bin") != NULL);
+    ck_assert_int_eq(axmul_table_load(dir, 0, &t), AXMUL_ERR_IS_DIRECTORY);
+    ck_assert(strstr(axmul_error_detail(), dir) != NULL);
+    ck_assert(strstr(axmul_error_detail(), "directory") != NULL);
+    /* a path through a regular file */
+    snprintf(path, sizeof path, "%s/file", dir);
+    tu_write(path, "x", 1);
+    snprintf(path, sizeof path, "%s/file/t.bin", dir);
+    ck_assert_int_eq(axmul_table_load(path, 0, &t), AXMUL_ERR_NOT_FOUND);
+    tu_rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_unreadable)
+{
+    if (geteuid() == 0) {
+        /* root reads any file: check the error path on a file it cannot open for reading */
+        axmul_table *t;
+        axmul_status s = axmul_table_load("/proc/self/mem", 0, &t);
+        ck_assert_int_ne(s, AXMUL_OK);
+        ck_assert(strstr(axmul_error_detail(), "/proc/self/mem") != NULL);
+        fprintf(stderr, "note: running as root, chmod 000 cannot make a file unreadable; "
+                        "checked /proc/self/mem instead\n");
+        return;
+    }
+    char *dir = tu_mkdtemp();
+    char path[4200];
+    snprintf(path, sizeof path, "%s/locked.bin", dir);
+    unsigned char *buf = calloc(1, AXMUL_TABLE_BYTES);
+    tu_write(path, buf, AXMUL_TABLE_BYTES);
+    free(buf);
+    chmod(path, 0);
+    axmul_table *t;
+    ck_assert_int_eq(axmul_table_load(path, 0, &t), AXMUL_ERR_PERMISSION);
+    ck_assert(strstr(axmul_error_detail(), "locked.bin") != NULL);
+    tu_rmdir(dir);
+}
+END_TEST
+
+/* A write that fails half-way (file size limit) must leave the old file intact and no
+ * temporary: the property "never a half-written table". Root is not exempt from RLIMIT_FSIZE. */
+START_TEST(test_atomic_save_failure)
+{
+    char *dir = tu_mkdtemp();
+    char path[4200];
+    snprintf(path, sizeof path, "%s/keep.bin", dir);
+    axmul_table *old, *t, *u;
+    ck_assert_int_eq(axmul_table_create_exact(0, &old), AXMUL_OK);
+    ck_assert_int_eq(axmul_table_save(old, path), AXMUL_OK);
+    ck_assert_int_eq(axmul_table_create(0, &t), AXMUL_OK);
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit rl = {4096, 4096};
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+    ck_assert_int_ne(axmul_table_save(t, path), AXMUL_OK);
+    ck_assert(strstr(axmul_error_detail(), "keep.bin") != NULL);
+    ck_assert_int_eq(tu_count_entries(dir), 1); /* no temporary left */
+    ck_assert_int_eq(axmul_table_load(path, 0, &u), AXMUL_OK);
+    ck_assert(axmul_table_equal(u, old)); /* old content intact */
+    snprintf(path, sizeof path, "%s/new.bin", dir);
+    ck_assert_int_ne(axmul_table_save(t, path), AXMUL_OK);
+    ck_assert_int_eq(access(path, F_OK), -1); /* no partial new file */
+    ck_assert_int_eq(tu_count_entries(dir), 1);
+    axmul_table_free(old);
+    axmul_table_free(t);
+    axmul_table_free(u);
+    tu_rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_save_unwritable_folder)
+{
+    axmul_table *t;
+    ck_assert_int_eq(axmul_table_create_exact(0, &t), AXMUL_OK);
+    char *dir = tu_mkdtemp();
+    char path[4200];
+    snprintf(path, sizeof path, "%s/missing-folder/t.bin", dir);
+    ck_assert_int_ne(axmul_table_save(t, path), AXMUL_OK);
+    ck_assert(strstr(axmul_error_detail(), "missing-folder/t.bin") != NULL);
+    /* a directory as the target */
+    ck_assert_int_eq(axmul_table_save(t, dir), AXMUL_ERR_IS_DIRECTORY);
+    if (geteuid() != 0) {
+        chmod(dir, 0555);
+        snprintf(path, sizeof path, "%s/t.bin", dir);
+        ck_assert_int_eq(axmul_table_save(t, path), AXMUL_ERR_PERMISSION);
+        ck_assert_int_eq(tu_count_entries(dir), 0);
+    } else {
+        /* /proc/self is a folder in which nobody, root included, can create files */
+        ck_assert_int_ne(axmul_table_save(t, "/proc/self/axmul-test.bin"), AXMUL_OK);
+        ck_assert(strstr(axmul_error_detail(), "/proc/self/axmul-test.bin") != NULL);
+    }
+    axmul_table_free(t);
+    tu_rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_from_bytes_and_names)
+{
+    unsigned char buf[AXMUL_TABLE_BYTES];
+    for (unsigned i = 0; i < AXMUL_TABLE_ENTRIES; i++) {
+        buf[2 * i] = (unsigned char)(i & 0xff);
+        buf[2 * i + 1] = (unsigned char)(i >> 8);
+    }
+    axmul_table *t;
+    ck_assert_int_eq(axmul_table_from_bytes(buf, sizeof buf, "mem", 0, &t), AXMUL_OK);
+    ck_assert_uint_eq(axmul_table_data(t)[0xabcd], 0xabcd);
+    unsigned char out[AXMUL_TABLE_BYTES];
+    axmul_table_to_bytes(t, out);
+    ck_assert_int_eq(memcmp(out, buf, sizeof buf), 0);
+    axmul_table *c;
+    ck_assert_int_eq(axmul_table_clone(t, &c), AXMUL_OK);
+    ck_assert(axmul_table_equal(t, c));
+    axmul_table_free(c);
+    axmul_table_free(t);
+    ck_assert_int_eq(axmul_table_from_bytes(buf, 10, "mem", 0, &t), AXMUL_ERR_SIZE);
+    ck_assert(strstr(axmul_error_detail(), "mem: 10 bytes") != NULL);
+    ck_assert_int_eq(axmul_table_from_bytes(NULL, 0, NULL, 0, NULL), AXMUL_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(axmul_name_is_signed("dir/mul8s_1KV6.bin"), 1);
+    ck_assert_int_eq(axmul_name_is_signed("mul8s_x.bin"), 1);
+    ck_assert_int_eq(axmul_name_is_signed("mul8s/mul8u_x.bin"), 0);
+    ck_assert_int_eq(axmul_name_is_signed(NULL), 0);
+}
+END_TEST
+
+START_TEST(test_fixture_exact_identical)
+{
+    const char *fx = tu_fixtures();
+    if (!fx)
+        return;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/mul8u_1JFF.bin", fx);
+    axmul_table *f, *e;
+    ck_assert_int_eq(axmul_table_load(path, 0, &f), AXMUL_OK);
+    ck_assert_int_eq(axmul_table_create_exact(0, &e), AXMUL_OK);
+    ck_assert(axmul_table_equal(f, e));
+    axmul_table_free(f);
+    axmul_table_free(e);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("table");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_strerror);
+    tcase_add_test(tc, test_exact_tables);
+    tcase_add_test(tc, test_sha256_vectors);
+    tcase_add_test(tc, test_roundtrip_little_endian);
+    tcase_add_test(tc, test_size_errors);
+    tcase_add_test(tc, test_missing_and_directory);
+    tcase_add_test(tc, test_unreadable);
+    tcase_add_test(tc, test_atomic_save_failure);
+    tcase_add_test(tc, test_save_unwritable_folder);
+    tcase_add_test(tc, test_from_bytes_and_names);
+    tcase_add_test(tc, test_fixture_exact_identical);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}

@@ -1,0 +1,2 @@
+unsigned first_fn(unsigned a, unsigned b) { return a * b; }
+unsigned second_fn(unsigned a, unsigned b) { return a + b; }

@@ -1,0 +1,80 @@
+#!/bin/sh
+# axconv-test conv: reports, .npy in/out, heatmap, and bad input.
+. "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
+C="$top_builddir/conv/axconv-test"
+E="$top_srcdir/tables/mul8u_1JFF.bin"
+command -v perl >/dev/null || skip "perl (Debian's perl-base) is needed to write test .npy files"
+
+run 0 "$C" --help
+expect_out "Commands:"
+run 0 "$C" conv --help
+expect_out "--input X.npy"
+run 2 "$C" bogus
+expect_err "unknown command 'bogus'"
+run 2 "$C" conv
+expect_err "give --input"
+pass "usage"
+
+# random tensors with the exact table: equal to the float conv of the fake-quantized tensors
+run 0 "$C" conv --shape 2,11,9,5 --kernel 3,3,7 --seed 7 --format json
+for k in linf_rel mae rmse snr_db macs seconds gmacs backend path; do
+    expect_out "\"$k\": "
+done
+expect_out '"macs": 62370'
+expect_out '"backend": "cpu"'
+expect_out '"seed": 7'
+sed 's/.*"linf_rel": \([^,]*\),.*/\1/' "$T/out" | awk '{ if ($1 >= 1e-6) exit 1 }' ||
+    fail "exact table: linf_rel $(cat "$T/out")"
+pass "exact table equals the fake-quantized float conv (linf_rel < 1e-6)"
+
+# an approximate table changes the result; text output; the heatmap is a valid PNG
+perl -e 'binmode STDOUT; print pack("v*", map { my ($a, $b) = (int($_ / 256), $_ % 256); $a * $b + ($a > 100 ? 300 : 0) } 0..65535)' > "$T/approx.bin"
+run 0 "$C" conv --shape 1,8,8,3 --kernel 3,3,4 --mtab "$T/approx.bin" \
+    --stride 2 --padding 1,0,0,1 --dilation 1,2
+expect_out "output     1 x 4 x 3 x 4"
+expect_out "path       portable"
+grep -q "^linf_rel   0$" "$T/out" && fail "approximate table gave an exact result"
+# 4 channels of 8x8 outputs: 2x2 tiles of 64x64 (8x enlarged) with 1-pixel gaps
+run 0 "$C" conv --shape 1,8,8,3 --kernel 3,3,4 --mtab "$T/approx.bin" --heatmap "$T/d.png"
+size=$(png_size "$T/d.png") || fail "heatmap is not a valid PNG"
+[ "$size" = "131 131" ] || fail "heatmap size $size"
+"$top_builddir/tests/pnginfo" "$T/d.png" -t Scale | grep -q "black = 0" || fail "heatmap scale"
+pass "approximate table, options, heatmap"
+
+# .npy round trip: an output becomes the next input; depthwise with per-channel ranges
+run 0 "$C" conv --shape 2,6,6,4 --kernel 3,3,4 --output "$T/y.npy"
+run 0 "$C" conv --shape 3,3,1,1 --kernel 1,1,4 --output "$T/w_dw.npy"
+run 0 "$C" conv --input "$T/y.npy" --filter "$T/w_dw.npy" --groups 4 --per-channel --format json
+expect_out '"output_shape": [2, 6, 6, 4]'
+pass ".npy input and output, depthwise, per-channel"
+
+# bad input: exit 2, the message names the file or the argument
+printf 'garbage' > "$T/bad.npy"
+run 2 "$C" conv --input "$T/bad.npy" --kernel 1,1,1
+expect_err "bad.npy: not a .npy file"
+perl -e 'binmode STDOUT; $h = "{\x27descr\x27: \x27<f8\x27, \x27fortran_order\x27: False, \x27shape\x27: (1, 2, 2, 1), }";
+    $h .= " " x (117 - length($h)) . "\n"; print "\x93NUMPY\x01\x00", pack("v", length($h)), $h, pack("d*", 1, 2, 3, 4)' > "$T/f8.npy"
+run 2 "$C" conv --input "$T/f8.npy" --kernel 1,1,1
+expect_err "f8.npy: dtype '<f8', expected float32"
+perl -e 'binmode STDOUT; $h = "{\x27descr\x27: \x27<f4\x27, \x27fortran_order\x27: False, \x27shape\x27: (1, 2, 2, 1), }";
+    $h .= " " x (117 - length($h)) . "\n"; print "\x93NUMPY\x01\x00", pack("v", length($h)), $h, pack("f*", 1, 2, 9**9**9 - 9**9**9, 4)' > "$T/nan.npy"
+run 2 "$C" conv --input "$T/nan.npy" --kernel 1,1,1
+expect_err "nan.npy: element 2 is NaN"
+run 2 "$C" conv --input "$T/y.npy" --filter "$T/w_dw.npy"
+expect_err "1 input channels per group x 1 groups != the input's 4 channels"
+run 2 "$C" conv --shape 1,4,4,1 --kernel 3,3,1 --stride 0
+expect_err "stride height must be >= 1"
+run 2 "$C" conv --shape 1,4,4,1 --kernel 3,3,1 --padding 1,-1,0,0
+expect_err "must not be negative"
+run 2 "$C" conv --shape 1,2,2,1 --kernel 3,3,1 --padding valid
+expect_err "larger than the padded input"
+run 2 "$C" conv --shape 1,4,4,1 --kernel 3,3,1 --input-range 1,0
+expect_err "inverted"
+run 2 "$C" conv --shape 1,4,4,1 --kernel 3,3,1 --mtab "$T/missing.bin"
+expect_err "missing.bin"
+run 2 "$C" conv --shape 1,4,4,1 --kernel 3,3,1 --output "$T/nodir/y.npy"
+expect_err "nodir/y.npy"
+[ -e "$T/nodir" ] && fail "created a folder"
+run 2 "$C" conv --shape 1,4,4,1 --kernel 3,3,1 --backend cuda
+expect_err "CUDA"
+pass "bad input"

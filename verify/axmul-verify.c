@@ -1,0 +1,521 @@
+/* axmul-verify: error metrics, packing diagnosis and heatmaps for multiplier tables. */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "axmul.h"
+
+#define PROG "axmul-verify"
+
+enum { EXIT_CHECK = 1, EXIT_USAGE = 2 };
+enum { FMT_TEXT, FMT_JSON, FMT_CSV };
+
+static void errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void errorf(const char *fmt, ...)
+{
+    va_list ap;
+    fputs(PROG ": error: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: " PROG " [OPTIONS] TABLE.bin...\n"
+            "Error metrics (EvoApprox definitions), packing diagnosis and heatmaps of 8x8\n"
+            "multiplier tables (131,072 bytes, little-endian uint16, entry a*256+b).\n"
+            "\n"
+            "  -f, --format FMT        text (default), json (one array) or csv\n"
+            "  -s, --signed            treat tables as mul8s (int8 x int8 -> int16)\n"
+            "  -u, --unsigned          treat tables as mul8u even when named mul8s_*\n"
+            "                          (default: signed when the file name starts with mul8s_)\n"
+            "      --dist-a FILE       256-entry histogram of operand a (text or .npy):\n"
+            "      --dist-b FILE       metrics are weighted by p(a)*p(b)\n"
+            "  -p, --check-packing     diagnose each table against the exact multiplier;\n"
+            "                          exit 1 unless all are identical\n"
+            "  -r, --against REF.bin   diagnose against REF instead, and report metrics\n"
+            "                          relative to REF\n"
+            "      --heatmap OUT.png   error heatmap of the (single) table\n"
+            "      --heatmap-dir DIR   one heatmap per table: DIR/NAME.png\n"
+            "      --histogram OUT.png histogram of the errors of the (single) table\n"
+            "      --scale N           enlarge heatmaps N times (1..16, default 1)\n"
+            "  -o, --output FILE       write the report to FILE (atomically) instead of stdout\n"
+            "  -h, --help              show this help and exit\n"
+            "  -V, --version           show the version and exit\n"
+            "\n"
+            "Exit status: 0 ok; 1 a requested check failed; 2 usage or I/O error.\n");
+}
+
+/* ---------------------------------------------------------------- report buffer */
+
+typedef struct {
+    char *s;
+    size_t len, cap;
+} sbuf;
+
+static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(sbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if (b->len + (size_t)n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + (size_t)n + 1)
+            cap *= 2;
+        char *ns = realloc(b->s, cap);
+        if (!ns) {
+            fprintf(stderr, PROG ": error: out of memory\n");
+            exit(EXIT_USAGE);
+        }
+        b->s = ns;
+        b->cap = cap;
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+static void sb_json_str(sbuf *b, const char *s)
+{
+    sb_printf(b, "\"");
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            sb_printf(b, "\\%c", *p);
+        else if (*p < 0x20)
+            sb_printf(b, "\\u%04x", *p);
+        else
+            sb_printf(b, "%c", *p);
+    }
+    sb_printf(b, "\"");
+}
+
+static void sb_csv_str(sbuf *b, const char *s)
+{
+    if (!strpbrk(s, ",\"\n\r")) {
+        sb_printf(b, "%s", s);
+        return;
+    }
+    sb_printf(b, "\"");
+    for (const char *p = s; *p; p++)
+        sb_printf(b, *p == '"' ? "\"\"" : "%c", *p);
+    sb_printf(b, "\"");
+}
+
+/* ---------------------------------------------------------------- metrics output */
+
+static const char *const metric_keys[] = {
+    "mae",        "mae_percent", "wce",       "wce_percent", "ep_percent",  "mse",
+    "mre_percent", "wcre_percent", "mean_error", "error_std", "min_error", "max_error"};
+
+static void metric_values(const axmul_metrics *m, double v[12])
+{
+    v[0] = m->mae;
+    v[1] = m->mae_percent;
+    v[2] = m->wce;
+    v[3] = m->wce_percent;
+    v[4] = m->ep_percent;
+    v[5] = m->mse;
+    v[6] = m->mre_percent;
+    v[7] = m->wcre_percent;
+    v[8] = m->mean_error;
+    v[9] = m->error_std;
+    v[10] = m->min_error;
+    v[11] = m->max_error;
+}
+
+typedef struct {
+    const char *file;
+    int is_signed;
+    int loaded;            /* metrics valid */
+    axmul_metrics m;
+    int have_packing;
+    axmul_packing_report pk;
+} result_t;
+
+static void emit_text(sbuf *b, const result_t *r, const char *relative_to)
+{
+    sb_printf(b, "%s (%s%s%s)\n", r->file, r->is_signed ? "signed mul8s" : "unsigned mul8u",
+              relative_to ? ", relative to " : "", relative_to ? relative_to : "");
+    if (r->have_packing)
+        sb_printf(b, "  packing:   %s: %s\n", axmul_packing_name(r->pk.kind), r->pk.text);
+    if (!r->loaded)
+        return;
+    const axmul_metrics *m = &r->m;
+    if (m->weighted)
+        sb_printf(b, "  (weighted by the given operand distributions)\n");
+    sb_printf(b, "  MAE   %14.6f  (%.6g%%)     WCE   %8.0f  (%.6g%%)\n", m->mae, m->mae_percent,
+              m->wce, m->wce_percent);
+    sb_printf(b, "  MRE   %13.6g%%              WCRE  %9.6g%%\n", m->mre_percent, m->wcre_percent);
+    sb_printf(b, "  EP    %13.6g%%              MSE   %.10g\n", m->ep_percent, m->mse);
+    sb_printf(b, "  bias (mean error) %.6g   std %.6g   min %.0f   max %.0f\n", m->mean_error,
+              m->error_std, m->min_error, m->max_error);
+    sb_printf(b, "  commutative %s   zero-preserving %s   monotonicity violations %ld\n",
+              m->commutative ? "yes" : "no", m->zero_preserving ? "yes" : "no",
+              m->monotone_violations);
+}
+
+static void emit_json(sbuf *b, const result_t *r, int first)
+{
+    sb_printf(b, "%s  {\"file\": ", first ? "" : ",\n");
+    sb_json_str(b, r->file);
+    sb_printf(b, ", \"signed\": %s", r->is_signed ? "true" : "false");
+    if (r->loaded) {
+        double v[12];
+        metric_values(&r->m, v);
+        for (int i = 0; i < 12; i++)
+            sb_printf(b, ", \"%s\": %.17g", metric_keys[i], v[i]);
+        sb_printf(b, ", \"commutative\": %s, \"zero_preserving\": %s, \"monotone_violations\": %ld",
+                  r->m.commutative ? "true" : "false", r->m.zero_preserving ? "true" : "false",
+                  r->m.monotone_violations);
+        if (r->m.weighted)
+            sb_printf(b, ", \"weighted\": true");
+    }
+    if (r->have_packing) {
+        sb_printf(b, ", \"packing\": ");
+        sb_json_str(b, axmul_packing_name(r->pk.kind));
+        sb_printf(b, ", \"packing_detail\": ");
+        sb_json_str(b, r->pk.text);
+    }
+    sb_printf(b, "}");
+}
+
+static void emit_csv_header(sbuf *b, int packing)
+{
+    sb_printf(b, "file,signed");
+    for (int i = 0; i < 12; i++)
+        sb_printf(b, ",%s", metric_keys[i]);
+    sb_printf(b, ",commutative,zero_preserving,monotone_violations%s\n",
+              packing ? ",packing,packing_detail" : "");
+}
+
+static void emit_csv(sbuf *b, const result_t *r, int packing)
+{
+    sb_csv_str(b, r->file);
+    sb_printf(b, ",%s", r->is_signed ? "true" : "false");
+    if (r->loaded) {
+        double v[12];
+        metric_values(&r->m, v);
+        for (int i = 0; i < 12; i++)
+            sb_printf(b, ",%.17g", v[i]);
+        sb_printf(b, ",%s,%s,%ld", r->m.commutative ? "true" : "false",
+                  r->m.zero_preserving ? "true" : "false", r->m.monotone_violations);
+    } else {
+        sb_printf(b, ",,,,,,,,,,,,,,,");
+    }
+    if (packing) {
+        sb_printf(b, ",");
+        sb_csv_str(b, axmul_packing_name(r->pk.kind));
+        sb_printf(b, ",");
+        sb_csv_str(b, r->pk.text);
+    }
+    sb_printf(b, "\n");
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+static int read_raw(const char *path, unsigned char **buf, size_t *len)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        errorf("%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        errorf("%s: is a directory, not a table", path);
+        return -1;
+    }
+    if (st.st_size > (64 << 20)) {
+        errorf("%s: %lld bytes, far larger than a table (131072 bytes)", path,
+               (long long)st.st_size);
+        return -1;
+    }
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        errorf("%s: %s", path, strerror(errno));
+        return -1;
+    }
+    *len = (size_t)st.st_size;
+    *buf = malloc(*len ? *len : 1);
+    if (!*buf || fread(*buf, 1, *len, f) != *len) {
+        errorf("%s: read failed", path);
+        free(*buf);
+        fclose(f);
+        return -1;
+    }
+    fclose(f);
+    return 0;
+}
+
+static const char *base_name(const char *p)
+{
+    const char *s = strrchr(p, '/');
+    return s ? s + 1 : p;
+}
+
+static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return -1;
+    *out = (unsigned)v;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    int fmt = FMT_TEXT, force_signed = -1, check_packing = 0;
+    const char *dist_a_path = NULL, *dist_b_path = NULL, *against = NULL;
+    const char *heatmap = NULL, *heatmap_dir = NULL, *histogram = NULL, *output = NULL;
+    unsigned scale = 1;
+    static const struct option opts[] = {
+        {"format", required_argument, NULL, 'f'},
+        {"signed", no_argument, NULL, 's'},
+        {"unsigned", no_argument, NULL, 'u'},
+        {"dist-a", required_argument, NULL, 1},
+        {"dist-b", required_argument, NULL, 2},
+        {"check-packing", no_argument, NULL, 'p'},
+        {"against", required_argument, NULL, 'r'},
+        {"heatmap", required_argument, NULL, 3},
+        {"heatmap-dir", required_argument, NULL, 4},
+        {"histogram", required_argument, NULL, 5},
+        {"scale", required_argument, NULL, 6},
+        {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "f:supr:o:hV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f':
+            if (strcmp(optarg, "text") == 0)
+                fmt = FMT_TEXT;
+            else if (strcmp(optarg, "json") == 0)
+                fmt = FMT_JSON;
+            else if (strcmp(optarg, "csv") == 0)
+                fmt = FMT_CSV;
+            else {
+                errorf("--format '%s': expected text, json or csv", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 's':
+            force_signed = 1;
+            break;
+        case 'u':
+            force_signed = 0;
+            break;
+        case 1:
+            dist_a_path = optarg;
+            break;
+        case 2:
+            dist_b_path = optarg;
+            break;
+        case 'p':
+            check_packing = 1;
+            break;
+        case 'r':
+            against = optarg;
+            break;
+        case 3:
+            heatmap = optarg;
+            break;
+        case 4:
+            heatmap_dir = optarg;
+            break;
+        case 5:
+            histogram = optarg;
+            break;
+        case 6:
+            if (parse_uint(optarg, 1, 16, &scale) != 0) {
+                errorf("--scale '%s': expected an integer in 1..16", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'o':
+            output = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            printf(PROG " (axmul) %s\n", axmul_version());
+            return 0;
+        default:
+            fprintf(stderr, "Try '" PROG " --help' for more information.\n");
+            return EXIT_USAGE;
+        }
+    }
+    int ntables = argc - optind;
+    if (ntables < 1) {
+        errorf("no TABLE.bin given");
+        fprintf(stderr, "Try '" PROG " --help' for more information.\n");
+        return EXIT_USAGE;
+    }
+    if ((heatmap || histogram) && ntables != 1) {
+        errorf("--heatmap/--histogram take one table (got %d); use --heatmap-dir for many",
+               ntables);
+        return EXIT_USAGE;
+    }
+    if (heatmap_dir) {
+        struct stat st;
+        if (stat(heatmap_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            errorf("--heatmap-dir %s: not an existing folder", heatmap_dir);
+            return EXIT_USAGE;
+        }
+    }
+    double dist_a[256], dist_b[256];
+    const double *da = NULL, *db = NULL;
+    if (dist_a_path) {
+        if (axmul_histogram_load(dist_a_path, dist_a) != AXMUL_OK) {
+            errorf("--dist-a %s", axmul_error_detail());
+            return EXIT_USAGE;
+        }
+        da = dist_a;
+    }
+    if (dist_b_path) {
+        if (axmul_histogram_load(dist_b_path, dist_b) != AXMUL_OK) {
+            errorf("--dist-b %s", axmul_error_detail());
+            return EXIT_USAGE;
+        }
+        db = dist_b;
+    }
+
+    axmul_table *ref = NULL;
+    int ref_signed = force_signed;
+    if (against) {
+        if (ref_signed < 0)
+            ref_signed = axmul_name_is_signed(against);
+        if (axmul_table_load(against, ref_signed, &ref) != AXMUL_OK) {
+            errorf("--against %s", axmul_error_detail());
+            return EXIT_USAGE;
+        }
+    }
+
+    int rc = 0;
+    sbuf out = {0};
+    if (fmt == FMT_JSON)
+        sb_printf(&out, "[\n");
+    if (fmt == FMT_CSV)
+        emit_csv_header(&out, check_packing || against);
+    int first = 1;
+    for (int i = optind; i < argc; i++) {
+        const char *path = argv[i];
+        result_t r;
+        memset(&r, 0, sizeof r);
+        r.file = path;
+        r.is_signed = force_signed >= 0 ? force_signed : axmul_name_is_signed(path);
+        unsigned char *raw = NULL;
+        size_t len = 0;
+        if (read_raw(path, &raw, &len) != 0) {
+            rc = EXIT_USAGE;
+            continue;
+        }
+        axmul_table *t = NULL;
+        axmul_status st = axmul_table_from_bytes(raw, len, path, r.is_signed, &t);
+        if (check_packing || against) {
+            axmul_table *exact = NULL;
+            const axmul_table *cmp = ref;
+            if (!cmp) {
+                if (axmul_table_create_exact(r.is_signed, &exact) != AXMUL_OK) {
+                    errorf("%s", axmul_error_detail());
+                    return EXIT_USAGE;
+                }
+                cmp = exact;
+            }
+            axmul_packing_diagnose(raw, len, path, cmp, &r.pk);
+            r.have_packing = 1;
+            if (r.pk.kind != AXMUL_PACKING_IDENTICAL && check_packing)
+                rc = rc ? rc : EXIT_CHECK;
+            axmul_table_free(exact);
+        } else if (st != AXMUL_OK) {
+            errorf("%s", axmul_error_detail());
+            rc = EXIT_USAGE;
+            free(raw);
+            continue;
+        }
+        free(raw);
+        if (st == AXMUL_OK) {
+            if (ref && axmul_table_is_signed(ref) != r.is_signed)
+                axmul_table_set_signed(ref, r.is_signed);
+            axmul_status ms = ref ? axmul_metrics_compare(t, ref, da, db, &r.m)
+                                  : axmul_metrics_compute(t, da, db, &r.m);
+            if (ms != AXMUL_OK) {
+                errorf("%s: %s", path, axmul_error_detail());
+                rc = EXIT_USAGE;
+            } else {
+                r.loaded = 1;
+            }
+            char png[PATH_MAX];
+            const char *hm = heatmap;
+            if (heatmap_dir) {
+                const char *bn = base_name(path);
+                size_t bl = strlen(bn);
+                if (bl > 4 && strcmp(bn + bl - 4, ".bin") == 0)
+                    bl -= 4;
+                snprintf(png, sizeof png, "%s/%.*s.png", heatmap_dir, (int)bl, bn);
+                hm = png;
+            }
+            double lim;
+            if (hm && axmul_heatmap_table_error(t, ref, scale, hm, &lim) != AXMUL_OK) {
+                errorf("%s", axmul_error_detail());
+                rc = EXIT_USAGE;
+            } else if (hm && fmt == FMT_TEXT) {
+                fprintf(stderr, PROG ": %s: heatmap %s (%ux%u, blue -%g .. white 0 .. red +%g)\n",
+                        path, hm, 256 * scale, 256 * scale, lim, lim);
+            }
+            if (histogram && axmul_histogram_table_error(t, ref, 512, 256, histogram) != AXMUL_OK) {
+                errorf("%s", axmul_error_detail());
+                rc = EXIT_USAGE;
+            }
+        }
+        axmul_table_free(t);
+        switch (fmt) {
+        case FMT_TEXT:
+            emit_text(&out, &r, against);
+            break;
+        case FMT_JSON:
+            emit_json(&out, &r, first);
+            break;
+        case FMT_CSV:
+            emit_csv(&out, &r, check_packing || against);
+            break;
+        }
+        first = 0;
+    }
+    if (fmt == FMT_JSON)
+        sb_printf(&out, "%s]\n", first ? "" : "\n");
+    axmul_table_free(ref);
+    if (output) {
+        /* Written via the library's atomic writer: a report file is whole or absent. */
+        if (axmul_file_write_atomic(output, out.s ? out.s : "", out.len) != AXMUL_OK) {
+            errorf("%s", axmul_error_detail());
+            rc = EXIT_USAGE;
+        }
+    } else if (out.len) {
+        fwrite(out.s, 1, out.len, stdout);
+    }
+    free(out.s);
+    if (fflush(stdout) != 0) {
+        errorf("writing the report: %s", strerror(errno));
+        return EXIT_USAGE;
+    }
+    return rc;
+}
