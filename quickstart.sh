@@ -60,28 +60,27 @@ if [ "$mode" = check ]; then
     exit 0
 fi
 
-# The demo: generate the bundled tables from their C sources with axmul-gen, check them
-# against the committed copies, and show their metrics and error heatmaps.
+# The demo: generate the bundled catalogue from its C sources with axmul-gen, check it against
+# the committed tables, list it with its metrics, and run one approximate convolution.
 out=demo
-mkdir -p "$out/tables" "$out/heatmaps"
-echo "== generating the bundled tables with axmul-gen"
-for src in gen/families/*.c; do
-    name=$(sed -n 's/^[a-z0-9_]* *\(mul8[us]_[A-Za-z0-9_]*\)(.*/\1/p' "$src" | head -1)
-    [ -n "$name" ] || continue
-    ./gen/axmul-gen -q "$src" -o "$out/tables/$name.bin"
-    if cmp -s "$out/tables/$name.bin" "tables/$name.bin"; then
-        echo "   $name.bin  (identical to tables/$name.bin)"
-    else
-        echo "   $name.bin  DIFFERS from tables/$name.bin" >&2
+mkdir -p "$out"
+echo "== generating the bundled tables with axmul-gen (gen/families/catalogue.txt)"
+sh gen/families/make-tables.sh gen/axmul-gen verify/axmul-verify gen/families "$out/tables" \
+    --heatmaps "$out/heatmaps"
+for t in "$out"/tables/*.bin; do
+    cmp -s "$t" "tables/$(basename "$t")" || {
+        echo "quickstart.sh: error: $t differs from tables/$(basename "$t")" >&2
         exit 1
-    fi
+    }
 done
-echo "== axmul-verify"
-./verify/axmul-verify --heatmap-dir "$out/heatmaps" "$out"/tables/*.bin
-echo "== packing check against the exact multiplier"
-./verify/axmul-verify --check-packing "$out"/tables/mul8u_1JFF.bin
-echo "== one approximate convolution (3x3, 28x28x8 -> 16) with the exact table"
-./conv/axconv-test conv --shape 1,28,28,8 --kernel 3,3,16 --mtab tables/mul8u_1JFF.bin \
+echo "   $(ls "$out"/tables/*.bin | wc -l) tables, identical to the committed tables/"
+echo "== the catalogue (tables/index.csv; MAE/WCE/MRE in percent of 2^16 as EvoApprox prints them)"
+awk -F, 'NR == 1 { printf "   %-16s %-10s %-14s %6s %10s %9s %8s %10s\n", "table", "family", "parameters", "signed", "MAE%", "WCE%", "MRE%", "bias"; next }
+    { printf "   %-16s %-10s %-14s %6s %10.4g %9.4g %8.4g %10.4g\n", $1, $2, $3, $4, $6, $7, $8, $11 }' "$out/tables/index.csv"
+echo "== packing check of the exact table against a*b"
+./verify/axmul-verify --check-packing "$out/tables/mul8u_1JFF.bin"
+echo "== one approximate convolution (3x3, 28x28x8 -> 16) with DRUM k=4"
+./conv/axconv-test conv --shape 1,28,28,8 --kernel 3,3,16 --mtab tables/mul8u_drum_k4.bin \
     --heatmap "$out/conv-diff.png"
 echo
-echo "demo output: $(pwd)/$out (tables/, heatmaps/, conv-diff.png)"
+echo "demo output: $(pwd)/$out (tables/ with index.csv, heatmaps/, conv-diff.png)"

@@ -1,0 +1,36 @@
+/* Mitchell's logarithmic multiplier: with a = 2^ka (1 + xa), b = 2^kb (1 + xb) and
+ * log2(1 + x) ~ x, the product is 2^(ka+kb) (1 + xa + xb) when xa + xb < 1, else
+ * 2^(ka+kb+1) (xa + xb). The approximation is evaluated exactly in integers
+ * (xa * 2^ka = a - 2^ka), so the only error is Mitchell's: never an overestimate, exact when both
+ * operands are powers of two, worst-case relative error 1/9 (11.1%, at xa = xb = 1/2). An
+ * operand 0 gives 0.
+ *
+ * Reference: J. N. Mitchell, "Computer multiplication and division using binary logarithms",
+ * IRE Transactions on Electronic Computers, vol. EC-11, no. 4, pp. 512-517, 1962. */
+#include <stdint.h>
+
+static unsigned mitchell_log2(unsigned v)
+{
+    unsigned k = 0;
+    while (v >>= 1)
+        k++;
+    return k;
+}
+
+static unsigned mitchell_product(unsigned a, unsigned b)
+{
+    if (a == 0 || b == 0)
+        return 0;
+    unsigned ka = mitchell_log2(a), kb = mitchell_log2(b);
+    /* fractions scaled by 2^(ka+kb): xa * 2^(ka+kb) = (a - 2^ka) << kb */
+    unsigned fa = (a - (1u << ka)) << kb, fb = (b - (1u << kb)) << ka;
+    unsigned one = 1u << (ka + kb);
+    if (fa + fb < one)
+        return one + fa + fb;
+    return 2u * (fa + fb);
+}
+
+uint16_t mul8u_mitchell(uint8_t a, uint8_t b)
+{
+    return (uint16_t)mitchell_product(a, b);
+}
