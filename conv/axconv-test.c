@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "axmul.h"
+#include "conv/bench.h"
 
 #define PROG "axconv-test"
 
@@ -36,6 +37,7 @@ static void usage_main(FILE *f)
                "\n"
                "Commands:\n"
                "  conv     one convolution: approximate vs exact, error figures, heatmap\n"
+               "  bench    speed on standard shapes vs the exact float convolution\n"
                "\n"
                "'" PROG " COMMAND --help' describes a command. Exit status: 0 ok, 1 a check\n"
                "failed, 2 usage or I/O error.\n");
@@ -628,6 +630,111 @@ out:
     return rc;
 }
 
+static void usage_bench(FILE *f)
+{
+    fprintf(f,
+            "Usage: " PROG " bench [--backend cpu|cuda] [--path auto|vbmi|avx2|portable]\n"
+            "                   [--threads N] [--repeat R] [--mtab T.bin] [--quick]\n"
+            "                   [--format text|json]\n"
+            "Times the LUT convolution on standard shapes (3x3 56x56x64->64 at batch 1 and 8,\n"
+            "1x1 28x28x256->128, depthwise 3x3 112x112x32, dense 1936->120 batch 256, the LeNet\n"
+            "conv layers), next to the exact float convolution of the same shape (im2col +\n"
+            "SGEMM) in the same program; checks the first image bit for bit against the\n"
+            "reference kernel; reports GMAC/s (median of R runs), the time ratio and the peak\n"
+            "memory of each shape's process. Exit 1 if a reference check fails.\n");
+}
+
+static int cmd_bench(int argc, char **argv)
+{
+    int threads = 0, repeat = 5, quick = 0, json = 0, v[1], n;
+    const char *mtab = NULL;
+    static const struct option opts[] = {
+        {"backend", required_argument, NULL, 'b'}, {"path", required_argument, NULL, 'p'},
+        {"threads", required_argument, NULL, 't'}, {"repeat", required_argument, NULL, 'r'},
+        {"mtab", required_argument, NULL, 'm'},    {"quick", no_argument, NULL, 'q'},
+        {"format", required_argument, NULL, 'f'},  {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "b:p:t:r:m:qf:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'b':
+            if (strcmp(optarg, "cuda") == 0) {
+                if (axmul_cuda_available() != AXMUL_OK) {
+                    errorf("--backend cuda: %s", axmul_error_detail());
+                    return EXIT_USAGE;
+                }
+            } else if (strcmp(optarg, "cpu") != 0) {
+                errorf("--backend '%s': expected cpu or cuda", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'p':
+            if (axmul_set_cpu_path(optarg) != AXMUL_OK) {
+                errorf("--path %s", axmul_error_detail());
+                return EXIT_USAGE;
+            }
+            break;
+        case 't':
+            if (parse_ints(optarg, v, 1, &n) != 0 || v[0] < 1 || v[0] > 1024) {
+                errorf("--threads '%s': expected 1..1024", optarg);
+                return EXIT_USAGE;
+            }
+            threads = v[0];
+            break;
+        case 'r':
+            if (parse_ints(optarg, v, 1, &n) != 0 || v[0] < 1 || v[0] > 1000) {
+                errorf("--repeat '%s': expected 1..1000", optarg);
+                return EXIT_USAGE;
+            }
+            repeat = v[0];
+            break;
+        case 'm':
+            mtab = optarg;
+            break;
+        case 'q':
+            quick = 1;
+            break;
+        case 'f':
+            if (strcmp(optarg, "json") == 0)
+                json = 1;
+            else if (strcmp(optarg, "text") != 0) {
+                errorf("--format '%s': expected text or json", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'h':
+            usage_bench(stdout);
+            return 0;
+        default:
+            fprintf(stderr, "Try '" PROG " bench --help' for more information.\n");
+            return EXIT_USAGE;
+        }
+    }
+    if (optind != argc) {
+        errorf("unexpected argument '%s'", argv[optind]);
+        return EXIT_USAGE;
+    }
+    axmul_table *t;
+    axmul_status st = mtab ? axmul_table_load(mtab, axmul_name_is_signed(mtab), &t)
+                           : axmul_table_create_exact(0, &t);
+    if (st != AXMUL_OK) {
+        errorf("--mtab %s", axmul_error_detail());
+        return EXIT_USAGE;
+    }
+    if (!json)
+        printf("table %s, CPU path %s, threads %s\n", mtab ? mtab : "exact (mul8u_1JFF)",
+               axmul_cpu_path(), threads ? "as given" : "all");
+    int r = axmul__bench(t, threads, repeat, quick, json, stdout);
+    axmul_table_free(t);
+    if (r < 0) {
+        errorf("benchmark: %s", strerror(errno));
+        return EXIT_USAGE;
+    }
+    return r ? EXIT_CHECK : 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -645,6 +752,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "conv") == 0)
         return cmd_conv(argc - 1, argv + 1);
+    if (strcmp(cmd, "bench") == 0)
+        return cmd_bench(argc - 1, argv + 1);
     errorf("unknown command '%s'", cmd);
     usage_main(stderr);
     return EXIT_USAGE;

@@ -8,6 +8,9 @@
 #include <string.h>
 
 #include "axmul_conv.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include "conv/conv_internal.h"
 #include "internal.h"
 #ifdef HAVE_CUDA
@@ -379,9 +382,13 @@ fail:
 }
 
 void axmul__conv_quantize_filter(const axmul__conv_setup *s, const float *w, uint8_t *wq,
-                                 int64_t *sum_qw)
+                                 int64_t *sum_qw, int threads)
 {
     const axmul__conv_plan *p = &s->p;
+    (void)threads;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(threads > 0 ? threads : omp_get_max_threads()) schedule(static)
+#endif
     for (int o = 0; o < p->co; o++) {
         int64_t sum = 0;
         for (int i = 0; i < p->kh; i++)
@@ -428,30 +435,6 @@ axmul_status axmul_cuda_available(void)
 #endif
 }
 
-static const char *cpu_path_forced;
-
-axmul_status axmul_set_cpu_path(const char *name)
-{
-    axmul_error_clear();
-    if (!name || strcmp(name, "auto") == 0) {
-        cpu_path_forced = NULL;
-        return AXMUL_OK;
-    }
-    if (strcmp(name, "portable") == 0) {
-        cpu_path_forced = "portable";
-        return AXMUL_OK;
-    }
-    if (strcmp(name, "avx2") == 0 || strcmp(name, "vbmi") == 0)
-        return axmul__fail(AXMUL_ERR_UNSUPPORTED, "CPU path '%s' is not part of this build", name);
-    return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT,
-                       "unknown CPU path '%s' (expected auto, portable, avx2 or vbmi)", name);
-}
-
-const char *axmul_cpu_path(void)
-{
-    return "portable";
-}
-
 static axmul_status pick_backend(axmul_backend want, axmul_backend *out)
 {
     if (want == AXMUL_BACKEND_CPU) {
@@ -485,9 +468,10 @@ axmul_status axmul_conv2d(const axmul_conv_desc *d, const axmul_table *t, const 
     axmul__conv_setup s;
     if ((st = axmul__conv_setup_make(d, t, x, w, &s)) != AXMUL_OK)
         return st;
-    st = axmul__conv_cpu_portable(&s, t, x, w, y, d->threads);
+    const char *path = NULL;
+    st = axmul__conv_cpu(&s, t, x, w, y, d->threads, &path);
     if (st == AXMUL_OK)
-        fill_info(info, &s, AXMUL_BACKEND_CPU, "portable");
+        fill_info(info, &s, AXMUL_BACKEND_CPU, path);
     axmul__conv_setup_free(&s);
     return st;
 }
@@ -556,6 +540,24 @@ axmul_status axmul_conv2d_fakequant_float(const axmul_conv_desc *d, int is_signe
     if (st != AXMUL_OK)
         return st;
     const axmul__conv_plan *p = &s.p;
+    /* Fake-quantize both tensors once (the values TensorFlow's FakeQuant op would output). */
+    size_t nx = (size_t)p->n * p->h * p->w * p->c, nw = (size_t)p->kh * p->kw * p->cin_g * p->co;
+    float *xf = malloc(nx * sizeof *xf), *wf = malloc(nw * sizeof *wf);
+    if (!xf || !wf) {
+        free(xf);
+        free(wf);
+        axmul__conv_setup_free(&s);
+        return axmul__fail(AXMUL_ERR_NOMEM, "conv: out of memory");
+    }
+    for (size_t i = 0; i < nx; i++)
+        xf[i] = axmul_dequantize(axmul_quantize(x[i], &s.xq), &s.xq);
+    for (size_t i = 0; i < nw; i++) {
+        int o = (int)(i % (size_t)p->co);
+        wf[i] = axmul_dequantize(axmul_quantize(w[i], &s.wq[o]), &s.wq[o]);
+    }
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static)
+#endif
     for (int n = 0; n < p->n; n++)
         for (int oy = 0; oy < p->oh; oy++)
             for (int ox = 0; ox < p->ow; ox++)
@@ -568,17 +570,16 @@ axmul_status axmul_conv2d_fakequant_float(const axmul_conv_desc *d, int is_signe
                             int ix = ox * p->sw - p->pad_left + j * p->dw;
                             if (iy < 0 || iy >= p->h || ix < 0 || ix >= p->w)
                                 continue; /* zero padding of the fake-quantized input */
-                            for (int ci = 0; ci < p->cin_g; ci++) {
-                                float xv = x[(((size_t)n * p->h + iy) * p->w + ix) * p->c +
-                                             (size_t)g * p->cin_g + ci];
-                                float wv = w[(((size_t)i * p->kw + j) * p->cin_g + ci) * p->co + o];
-                                float xf = axmul_dequantize(axmul_quantize(xv, &s.xq), &s.xq);
-                                float wf = axmul_dequantize(axmul_quantize(wv, &s.wq[o]), &s.wq[o]);
-                                acc += (double)xf * (double)wf;
-                            }
+                            const float *xr = xf + (((size_t)n * p->h + iy) * p->w + ix) * p->c +
+                                              (size_t)g * p->cin_g;
+                            const float *wr = wf + ((size_t)i * p->kw + j) * p->cin_g * p->co + o;
+                            for (int ci = 0; ci < p->cin_g; ci++)
+                                acc += (double)xr[ci] * (double)wr[(size_t)ci * p->co];
                         }
                     y[(((size_t)n * p->oh + oy) * p->ow + ox) * p->co + o] = (float)acc;
                 }
+    free(xf);
+    free(wf);
     axmul__conv_setup_free(&s);
     return AXMUL_OK;
 }

@@ -28,10 +28,11 @@ void axmul__conv_setup_free(axmul__conv_setup *s);
 /* Quantizes the filter into wq[o * k + tap] table indices, tap = (i * kw + j) * cin_g + ci, and
  * returns the per-channel sums of the codes in sum_qw (co entries). */
 void axmul__conv_quantize_filter(const axmul__conv_setup *s, const float *w, uint8_t *wq,
-                                 int64_t *sum_qw);
+                                 int64_t *sum_qw, int threads);
 
-/* Portable fast CPU kernel (always built). */
-axmul_status axmul__conv_cpu_portable(const axmul__conv_setup *s, const axmul_table *t,
-                                      const float *x, const float *w, float *y, int threads);
+/* The CPU engine: chunked im2col + the LUT kernel chosen by cpuid or axmul_set_cpu_path. *path
+ * receives the kernel's name. */
+axmul_status axmul__conv_cpu(const axmul__conv_setup *s, const axmul_table *t, const float *x,
+                             const float *w, float *y, int threads, const char **path);
 
 #endif

@@ -295,8 +295,8 @@ static axmul_table *random_table(uint64_t *s, int sgn)
             q = q < 0 ? 0 : q > 65535 ? 65535 : q;
         v[i] = (uint16_t)q;
     }
-    v[0 * 256 + 5] = 77; /* T[0][b] != 0 */
-    ck_assert_int_ne(v[3 * 256 + 200], v[200 * 256 + 3]); /* not commutative (overwhelmingly) */
+    v[0 * 256 + 5] = 77;                                  /* T[0][b] != 0 */
+    v[3 * 256 + 200] = (uint16_t)(v[200 * 256 + 3] + 1); /* not commutative */
     return t;
 }
 
@@ -320,20 +320,77 @@ static void compare_with_ref(const rcase *c, const axmul_table *t, int threads)
     free(r);
 }
 
+static const char *const cpu_paths[] = {"portable", "avx2", "vbmi"};
+
+/* Forces a CPU path; 0 (with a note) when this CPU cannot run it. */
+static int use_path(const char *name)
+{
+    if (axmul_set_cpu_path(name) != AXMUL_OK) {
+        fprintf(stderr, "note: CPU path %s not available here (%s): not tested\n", name,
+                axmul_error_detail());
+        return 0;
+    }
+    ck_assert_str_eq(axmul_cpu_path(), name);
+    return 1;
+}
+
 START_TEST(test_fast_matches_ref_random)
 {
-    uint64_t s = tu_seed() ^ 0x1234;
-    axmul_table *tu = random_table(&s, 0), *ts = random_table(&s, 1), *ex;
-    ck_assert_int_eq(axmul_table_create_exact(0, &ex), AXMUL_OK);
-    for (int it = 0; it < 120; it++) {
-        rcase c;
-        random_case(&s, &c);
-        compare_with_ref(&c, it % 3 == 0 ? ex : it % 3 == 1 ? tu : ts, 1 + it % 3);
-        rcase_free(&c);
+    for (size_t pi = 0; pi < 3; pi++) {
+        if (!use_path(cpu_paths[pi]))
+            continue;
+        uint64_t s = tu_seed() ^ 0x1234;
+        axmul_table *tu = random_table(&s, 0), *ts = random_table(&s, 1), *ex;
+        ck_assert_int_eq(axmul_table_create_exact(0, &ex), AXMUL_OK);
+        for (int it = 0; it < 60; it++) {
+            rcase c;
+            random_case(&s, &c);
+            compare_with_ref(&c, it % 3 == 0 ? ex : it % 3 == 1 ? tu : ts, 1 + it % 3);
+            rcase_free(&c);
+        }
+        axmul_table_free(tu);
+        axmul_table_free(ts);
+        axmul_table_free(ex);
     }
-    axmul_table_free(tu);
-    axmul_table_free(ts);
-    axmul_table_free(ex);
+    axmul_set_cpu_path("auto");
+}
+END_TEST
+
+/* Quantization edge values through every path: exact range bounds, +-0, far outside the range,
+ * exact half steps; unsigned and signed tables. */
+START_TEST(test_paths_quantization_edges)
+{
+    float x[40] = {0.0f, -0.0f, 1e30f, -1e30f, 1.0f, -1.0f, 0.5f, -0.5f, 2.0f, -2.0f};
+    for (int i = 10; i < 40; i++)
+        x[i] = (float)(i - 25) / 12.75f; /* lands on and between codes */
+    float w[3] = {1.0f, -1.0f, 0.25f};
+    axmul_conv_desc d;
+    axmul_conv_desc_init(&d);
+    d.n = 1;
+    d.h = 1;
+    d.w = 40;
+    d.c = 1;
+    d.kh = d.kw = 1;
+    d.co = 3;
+    d.input_range_set = d.filter_range_set = 1;
+    d.input_range = (axmul_range){-1.0f, 1.0f};
+    d.filter_range = (axmul_range){-1.0f, 1.0f};
+    for (int sgn = 0; sgn < 2; sgn++) {
+        axmul_table *t;
+        ck_assert_int_eq(axmul_table_create_exact(sgn, &t), AXMUL_OK);
+        float r[120], y[120];
+        ck_assert_int_eq(axmul_conv2d_ref(&d, t, x, w, r, NULL), AXMUL_OK);
+        for (size_t pi = 0; pi < 3; pi++) {
+            if (!use_path(cpu_paths[pi]))
+                continue;
+            ck_assert_int_eq(axmul_conv2d(&d, t, x, w, y, NULL), AXMUL_OK);
+            for (int i = 0; i < 120; i++)
+                ck_assert_msg(memcmp(&y[i], &r[i], 4) == 0, "path %s signed %d element %d: %g vs %g",
+                              cpu_paths[pi], sgn, i, y[i], r[i]);
+        }
+        axmul_table_free(t);
+    }
+    axmul_set_cpu_path("auto");
 }
 END_TEST
 
@@ -341,8 +398,11 @@ END_TEST
  * as the input with VALID padding; plus odd pixel counts that leave partial chunks. */
 START_TEST(test_fast_matches_ref_edge_shapes)
 {
+  for (size_t pi = 0; pi < 3; pi++) {
+    if (!use_path(cpu_paths[pi]))
+        continue;
     uint64_t s = tu_seed() ^ 0x77;
-    axmul_table *t = random_table(&s, 0);
+    axmul_table *t = random_table(&s, pi == 2);
     int shapes[][7] = {/* n h w c kh kw co */
                        {1, 7, 5, 3, 1, 1, 4},   {2, 6, 6, 8, 6, 6, 3},    {3, 1, 1, 16, 1, 1, 9},
                        {1, 13, 11, 2, 13, 11, 2}, {5, 17, 19, 3, 3, 3, 5}, {1, 2, 129, 1, 1, 2, 1}};
@@ -376,6 +436,8 @@ START_TEST(test_fast_matches_ref_edge_shapes)
         rcase_free(&c);
     }
     axmul_table_free(t);
+  }
+  axmul_set_cpu_path("auto");
 }
 END_TEST
 
@@ -433,11 +495,18 @@ START_TEST(test_batch_and_threads_independence)
     float *y7 = malloc(7 * per_out * sizeof(float)), *y1 = malloc(per_out * sizeof(float));
     float *yt = malloc(7 * per_out * sizeof(float));
     ck_assert_int_eq(axmul_conv2d(&d, t, x, w, y7, NULL), AXMUL_OK);
-    for (int th = 1; th <= 3; th++) {
-        d.threads = th;
-        ck_assert_int_eq(axmul_conv2d(&d, t, x, w, yt, NULL), AXMUL_OK);
-        ck_assert_int_eq(memcmp(yt, y7, 7 * per_out * sizeof(float)), 0);
+    for (size_t pi = 0; pi < 3; pi++) {
+        if (!use_path(cpu_paths[pi]))
+            continue;
+        for (int th = 1; th <= 3; th++) {
+            d.threads = th;
+            ck_assert_int_eq(axmul_conv2d(&d, t, x, w, yt, NULL), AXMUL_OK);
+            ck_assert_msg(memcmp(yt, y7, 7 * per_out * sizeof(float)) == 0, "path %s threads %d",
+                          cpu_paths[pi], th);
+        }
     }
+    axmul_set_cpu_path("auto");
+    d.threads = 0;
     d.n = 1;
     for (int img = 0; img < 7; img++) {
         ck_assert_int_eq(axmul_conv2d(&d, t, x + img * per_in, w, y1, NULL), AXMUL_OK);
@@ -504,9 +573,14 @@ START_TEST(test_accumulator_safety)
         w[i] = (float)(i % 3) - 1;
     }
     float y[4], r[4];
-    ck_assert_int_eq(axmul_dense(&dd, t, x, w, y, NULL), AXMUL_OK);
     ck_assert_int_eq(axmul_dense_ref(&dd, t, x, w, r, NULL), AXMUL_OK);
-    ck_assert_int_eq(memcmp(y, r, sizeof y), 0);
+    for (size_t pi = 0; pi < 3; pi++) {
+        if (!use_path(cpu_paths[pi]))
+            continue;
+        ck_assert_int_eq(axmul_dense(&dd, t, x, w, y, NULL), AXMUL_OK);
+        ck_assert_msg(memcmp(y, r, sizeof y) == 0, "path %s", cpu_paths[pi]);
+    }
+    axmul_set_cpu_path("auto");
     /* acc = 70000 * 65535 - zw * sum(qa) (zx = 0, input range [0, 4]); zw = 128 */
     ck_assert(y[0] > 0);
     free(x);
@@ -604,6 +678,7 @@ START_TEST(test_backends_and_paths)
         axmul_table_free(t);
     }
     ck_assert_int_eq(axmul_set_cpu_path("portable"), AXMUL_OK);
+    ck_assert_str_eq(axmul_cpu_path(), "portable");
     ck_assert_int_eq(axmul_set_cpu_path("bogus"), AXMUL_ERR_INVALID_ARGUMENT);
     ck_assert(strstr(axmul_error_detail(), "bogus") != NULL);
     ck_assert_int_eq(axmul_set_cpu_path("auto"), AXMUL_OK);
@@ -621,6 +696,7 @@ int main(void)
     tcase_add_test(tc, test_ref_hand_2x2);
     tcase_add_test(tc, test_ref_hand_padding_zero_point);
     tcase_add_test(tc, test_fast_matches_ref_random);
+    tcase_add_test(tc, test_paths_quantization_edges);
     tcase_add_test(tc, test_fast_matches_ref_edge_shapes);
     tcase_add_test(tc, test_exact_table_equals_float_conv);
     tcase_add_test(tc, test_batch_and_threads_independence);

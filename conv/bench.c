@@ -1,0 +1,333 @@
+/* axconv-test bench: speed of the LUT convolution engine on standard shapes, next to the exact
+ * float convolution of the same shape in the same program, with a bit-exactness check against the
+ * reference kernel and the engine's memory use.
+ *
+ * Every shape runs in its own child process, so that its peak memory (wait4's ru_maxrss) belongs
+ * to it alone and no thread pool outlives a fork. */
+#include "config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef HAVE_OPENBLAS
+#include <cblas.h>
+#endif
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "axmul.h"
+#include "conv/bench.h"
+
+typedef struct {
+    const char *name;
+    int dense;
+    int n, h, w, c, kh, kw, co, groups, stride;
+    axmul_padding pad;
+} shape_t;
+
+/* The shapes of the issue: ResNet-like 3x3 and 1x1 layers, a MobileNet depthwise layer, the
+ * LeNet-5 dense and conv layers. */
+static const shape_t full_shapes[] = {
+    {"conv3x3 56x56x64->64 b1", 0, 1, 56, 56, 64, 3, 3, 64, 1, 1, AXMUL_PADDING_SAME},
+    {"conv3x3 56x56x64->64 b8", 0, 8, 56, 56, 64, 3, 3, 64, 1, 1, AXMUL_PADDING_SAME},
+    {"conv1x1 28x28x256->128 b8", 0, 8, 28, 28, 256, 1, 1, 128, 1, 1, AXMUL_PADDING_SAME},
+    {"depthwise3x3 112x112x32 b1", 0, 1, 112, 112, 32, 3, 3, 32, 32, 1, AXMUL_PADDING_SAME},
+    {"dense 1936->120 b256", 1, 256, 1, 1, 1936, 1, 1, 120, 1, 1, AXMUL_PADDING_VALID},
+    {"lenet conv1 28x28x1->6 b256", 0, 256, 28, 28, 1, 3, 3, 6, 1, 1, AXMUL_PADDING_VALID},
+    {"lenet conv2 13x13x6->16 b256", 0, 256, 13, 13, 6, 3, 3, 16, 1, 1, AXMUL_PADDING_VALID},
+};
+
+/* Small versions for the test suite (same code paths, seconds instead of minutes). */
+static const shape_t quick_shapes[] = {
+    {"conv3x3 14x14x16->16 b2", 0, 2, 14, 14, 16, 3, 3, 16, 1, 1, AXMUL_PADDING_SAME},
+    {"depthwise3x3 20x20x8 b1", 0, 1, 20, 20, 8, 3, 3, 8, 8, 1, AXMUL_PADDING_SAME},
+    {"dense 100->10 b16", 1, 16, 1, 1, 100, 1, 1, 10, 1, 1, AXMUL_PADDING_VALID},
+};
+
+typedef struct {
+    double seconds, gmacs, float_seconds, float_gmacs, ratio;
+    double macs;
+    long peak_rss_kb, base_rss_kb;
+    double bound_mb;
+    int ref_ok;
+    char path[16];
+    char error[200];
+} result_t;
+
+static result_t *mmap_result(void)
+{
+    void *p = mmap(NULL, sizeof(result_t), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1,
+                   0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static void unmap_result(result_t *r)
+{
+    munmap(r, sizeof *r);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static long current_rss_kb(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long pages = 0, rss = 0;
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
+            rss = 0;
+        fclose(f);
+    }
+    return rss * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static uint64_t splitmix64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Exact float convolution: im2col of one image and group at a time, then SGEMM (OpenBLAS when
+ * configured, else a plain loop nest). The baseline an ML framework would run. */
+static void float_conv(const axmul_conv_desc *d, int oh, int ow, const float *x, const float *w,
+                       float *y, float *col)
+{
+    int cin = d->c / d->groups, cout = d->co / d->groups, k = d->kh * d->kw * cin;
+    int ph = 0, pw = 0;
+#ifdef HAVE_OPENBLAS
+    if (d->groups == 1 && d->kh == 1 && d->kw == 1 && d->stride_h == 1 && d->stride_w == 1 &&
+        oh == d->h && ow == d->w) {
+        /* pointwise (dense, 1x1): one SGEMM over all pixels, as a framework would do */
+        (void)col;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d->n * oh * ow, d->co, d->c, 1.0f,
+                    x, d->c, w, d->co, 0.0f, y, d->co);
+        return;
+    }
+#endif
+    if (d->padding == AXMUL_PADDING_SAME) {
+        int th = (oh - 1) * d->stride_h + d->kh - d->h, tw = (ow - 1) * d->stride_w + d->kw - d->w;
+        ph = th > 0 ? th / 2 : 0;
+        pw = tw > 0 ? tw / 2 : 0;
+    }
+    for (int n = 0; n < d->n; n++)
+        for (int g = 0; g < d->groups; g++) {
+            for (int oy = 0; oy < oh; oy++)
+                for (int ox = 0; ox < ow; ox++) {
+                    float *dst = col + ((size_t)oy * ow + ox) * k;
+                    for (int i = 0; i < d->kh; i++)
+                        for (int j = 0; j < d->kw; j++) {
+                            int iy = oy * d->stride_h - ph + i, ix = ox * d->stride_w - pw + j;
+                            float *t = dst + ((size_t)i * d->kw + j) * cin;
+                            if (iy < 0 || iy >= d->h || ix < 0 || ix >= d->w)
+                                memset(t, 0, sizeof(float) * (size_t)cin);
+                            else
+                                memcpy(t,
+                                       x + (((size_t)n * d->h + iy) * d->w + ix) * d->c +
+                                           (size_t)g * cin,
+                                       sizeof(float) * (size_t)cin);
+                        }
+                }
+            float *yo = y + (size_t)n * oh * ow * d->co + (size_t)g * cout;
+            const float *wg = w + (size_t)g * cout;
+#ifdef HAVE_OPENBLAS
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, oh * ow, cout, k, 1.0f, col, k,
+                        wg, d->co, 0.0f, yo, d->co);
+#else
+            for (int p = 0; p < oh * ow; p++)
+                for (int o = 0; o < cout; o++) {
+                    float s = 0;
+                    for (int t = 0; t < k; t++)
+                        s += col[(size_t)p * k + t] * wg[(size_t)t * d->co + o];
+                    yo[(size_t)p * d->co + o] = s;
+                }
+#endif
+        }
+}
+
+static void run_shape(const shape_t *sh, const axmul_table *t, int threads, int repeat,
+                      result_t *r)
+{
+    axmul_conv_desc d;
+    axmul_conv_desc_init(&d);
+    d.n = sh->n;
+    d.h = sh->h;
+    d.w = sh->w;
+    d.c = sh->c;
+    d.kh = sh->kh;
+    d.kw = sh->kw;
+    d.co = sh->co;
+    d.groups = sh->groups;
+    d.stride_h = d.stride_w = sh->stride;
+    d.padding = sh->pad;
+    d.threads = threads;
+    d.backend = AXMUL_BACKEND_CPU;
+    int oh, ow;
+    if (axmul_conv_output_shape(&d, &oh, &ow) != AXMUL_OK) {
+        snprintf(r->error, sizeof r->error, "%s", axmul_error_detail());
+        return;
+    }
+    size_t nx = (size_t)d.n * d.h * d.w * d.c, nw = (size_t)d.kh * d.kw * (d.c / d.groups) * d.co;
+    size_t ny = (size_t)d.n * oh * ow * d.co, per_img = (size_t)oh * ow * d.co;
+    float *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w), *y = malloc(ny * sizeof *y);
+    float *yr = malloc(per_img * sizeof *yr);
+    float *col = malloc((size_t)oh * ow * d.kh * d.kw * (d.c / d.groups) * sizeof *col);
+    if (!x || !w || !y || !yr || !col) {
+        snprintf(r->error, sizeof r->error, "out of memory");
+        return;
+    }
+    uint64_t s = 42;
+    for (size_t i = 0; i < nx; i++)
+        x[i] = (float)((double)(splitmix64(&s) >> 11) * 0x1p-53); /* post-ReLU-like [0, 1) */
+    for (size_t i = 0; i < nw; i++)
+        w[i] = (float)((double)(splitmix64(&s) >> 11) * 0x1p-52 - 1.0);
+    /* Explicit (calibrated) ranges, so that the one-image reference check quantizes alike. */
+    d.input_range_set = d.filter_range_set = 1;
+    axmul_range_of(x, nx, "input", &d.input_range);
+    axmul_range_of(w, nw, "filter", &d.filter_range);
+
+    long base = current_rss_kb();
+    double *ts = malloc(sizeof(double) * (size_t)repeat), *tf = malloc(sizeof(double) * (size_t)repeat);
+    axmul_conv_info info;
+    if (axmul_conv2d(&d, t, x, w, y, &info) != AXMUL_OK) { /* warm-up */
+        snprintf(r->error, sizeof r->error, "%s", axmul_error_detail());
+        return;
+    }
+    for (int i = 0; i < repeat; i++) {
+        double t0 = now_s();
+        axmul_conv2d(&d, t, x, w, y, &info);
+        ts[i] = now_s() - t0;
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    r->peak_rss_kb = ru.ru_maxrss;
+    r->base_rss_kb = base;
+    snprintf(r->path, sizeof r->path, "%s", info.path);
+    r->macs = (double)info.macs;
+
+    /* bit-exactness on a subset: the first image through the reference kernel */
+    axmul_conv_desc d1 = d;
+    d1.n = 1;
+    r->ref_ok = axmul_conv2d_ref(&d1, t, x, w, yr, NULL) == AXMUL_OK &&
+                memcmp(yr, y, per_img * sizeof *yr) == 0;
+
+#ifdef _OPENMP
+    if (threads > 0)
+        omp_set_num_threads(threads);
+#endif
+#ifdef HAVE_OPENBLAS
+    if (threads > 0)
+        openblas_set_num_threads(threads);
+#endif
+    float_conv(&d, oh, ow, x, w, y, col);
+    for (int i = 0; i < repeat; i++) {
+        double t0 = now_s();
+        float_conv(&d, oh, ow, x, w, y, col);
+        tf[i] = now_s() - t0;
+    }
+    qsort(ts, (size_t)repeat, sizeof *ts, cmp_double);
+    qsort(tf, (size_t)repeat, sizeof *tf, cmp_double);
+    r->seconds = ts[repeat / 2];
+    r->float_seconds = tf[repeat / 2];
+    r->gmacs = r->macs / r->seconds / 1e9;
+    r->float_gmacs = r->macs / r->float_seconds / 1e9;
+    r->ratio = r->seconds / r->float_seconds;
+    /* The engine's own memory beyond the caller's tensors (doc/performance.md): quantized input,
+     * quantized filter, two table layouts, and per thread K*CHUNK activation bytes + 3 CHUNK
+     * accumulators. */
+    int nthreads = threads;
+#ifdef _OPENMP
+    if (nthreads <= 0)
+        nthreads = omp_get_max_threads();
+#endif
+    if (nthreads <= 0)
+        nthreads = 1;
+    double k = (double)d.kh * d.kw * (d.c / d.groups);
+    r->bound_mb = ((double)nx + (double)d.co * k + 8.0 * d.co + 2 * 131072.0 + 65536 * 2.0 +
+                   nthreads * (k * 128 + 128 * 20.0)) /
+                  1048576.0;
+    free(x);
+    free(w);
+    free(y);
+    free(yr);
+    free(col);
+    free(ts);
+    free(tf);
+}
+
+int axmul__bench(const axmul_table *t, int threads, int repeat, int quick, int json, FILE *out)
+{
+    const shape_t *shapes = quick ? quick_shapes : full_shapes;
+    size_t nshapes = quick ? sizeof quick_shapes / sizeof quick_shapes[0]
+                           : sizeof full_shapes / sizeof full_shapes[0];
+    int failures = 0;
+    if (json)
+        fprintf(out, "[\n");
+    else
+        fprintf(out, "%-30s %-8s %9s %10s %12s %9s %8s %11s %9s\n", "shape", "path", "GMAC/s",
+                "ms", "float GMAC/s", "float ms", "ratio", "ref check", "peak MB");
+    for (size_t i = 0; i < nshapes; i++) {
+        result_t *r = mmap_result();
+        if (!r)
+            return -1;
+        memset(r, 0, sizeof *r);
+        fflush(out);
+        pid_t pid = fork();
+        if (pid < 0)
+            return -1;
+        if (pid == 0) {
+            run_shape(&shapes[i], t, threads, repeat, r);
+            _exit(0);
+        }
+        int status;
+        struct rusage ru;
+        while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR)
+            ;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            snprintf(r->error, sizeof r->error, "benchmark child died (status %d)", status);
+        }
+        if (r->error[0] || !r->ref_ok)
+            failures++;
+        if (json) {
+            fprintf(out,
+                    "%s  {\"shape\": \"%s\", \"path\": \"%s\", \"macs\": %.0f, \"seconds\": %.6g, "
+                    "\"gmacs\": %.4g, \"float_seconds\": %.6g, \"float_gmacs\": %.4g, "
+                    "\"ratio_vs_float\": %.4g, \"ref_check\": %s, \"peak_rss_mb\": %.1f, "
+                    "\"engine_bound_mb\": %.2f, \"threads\": %d%s%s%s}",
+                    i ? ",\n" : "", shapes[i].name, r->path, r->macs, r->seconds, r->gmacs,
+                    r->float_seconds, r->float_gmacs, r->ratio, r->ref_ok ? "true" : "false",
+                    r->peak_rss_kb / 1024.0, r->bound_mb, threads, r->error[0] ? ", \"error\": \"" : "",
+                    r->error, r->error[0] ? "\"" : "");
+        } else if (r->error[0]) {
+            fprintf(out, "%-30s error: %s\n", shapes[i].name, r->error);
+        } else {
+            fprintf(out, "%-30s %-8s %9.2f %10.3f %12.2f %9.3f %7.2fx %11s %9.1f\n",
+                    shapes[i].name, r->path, r->gmacs, r->seconds * 1e3, r->float_gmacs,
+                    r->float_seconds * 1e3, r->ratio, r->ref_ok ? "bit-exact" : "MISMATCH",
+                    r->peak_rss_kb / 1024.0);
+        }
+        unmap_result(r);
+    }
+    if (json)
+        fprintf(out, "\n]\n");
+    return failures;
+}
