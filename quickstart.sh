@@ -20,7 +20,7 @@ demo | check) ;;
 esac
 
 # Debian packages the build, the tests and the demo need.
-packages="build-essential autoconf automake libtool pkg-config libpng-dev zlib1g-dev check perl"
+packages="build-essential autoconf automake libtool pkg-config libpng-dev zlib1g-dev check perl libopenblas-dev"
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -251,9 +251,10 @@ static void run_shape(const shape_t *sh, const axmul_table *t, int threads, int 
     r->gmacs = r->macs / r->seconds / 1e9;
     r->float_gmacs = r->macs / r->float_seconds / 1e9;
     r->ratio = r->seconds / r->float_seconds;
-    /* The engine's own memory beyond the caller's tensors (doc/performance.md): quantized input,
-     * quantized filter, two table layouts, and per thread K*CHUNK activation bytes + 3 CHUNK
-     * accumulators. */
+    /* The engine's own memory beyond the caller's tensors (doc/performance.md): quantized input
+     * and its planar copy (not for pointwise layers), quantized filter and channel sums, two
+     * 128 KiB table layouts, and per thread K*256 activation bytes + 256*20 accumulator bytes
+     * (256 = the engine's chunk of output pixels). */
     int nthreads = threads;
 #ifdef _OPENMP
     if (nthreads <= 0)
@@ -262,8 +263,10 @@ static void run_shape(const shape_t *sh, const axmul_table *t, int threads, int 
     if (nthreads <= 0)
         nthreads = 1;
     double k = (double)d.kh * d.kw * (d.c / d.groups);
-    r->bound_mb = ((double)nx + (double)d.co * k + 8.0 * d.co + 2 * 131072.0 + 65536 * 2.0 +
-                   nthreads * (k * 128 + 128 * 20.0)) /
+    int pointwise = d.kh == 1 && d.kw == 1 && d.stride_h == 1 && d.stride_w == 1 && oh == d.h &&
+                    ow == d.w;
+    r->bound_mb = ((pointwise ? 1.0 : 2.0) * (double)nx + (double)d.co * k + 8.0 * d.co +
+                   2 * 131072.0 + nthreads * (k * 256 + 256 * 20.0)) /
                   1048576.0;
     free(x);
     free(w);
