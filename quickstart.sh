@@ -20,7 +20,7 @@ demo | check) ;;
 esac
 
 # Debian packages the build, the tests and the demo need.
-packages="build-essential autoconf automake libtool pkg-config libpng-dev zlib1g-dev check perl libopenblas-dev"
+packages="build-essential autoconf automake libtool pkg-config libpng-dev zlib1g-dev check perl libopenblas-dev libjansson-dev dataset-fashion-mnist"
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
@@ -82,5 +82,8 @@ echo "== packing check of the exact table against a*b"
 echo "== one approximate convolution (3x3, 28x28x8 -> 16) with DRUM k=4"
 ./conv/axconv-test conv --shape 1,28,28,8 --kernel 3,3,16 --mtab tables/mul8u_drum_k4.bin \
     --heatmap "$out/conv-diff.png"
+echo "== LeNet-5 on the 10,000 Fashion-MNIST test images with every bundled table (conv layers approximated)"
+./conv/axconv-test net --model models/lenet5-fashion-mnist --mtab-dir tables --quiet \
+    --dump-operands "$out/operands" | tee "$out/net.txt"
 echo
-echo "demo output: $(pwd)/$out (tables/ with index.csv, heatmaps/, conv-diff.png)"
+echo "demo output: $(pwd)/$out (tables/ with index.csv, heatmaps/, conv-diff.png, net.txt, operands/)"

@@ -14,6 +14,7 @@
 
 #include "axmul.h"
 #include "conv/bench.h"
+#include "conv/netcmd.h"
 
 #define PROG "axconv-test"
 
@@ -38,6 +39,9 @@ static void usage_main(FILE *f)
                "Commands:\n"
                "  conv     one convolution: approximate vs exact, error figures, heatmap\n"
                "  bench    speed on standard shapes vs the exact float convolution\n"
+               "  net      a whole network on real data, one or many tables\n"
+               "  train    train the LeNet-5 (float) on Fashion-MNIST or MNIST\n"
+               "  calibrate  store activation ranges in a model\n"
                "\n"
                "'" PROG " COMMAND --help' describes a command. Exit status: 0 ok, 1 a check\n"
                "failed, 2 usage or I/O error.\n");
@@ -754,6 +758,12 @@ int main(int argc, char **argv)
         return cmd_conv(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0)
         return cmd_bench(argc - 1, argv + 1);
+    if (strcmp(cmd, "net") == 0)
+        return axmul__cmd_net(argc - 1, argv + 1);
+    if (strcmp(cmd, "train") == 0)
+        return axmul__cmd_train(argc - 1, argv + 1);
+    if (strcmp(cmd, "calibrate") == 0)
+        return axmul__cmd_calibrate(argc - 1, argv + 1);
     errorf("unknown command '%s'", cmd);
     usage_main(stderr);
     return EXIT_USAGE;

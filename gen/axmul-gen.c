@@ -433,6 +433,11 @@ static int evaluate(const char *so_path, const char *fn, int is_signed, double t
     if (pid == 0) {
         /* Whatever the user's code prints must not end up in a table sent to stdout. */
         dup2(STDERR_FILENO, STDOUT_FILENO);
+        /* A crash must end the child with its signal even where the tool runs under a
+         * sanitizer or another handler, so that it is reported as a crash. */
+        const int fatal[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+        for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++)
+            signal(fatal[i], SIG_DFL);
         void *h = dlopen(so_path, RTLD_NOW | RTLD_LOCAL);
         if (!h) {
             snprintf(sh->msg, sizeof sh->msg, "cannot load the compiled function: %s", dlerror());

@@ -1,8 +1,8 @@
 /* axmul: approximate 8x8 multiplier toolkit — umbrella header.
  *
  * Tables (axmul_table.h), error metrics and packing diagnosis (axmul_metrics.h), images
- * (axmul_image.h), NumPy .npy files (axmul_npy.h) and the fake-quantized LUT convolution engine
- * (axmul_conv.h). Every fallible function returns an axmul_status and writes results through
+ * (axmul_image.h), NumPy .npy files (axmul_npy.h), the fake-quantized LUT convolution engine
+ * (axmul_conv.h), and datasets, models, inference and training (axmul_net.h). Every fallible function returns an axmul_status and writes results through
  * out-parameters; axmul_error_detail() says what went wrong and with which file. */
 #ifndef AXMUL_H
 #define AXMUL_H
@@ -13,6 +13,7 @@
 #include "axmul_image.h"
 #include "axmul_npy.h"
 #include "axmul_conv.h"
+#include "axmul_net.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "axmul_status.h"
 #include "internal.h"
@@ -38,9 +39,12 @@ void axmul_error_clear(void)
 
 axmul_status axmul__fail(axmul_status status, const char *fmt, ...)
 {
+    /* Format into a scratch buffer first: an argument may be the current detail itself. */
+    char tmp[sizeof error_detail];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(error_detail, sizeof error_detail, fmt, ap);
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
+    memcpy(error_detail, tmp, sizeof tmp);
     return status;
 }

@@ -1,0 +1,397 @@
+/* axmul: inference of small CNNs with approximate (LUT) conv2d/dense layers, and calibration of
+ * their activation ranges. Layers that are not approximated run in float32 (im2col + SGEMM). */
+#include "config.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conv/net_internal.h"
+#include "internal.h"
+
+struct axmul_net_workspace {
+    float *a, *b, *col;
+    size_t na, ncol;
+};
+
+axmul_status axmul_net_workspace_create(axmul_net_workspace **out)
+{
+    axmul_error_clear();
+    if (!out)
+        return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "axmul_net_workspace_create: out is NULL");
+    *out = calloc(1, sizeof **out);
+    return *out ? AXMUL_OK : axmul__fail(AXMUL_ERR_NOMEM, "out of memory");
+}
+
+void axmul_net_workspace_free(axmul_net_workspace *w)
+{
+    if (!w)
+        return;
+    free(w->a);
+    free(w->b);
+    free(w->col);
+    free(w);
+}
+
+/* Makes sure the workspace holds buffers of at least na and ncol floats. */
+static int ws_reserve(axmul_net_workspace *w, size_t na, size_t ncol)
+{
+    if (na > w->na) {
+        free(w->a);
+        free(w->b);
+        w->a = malloc(na * sizeof(float));
+        w->b = malloc(na * sizeof(float));
+        w->na = w->a && w->b ? na : 0;
+        if (!w->na)
+            return -1;
+    }
+    if (ncol > w->ncol) {
+        free(w->col);
+        w->col = malloc(ncol * sizeof(float));
+        w->ncol = w->col ? ncol : 0;
+        if (!w->ncol)
+            return -1;
+    }
+    return 0;
+}
+
+void axmul_net_options_init(axmul_net_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->approx = AXMUL_APPROX_CONV;
+    o->backend = AXMUL_BACKEND_AUTO;
+}
+
+/* TensorFlow's SAME padding (top/left part) for one dimension. */
+static int same_pad(int in, int out, int k, int s, int d)
+{
+    int total = (out - 1) * s + (k - 1) * d + 1 - in;
+    return total > 0 ? total / 2 : 0;
+}
+
+static void pads(const axmul__layer *l, int *pt, int *pl)
+{
+    if (l->padding == AXMUL_PADDING_SAME) {
+        *pt = same_pad(l->ih, l->oh, l->kh, l->sh, l->dh);
+        *pl = same_pad(l->iw, l->ow, l->kw, l->sw, l->dw);
+    } else if (l->padding == AXMUL_PADDING_EXPLICIT) {
+        *pt = l->pad[0];
+        *pl = l->pad[2];
+    } else {
+        *pt = *pl = 0;
+    }
+}
+
+void axmul__im2col(const axmul__layer *l, const float *x, float *col, int g)
+{
+    int pt, pl, cin = l->ic / l->groups;
+    pads(l, &pt, &pl);
+    size_t k = (size_t)l->kh * l->kw * cin;
+    for (int oy = 0; oy < l->oh; oy++)
+        for (int ox = 0; ox < l->ow; ox++) {
+            float *dst = col + ((size_t)oy * l->ow + ox) * k;
+            for (int i = 0; i < l->kh; i++) {
+                int iy = oy * l->sh - pt + i * l->dh;
+                for (int j = 0; j < l->kw; j++) {
+                    int ix = ox * l->sw - pl + j * l->dw;
+                    float *t = dst + ((size_t)i * l->kw + j) * cin;
+                    if (iy < 0 || iy >= l->ih || ix < 0 || ix >= l->iw)
+                        memset(t, 0, sizeof(float) * (size_t)cin);
+                    else
+                        memcpy(t, x + ((size_t)iy * l->iw + ix) * l->ic + (size_t)g * cin,
+                               sizeof(float) * (size_t)cin);
+                }
+            }
+        }
+}
+
+void axmul__conv_float(const axmul__layer *l, const float *x, int n, float *y, float *col)
+{
+    int cin = l->ic / l->groups, cout = l->units / l->groups;
+    int P = l->oh * l->ow, K = l->kh * l->kw * cin;
+    size_t in_img = (size_t)l->ih * l->iw * l->ic, out_img = (size_t)P * l->units;
+    for (int img = 0; img < n; img++)
+        for (int g = 0; g < l->groups; g++) {
+            axmul__im2col(l, x + (size_t)img * in_img, col, g);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, P, cout, K, 1.0f, col, K,
+                        l->w + (size_t)g * cout, l->units, 0.0f,
+                        y + (size_t)img * out_img + (size_t)g * cout, l->units);
+        }
+    if (l->b)
+        for (size_t p = 0; p < (size_t)n * P; p++)
+            for (int o = 0; o < l->units; o++)
+                y[p * l->units + o] += l->b[o];
+}
+
+static void pool(const axmul__layer *l, const float *x, int n, float *y)
+{
+    int c = l->ic;
+    for (int img = 0; img < n; img++) {
+        const float *xi = x + (size_t)img * l->ih * l->iw * c;
+        float *yi = y + (size_t)img * l->oh * l->ow * c;
+        for (int oy = 0; oy < l->oh; oy++)
+            for (int ox = 0; ox < l->ow; ox++)
+                for (int ch = 0; ch < c; ch++) {
+                    float acc = l->kind == AXMUL__L_MAXPOOL ? -INFINITY : 0.0f;
+                    for (int i = 0; i < l->kh; i++)
+                        for (int j = 0; j < l->kw; j++) {
+                            float v = xi[((size_t)(oy * l->sh + i) * l->iw + (ox * l->sw + j)) * c + ch];
+                            if (l->kind == AXMUL__L_MAXPOOL)
+                                acc = v > acc ? v : acc;
+                            else
+                                acc += v;
+                        }
+                    if (l->kind == AXMUL__L_AVGPOOL)
+                        acc /= (float)(l->kh * l->kw);
+                    yi[((size_t)oy * l->ow + ox) * c + ch] = acc;
+                }
+    }
+}
+
+static void hist_codes(const float *x, size_t n, const axmul_qparams *q, uint64_t *h)
+{
+    for (size_t i = 0; i < n; i++)
+        h[(uint8_t)axmul_quantize(x[i], q)]++;
+}
+
+/* Histograms of the operand codes an approximated layer feeds into the table. */
+static axmul_status layer_histograms(const axmul__layer *l, const axmul_conv_desc *d,
+                                     const float *x, size_t nx, int is_signed, uint64_t *ah,
+                                     uint64_t *wh)
+{
+    axmul_range r = d->input_range;
+    axmul_status s;
+    if (!d->input_range_set && (s = axmul_range_of(x, nx, l->name, &r)) != AXMUL_OK)
+        return s;
+    axmul_qparams q;
+    if ((s = axmul_qparams_from_range(r, is_signed, l->name, &q)) != AXMUL_OK)
+        return s;
+    hist_codes(x, nx, &q, ah);
+    if (!d->per_channel) {
+        axmul_range wr;
+        if ((s = axmul_range_of(l->w, l->nw, l->wfile, &wr)) != AXMUL_OK ||
+            (s = axmul_qparams_from_range(wr, is_signed, l->name, &q)) != AXMUL_OK)
+            return s;
+        hist_codes(l->w, l->nw, &q, wh);
+    } else {
+        size_t per = l->nw / (size_t)l->units;
+        for (int o = 0; o < l->units; o++) {
+            float lo = l->w[o], hi = l->w[o];
+            for (size_t i = 0; i < per; i++) {
+                float v = l->w[i * l->units + o];
+                lo = v < lo ? v : lo;
+                hi = v > hi ? v : hi;
+            }
+            axmul_range wr = {lo == hi && lo > 0 ? 0 : lo, lo == hi && lo <= 0 ? 0 : hi};
+            if ((s = axmul_qparams_from_range(wr, is_signed, l->name, &q)) != AXMUL_OK)
+                return s;
+            for (size_t i = 0; i < per; i++)
+                wh[(uint8_t)axmul_quantize(l->w[i * l->units + o], &q)]++;
+        }
+    }
+    return AXMUL_OK;
+}
+
+/* The forward pass. observe (calibration): per layer, min/max of each conv/dense input. */
+static axmul_status forward(const axmul_model *m, const axmul_net_options *o, const float *x,
+                            int n, uint8_t *pred, float *scores, axmul_range *observe,
+                            int *observed)
+{
+    size_t act = axmul__model_max_act(m);
+    size_t col_n = 0;
+    for (int i = 0; i < m->nl; i++) {
+        const axmul__layer *l = &m->L[i];
+        if (l->kind == AXMUL__L_CONV) {
+            size_t c = (size_t)l->oh * l->ow * l->kh * l->kw * (l->ic / l->groups);
+            col_n = c > col_n ? c : col_n;
+        }
+    }
+    axmul_net_workspace local = {0}, *ws = o->workspace ? o->workspace : &local;
+    if (ws_reserve(ws, (size_t)n * act, col_n ? col_n : 1) != 0) {
+        if (ws == &local) {
+            free(local.a);
+            free(local.b);
+            free(local.col);
+        }
+        return axmul__fail(AXMUL_ERR_NOMEM, "model: out of memory for a batch of %d images", n);
+    }
+    float *a = ws->a, *b = ws->b, *col = ws->col;
+    memcpy(a, x, (size_t)n * m->in_h * m->in_w * m->in_c * sizeof(float));
+    axmul_status s = AXMUL_OK;
+    int is_signed = o->table ? axmul_table_is_signed(o->table) : 0;
+    for (int i = 0; i < m->nl && s == AXMUL_OK; i++) {
+        const axmul__layer *l = &m->L[i];
+        size_t nin = (size_t)n * l->ih * l->iw * l->ic, nout = (size_t)n * l->oh * l->ow * l->oc;
+        int param = l->kind == AXMUL__L_CONV || l->kind == AXMUL__L_DENSE;
+        if (param && observe) {
+            axmul_range r;
+            if ((s = axmul_range_of(a, nin, l->name, &r)) != AXMUL_OK)
+                break;
+            if (!observed[i] || r.min < observe[i].min)
+                observe[i].min = r.min;
+            if (!observed[i] || r.max > observe[i].max)
+                observe[i].max = r.max;
+            observed[i] = 1;
+        }
+        int approx = param && o->table &&
+                     (o->approx & (l->kind == AXMUL__L_CONV ? AXMUL_APPROX_CONV : AXMUL_APPROX_DENSE));
+        switch (l->kind) {
+        case AXMUL__L_CONV:
+        case AXMUL__L_DENSE:
+            if (approx) {
+                axmul_conv_desc d;
+                axmul_conv_desc_init(&d);
+                d.n = n;
+                d.h = l->ih;
+                d.w = l->iw;
+                d.c = l->ic;
+                d.kh = l->kind == AXMUL__L_CONV ? l->kh : 1;
+                d.kw = l->kind == AXMUL__L_CONV ? l->kw : 1;
+                d.co = l->units;
+                d.stride_h = l->sh;
+                d.stride_w = l->sw;
+                d.dilation_h = l->dh;
+                d.dilation_w = l->dw;
+                d.padding = l->kind == AXMUL__L_CONV ? l->padding : AXMUL_PADDING_VALID;
+                d.pad_top = l->pad[0];
+                d.pad_bottom = l->pad[1];
+                d.pad_left = l->pad[2];
+                d.pad_right = l->pad[3];
+                d.groups = l->kind == AXMUL__L_CONV ? l->groups : 1;
+                d.per_channel = o->per_channel;
+                d.backend = o->backend;
+                d.threads = o->threads;
+                d.input_name = l->name;
+                d.filter_name = l->wfile;
+                if (!o->batch_ranges) {
+                    if (!l->has_range) {
+                        s = axmul__fail(AXMUL_ERR_RANGE,
+                                        "layer %s has no calibrated input range (run "
+                                        "'axconv-test calibrate', or use per-batch ranges)",
+                                        l->name);
+                        break;
+                    }
+                    d.input_range_set = 1;
+                    d.input_range = l->in_range;
+                }
+                if (o->act_hist &&
+                    (s = layer_histograms(l, &d, a, nin, is_signed, o->act_hist + 256 * (size_t)i,
+                                          o->wt_hist + 256 * (size_t)i)) != AXMUL_OK)
+                    break;
+                if ((s = axmul_conv2d(&d, o->table, a, l->w, b, NULL)) != AXMUL_OK)
+                    break;
+                if (l->b)
+                    for (size_t p = 0; p < nout / (size_t)l->units; p++)
+                        for (int c = 0; c < l->units; c++)
+                            b[p * l->units + c] += l->b[c];
+            } else if (l->kind == AXMUL__L_CONV) {
+                axmul__conv_float(l, a, n, b, col);
+            } else {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, l->units, l->ic, 1.0f, a,
+                            l->ic, l->w, l->units, 0.0f, b, l->units);
+                if (l->b)
+                    for (int r = 0; r < n; r++)
+                        for (int c = 0; c < l->units; c++)
+                            b[(size_t)r * l->units + c] += l->b[c];
+            }
+            if (o->layer_output)
+                o->layer_output(o->ctx, i, b, nout);
+            break;
+        case AXMUL__L_AVGPOOL:
+        case AXMUL__L_MAXPOOL:
+            pool(l, a, n, b);
+            break;
+        case AXMUL__L_RELU: /* in place: no buffer swap */
+            for (size_t k = 0; k < nin; k++)
+                a[k] = a[k] > 0 ? a[k] : 0.0f;
+            continue;
+        case AXMUL__L_FLATTEN: /* NHWC is already flat per image */
+            continue;
+        case AXMUL__L_SOFTMAX:
+            for (int r = 0; r < n; r++) {
+                const float *z = a + (size_t)r * l->ic;
+                float *p = b + (size_t)r * l->ic, mx = z[0], sum = 0;
+                for (int c = 1; c < l->ic; c++)
+                    mx = z[c] > mx ? z[c] : mx;
+                for (int c = 0; c < l->ic; c++)
+                    sum += p[c] = expf(z[c] - mx);
+                for (int c = 0; c < l->ic; c++)
+                    p[c] /= sum;
+            }
+            break;
+        }
+        float *t = a;
+        a = b;
+        b = t;
+    }
+    if (s == AXMUL_OK) {
+        int classes = axmul_model_classes(m);
+        for (int r = 0; r < n; r++) {
+            const float *z = a + (size_t)r * classes;
+            int best = 0;
+            for (int c = 1; c < classes; c++)
+                if (z[c] > z[best])
+                    best = c;
+            if (pred)
+                pred[r] = (uint8_t)best;
+        }
+        if (scores)
+            memcpy(scores, a, (size_t)n * classes * sizeof(float));
+    }
+    if (ws == &local) {
+        free(local.a);
+        free(local.b);
+        free(local.col);
+    }
+    return s;
+}
+
+axmul_status axmul_model_predict(const axmul_model *m, const axmul_net_options *o, const float *x,
+                                 int n, uint8_t *pred, float *scores)
+{
+    axmul_error_clear();
+    if (!m || !o || !x || n < 1)
+        return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "axmul_model_predict: bad argument");
+    return forward(m, o, x, n, pred, scores, NULL, NULL);
+}
+
+axmul_status axmul_model_calibrate(axmul_model *m, const float *x, int n, int batch, int threads)
+{
+    axmul_error_clear();
+    if (!m || !x || n < 1)
+        return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "axmul_model_calibrate: bad argument");
+    if (batch < 1)
+        batch = 1000;
+    axmul_range *obs = calloc((size_t)m->nl, sizeof *obs);
+    int *seen = calloc((size_t)m->nl, sizeof *seen);
+    if (!obs || !seen) {
+        free(obs);
+        free(seen);
+        return axmul__fail(AXMUL_ERR_NOMEM, "out of memory");
+    }
+    axmul_net_options o;
+    axmul_net_options_init(&o);
+    o.threads = threads;
+    size_t per = (size_t)m->in_h * m->in_w * m->in_c;
+    axmul_status s = AXMUL_OK;
+    for (int i0 = 0; i0 < n && s == AXMUL_OK; i0 += batch) {
+        int nb = n - i0 < batch ? n - i0 : batch;
+        s = forward(m, &o, x + (size_t)i0 * per, nb, NULL, NULL, obs, seen);
+    }
+    if (s == AXMUL_OK)
+        for (int i = 0; i < m->nl; i++)
+            if (seen[i]) {
+                m->L[i].in_range = obs[i];
+                if (obs[i].min == obs[i].max) { /* constant input: include 0 */
+                    if (obs[i].min > 0)
+                        m->L[i].in_range.min = 0;
+                    else
+                        m->L[i].in_range.max = 0;
+                }
+                m->L[i].has_range = 1;
+            }
+    free(obs);
+    free(seen);
+    return s;
+}

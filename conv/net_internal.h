@@ -1,0 +1,57 @@
+/* axmul: internal representation of a model (shared by model.c, net.c, train.c). */
+#ifndef AXMUL_NET_INTERNAL_H
+#define AXMUL_NET_INTERNAL_H
+
+#include <stddef.h>
+
+#include "axmul_net.h"
+
+typedef enum {
+    AXMUL__L_CONV,
+    AXMUL__L_DENSE,
+    AXMUL__L_AVGPOOL,
+    AXMUL__L_MAXPOOL,
+    AXMUL__L_RELU,
+    AXMUL__L_FLATTEN,
+    AXMUL__L_SOFTMAX
+} axmul__layer_kind;
+
+typedef struct {
+    axmul__layer_kind kind;
+    char name[64];
+    /* conv2d: kernel, stride, dilation, padding, groups; pools: kernel (kh, kw) and stride */
+    int kh, kw, sh, sw, dh, dw, groups;
+    axmul_padding padding;
+    int pad[4]; /* explicit: top, bottom, left, right */
+    int units;  /* conv2d filters / dense units */
+    float *w, *b;
+    size_t nw, nb;
+    char wfile[128], bfile[128];
+    int has_range;
+    axmul_range in_range; /* calibrated input range (conv2d, dense) */
+    /* shapes, resolved at load: input and output h, w, c (dense/flatten: h = w = 1) */
+    int ih, iw, ic, oh, ow, oc;
+} axmul__layer;
+
+struct axmul_model {
+    char name[128];
+    int in_h, in_w, in_c;
+    int nl;
+    axmul__layer *L;
+};
+
+/* Resolves every layer's shapes from the input shape; checks tensors against them. name is
+ * used in error details (the model.json path). */
+axmul_status axmul__model_resolve(axmul_model *m, const char *name);
+
+/* Largest activation (h*w*c) in the network, input included. */
+size_t axmul__model_max_act(const axmul_model *m);
+
+/* Float convolution (im2col + SGEMM) of n images: x (n, ih, iw, ic) -> y (n, oh, ow, oc), with
+ * bias. col is scratch of at least oh*ow*kh*kw*ic/groups floats. */
+void axmul__conv_float(const axmul__layer *l, const float *x, int n, float *y, float *col);
+
+/* im2col of one image for a conv layer (zero padding). */
+void axmul__im2col(const axmul__layer *l, const float *x, float *col, int g);
+
+#endif

@@ -1,0 +1,868 @@
+/* axconv-test train | calibrate | net: whole networks on real data. */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cblas.h>
+
+#include "axmul.h"
+#include "conv/netcmd.h"
+
+#define PROG "axconv-test"
+enum { EXIT_CHECK = 1, EXIT_USAGE = 2 };
+
+static void errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void errorf(const char *fmt, ...)
+{
+    va_list ap;
+    fputs(PROG ": error: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int parse_int(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Images as floats in [0, 1] (pixel / 255), at most limit of them (0 = all). */
+static float *dataset_floats(const axmul_dataset *d, long limit, int *n_out)
+{
+    size_t n = axmul_dataset_count(d);
+    if (limit > 0 && (size_t)limit < n)
+        n = (size_t)limit;
+    size_t per = (size_t)axmul_dataset_rows(d) * axmul_dataset_cols(d);
+    float *x = malloc(n * per * sizeof *x);
+    if (!x)
+        return NULL;
+    const uint8_t *im = axmul_dataset_images(d);
+    for (size_t i = 0; i < n * per; i++)
+        x[i] = (float)im[i] / 255.0f;
+    *n_out = (int)n;
+    return x;
+}
+
+/* The dataset's images must be what the model's input expects (one channel). */
+static int check_input_shape(const axmul_dataset *d, const axmul_model *m, const char *model,
+                             const char *dataset)
+{
+    int h, w, c;
+    axmul_model_input_shape(m, &h, &w, &c);
+    if (h != axmul_dataset_rows(d) || w != axmul_dataset_cols(d) || c != 1) {
+        errorf("--model %s expects %dx%dx%d inputs but %s has %dx%d images", model, h, w, c,
+               dataset, axmul_dataset_rows(d), axmul_dataset_cols(d));
+        return -1;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- progress */
+
+typedef struct {
+    int tty, quiet, epochs;
+    double t0;
+} progress_t;
+
+static void train_progress(void *ctx, int epoch, int done, int total, double loss, double acc)
+{
+    progress_t *p = ctx;
+    if (p->quiet)
+        return;
+    if (p->tty && (done % 20 == 0 || done == total)) {
+        int width = 30, fill = (int)((double)done / total * width);
+        fprintf(stderr, "\repoch %2d/%d [", epoch + 1, p->epochs);
+        for (int i = 0; i < width; i++)
+            fputc(i < fill ? '#' : '.', stderr);
+        fprintf(stderr, "] %3d%%  loss %.4f  accuracy %.4f", (int)(100.0 * done / total), loss, acc);
+        if (done == total)
+            fprintf(stderr, "  (%.1f s)\n", now_s() - p->t0);
+        fflush(stderr);
+    } else if (!p->tty && done == total) {
+        fprintf(stderr, "epoch %d/%d: loss %.4f accuracy %.4f (%.1f s)\n", epoch + 1, p->epochs,
+                loss, acc, now_s() - p->t0);
+    }
+}
+
+/* ---------------------------------------------------------------- train */
+
+static void usage_train(FILE *f)
+{
+    fprintf(f,
+            "Usage: " PROG " train --out DIR [--dataset fashion-mnist[:DIR]|mnist:DIR]\n"
+            "                   [--epochs E] [--batch B] [--lr L] [--seed S] [--limit N]\n"
+            "                   [--calibrate N] [--threads N] [--quiet]\n"
+            "Trains the project's LeNet-5 in float32 (Adam, softmax cross-entropy, mini-batches;\n"
+            "bit-reproducible for one seed on one machine), reports the float test accuracy,\n"
+            "calibrates the activation ranges on N training images (default 10000) and writes\n"
+            "the model folder (model.json + .npy). Defaults: 10 epochs, batch 64, lr 0.001,\n"
+            "seed 1, the whole training set.\n");
+}
+
+int axmul__cmd_train(int argc, char **argv)
+{
+    const char *dataset = "fashion-mnist", *out = NULL;
+    long epochs = 10, batch = 64, limit = 0, calib = 10000, threads = 0, seed = 1;
+    double lr = 1e-3;
+    int quiet = 0;
+    static const struct option opts[] = {
+        {"dataset", required_argument, NULL, 'd'}, {"out", required_argument, NULL, 'o'},
+        {"epochs", required_argument, NULL, 'e'},  {"batch", required_argument, NULL, 'b'},
+        {"lr", required_argument, NULL, 'l'},      {"seed", required_argument, NULL, 's'},
+        {"limit", required_argument, NULL, 'n'},   {"calibrate", required_argument, NULL, 'c'},
+        {"threads", required_argument, NULL, 't'}, {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+    };
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "d:o:e:b:l:s:n:c:t:qh", opts, NULL)) != -1) {
+        int bad = 0;
+        switch (c) {
+        case 'd':
+            dataset = optarg;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case 'e':
+            bad = parse_int(optarg, 1, 10000, &epochs);
+            break;
+        case 'b':
+            bad = parse_int(optarg, 1, 65536, &batch);
+            break;
+        case 'l': {
+            char *end;
+            lr = strtod(optarg, &end);
+            bad = end == optarg || *end || !(lr > 0 && lr < 10);
+            break;
+        }
+        case 's':
+            bad = parse_int(optarg, 0, 0x7fffffffL, &seed);
+            break;
+        case 'n':
+            bad = parse_int(optarg, 1, 100000000, &limit);
+            break;
+        case 'c':
+            bad = parse_int(optarg, 1, 100000000, &calib);
+            break;
+        case 't':
+            bad = parse_int(optarg, 1, 1024, &threads);
+            break;
+        case 'q':
+            quiet = 1;
+            break;
+        case 'h':
+            usage_train(stdout);
+            return 0;
+        default:
+            fprintf(stderr, "Try '" PROG " train --help' for more information.\n");
+            return EXIT_USAGE;
+        }
+        if (bad) {
+            errorf("--%s '%s': invalid value", opts[0].name == NULL ? "" : argv[optind - 1] + 2,
+                   optarg);
+            return EXIT_USAGE;
+        }
+    }
+    if (!out || optind != argc) {
+        errorf(out ? "unexpected argument '%s'" : "--out DIR is required", out ? argv[optind] : "");
+        return EXIT_USAGE;
+    }
+    axmul_dataset *tr = NULL, *te = NULL;
+    if (axmul_dataset_load(dataset, 1, &tr) != AXMUL_OK ||
+        axmul_dataset_load(dataset, 0, &te) != AXMUL_OK) {
+        errorf("%s", axmul_error_detail());
+        axmul_dataset_free(tr);
+        return EXIT_USAGE;
+    }
+    int rc = EXIT_USAGE, n = 0, nt = 0;
+    float *x = NULL, *xt = NULL;
+    uint8_t *pred = NULL;
+    axmul_model *m = NULL;
+    if (axmul_dataset_rows(tr) != 28 || axmul_dataset_cols(tr) != 28) {
+        errorf("%s: %dx%d images; the LeNet-5 trainer needs 28x28", dataset,
+               axmul_dataset_rows(tr), axmul_dataset_cols(tr));
+        goto out;
+    }
+    x = dataset_floats(tr, limit, &n);
+    xt = dataset_floats(te, 0, &nt);
+    pred = malloc((size_t)nt);
+    if (!x || !xt || !pred) {
+        errorf("out of memory");
+        goto out;
+    }
+    if (axmul_model_create_lenet5((uint64_t)seed, &m) != AXMUL_OK) {
+        errorf("%s", axmul_error_detail());
+        goto out;
+    }
+    axmul_train_options o;
+    axmul_train_options_init(&o);
+    o.epochs = (int)epochs;
+    o.batch = (int)batch;
+    o.lr = (float)lr;
+    o.seed = (uint64_t)seed;
+    o.threads = (int)threads;
+    progress_t pr = {isatty(STDERR_FILENO), quiet, (int)epochs, now_s()};
+    o.progress = train_progress;
+    o.ctx = &pr;
+    if (!quiet)
+        fprintf(stderr, "training LeNet-5 on %d %s images, %ld epochs, batch %ld, lr %g, seed %ld\n",
+                n, dataset, epochs, batch, lr, seed);
+    if (axmul_model_train(m, x, axmul_dataset_labels(tr), n, &o) != AXMUL_OK) {
+        errorf("training: %s", axmul_error_detail());
+        goto out;
+    }
+    axmul_net_options no;
+    axmul_net_options_init(&no);
+    no.threads = (int)threads;
+    if (axmul_model_predict(m, &no, xt, nt, pred, NULL) != AXMUL_OK) {
+        errorf("%s", axmul_error_detail());
+        goto out;
+    }
+    long ok = 0;
+    for (int i = 0; i < nt; i++)
+        ok += pred[i] == axmul_dataset_labels(te)[i];
+    int nc = calib < n ? (int)calib : n;
+    if (axmul_model_calibrate(m, x, nc, 1000, (int)threads) != AXMUL_OK ||
+        axmul_model_save(m, out) != AXMUL_OK) {
+        errorf("%s", axmul_error_detail());
+        goto out;
+    }
+    printf("float test accuracy %.4f (%ld/%d); calibrated on %d training images; model written "
+           "to %s\n",
+           (double)ok / nt, ok, nt, nc, out);
+    rc = 0;
+out:
+    free(x);
+    free(xt);
+    free(pred);
+    axmul_model_free(m);
+    axmul_dataset_free(tr);
+    axmul_dataset_free(te);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- calibrate */
+
+int axmul__cmd_calibrate(int argc, char **argv)
+{
+    const char *dataset = "fashion-mnist", *model = NULL;
+    long limit = 10000, threads = 0;
+    static const struct option opts[] = {
+        {"model", required_argument, NULL, 'm'}, {"dataset", required_argument, NULL, 'd'},
+        {"limit", required_argument, NULL, 'n'}, {"threads", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+    };
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "m:d:n:t:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm':
+            model = optarg;
+            break;
+        case 'd':
+            dataset = optarg;
+            break;
+        case 'n':
+            if (parse_int(optarg, 1, 100000000, &limit)) {
+                errorf("--limit '%s': expected a positive count", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 't':
+            if (parse_int(optarg, 1, 1024, &threads)) {
+                errorf("--threads '%s': expected 1..1024", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'h':
+            printf("Usage: " PROG " calibrate --model DIR [--dataset SPEC] [--limit N]\n"
+                   "Sets each conv2d/dense layer's input range to the min/max seen by the float\n"
+                   "network on the first N training images (default 10000) and rewrites\n"
+                   "DIR/model.json. Calibrated ranges make a test image's result independent of\n"
+                   "its batch-mates.\n");
+            return 0;
+        default:
+            fprintf(stderr, "Try '" PROG " calibrate --help' for more information.\n");
+            return EXIT_USAGE;
+        }
+    }
+    if (!model) {
+        errorf("--model DIR is required");
+        return EXIT_USAGE;
+    }
+    axmul_model *m;
+    if (axmul_model_load(model, &m) != AXMUL_OK) {
+        errorf("--model %s", axmul_error_detail());
+        return EXIT_USAGE;
+    }
+    axmul_dataset *d;
+    if (axmul_dataset_load(dataset, 1, &d) != AXMUL_OK) {
+        errorf("%s", axmul_error_detail());
+        axmul_model_free(m);
+        return EXIT_USAGE;
+    }
+    int n;
+    float *x = dataset_floats(d, limit, &n);
+    int rc = EXIT_USAGE;
+    if (!x)
+        errorf("out of memory");
+    else if (axmul_model_calibrate(m, x, n, 1000, (int)threads) != AXMUL_OK ||
+             axmul_model_save(m, model) != AXMUL_OK)
+        errorf("%s", axmul_error_detail());
+    else {
+        printf("calibrated %s on %d training images of %s\n", model, n, dataset);
+        rc = 0;
+    }
+    free(x);
+    axmul_dataset_free(d);
+    axmul_model_free(m);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- net */
+
+#define SNR_IMAGES 1000
+
+typedef struct {
+    int nl;
+    int offset;       /* first image of the current batch */
+    int limit;        /* images that take part in the SNR */
+    float **exact;    /* per layer: outputs of the exact-table network for the SNR images */
+    size_t *per;      /* per layer: outputs per image */
+    double *sig, *err; /* per layer sums */
+    int record;       /* 1: store into exact; 0: compare */
+} snr_t;
+
+static void snr_cb(void *ctx, int layer, const float *out, size_t count)
+{
+    snr_t *s = ctx;
+    if (s->offset >= s->limit)
+        return;
+    int n_img = (int)(count / s->per[layer]);
+    int take = s->limit - s->offset < n_img ? s->limit - s->offset : n_img;
+    size_t cnt = (size_t)take * s->per[layer], base = (size_t)s->offset * s->per[layer];
+    if (s->record) {
+        memcpy(s->exact[layer] + base, out, cnt * sizeof(float));
+        return;
+    }
+    for (size_t i = 0; i < cnt; i++) {
+        double e = s->exact[layer][base + i], d = (double)out[i] - e;
+        s->sig[layer] += e * e;
+        s->err[layer] += d * d;
+    }
+}
+
+typedef struct {
+    const char *path;
+    axmul_table *t;
+} tab_t;
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Appends every *.bin of dir, sorted by name. */
+static int list_dir(const char *dir, char ***paths, int *n)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        errorf("--mtab-dir %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    struct dirent *e;
+    char **found = NULL;
+    int nf = 0;
+    while ((e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (l < 5 || strcmp(e->d_name + l - 4, ".bin") != 0)
+            continue;
+        char **nfnd = realloc(found, sizeof(char *) * (size_t)(nf + 1));
+        if (!nfnd)
+            break;
+        found = nfnd;
+        size_t pl = strlen(dir) + l + 2;
+        found[nf] = malloc(pl);
+        snprintf(found[nf], pl, "%s/%s", dir, e->d_name);
+        nf++;
+    }
+    closedir(d);
+    qsort(found, (size_t)nf, sizeof(char *), cmp_str);
+    char **all = realloc(*paths, sizeof(char *) * (size_t)(*n + nf));
+    if (!all && nf) {
+        errorf("out of memory");
+        return -1;
+    }
+    *paths = all;
+    for (int i = 0; i < nf; i++)
+        (*paths)[(*n)++] = found[i];
+    free(found);
+    if (nf == 0)
+        fprintf(stderr, PROG ": warning: --mtab-dir %s holds no .bin tables\n", dir);
+    return 0;
+}
+
+static void usage_net(FILE *f)
+{
+    fprintf(f,
+            "Usage: " PROG " net --model DIR --mtab T.bin [--mtab T2.bin ...] [--mtab-dir D]\n"
+            "                 [--dataset fashion-mnist[:DIR]|mnist:DIR] [--limit N]\n"
+            "                 [--batch B] [--backend auto|cpu|cuda] [--threads N]\n"
+            "                 [--approx conv|dense|all] [--ranges calibrated|batch]\n"
+            "                 [--per-channel] [--dump-operands DIR] [--predictions FILE]\n"
+            "                 [--format text|json|csv] [--quiet]\n"
+            "Top-1 accuracy of the network on the test set with each multiplier table in the\n"
+            "approximated layers (conv2d by default), next to the exact table's accuracy (the\n"
+            "same quantized network with exact products), the float network's accuracy, the\n"
+            "agreement with the exact network's predictions, and each conv2d/dense layer's\n"
+            "output SNR against the exact network (first 1000 images). --format json prints\n"
+            "one JSON object per line (JSON Lines), so results of several runs concatenate.\n");
+}
+
+int axmul__cmd_net(int argc, char **argv)
+{
+    const char *model_dir = NULL, *dataset = "fashion-mnist", *dump = NULL, *pred_path = NULL;
+    char **paths = NULL;
+    int npaths = 0, fmt = 0, quiet = 0, batch_ranges = 0, per_channel = 0, approx = AXMUL_APPROX_CONV;
+    long limit = 0, batch = 1000, threads = 0;
+    axmul_backend backend = AXMUL_BACKEND_AUTO;
+    static const struct option opts[] = {
+        {"model", required_argument, NULL, 'm'},   {"dataset", required_argument, NULL, 'd'},
+        {"mtab", required_argument, NULL, 'T'},    {"mtab-dir", required_argument, NULL, 'D'},
+        {"limit", required_argument, NULL, 'n'},   {"batch", required_argument, NULL, 'b'},
+        {"backend", required_argument, NULL, 'B'}, {"threads", required_argument, NULL, 't'},
+        {"approx", required_argument, NULL, 'a'},  {"ranges", required_argument, NULL, 'r'},
+        {"per-channel", no_argument, NULL, 'p'},   {"dump-operands", required_argument, NULL, 'o'},
+        {"predictions", required_argument, NULL, 'P'}, {"format", required_argument, NULL, 'f'},
+        {"quiet", no_argument, NULL, 'q'},         {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c, rc = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "m:d:T:D:n:b:B:t:a:r:po:P:f:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm':
+            model_dir = optarg;
+            break;
+        case 'd':
+            dataset = optarg;
+            break;
+        case 'T': {
+            char **np = realloc(paths, sizeof(char *) * (size_t)(npaths + 1));
+            if (!np)
+                return EXIT_USAGE;
+            paths = np;
+            paths[npaths++] = strdup(optarg);
+            break;
+        }
+        case 'D':
+            if (list_dir(optarg, &paths, &npaths) != 0)
+                return EXIT_USAGE;
+            break;
+        case 'n':
+            if (parse_int(optarg, 1, 100000000, &limit)) {
+                errorf("--limit '%s': expected a positive count", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'b':
+            if (parse_int(optarg, 1, 1000000, &batch)) {
+                errorf("--batch '%s': expected 1..1000000", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'B':
+            if (strcmp(optarg, "auto") == 0)
+                backend = AXMUL_BACKEND_AUTO;
+            else if (strcmp(optarg, "cpu") == 0)
+                backend = AXMUL_BACKEND_CPU;
+            else if (strcmp(optarg, "cuda") == 0)
+                backend = AXMUL_BACKEND_CUDA;
+            else {
+                errorf("--backend '%s': expected auto, cpu or cuda", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 't':
+            if (parse_int(optarg, 1, 1024, &threads)) {
+                errorf("--threads '%s': expected 1..1024", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'a':
+            if (strcmp(optarg, "conv") == 0)
+                approx = AXMUL_APPROX_CONV;
+            else if (strcmp(optarg, "dense") == 0)
+                approx = AXMUL_APPROX_DENSE;
+            else if (strcmp(optarg, "all") == 0)
+                approx = AXMUL_APPROX_ALL;
+            else {
+                errorf("--approx '%s': expected conv, dense or all", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'r':
+            if (strcmp(optarg, "batch") == 0)
+                batch_ranges = 1;
+            else if (strcmp(optarg, "calibrated") == 0)
+                batch_ranges = 0;
+            else {
+                errorf("--ranges '%s': expected calibrated or batch", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'p':
+            per_channel = 1;
+            break;
+        case 'o':
+            dump = optarg;
+            break;
+        case 'P':
+            pred_path = optarg;
+            break;
+        case 'f':
+            if (strcmp(optarg, "text") == 0)
+                fmt = 0;
+            else if (strcmp(optarg, "json") == 0)
+                fmt = 1;
+            else if (strcmp(optarg, "csv") == 0)
+                fmt = 2;
+            else {
+                errorf("--format '%s': expected text, json or csv", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'q':
+            quiet = 1;
+            break;
+        case 'h':
+            usage_net(stdout);
+            return 0;
+        default:
+            fprintf(stderr, "Try '" PROG " net --help' for more information.\n");
+            return EXIT_USAGE;
+        }
+    }
+    if (!model_dir || optind != argc) {
+        errorf(model_dir ? "unexpected argument '%s'" : "--model DIR is required",
+               model_dir ? argv[optind] : "");
+        return EXIT_USAGE;
+    }
+    if (npaths == 0) {
+        errorf("give at least one --mtab T.bin or --mtab-dir D");
+        return EXIT_USAGE;
+    }
+    /* The LUT layers run on OpenMP threads; OpenBLAS's own pool would spin against them, and the
+     * float layers of a small CNN gain nothing from it. */
+    openblas_set_num_threads(1);
+    axmul_model *m;
+    if (axmul_model_load(model_dir, &m) != AXMUL_OK) {
+        errorf("--model %s", axmul_error_detail());
+        return EXIT_USAGE;
+    }
+    if (!batch_ranges && !axmul_model_calibrated(m)) {
+        errorf("--model %s: not calibrated (run '" PROG " calibrate --model %s', or use "
+               "--ranges batch)",
+               model_dir, model_dir);
+        axmul_model_free(m);
+        return EXIT_USAGE;
+    }
+    axmul_dataset *d;
+    if (axmul_dataset_load(dataset, 0, &d) != AXMUL_OK) {
+        errorf("%s", axmul_error_detail());
+        axmul_model_free(m);
+        return EXIT_USAGE;
+    }
+    int n = 0, nl = axmul_model_num_layers(m);
+    float *x = dataset_floats(d, limit, &n);
+    const size_t per_img = (size_t)axmul_dataset_rows(d) * axmul_dataset_cols(d);
+    const uint8_t *labels = axmul_dataset_labels(d);
+    uint8_t *pf = malloc((size_t)n), *pe[2] = {NULL, NULL}, *pa = malloc((size_t)n);
+    uint64_t *ah = calloc((size_t)nl * 256, sizeof *ah), *wh = calloc((size_t)nl * 256, sizeof *wh);
+    snr_t snr = {0};
+    axmul_net_workspace *ws = NULL;
+    snr.nl = nl;
+    snr.limit = n < SNR_IMAGES ? n : SNR_IMAGES;
+    snr.exact = calloc((size_t)nl, sizeof *snr.exact);
+    snr.per = calloc((size_t)nl, sizeof *snr.per);
+    snr.sig = calloc((size_t)nl, sizeof *snr.sig);
+    snr.err = calloc((size_t)nl, sizeof *snr.err);
+    double exact_acc[2] = {-1, -1};
+    float *exact_out[2][64] = {{0}};
+    if (!x || !pf || !pa || !ah || !wh || !snr.exact || !snr.per || !snr.sig || !snr.err ||
+        nl > 64) {
+        errorf(nl > 64 ? "models of more than 64 layers are not supported" : "out of memory");
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    if (check_input_shape(d, m, model_dir, dataset) != 0) {
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    axmul_net_options o;
+    axmul_net_options_init(&o);
+    if (axmul_net_workspace_create(&ws) != AXMUL_OK) {
+        errorf("out of memory");
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    o.workspace = ws;
+    o.threads = (int)threads;
+    o.backend = backend;
+    o.approx = approx;
+    o.batch_ranges = batch_ranges;
+    o.per_channel = per_channel;
+
+    /* the float network, once */
+    for (int i0 = 0; i0 < n; i0 += (int)batch) {
+        int nb = n - i0 < batch ? n - i0 : (int)batch;
+        if (axmul_model_predict(m, &o, x + (size_t)i0 * per_img, nb, pf + i0, NULL) != AXMUL_OK) {
+            errorf("%s", axmul_error_detail());
+            rc = EXIT_USAGE;
+            goto out;
+        }
+    }
+    long fok = 0;
+    for (int i = 0; i < n; i++)
+        fok += pf[i] == labels[i];
+    double float_acc = (double)fok / n;
+
+    FILE *out = stdout;
+    if (fmt == 0)
+        fprintf(out, "model %s, %d test images of %s, float accuracy %.4f\n%-28s %9s %9s %9s  %s\n",
+                model_dir, n, dataset, float_acc, "table", "accuracy", "exact", "agreement",
+                "layer SNR dB");
+    else if (fmt == 2)
+        fprintf(out, "table,accuracy,exact_accuracy,float_accuracy,agreement,layer_snr_db,images,"
+                     "seconds\n");
+    for (int ti = 0; ti < npaths; ti++) {
+        const char *path = paths[ti];
+        int sgn = axmul_name_is_signed(path);
+        axmul_table *t;
+        if (axmul_table_load(path, sgn, &t) != AXMUL_OK) {
+            errorf("--mtab %s", axmul_error_detail());
+            rc = EXIT_USAGE;
+            continue;
+        }
+        /* the exact network of this signedness, once: predictions, SNR reference, operands */
+        if (!pe[sgn]) {
+            axmul_table *ex;
+            pe[sgn] = malloc((size_t)n);
+            if (!pe[sgn] || axmul_table_create_exact(sgn, &ex) != AXMUL_OK) {
+                errorf("out of memory");
+                rc = EXIT_USAGE;
+                axmul_table_free(t);
+                goto out;
+            }
+            axmul_net_options po = o;
+            po.table = ex;
+            po.layer_output = snr_cb;
+            po.ctx = &snr;
+            po.act_hist = dump ? ah : NULL;
+            po.wt_hist = dump ? wh : NULL;
+            snr.record = 1;
+            for (int i = 0; i < nl; i++) {
+                snr.per[i] = axmul_model_layer_output_size(m, i);
+                if (!exact_out[sgn][i])
+                    exact_out[sgn][i] = malloc(sizeof(float) * snr.per[i] * (size_t)snr.limit);
+                if (!exact_out[sgn][i]) {
+                    errorf("out of memory");
+                    rc = EXIT_USAGE;
+                    axmul_table_free(ex);
+                    axmul_table_free(t);
+                    goto out;
+                }
+                snr.exact[i] = exact_out[sgn][i];
+            }
+            for (int i0 = 0; i0 < n; i0 += (int)batch) {
+                int nb = n - i0 < batch ? n - i0 : (int)batch;
+                snr.offset = i0;
+                if (axmul_model_predict(m, &po, x + (size_t)i0 * per_img, nb, pe[sgn] + i0, NULL) !=
+                    AXMUL_OK) {
+                    errorf("%s", axmul_error_detail());
+                    rc = EXIT_USAGE;
+                    axmul_table_free(ex);
+                    axmul_table_free(t);
+                    goto out;
+                }
+            }
+            long eok = 0;
+            for (int i = 0; i < n; i++)
+                eok += pe[sgn][i] == labels[i];
+            exact_acc[sgn] = (double)eok / n;
+            axmul_table_free(ex);
+        }
+        for (int i = 0; i < nl; i++) {
+            snr.exact[i] = exact_out[sgn][i];
+            snr.sig[i] = snr.err[i] = 0;
+        }
+        snr.record = 0;
+        o.table = t;
+        o.layer_output = snr_cb;
+        o.ctx = &snr;
+        o.act_hist = o.wt_hist = NULL;
+        int tty = isatty(STDERR_FILENO) && !quiet;
+        double t0 = now_s();
+        axmul_status st = AXMUL_OK;
+        for (int i0 = 0; i0 < n && st == AXMUL_OK; i0 += (int)batch) {
+            int nb = n - i0 < batch ? n - i0 : (int)batch;
+            snr.offset = i0;
+            st = axmul_model_predict(m, &o, x + (size_t)i0 * per_img, nb, pa + i0, NULL);
+            if (tty)
+                fprintf(stderr, "\r%s: %d/%d images", path, i0 + nb, n);
+        }
+        double secs = now_s() - t0;
+        if (tty)
+            fprintf(stderr, "\r%*s\r", 60, "");
+        axmul_table_free(t);
+        if (st != AXMUL_OK) {
+            errorf("%s: %s", path, axmul_error_detail());
+            rc = EXIT_USAGE;
+            continue;
+        }
+        long ok = 0, agree = 0;
+        for (int i = 0; i < n; i++) {
+            ok += pa[i] == labels[i];
+            agree += pa[i] == pe[sgn][i];
+        }
+        double acc = (double)ok / n, agr = (double)agree / n;
+        if (pred_path) {
+            FILE *pf2 = fopen(pred_path, "w");
+            if (!pf2) {
+                errorf("--predictions %s: %s", pred_path, strerror(errno));
+                rc = EXIT_USAGE;
+            } else {
+                for (int i = 0; i < n; i++)
+                    fprintf(pf2, "%d %d %d\n", i, pa[i], labels[i]);
+                fclose(pf2);
+            }
+        }
+        char snrtxt[1024] = "";
+        size_t sl = 0;
+        int first_snr = 1;
+        for (int i = 0; i < nl; i++) {
+            const char *ty = axmul_model_layer_type(m, i);
+            if (strcmp(ty, "conv2d") && strcmp(ty, "dense"))
+                continue;
+            double v = snr.err[i] > 0 ? 10.0 * log10(snr.sig[i] / snr.err[i]) : INFINITY;
+            char one[48];
+            if (fmt == 1)
+                snprintf(one, sizeof one, isfinite(v) ? "%.3f" : "null", v);
+            else
+                snprintf(one, sizeof one, isfinite(v) ? "%.2f" : "inf", v);
+            sl += (size_t)snprintf(snrtxt + sl, sizeof snrtxt - sl, "%s%s",
+                                   first_snr ? "" : (fmt == 1 ? ", " : fmt == 2 ? ";" : " "), one);
+            first_snr = 0;
+        }
+        if (fmt == 0)
+            fprintf(out, "%-28s %9.4f %9.4f %9.4f  %s  (%.2f s)\n", path, acc, exact_acc[sgn], agr,
+                    snrtxt, secs);
+        else if (fmt == 1) {
+            fprintf(out, "{\"table\": \"");
+            for (const char *p = path; *p; p++)
+                fprintf(out, (*p == '"' || *p == '\\') ? "\\%c" : "%c", *p);
+            fprintf(out,
+                    "\", \"accuracy\": %.6f, \"exact_accuracy\": %.6f, \"float_accuracy\": %.6f, "
+                    "\"agreement\": %.6f, \"layer_snr_db\": [%s], \"images\": %d, \"seconds\": "
+                    "%.4f}\n",
+                    acc, exact_acc[sgn], float_acc, agr, snrtxt, n, secs);
+        } else
+            fprintf(out, "%s,%.6f,%.6f,%.6f,%.6f,%s,%d,%.4f\n", path, acc, exact_acc[sgn],
+                    float_acc, agr, snrtxt, n, secs);
+        fflush(out);
+    }
+    if (dump) {
+        if (mkdir(dump, 0777) != 0 && errno != EEXIST) {
+            errorf("--dump-operands %s: %s", dump, strerror(errno));
+            rc = EXIT_USAGE;
+        } else {
+            uint64_t ta[256] = {0}, tw[256] = {0};
+            for (int i = 0; i < nl; i++) {
+                uint64_t sa = 0;
+                for (int k = 0; k < 256; k++)
+                    sa += ah[i * 256 + k];
+                if (!sa)
+                    continue;
+                for (int which = 0; which < 2; which++) {
+                    char p[4096], *buf = malloc(256 * 24);
+                    size_t bl = 0;
+                    const uint64_t *h = (which ? wh : ah) + i * 256;
+                    for (int k = 0; k < 256; k++) {
+                        bl += (size_t)snprintf(buf + bl, 24, "%llu\n", (unsigned long long)h[k]);
+                        (which ? tw : ta)[k] += h[k];
+                    }
+                    snprintf(p, sizeof p, "%s/%s_%s.txt", dump, axmul_model_layer_name(m, i),
+                             which ? "weights" : "activations");
+                    if (axmul_file_write_atomic(p, buf, bl) != AXMUL_OK) {
+                        errorf("%s", axmul_error_detail());
+                        rc = EXIT_USAGE;
+                    }
+                    free(buf);
+                }
+            }
+            for (int which = 0; which < 2; which++) {
+                char p[4096], buf[256 * 24];
+                size_t bl = 0;
+                for (int k = 0; k < 256; k++)
+                    bl += (size_t)snprintf(buf + bl, 24, "%llu\n",
+                                           (unsigned long long)(which ? tw : ta)[k]);
+                snprintf(p, sizeof p, "%s/%s.txt", dump, which ? "weights" : "activations");
+                if (axmul_file_write_atomic(p, buf, bl) != AXMUL_OK) {
+                    errorf("%s", axmul_error_detail());
+                    rc = EXIT_USAGE;
+                }
+            }
+            if (!quiet)
+                fprintf(stderr, PROG ": operand histograms in %s (activations.txt, weights.txt: "
+                                "axmul-verify --dist-a/--dist-b)\n",
+                        dump);
+        }
+    }
+out:
+    axmul_net_workspace_free(ws);
+    for (int s = 0; s < 2; s++) {
+        free(pe[s]);
+        for (int i = 0; i < 64; i++)
+            free(exact_out[s][i]);
+    }
+    for (int i = 0; i < npaths; i++)
+        free(paths[i]);
+    free(paths);
+    free(x);
+    free(pf);
+    free(pa);
+    free(ah);
+    free(wh);
+    free(snr.exact);
+    free(snr.per);
+    free(snr.sig);
+    free(snr.err);
+    axmul_dataset_free(d);
+    axmul_model_free(m);
+    return rc;
+}

@@ -1,0 +1,144 @@
+/* axmul: datasets (IDX), small CNN models (model.json + .npy), inference with approximate layers,
+ * calibration and float training. */
+#ifndef AXMUL_NET_H
+#define AXMUL_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "axmul_conv.h"
+#include "axmul_status.h"
+#include "axmul_table.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- datasets */
+
+/* Images (uint8, n x rows x cols, one channel) with their labels (0..255). */
+typedef struct axmul_dataset axmul_dataset;
+
+/* Loads a labelled image set from two IDX files (gzip-compressed or plain, detected from the
+ * content): an unsigned-byte 3-dimensional image file (magic 0x00000803) and a 1-dimensional
+ * label file (0x00000801) with the same count. Magic numbers, dimensions and lengths are
+ * validated; every error names the file. */
+axmul_status axmul_dataset_load_idx(const char *images_path, const char *labels_path,
+                                    axmul_dataset **out);
+
+/* Loads a named dataset: "fashion-mnist" (Debian's dataset-fashion-mnist, in
+ * /usr/share/datasets/fashion-mnist), "fashion-mnist:DIR" or "mnist:DIR" (the usual
+ * {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz] names). train selects the training split,
+ * else the test split. */
+axmul_status axmul_dataset_load(const char *spec, int train, axmul_dataset **out);
+
+void axmul_dataset_free(axmul_dataset *d);
+size_t axmul_dataset_count(const axmul_dataset *d);
+int axmul_dataset_rows(const axmul_dataset *d);
+int axmul_dataset_cols(const axmul_dataset *d);
+const uint8_t *axmul_dataset_images(const axmul_dataset *d); /* count * rows * cols bytes */
+const uint8_t *axmul_dataset_labels(const axmul_dataset *d); /* count bytes */
+
+/* ---------------------------------------------------------------- models */
+
+typedef struct axmul_model axmul_model;
+
+/* Loads a model directory: model.json (doc/models.md) and the .npy tensors it names. Unknown
+ * layer types, missing or mistyped fields, tensors whose shape does not match the layer, and
+ * shapes that do not chain are errors naming model.json or the .npy file. */
+axmul_status axmul_model_load(const char *dir, axmul_model **out);
+
+/* Writes the model (model.json and its .npy files) into dir, creating dir if needed; each file
+ * is written atomically. */
+axmul_status axmul_model_save(const axmul_model *m, const char *dir);
+
+void axmul_model_free(axmul_model *m);
+
+/* The LeNet-5 of the project: Conv2D(6, 3x3) ReLU, AvgPool 2, Conv2D(16, 3x3) ReLU, Flatten,
+ * Dense(120) ReLU, Dense(84) ReLU, Dense(10), Softmax, for 28x28x1 inputs, with Glorot-uniform
+ * weights from seed and zero biases. */
+axmul_status axmul_model_create_lenet5(uint64_t seed, axmul_model **out);
+
+int axmul_model_num_layers(const axmul_model *m);
+/* Type of layer i: "conv2d", "dense", "avgpool", "maxpool", "relu", "flatten", "softmax". */
+const char *axmul_model_layer_type(const axmul_model *m, int i);
+const char *axmul_model_layer_name(const axmul_model *m, int i);
+/* Input shape (height, width, channels). */
+void axmul_model_input_shape(const axmul_model *m, int *h, int *w, int *c);
+/* Output elements per image of layer i. */
+size_t axmul_model_layer_output_size(const axmul_model *m, int i);
+/* Number of classes (size of the last layer's output). */
+int axmul_model_classes(const axmul_model *m);
+/* 1 when every conv2d/dense layer has a calibrated input range. */
+int axmul_model_calibrated(const axmul_model *m);
+
+/* Which layers read the multiplier table. */
+typedef enum axmul_approx {
+    AXMUL_APPROX_CONV = 1,  /* conv2d layers (TFApprox's choice) */
+    AXMUL_APPROX_DENSE = 2, /* dense layers */
+    AXMUL_APPROX_ALL = 3
+} axmul_approx;
+
+/* Reusable scratch memory for axmul_model_predict: with one, a loop over batches allocates (and
+ * page-faults) its activation buffers once instead of once per batch. Not thread-safe: one
+ * workspace per concurrent caller. */
+typedef struct axmul_net_workspace axmul_net_workspace;
+axmul_status axmul_net_workspace_create(axmul_net_workspace **out);
+void axmul_net_workspace_free(axmul_net_workspace *w);
+
+typedef struct axmul_net_options {
+    const axmul_table *table; /* NULL: plain float network, no quantization */
+    int approx;               /* axmul_approx bits: layers that are quantized and use the table */
+    int batch_ranges;         /* 1: activation ranges from each batch's min/max (TFApprox) */
+    int per_channel;          /* per-output-channel weight ranges */
+    axmul_backend backend;
+    int threads;
+    /* Optional: called with every conv2d/dense layer's output (before its activation layer)
+     * for the n images of the batch. */
+    void (*layer_output)(void *ctx, int layer, const float *out, size_t count);
+    void *ctx;
+    /* Optional: 256-bin histograms of the quantized activation and weight codes of each
+     * approximated layer, accumulated (indexed by layer; arrays of num_layers x 256). */
+    uint64_t *act_hist, *wt_hist;
+    axmul_net_workspace *workspace; /* optional */
+} axmul_net_options;
+
+void axmul_net_options_init(axmul_net_options *o);
+
+/* Runs n images (pixels scaled to [0, 1] as the model's input, n x H x W x C floats) through
+ * the network and writes the predicted class of each image to pred (and, if scores is not NULL,
+ * the last layer's n x classes outputs). */
+axmul_status axmul_model_predict(const axmul_model *m, const axmul_net_options *o, const float *x,
+                                 int n, uint8_t *pred, float *scores);
+
+/* Sets each conv2d/dense layer's input range to the min/max of that input over the images
+ * (the float network; a constant input is widened to include 0). */
+axmul_status axmul_model_calibrate(axmul_model *m, const float *x, int n, int batch, int threads);
+
+/* ---------------------------------------------------------------- training */
+
+typedef struct axmul_train_options {
+    int epochs;        /* default 10 */
+    int batch;         /* default 64 */
+    float lr;          /* Adam step size, default 1e-3 */
+    uint64_t seed;     /* shuffling; default 1 */
+    int threads;
+    /* Optional progress: called after every batch (done/total batches of the epoch) and at the
+     * end of each epoch (done == total) with the running mean loss and accuracy. */
+    void (*progress)(void *ctx, int epoch, int done, int total, double loss, double accuracy);
+    void *ctx;
+} axmul_train_options;
+
+void axmul_train_options_init(axmul_train_options *o);
+
+/* Trains the float model in place with Adam and softmax cross-entropy on n images x (scaled
+ * to [0, 1]) with labels. Bit-reproducible for the same seed, thread count and machine.
+ * Supports conv2d (stride 1, dilation 1, groups 1, same/valid padding), dense, avgpool, maxpool,
+ * relu, flatten and a final softmax (ERR_UNSUPPORTED otherwise). */
+axmul_status axmul_model_train(axmul_model *m, const float *x, const uint8_t *labels, int n,
+                               const axmul_train_options *o);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

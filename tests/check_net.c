@@ -1,0 +1,377 @@
+/* Unit tests: IDX reader, model files, inference, calibration and training on synthetic data. */
+#include <math.h>
+#include <zlib.h>
+
+#include "axmul.h"
+#include "testutil.h"
+
+/* Writes an IDX file (optionally gzip-compressed). */
+static void write_idx(const char *path, int gz, const uint8_t *hdr, size_t hl, const uint8_t *data,
+                      size_t dl)
+{
+    if (gz) {
+        gzFile f = gzopen(path, "wb");
+        ck_assert_ptr_nonnull(f);
+        ck_assert_int_eq(gzwrite(f, hdr, (unsigned)hl), (int)hl);
+        if (dl)
+            ck_assert_int_eq(gzwrite(f, data, (unsigned)dl), (int)dl);
+        ck_assert_int_eq(gzclose(f), Z_OK);
+    } else {
+        FILE *f = fopen(path, "wb");
+        ck_assert_ptr_nonnull(f);
+        fwrite(hdr, 1, hl, f);
+        fwrite(data, 1, dl, f);
+        fclose(f);
+    }
+}
+
+static void make_set(const char *dir, int gz, int n, int rows, int cols, int nlabels)
+{
+    char p[4200];
+    uint8_t ih[16] = {0, 0, 8, 3, 0, 0, (uint8_t)(n >> 8), (uint8_t)n, 0, 0, 0, (uint8_t)rows,
+                      0, 0, 0, (uint8_t)cols};
+    uint8_t lh[8] = {0, 0, 8, 1, 0, 0, (uint8_t)(nlabels >> 8), (uint8_t)nlabels};
+    size_t ni = (size_t)n * rows * cols;
+    uint8_t *img = malloc(ni), *lab = malloc((size_t)nlabels);
+    for (size_t i = 0; i < ni; i++)
+        img[i] = (uint8_t)(i * 7);
+    for (int i = 0; i < nlabels; i++)
+        lab[i] = (uint8_t)(i % 10);
+    snprintf(p, sizeof p, "%s/t10k-images-idx3-ubyte%s", dir, gz ? ".gz" : "");
+    write_idx(p, gz, ih, 16, img, ni);
+    snprintf(p, sizeof p, "%s/t10k-labels-idx1-ubyte%s", dir, gz ? ".gz" : "");
+    write_idx(p, gz, lh, 8, lab, (size_t)nlabels);
+    free(img);
+    free(lab);
+}
+
+START_TEST(test_idx_gzip_and_plain)
+{
+    for (int gz = 0; gz < 2; gz++) {
+        char *dir = tu_mkdtemp(), spec[4300];
+        make_set(dir, gz, 5, 4, 3, 5);
+        snprintf(spec, sizeof spec, "mnist:%s", dir);
+        axmul_dataset *d;
+        ck_assert_msg(axmul_dataset_load(spec, 0, &d) == AXMUL_OK, "%s", axmul_error_detail());
+        ck_assert_uint_eq(axmul_dataset_count(d), 5);
+        ck_assert_int_eq(axmul_dataset_rows(d), 4);
+        ck_assert_int_eq(axmul_dataset_cols(d), 3);
+        ck_assert_uint_eq(axmul_dataset_images(d)[7], 49);
+        ck_assert_uint_eq(axmul_dataset_labels(d)[4], 4);
+        axmul_dataset_free(d);
+        /* the training split is not there */
+        ck_assert_int_eq(axmul_dataset_load(spec, 1, &d), AXMUL_ERR_NOT_FOUND);
+        ck_assert(strstr(axmul_error_detail(), "train-images-idx3-ubyte[.gz] not found") != NULL);
+        tu_rmdir(dir);
+    }
+    axmul_dataset_free(NULL);
+}
+END_TEST
+
+static void expect_idx_error(const uint8_t *hdr, size_t hl, size_t datalen, int gz, const char *needle)
+{
+    char *dir = tu_mkdtemp(), ip[4200], lp[4200];
+    snprintf(ip, sizeof ip, "%s/images", dir);
+    snprintf(lp, sizeof lp, "%s/labels", dir);
+    uint8_t *data = calloc(1, datalen + 1);
+    write_idx(ip, gz, hdr, hl, data, datalen);
+    uint8_t lh[8] = {0, 0, 8, 1, 0, 0, 0, 2}, lab[2] = {0, 1};
+    write_idx(lp, 0, lh, 8, lab, 2);
+    axmul_dataset *d = (axmul_dataset *)0x1;
+    ck_assert_int_ne(axmul_dataset_load_idx(ip, lp, &d), AXMUL_OK);
+    ck_assert_ptr_null(d);
+    ck_assert_msg(strstr(axmul_error_detail(), "images") && strstr(axmul_error_detail(), needle),
+                  "'%s' should mention '%s'", axmul_error_detail(), needle);
+    free(data);
+    tu_rmdir(dir);
+}
+
+START_TEST(test_idx_bad_inputs)
+{
+    uint8_t good[16] = {0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 2};
+    uint8_t magic[16] = {1, 2, 8, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 2};
+    uint8_t type[16] = {0, 0, 0x0d, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 2};
+    uint8_t dims[12] = {0, 0, 8, 2, 0, 0, 0, 2, 0, 0, 0, 2};
+    expect_idx_error(magic, 16, 8, 0, "bad magic");
+    expect_idx_error(type, 16, 8, 1, "element type 0x0d");
+    expect_idx_error(dims, 12, 4, 0, "2 dimensions, expected 3");
+    expect_idx_error(good, 16, 7, 1, "truncated");
+    expect_idx_error(good, 16, 9, 0, "trailing");
+    expect_idx_error(good, 10, 0, 0, "truncated IDX header");
+    /* count mismatch between images and labels */
+    char *dir = tu_mkdtemp(), spec[4300];
+    make_set(dir, 0, 5, 2, 2, 4);
+    snprintf(spec, sizeof spec, "fashion-mnist:%s", dir);
+    axmul_dataset *d;
+    ck_assert_int_eq(axmul_dataset_load(spec, 0, &d), AXMUL_ERR_SHAPE);
+    ck_assert(strstr(axmul_error_detail(), "5 images") && strstr(axmul_error_detail(), "4 labels"));
+    tu_rmdir(dir);
+    /* a corrupt gzip stream */
+    dir = tu_mkdtemp();
+    make_set(dir, 1, 50, 20, 20, 50);
+    char p[4200];
+    snprintf(p, sizeof p, "%s/t10k-images-idx3-ubyte.gz", dir);
+    FILE *f = fopen(p, "r+b");
+    fseek(f, 0, SEEK_END);
+    long sz = ftell(f);
+    ck_assert_int_eq(ftruncate(fileno(f), sz / 2), 0);
+    fclose(f);
+    snprintf(spec, sizeof spec, "mnist:%s", dir);
+    ck_assert_int_ne(axmul_dataset_load(spec, 0, &d), AXMUL_OK);
+    ck_assert(strstr(axmul_error_detail(), "t10k-images") != NULL);
+    tu_rmdir(dir);
+    ck_assert_int_eq(axmul_dataset_load("cifar", 0, &d), AXMUL_ERR_INVALID_ARGUMENT);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- models */
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    tu_write(p, text, strlen(text));
+}
+
+static void save_tensor(const char *dir, const char *name, const float *v, const size_t *shape,
+                        int nd)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    ck_assert_int_eq(axmul_npy_save_f32(p, v, shape, nd), AXMUL_OK);
+}
+
+/* A tiny model: conv 2x2 (1 -> 2) on 4x4x1, relu, maxpool 3x3 -> flatten -> dense 2 -> softmax. */
+static char *tiny_model(const char *conv_type, const size_t *wshape)
+{
+    char *dir = tu_mkdtemp();
+    float w[32], b[2] = {0.1f, -0.1f}, dw[4] = {1, -1, 0.5f, 2}, db[2] = {0, 0};
+    for (int i = 0; i < 32; i++)
+        w[i] = (float)((i % 5) - 2) * 0.25f;
+    save_tensor(dir, "c_w.npy", w, wshape, 4);
+    size_t bs[1] = {2}, ds[2] = {2, 2};
+    save_tensor(dir, "c_b.npy", b, bs, 1);
+    save_tensor(dir, "d_w.npy", dw, ds, 2);
+    save_tensor(dir, "d_b.npy", db, bs, 1);
+    char json[2048];
+    snprintf(json, sizeof json,
+             "{\"format\": \"axmul-model\", \"version\": 1, \"input_shape\": [4, 4, 1],\n"
+             " \"layers\": [\n"
+             "  {\"type\": \"%s\", \"name\": \"c\", \"filters\": 2, \"kernel_size\": 2,\n"
+             "   \"padding\": \"valid\", \"weights\": \"c_w.npy\", \"bias\": \"c_b.npy\",\n"
+             "   \"input_range\": [0, 1]},\n"
+             "  {\"type\": \"relu\"}, {\"type\": \"maxpool\", \"pool_size\": [3, 3]},\n"
+             "  {\"type\": \"flatten\"},\n"
+             "  {\"type\": \"dense\", \"name\": \"d\", \"units\": 2, \"weights\": \"d_w.npy\",\n"
+             "   \"bias\": \"d_b.npy\"},\n"
+             "  {\"type\": \"softmax\"}]}\n",
+             conv_type);
+    write_file(dir, "model.json", json);
+    return dir;
+}
+
+START_TEST(test_model_load_save_predict)
+{
+    size_t ws[4] = {2, 2, 1, 2};
+    char *dir = tiny_model("conv2d", ws);
+    axmul_model *m;
+    ck_assert_msg(axmul_model_load(dir, &m) == AXMUL_OK, "%s", axmul_error_detail());
+    ck_assert_int_eq(axmul_model_num_layers(m), 6);
+    ck_assert_str_eq(axmul_model_layer_type(m, 2), "maxpool");
+    ck_assert_int_eq(axmul_model_classes(m), 2);
+    ck_assert_uint_eq(axmul_model_layer_output_size(m, 0), 3 * 3 * 2);
+    ck_assert_int_eq(axmul_model_calibrated(m), 0); /* the dense layer has no range */
+    float x[2 * 16];
+    for (int i = 0; i < 32; i++)
+        x[i] = (float)((i * 7) % 16) / 15.0f;
+    axmul_net_options o;
+    axmul_net_options_init(&o);
+    uint8_t pf[2], pe[2], p1[2];
+    float sf[4], se[4];
+    ck_assert_int_eq(axmul_model_predict(m, &o, x, 2, pf, sf), AXMUL_OK);
+    ck_assert_float_eq_tol(sf[0] + sf[1], 1.0f, 1e-6f); /* softmax */
+    axmul_table *ex;
+    ck_assert_int_eq(axmul_table_create_exact(0, &ex), AXMUL_OK);
+    o.table = ex; /* conv approximated with the exact table: close to float */
+    ck_assert_int_eq(axmul_model_predict(m, &o, x, 2, pe, se), AXMUL_OK);
+    ck_assert_float_eq_tol(se[0], sf[0], 0.02f);
+    o.approx = AXMUL_APPROX_ALL; /* the dense layer has no calibrated range */
+    ck_assert_int_eq(axmul_model_predict(m, &o, x, 2, pe, se), AXMUL_ERR_RANGE);
+    ck_assert(strstr(axmul_error_detail(), "calibrate") != NULL);
+    /* calibration, then save and reload: same predictions, one image at a time too */
+    ck_assert_int_eq(axmul_model_calibrate(m, x, 2, 1, 0), AXMUL_OK);
+    ck_assert_int_eq(axmul_model_calibrated(m), 1);
+    ck_assert_int_eq(axmul_model_predict(m, &o, x, 2, pe, se), AXMUL_OK);
+    char dir2[4200];
+    snprintf(dir2, sizeof dir2, "%s/saved", dir);
+    ck_assert_int_eq(axmul_model_save(m, dir2), AXMUL_OK);
+    axmul_model *m2;
+    ck_assert_msg(axmul_model_load(dir2, &m2) == AXMUL_OK, "%s", axmul_error_detail());
+    axmul_net_workspace *w;
+    ck_assert_int_eq(axmul_net_workspace_create(&w), AXMUL_OK);
+    o.workspace = w;
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(axmul_model_predict(m2, &o, x + 16 * i, 1, p1 + i, NULL), AXMUL_OK);
+        ck_assert_int_eq(p1[i], pe[i]);
+    }
+    axmul_net_workspace_free(w);
+    axmul_model_free(m2);
+    axmul_model_free(m);
+    axmul_table_free(ex);
+    /* depthwise: groups = input channels, filter (kh, kw, 1, filters) */
+    tu_rmdir(dir);
+    dir = tiny_model("depthwise", ws);
+    ck_assert_msg(axmul_model_load(dir, &m) == AXMUL_OK, "%s", axmul_error_detail());
+    axmul_model_free(m);
+    tu_rmdir(dir);
+}
+END_TEST
+
+static void expect_model_error(const char *json, const char *needle)
+{
+    size_t ws[4] = {2, 2, 1, 2};
+    char *dir = tiny_model("conv2d", ws);
+    if (json)
+        write_file(dir, "model.json", json);
+    axmul_model *m = (axmul_model *)0x1;
+    ck_assert_int_ne(axmul_model_load(dir, &m), AXMUL_OK);
+    ck_assert_ptr_null(m);
+    ck_assert_msg(strstr(axmul_error_detail(), needle) != NULL, "'%s' should mention '%s'",
+                  axmul_error_detail(), needle);
+    tu_rmdir(dir);
+}
+
+START_TEST(test_model_bad_inputs)
+{
+    const char *head = "{\"format\": \"axmul-model\", \"version\": 1, \"input_shape\": [4, 4, 1], "
+                       "\"layers\": [";
+    char j[2048];
+    snprintf(j, sizeof j, "%s{\"type\": \"lstm\"}]}", head);
+    expect_model_error(j, "unknown layer type 'lstm'");
+    snprintf(j, sizeof j, "%s{\"type\": \"conv2d\", \"filters\": 3, \"kernel_size\": 2, "
+                          "\"weights\": \"c_w.npy\"}]}",
+             head);
+    expect_model_error(j, "c_w.npy has 8 elements, the layer needs (2, 2, 1, 3) = 12");
+    snprintf(j, sizeof j, "%s{\"type\": \"dense\", \"units\": 2, \"weights\": \"d_w.npy\"}]}", head);
+    expect_model_error(j, "flatten");
+    snprintf(j, sizeof j, "%s{\"type\": \"conv2d\", \"filters\": 2, \"kernel_size\": 2, "
+                          "\"weights\": \"../c_w.npy\"}]}",
+             head);
+    expect_model_error(j, "plain name");
+    snprintf(j, sizeof j, "%s{\"type\": \"conv2d\", \"filters\": 2, \"kernel_size\": 2, "
+                          "\"weights\": \"missing.npy\"}]}",
+             head);
+    expect_model_error(j, "missing.npy");
+    snprintf(j, sizeof j, "%s{\"type\": \"conv2d\", \"filters\": 2, \"kernel_size\": 9, "
+                          "\"weights\": \"c_w.npy\"}]}",
+             head);
+    expect_model_error(j, "larger than the padded input");
+    snprintf(j, sizeof j, "%s{\"type\": \"softmax\"}, {\"type\": \"relu\"}]}", head);
+    expect_model_error(j, "softmax must be the last layer");
+    snprintf(j, sizeof j, "%s{\"type\": \"conv2d\", \"filters\": 2, \"kernel_size\": 2, "
+                          "\"weights\": \"c_w.npy\", \"input_range\": [1, 0]}]}",
+             head);
+    expect_model_error(j, "inverted");
+    expect_model_error("{\"format\": \"axmul-model\", \"version\": 1, ", "model.json:1");
+    expect_model_error("{\"format\": \"keras\"}", "not an axmul model");
+    expect_model_error("{\"format\": \"axmul-model\", \"version\": 7}", "version");
+    axmul_model *m;
+    ck_assert_int_eq(axmul_model_load("/nonexistent/model", &m), AXMUL_ERR_NOT_FOUND);
+}
+END_TEST
+
+/* Two runs with one seed give identical weights; training lowers the loss on a separable set. */
+typedef struct {
+    double first, last;
+} loss_rec;
+
+static void rec_progress(void *ctx, int epoch, int done, int total, double loss, double acc)
+{
+    loss_rec *r = ctx;
+    (void)acc;
+    if (epoch == 0 && done == 1)
+        r->first = loss;
+    if (done == total)
+        r->last = loss;
+}
+
+START_TEST(test_training_deterministic)
+{
+    const int n = 256;
+    float *x = malloc(sizeof(float) * 784 * n);
+    uint8_t *lab = malloc((size_t)n);
+    uint64_t s = 99;
+    for (int i = 0; i < n; i++) {
+        lab[i] = (uint8_t)(i % 10);
+        for (int k = 0; k < 784; k++) /* class = which horizontal band is bright */
+            x[i * 784 + k] = (k / 28) / 3 == lab[i] ? 0.8f + 0.2f * tu_randf(&s, 0, 1)
+                                                    : 0.2f * tu_randf(&s, 0, 1);
+    }
+    axmul_model *a, *b;
+    ck_assert_int_eq(axmul_model_create_lenet5(7, &a), AXMUL_OK);
+    ck_assert_int_eq(axmul_model_create_lenet5(7, &b), AXMUL_OK);
+    axmul_train_options o;
+    axmul_train_options_init(&o);
+    o.epochs = 3;
+    o.batch = 32;
+    o.seed = 5;
+    loss_rec ra = {0, 0}, rb = {0, 0};
+    o.progress = rec_progress;
+    o.ctx = &ra;
+    ck_assert_int_eq(axmul_model_train(a, x, lab, n, &o), AXMUL_OK);
+    o.ctx = &rb;
+    ck_assert_int_eq(axmul_model_train(b, x, lab, n, &o), AXMUL_OK);
+    ck_assert_msg(ra.last < 0.5 * ra.first, "loss %g -> %g", ra.first, ra.last);
+    ck_assert(ra.last == rb.last);
+    char *dir = tu_mkdtemp(), da[4200], db[4200], pa[4300], pb[4300];
+    snprintf(da, sizeof da, "%s/a", dir);
+    snprintf(db, sizeof db, "%s/b", dir);
+    ck_assert_int_eq(axmul_model_save(a, da), AXMUL_OK);
+    ck_assert_int_eq(axmul_model_save(b, db), AXMUL_OK);
+    const char *files[] = {"conv1_weights.npy", "conv2_weights.npy", "fc1_weights.npy",
+                           "fc3_bias.npy", "model.json"};
+    for (int k = 0; k < 5; k++) {
+        snprintf(pa, sizeof pa, "%s/%s", da, files[k]);
+        snprintf(pb, sizeof pb, "%s/%s", db, files[k]);
+        FILE *fa = fopen(pa, "rb"), *fb = fopen(pb, "rb");
+        ck_assert(fa && fb);
+        int ca, cb;
+        do {
+            ca = fgetc(fa);
+            cb = fgetc(fb);
+            ck_assert_msg(ca == cb, "%s differs between two runs with one seed", files[k]);
+        } while (ca != EOF);
+        fclose(fa);
+        fclose(fb);
+    }
+    /* the trained model classifies its training set */
+    uint8_t *pred = malloc((size_t)n);
+    axmul_net_options no;
+    axmul_net_options_init(&no);
+    ck_assert_int_eq(axmul_model_predict(a, &no, x, n, pred, NULL), AXMUL_OK);
+    int ok = 0;
+    for (int i = 0; i < n; i++)
+        ok += pred[i] == lab[i];
+    ck_assert_msg(ok > n * 9 / 10, "%d/%d correct", ok, n);
+    free(pred);
+    tu_rmdir(dir);
+    axmul_model_free(a);
+    axmul_model_free(b);
+    free(x);
+    free(lab);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("net");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_idx_gzip_and_plain);
+    tcase_add_test(tc, test_idx_bad_inputs);
+    tcase_add_test(tc, test_model_load_save_predict);
+    tcase_add_test(tc, test_model_bad_inputs);
+    tcase_add_test(tc, test_training_deterministic);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}

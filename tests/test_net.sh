@@ -1,0 +1,98 @@
+#!/bin/sh
+# axconv-test net / calibrate / train on real Fashion-MNIST data with the shipped LeNet-5.
+. "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
+C="$top_builddir/conv/axconv-test"
+V="$top_builddir/verify/axmul-verify"
+M="$top_srcdir/models/lenet5-fashion-mnist"
+E="$top_srcdir/tables/mul8u_1JFF.bin"
+FM=/usr/share/datasets/fashion-mnist
+[ -f "$FM/t10k-images-idx3-ubyte.gz" ] ||
+    skip "Debian's dataset-fashion-mnist is not installed ($FM); ./quickstart.sh installs it"
+head -c 131072 /dev/zero > "$T/mul8u_zero.bin"
+
+# accuracy on the full test set: exact table vs float, all-zero table, a near-exact table
+run 0 "$C" net --model "$M" --mtab "$E" --mtab "$T/mul8u_zero.bin" \
+    --mtab "$top_srcdir/tables/mul8u_truncc_k2.bin" --format csv --quiet
+head -1 "$T/out" | grep -qx 'table,accuracy,exact_accuracy,float_accuracy,agreement,layer_snr_db,images,seconds' ||
+    fail "csv header"
+awk -F, 'NR == 2 { d = $3 - $4; if (d < 0) d = -d; if ($7 != 10000 || d > 0.005 || $4 < 0.89) exit 1 }' "$T/out" ||
+    fail "exact-table accuracy must be within 0.5 points of float (>= 0.89): $(sed -n 2p "$T/out")"
+awk -F, 'NR == 3 { if ($2 > 0.2) exit 1 }' "$T/out" || fail "all-zero table: $(sed -n 3p "$T/out")"
+awk -F, 'NR == 4 { d = $2 - $3; if (d < 0) d = -d; if (d > 0.01) exit 1 }' "$T/out" ||
+    fail "corrected truncation K=2 must stay within 1 point of exact: $(sed -n 4p "$T/out")"
+pass "full test set: exact = float within 0.5 points, all-zero near chance, near-exact within 1 point"
+if have_fixtures; then
+    run 0 "$C" net --model "$M" --mtab "$fixtures/mul8u_Y48.bin" --mtab "$fixtures/mul8u_199Z.bin" --format json --quiet
+    sed -n 1p "$T/out" | sed 's/.*"accuracy": \([0-9.]*\), "exact_accuracy": \([0-9.]*\),.*/\1 \2/' |
+        awk '{ d = $1 - $2; if (d < 0) d = -d; if (d > 0.01) exit 1 }' || fail "mul8u_Y48: $(sed -n 1p "$T/out")"
+    sed -n 2p "$T/out" | grep -q '"accuracy": 0.1' || fail "mul8u_199Z: $(sed -n 2p "$T/out")"
+    pass "EvoApprox fixtures: Y48 within 1 point, 199Z at chance"
+fi
+
+# JSON Lines with the documented keys
+run 0 "$C" net --model "$M" --mtab "$top_srcdir/tables/mul8u_drum_k4.bin" --limit 500 --format json
+for k in table accuracy exact_accuracy agreement layer_snr_db images seconds; do
+    expect_out "\"$k\": "
+done
+expect_out '"images": 500'
+pass "json keys"
+
+# batch size does not change any prediction (calibrated ranges)
+D4="$top_srcdir/tables/mul8u_drum_k4.bin"
+run 0 "$C" net --model "$M" --mtab "$D4" --batch 10000 --predictions "$T/p10000" --quiet
+run 0 "$C" net --model "$M" --mtab "$D4" --batch 32 --predictions "$T/p32" --quiet
+cmp -s "$T/p10000" "$T/p32" || fail "batch 32 and 10000 predict differently"
+run 0 "$C" net --model "$M" --mtab "$D4" --batch 1 --limit 300 --predictions "$T/p1" --quiet
+head -300 "$T/p10000" | cmp -s - "$T/p1" || fail "batch 1 and 10000 predict differently"
+pass "batch sizes 1, 32 and 10000 give identical predictions"
+
+# operand histograms feed axmul-verify's data-aware metrics
+run 0 "$C" net --model "$M" --mtab "$D4" --limit 200 --dump-operands "$T/ops" --quiet
+for f in activations weights conv1_activations conv2_weights; do
+    [ "$(wc -l < "$T/ops/$f.txt")" -eq 256 ] || fail "$f.txt"
+done
+run 0 "$V" --dist-a "$T/ops/activations.txt" --dist-b "$T/ops/weights.txt" "$D4"
+expect_out "weighted by the given operand distributions"
+pass "--dump-operands"
+
+# --ranges batch (TFApprox's per-batch min/max) works; an uncalibrated model needs it
+cp -r "$M" "$T/model"
+sed 's/"input_range"/"unused_range"/' "$M/model.json" > "$T/model/model.json"
+run 2 "$C" net --model "$T/model" --mtab "$E" --limit 100
+expect_err "not calibrated"
+run 0 "$C" net --model "$T/model" --mtab "$E" --limit 100 --ranges batch --quiet
+run 0 "$C" calibrate --model "$T/model" --limit 500
+grep -q '"input_range"' "$T/model/model.json" || fail "calibrate wrote no ranges"
+run 0 "$C" net --model "$T/model" --mtab "$E" --limit 100 --quiet
+pass "--ranges batch, calibrate"
+
+# bad input: each a clear error naming the file
+mkdir "$T/badset"
+printf 'not an idx file' | gzip > "$T/badset/t10k-images-idx3-ubyte.gz"
+cp "$FM/t10k-labels-idx1-ubyte.gz" "$T/badset/"
+run 2 "$C" net --model "$M" --mtab "$E" --dataset "mnist:$T/badset"
+expect_err "t10k-images-idx3-ubyte.gz: not an IDX file (bad magic number)"
+gzip -dc "$FM/t10k-images-idx3-ubyte.gz" | head -c 100000 > "$T/badset/t10k-images-idx3-ubyte"
+rm "$T/badset/t10k-images-idx3-ubyte.gz"
+run 2 "$C" net --model "$M" --mtab "$E" --dataset "mnist:$T/badset"
+expect_err "truncated"
+sed 's/"type": "relu"/"type": "gelu"/' "$M/model.json" > "$T/model/model.json"
+run 2 "$C" net --model "$T/model" --mtab "$E" --limit 10
+expect_err "unknown layer type 'gelu'"
+sed 's/"filters": 16/"filters": 12/' "$M/model.json" > "$T/model/model.json"
+run 2 "$C" net --model "$T/model" --mtab "$E" --limit 10
+expect_err "conv2_weights.npy has"
+run 2 "$C" net --model "$M" --mtab "$T/nope.bin" --limit 10
+expect_err "nope.bin"
+run 2 "$C" net --model "$T/nomodel" --mtab "$E"
+expect_err "nomodel"
+pass "bad datasets, models and tables"
+
+# training is bit-reproducible for one seed (small run)
+run 0 "$C" train --out "$T/t1" --limit 1000 --epochs 1 --calibrate 200 --seed 3 --quiet
+expect_out "float test accuracy"
+run 0 "$C" train --out "$T/t2" --limit 1000 --epochs 1 --calibrate 200 --seed 3 --quiet
+for f in model.json conv1_weights.npy fc1_weights.npy fc3_bias.npy; do
+    cmp -s "$T/t1/$f" "$T/t2/$f" || fail "train: $f differs between two runs with one seed"
+done
+pass "train: reproducible"
