@@ -21,6 +21,8 @@ esac
 
 # Debian packages the build, the tests and the demo need.
 packages="build-essential autoconf automake libtool pkg-config libpng-dev zlib1g-dev check perl libopenblas-dev libjansson-dev dataset-fashion-mnist"
+# The test suite also renders the sweep report in a headless browser.
+[ "$mode" = check ] && packages="$packages chromium"
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
@@ -84,6 +86,7 @@ echo "== one approximate convolution (3x3, 28x28x8 -> 16) with DRUM k=4"
     --heatmap "$out/conv-diff.png"
 echo "== LeNet-5 on the 10,000 Fashion-MNIST test images with every bundled table (conv layers approximated)"
 ./conv/axconv-test net --model models/lenet5-fashion-mnist --mtab-dir tables --quiet \
-    --dump-operands "$out/operands" | tee "$out/net.txt"
+    --dump-operands "$out/operands" --report "$out/report" | tee "$out/net.txt"
 echo
 echo "demo output: $(pwd)/$out (tables/ with index.csv, heatmaps/, conv-diff.png, net.txt, operands/)"
+echo "report: $(pwd)/$out/report/index.html"

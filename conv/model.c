@@ -60,6 +60,13 @@ size_t axmul_model_layer_output_size(const axmul_model *m, int i)
     return (size_t)m->L[i].oh * m->L[i].ow * m->L[i].oc;
 }
 
+void axmul_model_layer_output_shape(const axmul_model *m, int i, int *h, int *w, int *c)
+{
+    *h = m->L[i].oh;
+    *w = m->L[i].ow;
+    *c = m->L[i].oc;
+}
+
 int axmul_model_classes(const axmul_model *m)
 {
     const axmul__layer *l = &m->L[m->nl - 1];

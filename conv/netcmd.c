@@ -17,6 +17,7 @@
 
 #include "axmul.h"
 #include "conv/netcmd.h"
+#include "conv/report.h"
 
 #define PROG "axconv-test"
 enum { EXIT_CHECK = 1, EXIT_USAGE = 2 };
@@ -356,6 +357,7 @@ typedef struct {
     size_t *per;      /* per layer: outputs per image */
     double *sig, *err; /* per layer sums */
     int record;       /* 1: store into exact; 0: compare */
+    float **sample;   /* per layer: the approximate output of the first image */
 } snr_t;
 
 static void snr_cb(void *ctx, int layer, const float *out, size_t count)
@@ -370,6 +372,8 @@ static void snr_cb(void *ctx, int layer, const float *out, size_t count)
         memcpy(s->exact[layer] + base, out, cnt * sizeof(float));
         return;
     }
+    if (s->offset == 0 && s->sample && s->sample[layer])
+        memcpy(s->sample[layer], out, s->per[layer] * sizeof(float));
     for (size_t i = 0; i < cnt; i++) {
         double e = s->exact[layer][base + i], d = (double)out[i] - e;
         s->sig[layer] += e * e;
@@ -435,18 +439,23 @@ static void usage_net(FILE *f)
             "                 [--batch B] [--backend auto|cpu|cuda] [--threads N]\n"
             "                 [--approx conv|dense|all] [--ranges calibrated|batch]\n"
             "                 [--per-channel] [--dump-operands DIR] [--predictions FILE]\n"
-            "                 [--format text|json|csv] [--quiet]\n"
+            "                 [--report DIR] [--shard I/N] [--format text|json|csv] [--quiet]\n"
             "Top-1 accuracy of the network on the test set with each multiplier table in the\n"
             "approximated layers (conv2d by default), next to the exact table's accuracy (the\n"
             "same quantized network with exact products), the float network's accuracy, the\n"
             "agreement with the exact network's predictions, and each conv2d/dense layer's\n"
             "output SNR against the exact network (first 1000 images). --format json prints\n"
-            "one JSON object per line (JSON Lines), so results of several runs concatenate.\n");
+            "one JSON object per line (JSON Lines), so results of several runs concatenate.\n"
+            "--report DIR writes an HTML page with a Pareto plot, metrics, error heatmaps,\n"
+            "confusion matrices and layer difference heatmaps; --shard I/N takes every N-th\n"
+            "table starting at the I-th (doc/sweeps.md).\n");
 }
 
 int axmul__cmd_net(int argc, char **argv)
 {
     const char *model_dir = NULL, *dataset = "fashion-mnist", *dump = NULL, *pred_path = NULL;
+    const char *report_dir = NULL;
+    long shard_i = 1, shard_n = 1;
     char **paths = NULL;
     int npaths = 0, fmt = 0, quiet = 0, batch_ranges = 0, per_channel = 0, approx = AXMUL_APPROX_CONV;
     long limit = 0, batch = 1000, threads = 0;
@@ -460,11 +469,12 @@ int axmul__cmd_net(int argc, char **argv)
         {"per-channel", no_argument, NULL, 'p'},   {"dump-operands", required_argument, NULL, 'o'},
         {"predictions", required_argument, NULL, 'P'}, {"format", required_argument, NULL, 'f'},
         {"quiet", no_argument, NULL, 'q'},         {"help", no_argument, NULL, 'h'},
+        {"report", required_argument, NULL, 'R'},  {"shard", required_argument, NULL, 'S'},
         {NULL, 0, NULL, 0},
     };
     int c, rc = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "m:d:T:D:n:b:B:t:a:r:po:P:f:qh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:d:T:D:n:b:B:t:a:r:po:P:f:qhR:S:", opts, NULL)) != -1) {
         switch (c) {
         case 'm':
             model_dir = optarg;
@@ -560,6 +570,23 @@ int axmul__cmd_net(int argc, char **argv)
         case 'q':
             quiet = 1;
             break;
+        case 'R':
+            report_dir = optarg;
+            break;
+        case 'S': {
+            char *slash = strchr(optarg, '/'), *end;
+            errno = 0;
+            shard_i = strtol(optarg, &end, 10);
+            if (!slash || end != slash || errno)
+                shard_i = 0;
+            else
+                shard_n = strtol(slash + 1, &end, 10);
+            if (shard_i < 1 || shard_n < 1 || shard_i > shard_n || *end || shard_n > 100000) {
+                errorf("--shard '%s': expected I/N with 1 <= I <= N", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        }
         case 'h':
             usage_net(stdout);
             return 0;
@@ -576,6 +603,22 @@ int axmul__cmd_net(int argc, char **argv)
     if (npaths == 0) {
         errorf("give at least one --mtab T.bin or --mtab-dir D");
         return EXIT_USAGE;
+    }
+    /* sharding: this run takes tables I, I+N, I+2N, ... (1-based) of the full list */
+    if (shard_n > 1) {
+        int k = 0;
+        for (int i = 0; i < npaths; i++) {
+            if (i % shard_n == shard_i - 1)
+                paths[k++] = paths[i];
+            else
+                free(paths[i]);
+        }
+        npaths = k;
+        if (npaths == 0) {
+            fprintf(stderr, PROG ": note: shard %ld/%ld has no tables\n", shard_i, shard_n);
+            free(paths);
+            return 0;
+        }
     }
     /* The LUT layers run on OpenMP threads; OpenBLAS's own pool would spin against them, and the
      * float layers of a small CNN gain nothing from it. */
@@ -606,6 +649,10 @@ int axmul__cmd_net(int argc, char **argv)
     uint64_t *ah = calloc((size_t)nl * 256, sizeof *ah), *wh = calloc((size_t)nl * 256, sizeof *wh);
     snr_t snr = {0};
     axmul_net_workspace *ws = NULL;
+    axmul__report *rep = NULL;
+    int pl_n = 0, pl_idx[64], pl_h[64], pl_w[64], pl_c[64];
+    const char *pl_names[64];
+    float *samples[64] = {0};
     snr.nl = nl;
     snr.limit = n < SNR_IMAGES ? n : SNR_IMAGES;
     snr.exact = calloc((size_t)nl, sizeof *snr.exact);
@@ -657,9 +704,35 @@ int axmul__cmd_net(int argc, char **argv)
         fprintf(out, "model %s, %d test images of %s, float accuracy %.4f\n%-28s %9s %9s %9s  %s\n",
                 model_dir, n, dataset, float_acc, "table", "accuracy", "exact", "agreement",
                 "layer SNR dB");
-    else if (fmt == 2)
+    else if (fmt == 2 && shard_i == 1) /* one header when shards are concatenated */
         fprintf(out, "table,accuracy,exact_accuracy,float_accuracy,agreement,layer_snr_db,images,"
                      "seconds\n");
+    for (int i = 0; i < nl; i++) {
+        const char *ty = axmul_model_layer_type(m, i);
+        if (strcmp(ty, "conv2d") && strcmp(ty, "dense"))
+            continue;
+        pl_idx[pl_n] = i;
+        pl_names[pl_n] = axmul_model_layer_name(m, i);
+        axmul_model_layer_output_shape(m, i, &pl_h[pl_n], &pl_w[pl_n], &pl_c[pl_n]);
+        pl_n++;
+    }
+    if (report_dir) {
+        rep = axmul__report_begin(report_dir, model_dir, dataset, n, axmul_model_classes(m),
+                                  float_acc);
+        if (!rep) {
+            rc = EXIT_USAGE;
+            goto out;
+        }
+        for (int i = 0; i < nl; i++) {
+            samples[i] = malloc(sizeof(float) * axmul_model_layer_output_size(m, i));
+            if (!samples[i]) {
+                errorf("out of memory");
+                rc = EXIT_USAGE;
+                goto out;
+            }
+        }
+        snr.sample = samples;
+    }
     for (int ti = 0; ti < npaths; ti++) {
         const char *path = paths[ti];
         int sgn = axmul_name_is_signed(path);
@@ -739,10 +812,10 @@ int axmul__cmd_net(int argc, char **argv)
         double secs = now_s() - t0;
         if (tty)
             fprintf(stderr, "\r%*s\r", 60, "");
-        axmul_table_free(t);
         if (st != AXMUL_OK) {
             errorf("%s: %s", path, axmul_error_detail());
             rc = EXIT_USAGE;
+            axmul_table_free(t);
             continue;
         }
         long ok = 0, agree = 0;
@@ -795,6 +868,28 @@ int axmul__cmd_net(int argc, char **argv)
             fprintf(out, "%s,%.6f,%.6f,%.6f,%.6f,%s,%d,%.4f\n", path, acc, exact_acc[sgn],
                     float_acc, agr, snrtxt, n, secs);
         fflush(out);
+        if (rep) {
+            double snrv[64];
+            const float *sa[64], *se[64];
+            for (int k = 0; k < pl_n; k++) {
+                int i = pl_idx[k];
+                snrv[k] = snr.err[i] > 0 ? 10.0 * log10(snr.sig[i] / snr.err[i]) : INFINITY;
+                sa[k] = samples[i];
+                se[k] = exact_out[sgn][i];
+            }
+            axmul__report_row row = {path, t, acc, exact_acc[sgn], agr, secs, pl_n, pl_names,
+                                     snrv, sa, se, pl_h, pl_w, pl_c, pa, labels, n};
+            if (axmul__report_add(rep, &row) != 0)
+                rc = EXIT_USAGE;
+        }
+        axmul_table_free(t);
+    }
+    if (rep) {
+        if (axmul__report_end(rep) != 0)
+            rc = EXIT_USAGE;
+        else if (!quiet)
+            fprintf(stderr, PROG ": report written to %s/index.html\n", report_dir);
+        rep = NULL;
     }
     if (dump) {
         if (mkdir(dump, 0777) != 0 && errno != EEXIST) {
@@ -844,6 +939,10 @@ int axmul__cmd_net(int argc, char **argv)
         }
     }
 out:
+    if (rep)
+        axmul__report_end(rep);
+    for (int i = 0; i < 64; i++)
+        free(samples[i]);
     axmul_net_workspace_free(ws);
     for (int s = 0; s < 2; s++) {
         free(pe[s]);

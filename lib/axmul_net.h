@@ -65,8 +65,9 @@ const char *axmul_model_layer_type(const axmul_model *m, int i);
 const char *axmul_model_layer_name(const axmul_model *m, int i);
 /* Input shape (height, width, channels). */
 void axmul_model_input_shape(const axmul_model *m, int *h, int *w, int *c);
-/* Output elements per image of layer i. */
+/* Output elements per image of layer i, and their shape (h, w, c; 1, 1, n after flatten). */
 size_t axmul_model_layer_output_size(const axmul_model *m, int i);
+void axmul_model_layer_output_shape(const axmul_model *m, int i, int *h, int *w, int *c);
 /* Number of classes (size of the last layer's output). */
 int axmul_model_classes(const axmul_model *m);
 /* 1 when every conv2d/dense layer has a calibrated input range. */

@@ -1,0 +1,39 @@
+/* axconv-test net --report: an HTML page with images (internal to the tool). */
+#ifndef AXMUL_REPORT_H
+#define AXMUL_REPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "axmul.h"
+
+typedef struct axmul__report axmul__report;
+
+/* Starts a report in dir (created if needed; its images go to dir/img). classes: number of
+ * classes of the model (confusion matrices). Returns NULL after printing an error. */
+axmul__report *axmul__report_begin(const char *dir, const char *model, const char *dataset,
+                                   int images, int classes, double float_acc);
+
+/* One table's results. layer_names/snr: the conv2d/dense layers and their output SNR (dB,
+ * +inf when identical); sample_diff[k]/sample_exact[k]: that layer's outputs for the first test
+ * image (approximate and exact) with sample_h/w/c[k] the layer's output shape; pred/labels: the
+ * n predictions and labels. Returns 0, or -1 after printing an error. */
+typedef struct {
+    const char *path;
+    const axmul_table *table;
+    double accuracy, exact_accuracy, agreement, seconds;
+    int nlayers;
+    const char *const *layer_names;
+    const double *snr;
+    const float *const *sample_approx, *const *sample_exact;
+    const int *sample_h, *sample_w, *sample_c;
+    const uint8_t *pred, *labels;
+    int n;
+} axmul__report_row;
+
+int axmul__report_add(axmul__report *r, const axmul__report_row *row);
+
+/* Writes the Pareto plot and index.html (atomically) and frees r. Returns 0 or -1. */
+int axmul__report_end(axmul__report *r);
+
+#endif
