@@ -208,6 +208,13 @@ static axmul_status forward(const axmul_model *m, const axmul_net_options *o, co
         }
     }
     axmul_net_workspace local = {0}, *ws = o->workspace ? o->workspace : &local;
+    size_t need;
+    if (!axmul__mul_size((size_t)n, act, &need) || need > ((size_t)1 << 32) ||
+        !axmul__mul_size(need, sizeof(float), &need))
+        return axmul__fail(AXMUL_ERR_OVERFLOW,
+                           "model: a batch of %d images needs more than 2^32 activations (use a "
+                           "smaller --batch)",
+                           n);
     if (ws_reserve(ws, (size_t)n * act, col_n ? col_n : 1) != 0) {
         if (ws == &local) {
             free(local.a);

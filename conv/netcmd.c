@@ -3,6 +3,8 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
@@ -431,6 +433,84 @@ static int list_dir(const char *dir, char ***paths, int *n)
     return 0;
 }
 
+/* ---------------------------------------------------------------- interrupts, resume */
+
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+/* Table names already in an output file (csv: first field; json: "table" value), one per
+ * complete line. A last line without its newline (a run killed mid-write) is cut off. */
+static int read_done(const char *path, int fmt, char ***done, int *ndone)
+{
+    *done = NULL;
+    *ndone = 0;
+    FILE *f = fopen(path, "r+");
+    if (!f)
+        return errno == ENOENT ? 0 : -1;
+    char *line = NULL;
+    size_t cap = 0;
+    long good = 0;
+    ssize_t len;
+    while ((len = getline(&line, &cap, f)) > 0) {
+        if (line[len - 1] != '\n')
+            break; /* incomplete: dropped below */
+        good = ftell(f);
+        char name[4096] = "";
+        if (fmt == 2) {
+            if (strncmp(line, "table,", 6) == 0)
+                continue;
+            size_t k = strcspn(line, ",");
+            snprintf(name, sizeof name, "%.*s", (int)k, line);
+        } else {
+            const char *p = strstr(line, "\"table\": \"");
+            if (!p)
+                continue;
+            p += 10;
+            size_t k = 0;
+            while (*p && *p != '"' && k + 1 < sizeof name) {
+                if (*p == '\\' && p[1])
+                    p++;
+                name[k++] = *p++;
+            }
+            name[k] = '\0';
+        }
+        char **nd = realloc(*done, sizeof(char *) * (size_t)(*ndone + 1));
+        if (!nd)
+            break;
+        *done = nd;
+        (*done)[(*ndone)++] = strdup(name);
+    }
+    free(line);
+    int rc = fflush(f) == 0 && ftruncate(fileno(f), good) == 0 ? 0 : -1;
+    fclose(f);
+    return rc;
+}
+
+/* One result row, in one write, synced: an interrupted run leaves only complete rows. */
+static int emit_row(int fd, FILE *out, const char *row, size_t len)
+{
+    if (fd < 0) {
+        fwrite(row, 1, len, out);
+        return fflush(out) == 0 ? 0 : -1;
+    }
+    while (len) {
+        ssize_t w = write(fd, row, len);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        row += w;
+        len -= (size_t)w;
+    }
+    return fsync(fd) == 0 || errno == EINVAL ? 0 : -1;
+}
+
 static void usage_net(FILE *f)
 {
     fprintf(f,
@@ -454,8 +534,9 @@ static void usage_net(FILE *f)
 int axmul__cmd_net(int argc, char **argv)
 {
     const char *model_dir = NULL, *dataset = "fashion-mnist", *dump = NULL, *pred_path = NULL;
-    const char *report_dir = NULL;
+    const char *report_dir = NULL, *out_path = NULL;
     long shard_i = 1, shard_n = 1;
+    int resume = 0;
     char **paths = NULL;
     int npaths = 0, fmt = 0, quiet = 0, batch_ranges = 0, per_channel = 0, approx = AXMUL_APPROX_CONV;
     long limit = 0, batch = 1000, threads = 0;
@@ -470,11 +551,12 @@ int axmul__cmd_net(int argc, char **argv)
         {"predictions", required_argument, NULL, 'P'}, {"format", required_argument, NULL, 'f'},
         {"quiet", no_argument, NULL, 'q'},         {"help", no_argument, NULL, 'h'},
         {"report", required_argument, NULL, 'R'},  {"shard", required_argument, NULL, 'S'},
+        {"output", required_argument, NULL, 'O'},  {"resume", no_argument, NULL, 'U'},
         {NULL, 0, NULL, 0},
     };
     int c, rc = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "m:d:T:D:n:b:B:t:a:r:po:P:f:qhR:S:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:d:T:D:n:b:B:t:a:r:po:P:f:qhR:S:O:U", opts, NULL)) != -1) {
         switch (c) {
         case 'm':
             model_dir = optarg;
@@ -573,6 +655,12 @@ int axmul__cmd_net(int argc, char **argv)
         case 'R':
             report_dir = optarg;
             break;
+        case 'O':
+            out_path = optarg;
+            break;
+        case 'U':
+            resume = 1;
+            break;
         case 'S': {
             char *slash = strchr(optarg, '/'), *end;
             errno = 0;
@@ -620,6 +708,57 @@ int axmul__cmd_net(int argc, char **argv)
             return 0;
         }
     }
+    if (resume && (!out_path || fmt == 0)) {
+        errorf("--resume needs --output FILE with --format csv or json");
+        return EXIT_USAGE;
+    }
+    int out_fd = -1, new_file = 1;
+    if (out_path) {
+        if (resume) {
+            char **done;
+            int ndone;
+            if (read_done(out_path, fmt, &done, &ndone) != 0) {
+                errorf("--resume %s: %s", out_path, strerror(errno));
+                return EXIT_USAGE;
+            }
+            new_file = ndone == 0;
+            int k = 0;
+            for (int i = 0; i < npaths; i++) {
+                int seen = 0;
+                for (int j = 0; j < ndone && !seen; j++)
+                    seen = strcmp(done[j], paths[i]) == 0;
+                if (seen)
+                    free(paths[i]);
+                else
+                    paths[k++] = paths[i];
+            }
+            if (!quiet)
+                fprintf(stderr, PROG ": --resume: %d tables already in %s, %d to go\n", ndone,
+                        out_path, k);
+            for (int j = 0; j < ndone; j++)
+                free(done[j]);
+            free(done);
+            npaths = k;
+            if (npaths == 0) {
+                free(paths);
+                return 0;
+            }
+        }
+        out_fd = open(out_path, O_WRONLY | O_CREAT | O_APPEND | (resume ? 0 : O_TRUNC) | O_CLOEXEC,
+                      0666);
+        if (out_fd < 0) {
+            errorf("--output %s: %s", out_path, strerror(errno));
+            return EXIT_USAGE;
+        }
+        struct stat st;
+        if (fstat(out_fd, &st) == 0 && st.st_size > 0)
+            new_file = 0;
+    }
+    struct sigaction sigact;
+    memset(&sigact, 0, sizeof sigact);
+    sigact.sa_handler = on_interrupt;
+    sigaction(SIGINT, &sigact, NULL);
+    sigaction(SIGTERM, &sigact, NULL);
     /* The LUT layers run on OpenMP threads; OpenBLAS's own pool would spin against them, and the
      * float layers of a small CNN gain nothing from it. */
     openblas_set_num_threads(1);
@@ -700,13 +839,20 @@ int axmul__cmd_net(int argc, char **argv)
     double float_acc = (double)fok / n;
 
     FILE *out = stdout;
-    if (fmt == 0)
-        fprintf(out, "model %s, %d test images of %s, float accuracy %.4f\n%-28s %9s %9s %9s  %s\n",
-                model_dir, n, dataset, float_acc, "table", "accuracy", "exact", "agreement",
-                "layer SNR dB");
-    else if (fmt == 2 && shard_i == 1) /* one header when shards are concatenated */
-        fprintf(out, "table,accuracy,exact_accuracy,float_accuracy,agreement,layer_snr_db,images,"
-                     "seconds\n");
+    char row[4096];
+    int rl;
+    if (fmt == 0) {
+        rl = snprintf(row, sizeof row,
+                      "model %s, %d test images of %s, float accuracy %.4f\n%-28s %9s %9s %9s  %s\n",
+                      model_dir, n, dataset, float_acc, "table", "accuracy", "exact", "agreement",
+                      "layer SNR dB");
+        emit_row(out_fd, out, row, (size_t)rl);
+    } else if (fmt == 2 && shard_i == 1 && new_file) { /* one header when shards concatenate */
+        rl = snprintf(row, sizeof row, "table,accuracy,exact_accuracy,float_accuracy,agreement,"
+                                       "layer_snr_db,images,seconds\n");
+        emit_row(out_fd, out, row, (size_t)rl);
+    }
+    int done_tables = 0;
     for (int i = 0; i < nl; i++) {
         const char *ty = axmul_model_layer_type(m, i);
         if (strcmp(ty, "conv2d") && strcmp(ty, "dense"))
@@ -734,6 +880,8 @@ int axmul__cmd_net(int argc, char **argv)
         snr.sample = samples;
     }
     for (int ti = 0; ti < npaths; ti++) {
+        if (interrupted)
+            break;
         const char *path = paths[ti];
         int sgn = axmul_name_is_signed(path);
         axmul_table *t;
@@ -853,21 +1001,33 @@ int axmul__cmd_net(int argc, char **argv)
             first_snr = 0;
         }
         if (fmt == 0)
-            fprintf(out, "%-28s %9.4f %9.4f %9.4f  %s  (%.2f s)\n", path, acc, exact_acc[sgn], agr,
-                    snrtxt, secs);
+            rl = snprintf(row, sizeof row, "%-28s %9.4f %9.4f %9.4f  %s  (%.2f s)\n", path, acc,
+                          exact_acc[sgn], agr, snrtxt, secs);
         else if (fmt == 1) {
-            fprintf(out, "{\"table\": \"");
-            for (const char *p = path; *p; p++)
-                fprintf(out, (*p == '"' || *p == '\\') ? "\\%c" : "%c", *p);
-            fprintf(out,
-                    "\", \"accuracy\": %.6f, \"exact_accuracy\": %.6f, \"float_accuracy\": %.6f, "
-                    "\"agreement\": %.6f, \"layer_snr_db\": [%s], \"images\": %d, \"seconds\": "
-                    "%.4f}\n",
-                    acc, exact_acc[sgn], float_acc, agr, snrtxt, n, secs);
+            char esc_path[2048];
+            size_t el = 0;
+            for (const char *p = path; *p && el + 3 < sizeof esc_path; p++) {
+                if (*p == '"' || *p == '\\')
+                    esc_path[el++] = '\\';
+                esc_path[el++] = *p;
+            }
+            esc_path[el] = '\0';
+            rl = snprintf(row, sizeof row,
+                          "{\"table\": \"%s\", \"accuracy\": %.6f, \"exact_accuracy\": %.6f, "
+                          "\"float_accuracy\": %.6f, \"agreement\": %.6f, \"layer_snr_db\": [%s], "
+                          "\"images\": %d, \"seconds\": %.4f}\n",
+                          esc_path, acc, exact_acc[sgn], float_acc, agr, snrtxt, n, secs);
         } else
-            fprintf(out, "%s,%.6f,%.6f,%.6f,%.6f,%s,%d,%.4f\n", path, acc, exact_acc[sgn],
-                    float_acc, agr, snrtxt, n, secs);
-        fflush(out);
+            rl = snprintf(row, sizeof row, "%s,%.6f,%.6f,%.6f,%.6f,%s,%d,%.4f\n", path, acc,
+                          exact_acc[sgn], float_acc, agr, snrtxt, n, secs);
+        if (rl < 0 || (size_t)rl >= sizeof row || emit_row(out_fd, out, row, (size_t)rl) != 0) {
+            errorf("%s: %s", out_path ? out_path : "standard output",
+                   rl >= (int)sizeof row ? "result row too long" : strerror(errno));
+            rc = EXIT_USAGE;
+            axmul_table_free(t);
+            break;
+        }
+        done_tables++;
         if (rep) {
             double snrv[64];
             const float *sa[64], *se[64];
@@ -877,12 +1037,17 @@ int axmul__cmd_net(int argc, char **argv)
                 sa[k] = samples[i];
                 se[k] = exact_out[sgn][i];
             }
-            axmul__report_row row = {path, t, acc, exact_acc[sgn], agr, secs, pl_n, pl_names,
-                                     snrv, sa, se, pl_h, pl_w, pl_c, pa, labels, n};
-            if (axmul__report_add(rep, &row) != 0)
+            axmul__report_row rrow = {path, t, acc, exact_acc[sgn], agr, secs, pl_n, pl_names,
+                                      snrv, sa, se, pl_h, pl_w, pl_c, pa, labels, n};
+            if (axmul__report_add(rep, &rrow) != 0)
                 rc = EXIT_USAGE;
         }
         axmul_table_free(t);
+    }
+    if (interrupted) {
+        errorf("interrupted after %d of %d tables; every finished row is complete%s", done_tables,
+               npaths, out_path ? "; add --resume to continue" : "");
+        rc = 130;
     }
     if (rep) {
         if (axmul__report_end(rep) != 0)
@@ -939,6 +1104,8 @@ int axmul__cmd_net(int argc, char **argv)
         }
     }
 out:
+    if (out_fd >= 0)
+        close(out_fd);
     if (rep)
         axmul__report_end(rep);
     for (int i = 0; i < 64; i++)

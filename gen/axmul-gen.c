@@ -683,6 +683,8 @@ int main(int argc, char **argv)
         av_push(&av, defines.v[i]);
     av_push(&av, "-o");
     av_push(&av, tmp_obj);
+    av_push(&av, "-x"); /* C whatever the file is called (.bin would go to the linker) */
+    av_push(&av, "c");
     av_push(&av, source_abs);
     int r = run_program(av.v, NULL);
     av_free(&av);
@@ -703,7 +705,7 @@ int main(int argc, char **argv)
     av_push(&av, tmp_obj);
     r = run_program(av.v, tmp_nm);
     av_free(&av);
-    if (r != 0 || read_symbols(tmp_nm, &syms) != 0) {
+    if (r != 0 || access(tmp_obj, F_OK) != 0 || read_symbols(tmp_nm, &syms) != 0) {
         errorf("cannot list the functions of %s with '%s' (binutils' nm; set NM)", source, nm);
         rc = EXIT_USAGE;
         goto out;

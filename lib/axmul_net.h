@@ -26,6 +26,11 @@ typedef struct axmul_dataset axmul_dataset;
 axmul_status axmul_dataset_load_idx(const char *images_path, const char *labels_path,
                                     axmul_dataset **out);
 
+/* The same from two in-memory IDX images (gzip or plain); error details name "<images>" and
+ * "<labels>". */
+axmul_status axmul_dataset_parse_idx(const void *images, size_t images_len, const void *labels,
+                                     size_t labels_len, axmul_dataset **out);
+
 /* Loads a named dataset: "fashion-mnist" (Debian's dataset-fashion-mnist, in
  * /usr/share/datasets/fashion-mnist), "fashion-mnist:DIR" or "mnist:DIR" (the usual
  * {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz] names). train selects the training split,

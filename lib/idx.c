@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <stdint.h>
 #include <zlib.h>
 
 #include "axmul_net.h"
@@ -30,78 +31,93 @@ typedef struct {
     size_t len;
 } idx_t;
 
-/* Reads the whole (possibly gzip-compressed) file; gzread passes plain files through. */
-static axmul_status read_maybe_gzip(const char *path, uint8_t **out, size_t *out_len)
+/* Inflates a gzip stream held in memory (RFC 1952), refusing output beyond IDX_MAX_BYTES. */
+static axmul_status gunzip(const uint8_t *in, size_t len, const char *name, uint8_t **out,
+                           size_t *out_len)
 {
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        int e = errno;
-        return axmul__fail(axmul__status_from_errno(e), "%s: %s", path, strerror(e));
-    }
-    if (S_ISDIR(st.st_mode))
-        return axmul__fail(AXMUL_ERR_IS_DIRECTORY, "%s: is a directory, not an IDX file", path);
-    gzFile gz = gzopen(path, "rb");
-    if (!gz) {
-        int e = errno;
-        return axmul__fail(axmul__status_from_errno(e), "%s: %s", path,
-                           e ? strerror(e) : "cannot open");
-    }
-    size_t cap = 1 << 20, len = 0;
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK)
+        return axmul__fail(AXMUL_ERR_NOMEM, "%s: cannot start zlib", name);
+    size_t cap = len * 4 + 1024, used = 0;
+    if (cap > IDX_MAX_BYTES)
+        cap = IDX_MAX_BYTES;
     uint8_t *buf = malloc(cap);
     if (!buf) {
-        gzclose(gz);
-        return axmul__fail(AXMUL_ERR_NOMEM, "%s: out of memory", path);
+        inflateEnd(&z);
+        return axmul__fail(AXMUL_ERR_NOMEM, "%s: out of memory", name);
     }
+    z.next_in = (Bytef *)(uintptr_t)in;
+    axmul_status s = AXMUL_OK;
+    size_t left = len;
     for (;;) {
-        if (len == cap) {
+        if (used == cap) {
             if (cap >= IDX_MAX_BYTES) {
-                free(buf);
-                gzclose(gz);
-                return axmul__fail(AXMUL_ERR_SIZE, "%s: larger than %zu bytes uncompressed", path,
-                                   IDX_MAX_BYTES);
+                s = axmul__fail(AXMUL_ERR_SIZE, "%s: larger than %zu bytes uncompressed", name,
+                                IDX_MAX_BYTES);
+                break;
             }
-            uint8_t *nb = realloc(buf, cap * 2);
+            size_t ncap = cap * 2 > IDX_MAX_BYTES ? IDX_MAX_BYTES : cap * 2;
+            uint8_t *nb = realloc(buf, ncap);
             if (!nb) {
-                free(buf);
-                gzclose(gz);
-                return axmul__fail(AXMUL_ERR_NOMEM, "%s: out of memory", path);
+                s = axmul__fail(AXMUL_ERR_NOMEM, "%s: out of memory", name);
+                break;
             }
             buf = nb;
-            cap *= 2;
+            cap = ncap;
         }
-        int want = (int)((cap - len) > (1u << 30) ? (1u << 30) : (cap - len));
-        int r = gzread(gz, buf + len, (unsigned)want);
-        if (r < 0) {
-            int errnum;
-            const char *msg = gzerror(gz, &errnum);
-            axmul_status s = axmul__fail(AXMUL_ERR_FORMAT, "%s: corrupt gzip data (%s)", path, msg);
-            free(buf);
-            gzclose(gz);
-            return s;
-        }
-        if (r == 0)
+        uInt in_chunk = left > (1u << 30) ? (1u << 30) : (uInt)left;
+        z.avail_in = in_chunk;
+        z.next_out = buf + used;
+        z.avail_out = (uInt)((cap - used) > (1u << 30) ? (1u << 30) : (cap - used));
+        uInt out_before = z.avail_out;
+        int r = inflate(&z, Z_NO_FLUSH);
+        used += out_before - z.avail_out;
+        left -= in_chunk - z.avail_in;
+        if (r == Z_STREAM_END)
             break;
-        len += (size_t)r;
+        if (r != Z_OK && r != Z_BUF_ERROR) {
+            s = axmul__fail(AXMUL_ERR_FORMAT, "%s: corrupt gzip data (%s)", name,
+                            z.msg ? z.msg : "inflate failed");
+            break;
+        }
+        if (left == 0 && z.avail_out != 0) {
+            s = axmul__fail(AXMUL_ERR_FORMAT, "%s: truncated gzip stream", name);
+            break;
+        }
     }
-    /* a truncated gzip stream ends without error from gzread but is flagged by gzclose */
-    int zr = gzclose(gz);
-    if (zr != Z_OK) {
+    inflateEnd(&z);
+    if (s != AXMUL_OK) {
         free(buf);
-        return axmul__fail(AXMUL_ERR_FORMAT, "%s: truncated or corrupt gzip stream", path);
+        return s;
     }
     *out = buf;
+    *out_len = used;
+    return AXMUL_OK;
+}
+
+/* Reads a file whole and inflates it when it starts with the gzip magic. */
+static axmul_status read_maybe_gzip(const char *path, uint8_t **out, size_t *out_len)
+{
+    uint8_t *raw;
+    size_t len;
+    axmul_status s = axmul__read_file(path, IDX_MAX_BYTES, &raw, &len);
+    if (s != AXMUL_OK)
+        return s;
+    if (len >= 2 && raw[0] == 0x1f && raw[1] == 0x8b) {
+        s = gunzip(raw, len, path, out, out_len);
+        free(raw);
+        return s;
+    }
+    *out = raw;
     *out_len = len;
     return AXMUL_OK;
 }
 
-static axmul_status idx_read(const char *path, int want_ndim, idx_t *x)
+/* Parses an IDX image (b, len), taking ownership of b (freed on error, kept in x). */
+static axmul_status idx_parse(uint8_t *b, size_t len, const char *path, int want_ndim, idx_t *x)
 {
     memset(x, 0, sizeof *x);
-    uint8_t *b = NULL;
-    size_t len = 0;
-    axmul_status s = read_maybe_gzip(path, &b, &len);
-    if (s != AXMUL_OK)
-        return s;
     if (len < 4 || b[0] != 0 || b[1] != 0) {
         free(b);
         return axmul__fail(AXMUL_ERR_FORMAT, "%s: not an IDX file (bad magic number)", path);
@@ -146,6 +162,59 @@ static axmul_status idx_read(const char *path, int want_ndim, idx_t *x)
     return AXMUL_OK;
 }
 
+static axmul_status idx_read(const char *path, int want_ndim, idx_t *x)
+{
+    uint8_t *b = NULL;
+    size_t len = 0;
+    axmul_status s = read_maybe_gzip(path, &b, &len);
+    if (s != AXMUL_OK)
+        return s;
+    return idx_parse(b, len, path, want_ndim, x);
+}
+
+/* Both halves of a dataset from memory (either may be gzip-compressed). */
+static axmul_status idx_from_memory(const void *bytes, size_t len, const char *name, int ndim,
+                                    idx_t *x)
+{
+    uint8_t *b;
+    size_t bl;
+    const uint8_t *p = bytes;
+    if (len >= 2 && p[0] == 0x1f && p[1] == 0x8b) {
+        axmul_status s = gunzip(p, len, name, &b, &bl);
+        if (s != AXMUL_OK)
+            return s;
+    } else {
+        b = malloc(len ? len : 1);
+        if (!b)
+            return axmul__fail(AXMUL_ERR_NOMEM, "%s: out of memory", name);
+        if (len)
+            memcpy(b, p, len);
+        bl = len;
+    }
+    return idx_parse(b, bl, name, ndim, x);
+}
+
+static axmul_status combine(idx_t im, idx_t lb, const char *images_path, const char *labels_path,
+                            axmul_dataset **out);
+
+axmul_status axmul_dataset_parse_idx(const void *images, size_t images_len, const void *labels,
+                                     size_t labels_len, axmul_dataset **out)
+{
+    axmul_error_clear();
+    if (!out || (!images && images_len) || (!labels && labels_len))
+        return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "axmul_dataset_parse_idx: NULL argument");
+    *out = NULL;
+    idx_t im, lb;
+    axmul_status s = idx_from_memory(images, images_len, "<images>", 3, &im);
+    if (s != AXMUL_OK)
+        return s;
+    if ((s = idx_from_memory(labels, labels_len, "<labels>", 1, &lb)) != AXMUL_OK) {
+        free(im.data);
+        return s;
+    }
+    return combine(im, lb, "<images>", "<labels>", out);
+}
+
 axmul_status axmul_dataset_load_idx(const char *images_path, const char *labels_path,
                                     axmul_dataset **out)
 {
@@ -161,6 +230,12 @@ axmul_status axmul_dataset_load_idx(const char *images_path, const char *labels_
         free(im.data);
         return s;
     }
+    return combine(im, lb, images_path, labels_path, out);
+}
+
+static axmul_status combine(idx_t im, idx_t lb, const char *images_path, const char *labels_path,
+                            axmul_dataset **out)
+{
     if (im.dims[0] != lb.dims[0]) {
         free(im.data);
         free(lb.data);

@@ -2,6 +2,9 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -28,6 +31,59 @@ static void errorf(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+/* Writes a whole row in one go and syncs it: an interrupted sweep leaves only complete rows. */
+static int write_row(int fd, const char *s, size_t len)
+{
+    while (len) {
+        ssize_t w = write(fd, s, len);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        s += w;
+        len -= (size_t)w;
+    }
+    return fsync(fd) == 0 || errno == EINVAL ? 0 : -1;
+}
+
+/* Files already reported in a CSV output (first field of each complete line); a last line
+ * without its newline is cut off. Returns the count, -1 on error. */
+static int csv_done(const char *path, char ***done)
+{
+    *done = NULL;
+    FILE *f = fopen(path, "r+");
+    if (!f)
+        return errno == ENOENT ? 0 : -1;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    long good = 0;
+    int n = 0;
+    while ((len = getline(&line, &cap, f)) > 0 && line[len - 1] == '\n') {
+        good = ftell(f);
+        if (strncmp(line, "file,", 5) == 0)
+            continue;
+        char **nd = realloc(*done, sizeof(char *) * (size_t)(n + 1));
+        if (!nd)
+            break;
+        *done = nd;
+        (*done)[n++] = strndup(line, strcspn(line, ","));
+    }
+    free(line);
+    int ok = fflush(f) == 0 && ftruncate(fileno(f), good) == 0;
+    fclose(f);
+    return ok ? n : -1;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -49,7 +105,11 @@ static void usage(FILE *f)
             "      --heatmap-dir DIR   one heatmap per table: DIR/NAME.png\n"
             "      --histogram OUT.png histogram of the errors of the (single) table\n"
             "      --scale N           enlarge heatmaps N times (1..16, default 1)\n"
-            "  -o, --output FILE       write the report to FILE (atomically) instead of stdout\n"
+            "  -o, --output FILE       write the report to FILE instead of stdout: atomically\n"
+            "                          (text, json), or row by row (csv), so that an\n"
+            "                          interrupted sweep keeps its finished rows\n"
+            "      --resume            with -o FILE and --format csv: skip the tables already\n"
+            "                          in FILE and append the others\n"
             "  -h, --help              show this help and exit\n"
             "  -V, --version           show the version and exit\n"
             "\n"
@@ -284,6 +344,7 @@ int main(int argc, char **argv)
     const char *dist_a_path = NULL, *dist_b_path = NULL, *against = NULL;
     const char *heatmap = NULL, *heatmap_dir = NULL, *histogram = NULL, *output = NULL;
     unsigned scale = 1;
+    int resume = 0;
     static const struct option opts[] = {
         {"format", required_argument, NULL, 'f'},
         {"signed", no_argument, NULL, 's'},
@@ -297,6 +358,7 @@ int main(int argc, char **argv)
         {"histogram", required_argument, NULL, 5},
         {"scale", required_argument, NULL, 6},
         {"output", required_argument, NULL, 'o'},
+        {"resume", no_argument, NULL, 7},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -351,6 +413,9 @@ int main(int argc, char **argv)
             break;
         case 'o':
             output = optarg;
+            break;
+        case 7:
+            resume = 1;
             break;
         case 'h':
             usage(stdout);
@@ -411,13 +476,56 @@ int main(int argc, char **argv)
 
     int rc = 0;
     sbuf out = {0};
+    /* CSV into a file goes out row by row (and can resume); the other formats at the end. */
+    int row_fd = -1;
+    char **done = NULL;
+    int ndone = 0;
+    if (resume && !(output && fmt == FMT_CSV)) {
+        errorf("--resume needs -o FILE and --format csv");
+        return EXIT_USAGE;
+    }
+    if (output && fmt == FMT_CSV) {
+        if (resume && (ndone = csv_done(output, &done)) < 0) {
+            errorf("--resume %s: %s", output, strerror(errno));
+            return EXIT_USAGE;
+        }
+        row_fd = open(output, O_WRONLY | O_CREAT | O_APPEND | (resume ? 0 : O_TRUNC) | O_CLOEXEC,
+                      0666);
+        if (row_fd < 0) {
+            errorf("-o %s: %s", output, strerror(errno));
+            return EXIT_USAGE;
+        }
+    }
+    struct sigaction sigact;
+    memset(&sigact, 0, sizeof sigact);
+    sigact.sa_handler = on_interrupt;
+    sigaction(SIGINT, &sigact, NULL);
+    sigaction(SIGTERM, &sigact, NULL);
     if (fmt == FMT_JSON)
         sb_printf(&out, "[\n");
-    if (fmt == FMT_CSV)
-        emit_csv_header(&out, check_packing || against);
-    int first = 1;
+    if (fmt == FMT_CSV && !(resume && ndone > 0)) {
+        struct stat hst;
+        if (row_fd < 0 || (fstat(row_fd, &hst) == 0 && hst.st_size == 0))
+            emit_csv_header(&out, check_packing || against);
+    }
+    int first = 1, processed = 0;
     for (int i = optind; i < argc; i++) {
+        if (interrupted)
+            break;
         const char *path = argv[i];
+        int skip = 0;
+        for (int j = 0; j < ndone && !skip; j++)
+            skip = strcmp(done[j], path) == 0;
+        if (skip)
+            continue;
+        if (row_fd >= 0 && out.len) { /* flush the header or the previous row */
+            if (write_row(row_fd, out.s, out.len) != 0) {
+                errorf("-o %s: %s", output, strerror(errno));
+                rc = EXIT_USAGE;
+                break;
+            }
+            out.len = 0;
+        }
         result_t r;
         memset(&r, 0, sizeof r);
         r.file = path;
@@ -499,11 +607,31 @@ int main(int argc, char **argv)
             break;
         }
         first = 0;
+        processed++;
     }
+    for (int j = 0; j < ndone; j++)
+        free(done[j]);
+    free(done);
     if (fmt == FMT_JSON)
         sb_printf(&out, "%s]\n", first ? "" : "\n");
     axmul_table_free(ref);
-    if (output) {
+    if (interrupted) {
+        errorf("interrupted after %d tables%s", processed,
+               row_fd >= 0 ? "; every row in the output is complete: add --resume to continue"
+                           : "; no report written");
+        rc = 130;
+        if (row_fd < 0) {
+            free(out.s);
+            return rc;
+        }
+    }
+    if (row_fd >= 0) {
+        if (out.len && write_row(row_fd, out.s, out.len) != 0) {
+            errorf("-o %s: %s", output, strerror(errno));
+            rc = EXIT_USAGE;
+        }
+        close(row_fd);
+    } else if (output) {
         /* Written via the library's atomic writer: a report file is whole or absent. */
         if (axmul_file_write_atomic(output, out.s ? out.s : "", out.len) != AXMUL_OK) {
             errorf("%s", axmul_error_detail());

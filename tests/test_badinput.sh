@@ -1,0 +1,144 @@
+#!/bin/sh
+# The bad-input matrix: every tool, every kind of broken input. Each case must exit 1 or 2 (never
+# a signal), name the input in its message, and leave no output file (nor temporary) behind.
+. "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
+G="$top_builddir/gen/axmul-gen"
+V="$top_builddir/verify/axmul-verify"
+C="$top_builddir/conv/axconv-test"
+E="$top_srcdir/tables/mul8u_1JFF.bin"
+M="$top_srcdir/models/lenet5-fashion-mnist"
+command -v perl >/dev/null || skip "perl (Debian's perl-base) is needed to write the broken files"
+mkdir "$T/in" "$T/outdir"
+cases=0
+
+# bad CODE NEEDLE OUTPUT CMD...: OUTPUT (or -) must not exist afterwards.
+bad() {
+    code=$1 needle=$2 output=$3
+    shift 3
+    "$@" > "$T/out" 2> "$T/err"
+    got=$?
+    [ "$got" -lt 128 ] || fail "'$*' died with signal $((got - 128))"
+    [ "$got" -eq "$code" ] || { cat "$T/err" >&2; fail "'$*' exited $got, expected $code"; }
+    grep -F -q -- "$needle" "$T/err" || { cat "$T/err" >&2; fail "'$*': message lacks '$needle'"; }
+    if [ "$output" != - ]; then
+        [ -e "$output" ] && fail "'$*' left $output behind"
+        ls "$(dirname "$output")" 2>/dev/null | grep -q '\.tmp' && fail "'$*' left a temporary file"
+    fi
+    cases=$((cases + 1))
+}
+
+# ---- inputs
+I="$T/in"
+: > "$I/empty.bin"
+head -c 1000 "$E" > "$I/short.bin"
+{ cat "$E"; printf 'xx'; } > "$I/long.bin"
+head -c 5000 /dev/urandom > "$I/garbage.bin"
+mkdir "$I/dir.bin"
+npy() { # npy FILE DESCR SHAPE DATA-PERL-EXPR
+    perl -e 'binmode STDOUT; my $h = "{\x27descr\x27: \x27'"$2"'\x27, \x27fortran_order\x27: False, \x27shape\x27: '"$3"', }";
+        $h .= " " x (117 - length($h)) . "\n"; print "\x93NUMPY\x01\x00", pack("v", length($h)), $h, '"$4" > "$1"
+}
+npy "$I/x.npy" '<f4' '(1, 4, 4, 1)' 'pack("f*", map { $_ / 16 } 0..15)'
+npy "$I/w.npy" '<f4' '(3, 3, 1, 2)' 'pack("f*", map { $_ / 9 - 1 } 0..17)'
+npy "$I/huge.npy" '<f4' '(100000, 100000, 100000, 1)' 'pack("f*", 1, 2, 3)'
+npy "$I/be.npy" '>f4' '(1, 4, 4, 1)' 'pack("f>*", 0..15)'
+npy "$I/f8.npy" '<f8' '(1, 4, 4, 1)' 'pack("d*", 0..15)'
+npy "$I/trunc.npy" '<f4' '(1, 4, 4, 1)' 'pack("f*", 0..9)'
+npy "$I/trail.npy" '<f4' '(1, 4, 4, 1)' 'pack("f*", 0..20)'
+npy "$I/nan.npy" '<f4' '(1, 4, 4, 1)' 'pack("f*", 0..4, 9**9**9 - 9**9**9, 6..15)'
+npy "$I/inf.npy" '<f4' '(1, 4, 4, 1)' 'pack("f*", 0..4, 9**9**9, 6..15)'
+printf 'int f(int a, int b) { return a * b }\n' > "$I/broken.c"
+: > "$I/empty.c"
+
+O="$T/outdir"
+# ---- axmul-gen
+bad 2 "nope.c" "$O/g.bin" "$G" "$I/nope.c" -o "$O/g.bin"
+bad 2 "dir.bin" "$O/g.bin" "$G" "$I/dir.bin" -o "$O/g.bin"
+bad 1 "empty.c: defines no externally visible function" "$O/g.bin" "$G" "$I/empty.c" -o "$O/g.bin"
+bad 1 "garbage.bin: does not compile" "$O/g.bin" "$G" "$I/garbage.bin" -o "$O/g.bin"
+bad 1 "broken.c: does not compile" "$O/g.bin" "$G" "$I/broken.c" -o "$O/g.bin"
+bad 2 "no/such/g.bin" "$O/no/such/g.bin" "$G" "$top_srcdir/gen/families/exact.c" -o "$O/no/such/g.bin"
+# ---- axmul-verify
+for f in empty short long; do
+    bad 2 "$f.bin" - "$V" "$I/$f.bin"
+done
+bad 2 "dir.bin: is a directory" - "$V" "$I/dir.bin"
+bad 2 "nope.bin" - "$V" "$I/nope.bin"
+bad 2 "garbage.bin: 5000 bytes" - "$V" "$I/garbage.bin"
+bad 2 "garbage.bin" - "$V" --dist-a "$I/garbage.bin" "$E"
+bad 2 "x.npy: 16 elements, expected 256" - "$V" --dist-a "$I/x.npy" "$E"
+bad 2 "no/such/h.png" "$O/no/such/h.png" "$V" --heatmap "$O/no/such/h.png" "$E"
+bad 2 "no/such/r.csv" "$O/no/such/r.csv" "$V" -o "$O/no/such/r.csv" --format json "$E"
+# ---- axconv-test conv
+for f in nope dir.bin empty.bin garbage.bin trunc trail huge be f8 nan inf; do
+    case $f in *.bin) p="$I/$f" ;; *) p="$I/$f.npy" ;; esac
+    [ "$f" = dir.bin ] && p="$I/dir.bin"
+    bad 2 "$(basename "$p")" "$O/y.npy" "$C" conv --input "$p" --filter "$I/w.npy" --output "$O/y.npy"
+    bad 2 "$(basename "$p")" "$O/y.npy" "$C" conv --input "$I/x.npy" --filter "$p" --output "$O/y.npy"
+done
+bad 2 "big-endian" - "$C" conv --input "$I/be.npy" --filter "$I/w.npy"
+bad 2 "'<f8', expected float32" - "$C" conv --input "$I/f8.npy" --filter "$I/w.npy"
+bad 2 "element 5 is NaN" - "$C" conv --input "$I/nan.npy" --filter "$I/w.npy"
+bad 2 "element 5 is +Inf" - "$C" conv --input "$I/inf.npy" --filter "$I/w.npy"
+bad 2 "declared shape needs more than" - "$C" conv --input "$I/huge.npy" --filter "$I/w.npy"
+bad 2 "range [1, 0] is inverted" - "$C" conv --input "$I/x.npy" --filter "$I/w.npy" --input-range 1,0
+bad 2 "zero width" - "$C" conv --input "$I/x.npy" --filter "$I/w.npy" --filter-range 0.5,0.5
+bad 2 "short.bin" "$O/y.npy" "$C" conv --input "$I/x.npy" --filter "$I/w.npy" --mtab "$I/short.bin" --output "$O/y.npy"
+bad 2 "no/such/y.npy" "$O/no/such/y.npy" "$C" conv --input "$I/x.npy" --filter "$I/w.npy" --output "$O/no/such/y.npy"
+bad 2 "no/such/d.png" "$O/no/such/d.png" "$C" conv --input "$I/x.npy" --filter "$I/w.npy" --heatmap "$O/no/such/d.png"
+# ---- axconv-test bench / calibrate / train
+bad 2 "garbage.bin" - "$C" bench --quick --mtab "$I/garbage.bin"
+bad 2 "nomodel" - "$C" calibrate --model "$T/nomodel"
+# ---- models
+mk_model() { rm -rf "$T/m"; cp -r "$M" "$T/m"; }
+FM=/usr/share/datasets/fashion-mnist
+if [ -f "$FM/t10k-images-idx3-ubyte.gz" ]; then
+    mk_model
+    cp "$I/garbage.bin" "$T/m/model.json"
+    bad 2 "model.json" - "$C" net --model "$T/m" --mtab "$E" --limit 10
+    mk_model
+    sed 's/"type": "avgpool"/"type": "lstm"/' "$M/model.json" > "$T/m/model.json"
+    bad 2 "unknown layer type 'lstm'" - "$C" net --model "$T/m" --mtab "$E" --limit 10
+    mk_model
+    cp "$I/w.npy" "$T/m/fc2_weights.npy"
+    bad 2 "fc2_weights.npy has 18 elements" - "$C" net --model "$T/m" --mtab "$E" --limit 10
+    mk_model
+    cp "$I/huge.npy" "$T/m/conv1_weights.npy"
+    bad 2 "conv1_weights.npy: declared shape" - "$C" net --model "$T/m" --mtab "$E" --limit 10
+    mk_model
+    cp "$I/nan.npy" "$T/m/conv1_bias.npy"
+    bad 2 "conv1_bias.npy: element 5 is not finite" - "$C" net --model "$T/m" --mtab "$E" --limit 10
+    bad 2 "long.bin" - "$C" net --model "$M" --mtab "$I/long.bin" --limit 10
+    bad 2 "no/such/rep" "$O/no/such/rep" "$C" net --model "$M" --mtab "$E" --limit 10 --report "$O/no/such/rep"
+    bad 2 "no/such/r.csv" "$O/no/such/r.csv" "$C" net --model "$M" --mtab "$E" --limit 10 --output "$O/no/such/r.csv"
+    mkdir "$T/ds"
+    cp "$I/garbage.bin" "$T/ds/t10k-images-idx3-ubyte"
+    cp "$FM/t10k-labels-idx1-ubyte.gz" "$T/ds/"
+    bad 2 "t10k-images-idx3-ubyte: not an IDX file" - "$C" net --model "$M" --mtab "$E" --dataset "mnist:$T/ds"
+    bad 2 "dataset 'mnist:$T/nods'" - "$C" net --model "$M" --mtab "$E" --dataset "mnist:$T/nods"
+    bad 2 "no/such/model" - "$C" train --out "$O/no/such/model" --limit 64 --epochs 1 --quiet
+fi
+pass "bad-input matrix: $cases cases, each a clear error, no signal, no partial output"
+
+# ---- a full disk: a tiny tmpfs when this machine lets us mount one, else a file size limit
+full="$T/full"
+mkdir "$full"
+if mount -t tmpfs -o size=16k tmpfs "$full" 2>/dev/null; then
+    how="16 KiB tmpfs"
+    trap 'umount "$full" 2>/dev/null; chmod -R u+w "$T" 2>/dev/null; rm -rf "$T"' EXIT
+    limit=""
+else
+    how="file size limit (ulimit -f), tmpfs not mountable here"
+    limit=yes
+fi
+disk() { # like bad, with writes failing for lack of space
+    if [ -n "$limit" ]; then
+        (trap '' XFSZ; ulimit -f 16; bad "$@") || exit 1
+    else
+        bad "$@"
+    fi
+}
+disk 2 "$full/t.bin" "$full/t.bin" "$G" "$top_srcdir/gen/families/exact.c" -o "$full/t.bin"
+disk 2 "$full/h.png" "$full/h.png" "$V" --heatmap "$full/h.png" --scale 16 "$E"
+disk 2 "$full/y.npy" "$full/y.npy" "$C" conv --shape 1,64,64,8 --kernel 3,3,16 --output "$full/y.npy"
+pass "full disk ($how): clear errors, nothing left behind"
