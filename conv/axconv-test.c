@@ -652,6 +652,7 @@ static int cmd_bench(int argc, char **argv)
 {
     int threads = 0, repeat = 5, quick = 0, json = 0, v[1], n;
     const char *mtab = NULL;
+    axmul_backend backend = AXMUL_BACKEND_CPU;
     static const struct option opts[] = {
         {"backend", required_argument, NULL, 'b'}, {"path", required_argument, NULL, 'p'},
         {"threads", required_argument, NULL, 't'}, {"repeat", required_argument, NULL, 'r'},
@@ -669,6 +670,7 @@ static int cmd_bench(int argc, char **argv)
                     errorf("--backend cuda: %s", axmul_error_detail());
                     return EXIT_USAGE;
                 }
+                backend = AXMUL_BACKEND_CUDA;
             } else if (strcmp(optarg, "cpu") != 0) {
                 errorf("--backend '%s': expected cpu or cuda", optarg);
                 return EXIT_USAGE;
@@ -728,9 +730,10 @@ static int cmd_bench(int argc, char **argv)
         return EXIT_USAGE;
     }
     if (!json)
-        printf("table %s, CPU path %s, threads %s\n", mtab ? mtab : "exact (mul8u_1JFF)",
+        printf("table %s, backend %s, CPU path %s, threads %s\n",
+               mtab ? mtab : "exact (mul8u_1JFF)", backend == AXMUL_BACKEND_CUDA ? "cuda" : "cpu",
                axmul_cpu_path(), threads ? "as given" : "all");
-    int r = axmul__bench(t, threads, repeat, quick, json, stdout);
+    int r = axmul__bench(t, backend, threads, repeat, quick, json, stdout);
     axmul_table_free(t);
     if (r < 0) {
         errorf("benchmark: %s", strerror(errno));

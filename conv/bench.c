@@ -164,8 +164,8 @@ static void float_conv(const axmul_conv_desc *d, int oh, int ow, const float *x,
         }
 }
 
-static void run_shape(const shape_t *sh, const axmul_table *t, int threads, int repeat,
-                      result_t *r)
+static void run_shape(const shape_t *sh, const axmul_table *t, axmul_backend backend, int threads,
+                      int repeat, result_t *r)
 {
     axmul_conv_desc d;
     axmul_conv_desc_init(&d);
@@ -180,7 +180,7 @@ static void run_shape(const shape_t *sh, const axmul_table *t, int threads, int 
     d.stride_h = d.stride_w = sh->stride;
     d.padding = sh->pad;
     d.threads = threads;
-    d.backend = AXMUL_BACKEND_CPU;
+    d.backend = backend;
     int oh, ow;
     if (axmul_conv_output_shape(&d, &oh, &ow) != AXMUL_OK) {
         snprintf(r->error, sizeof r->error, "%s", axmul_error_detail());
@@ -277,7 +277,8 @@ static void run_shape(const shape_t *sh, const axmul_table *t, int threads, int 
     free(tf);
 }
 
-int axmul__bench(const axmul_table *t, int threads, int repeat, int quick, int json, FILE *out)
+int axmul__bench(const axmul_table *t, axmul_backend backend, int threads, int repeat, int quick,
+                 int json, FILE *out)
 {
     const shape_t *shapes = quick ? quick_shapes : full_shapes;
     size_t nshapes = quick ? sizeof quick_shapes / sizeof quick_shapes[0]
@@ -298,7 +299,7 @@ int axmul__bench(const axmul_table *t, int threads, int repeat, int quick, int j
         if (pid < 0)
             return -1;
         if (pid == 0) {
-            run_shape(&shapes[i], t, threads, repeat, r);
+            run_shape(&shapes[i], t, backend, threads, repeat, r);
             _exit(0);
         }
         int status;

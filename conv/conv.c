@@ -14,6 +14,7 @@
 #include "conv/conv_internal.h"
 #include "internal.h"
 #ifdef HAVE_CUDA
+#include "cuda/conv_cuda.h"
 #include "cuda/cuda_probe.h"
 #endif
 
@@ -423,12 +424,22 @@ axmul_status axmul_cuda_available(void)
 #ifdef HAVE_CUDA
     if (getenv("AXMUL_DISABLE_CUDA") && strcmp(getenv("AXMUL_DISABLE_CUDA"), "0") != 0)
         return axmul__fail(AXMUL_ERR_NO_DEVICE, "CUDA disabled by AXMUL_DISABLE_CUDA");
-    int n = 0;
-    char msg[256] = "";
-    if (axmul__cuda_probe(&n, msg, sizeof msg) != 0 || n == 0)
-        return axmul__fail(AXMUL_ERR_NO_DEVICE, "no CUDA device: %s", msg);
-    return axmul__fail(AXMUL_ERR_NOT_BUILT,
-                       "a CUDA device is present, but this build has no CUDA conv kernels yet");
+    /* The probe runs once: it launches a kernel, so a GPU whose architecture this build has no
+     * image for is reported here instead of computing garbage later. */
+    static int probed = 0, ok = 0;
+    static char why[256];
+    if (!probed) {
+        int n = 0;
+        char msg[256] = "";
+        if (axmul__cuda_probe(&n, msg, sizeof msg) != 0 || n == 0)
+            snprintf(why, sizeof why, "%s", msg);
+        else
+            ok = 1;
+        probed = 1;
+    }
+    if (!ok)
+        return axmul__fail(AXMUL_ERR_NO_DEVICE, "no usable CUDA device: %s", why);
+    return AXMUL_OK;
 #else
     return axmul__fail(AXMUL_ERR_NOT_BUILT, "this build has no CUDA backend (configure "
                                             "--with-cuda)");
@@ -455,13 +466,57 @@ static axmul_status pick_backend(axmul_backend want, axmul_backend *out)
     return AXMUL_OK;
 }
 
+#ifdef HAVE_CUDA
+/* FNV-1a (Fowler, Noll, Vo): a cheap content hash that decides whether the device's copy of the
+ * table is still the right one. */
+static uint64_t fnv1a(const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+/* Host half of the CUDA backend: the same quantization and table layout as the CPU engine,
+ * then the device kernel (cuda/conv.cu). */
+static axmul_status conv_cuda(const axmul__conv_setup *s, const axmul_table *t, const float *x,
+                              const float *w, float *y)
+{
+    const axmul__conv_plan *p = &s->p;
+    size_t nx = (size_t)p->n * p->h * p->w * p->c;
+    uint8_t *qx = malloc(nx ? nx : 1), *wq = malloc((size_t)p->co * p->k);
+    int64_t *sum_qw = malloc(sizeof(int64_t) * (size_t)p->co);
+    uint16_t *tt = malloc(sizeof(uint16_t) * AXMUL_TABLE_ENTRIES);
+    axmul_status st = AXMUL_OK;
+    if (!qx || !wq || !sum_qw || !tt) {
+        st = axmul__fail(AXMUL_ERR_NOMEM, "conv: out of memory");
+        goto out;
+    }
+    axmul__quantize_bulk(x, nx, &s->xq, qx);
+    axmul__conv_quantize_filter(s, w, wq, sum_qw, 0);
+    axmul__table_colmajor(t, p->is_signed, tt);
+    axmul__cuda_job job = {p,  qx, wq, sum_qw, s->zw, s->oscale, tt,
+                           fnv1a(tt, sizeof(uint16_t) * AXMUL_TABLE_ENTRIES), y};
+    char msg[512];
+    if (axmul__cuda_conv(&job, msg, sizeof msg) != 0)
+        st = axmul__fail(AXMUL_ERR_CUDA, "CUDA: %s", msg);
+out:
+    free(qx);
+    free(wq);
+    free(sum_qw);
+    free(tt);
+    return st;
+}
+#endif
+
 axmul_status axmul_conv2d(const axmul_conv_desc *d, const axmul_table *t, const float *x,
                           const float *w, float *y, axmul_conv_info *info)
 {
     axmul_error_clear();
     if (!d || !y)
         return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "conv: NULL descriptor or output");
-    axmul_backend b;
+    axmul_backend b = AXMUL_BACKEND_CPU;
     axmul_status st = pick_backend(d->backend, &b);
     if (st != AXMUL_OK)
         return st;
@@ -469,6 +524,15 @@ axmul_status axmul_conv2d(const axmul_conv_desc *d, const axmul_table *t, const 
     if ((st = axmul__conv_setup_make(d, t, x, w, &s)) != AXMUL_OK)
         return st;
     const char *path = NULL;
+#ifdef HAVE_CUDA
+    if (b == AXMUL_BACKEND_CUDA) {
+        st = conv_cuda(&s, t, x, w, y);
+        if (st == AXMUL_OK)
+            fill_info(info, &s, AXMUL_BACKEND_CUDA, "cuda");
+        axmul__conv_setup_free(&s);
+        return st;
+    }
+#endif
     st = axmul__conv_cpu(&s, t, x, w, y, d->threads, &path);
     if (st == AXMUL_OK)
         fill_info(info, &s, AXMUL_BACKEND_CPU, path);

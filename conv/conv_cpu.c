@@ -154,7 +154,7 @@ void axmul__quantize_portable(const float *x, size_t n, float nmin, float nmax, 
 }
 
 /* Bulk quantization with the fastest code this CPU runs; identical codes on every path. */
-static void quantize_bulk(const float *x, size_t n, const axmul_qparams *q, uint8_t *out)
+void axmul__quantize_bulk(const float *x, size_t n, const axmul_qparams *q, uint8_t *out)
 {
     if (q->degenerate) {
         memset(out, 0, n);
@@ -173,6 +173,15 @@ static void quantize_bulk(const float *x, size_t n, const axmul_qparams *q, uint
     }
 #endif
     axmul__quantize_portable(x, n, q->nudged_min, q->nudged_max, inv, q->is_signed, out);
+}
+
+void axmul__table_colmajor(const axmul_table *t, int is_signed, uint16_t *tt)
+{
+    const uint16_t *tv = axmul_table_data(t);
+    const uint16_t flip = is_signed ? 0x8000 : 0;
+    for (int b = 0; b < 256; b++)
+        for (int a = 0; a < 256; a++)
+            tt[b * 256 + a] = (uint16_t)(tv[a * 256 + b] ^ flip);
 }
 
 /* ---------------------------------------------------------------- driver */
@@ -368,7 +377,7 @@ axmul_status axmul__conv_cpu(const axmul__conv_setup *s, const axmul_table *t, c
 #endif
     for (int64_t b = 0; b < nblocks; b++) {
         size_t i0 = (size_t)b * block, len = nx - i0 < block ? nx - i0 : block;
-        quantize_bulk(x + i0, len, &s->xq, qx + i0);
+        axmul__quantize_bulk(x + i0, len, &s->xq, qx + i0);
     }
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(nthreads) schedule(static)

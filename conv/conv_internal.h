@@ -30,6 +30,14 @@ void axmul__conv_setup_free(axmul__conv_setup *s);
 void axmul__conv_quantize_filter(const axmul__conv_setup *s, const float *w, uint8_t *wq,
                                  int64_t *sum_qw, int threads);
 
+/* Quantizes n floats to table indices (identical to axmul_quantize) with the fastest code the
+ * CPU runs. */
+void axmul__quantize_bulk(const float *x, size_t n, const axmul_qparams *q, uint8_t *out);
+
+/* Column-major table: tt[b * 256 + a] = entry (a, b), signed entries XOR 0x8000 (stored
+ * + 32768, summed unsigned, corrected by the caller). */
+void axmul__table_colmajor(const axmul_table *t, int is_signed, uint16_t *tt);
+
 /* The CPU engine: chunked im2col + the LUT kernel chosen by cpuid or axmul_set_cpu_path. *path
  * receives the kernel's name. */
 axmul_status axmul__conv_cpu(const axmul__conv_setup *s, const axmul_table *t, const float *x,

@@ -531,14 +531,30 @@ static void usage_net(FILE *f)
             "table starting at the I-th (doc/sweeps.md).\n");
 }
 
+static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp);
+
 int axmul__cmd_net(int argc, char **argv)
+{
+    /* the table list outlives every early return of the command */
+    char **paths = NULL;
+    int npaths = 0;
+    int rc = cmd_net_inner(argc, argv, &paths, &npaths);
+    for (int i = 0; i < npaths; i++)
+        free(paths[i]);
+    free(paths);
+    return rc;
+}
+
+#define paths (*pathsp)
+#define npaths (*npathsp)
+
+static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
 {
     const char *model_dir = NULL, *dataset = "fashion-mnist", *dump = NULL, *pred_path = NULL;
     const char *report_dir = NULL, *out_path = NULL;
     long shard_i = 1, shard_n = 1;
     int resume = 0;
-    char **paths = NULL;
-    int npaths = 0, fmt = 0, quiet = 0, batch_ranges = 0, per_channel = 0, approx = AXMUL_APPROX_CONV;
+    int fmt = 0, quiet = 0, batch_ranges = 0, per_channel = 0, approx = AXMUL_APPROX_CONV;
     long limit = 0, batch = 1000, threads = 0;
     axmul_backend backend = AXMUL_BACKEND_AUTO;
     static const struct option opts[] = {
@@ -704,7 +720,6 @@ int axmul__cmd_net(int argc, char **argv)
         npaths = k;
         if (npaths == 0) {
             fprintf(stderr, PROG ": note: shard %ld/%ld has no tables\n", shard_i, shard_n);
-            free(paths);
             return 0;
         }
     }
@@ -739,10 +754,8 @@ int axmul__cmd_net(int argc, char **argv)
                 free(done[j]);
             free(done);
             npaths = k;
-            if (npaths == 0) {
-                free(paths);
+            if (npaths == 0)
                 return 0;
-            }
         }
         out_fd = open(out_path, O_WRONLY | O_CREAT | O_APPEND | (resume ? 0 : O_TRUNC) | O_CLOEXEC,
                       0666);
@@ -1116,9 +1129,6 @@ out:
         for (int i = 0; i < 64; i++)
             free(exact_out[s][i]);
     }
-    for (int i = 0; i < npaths; i++)
-        free(paths[i]);
-    free(paths);
     free(x);
     free(pf);
     free(pa);
@@ -1132,3 +1142,6 @@ out:
     axmul_model_free(m);
     return rc;
 }
+
+#undef paths
+#undef npaths

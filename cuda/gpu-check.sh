@@ -1,0 +1,72 @@
+#!/bin/sh
+# The one-command GPU check: on a machine with an NVIDIA GPU, nvcc and no registries or
+# autotools, build axmul from its `make dist` tarball (with the Debian packages it needs unpacked
+# under /tmp/deps, never into /), run the GPU tests and the GPU benchmark, and write a log and
+# JSON figures into OUT_DIR. Aimed at well under 8 minutes on an H100.
+#
+#   cuda/gpu-check.sh TARBALL DEBS_DIR OUT_DIR [SM]
+#
+# DEBS_DIR holds .deb files fetched on a Debian 12 machine, e.g.
+#   apt-get download libpng-dev libpng16-16 zlib1g-dev libjansson-dev libjansson4 \
+#       libopenblas-dev libopenblas0 libopenblas0-pthread libopenblas-pthread-dev \
+#       libgfortran5 check pkgconf pkgconf-bin libpkgconf3 dataset-fashion-mnist
+# SM (e.g. 90) restricts the fat binary to the local GPU to save build time; default: the
+# configure default (75 80 86 89 90 + PTX).
+set -eu
+tarball=$(readlink -f "$1")
+debs=$(readlink -f "$2")
+out=$(mkdir -p "$3" && readlink -f "$3")
+sm=${4:-}
+log="$out/gpu-check.log"
+: > "$log"
+say() { echo "$*" | tee -a "$log"; }
+t0=$(date +%s)
+
+say "== gpu-check $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv >> "$log" 2>&1 || true
+nvcc --version | tail -2 >> "$log" 2>&1 || true
+
+deps=/tmp/deps
+rm -rf "$deps" /tmp/axmul-gpu-build
+mkdir -p "$deps" /tmp/axmul-gpu-build
+for d in "$debs"/*.deb; do dpkg -x "$d" "$deps"; done
+# the unpacked .pc files still say prefix=/usr
+for pc in $(find "$deps" -name '*.pc'); do
+    sed -i "s|^prefix=/usr|prefix=$deps/usr|; s|=/usr/|=$deps/usr/|g" "$pc"
+done
+arch=$(uname -m)-linux-gnu
+export PATH="$deps/usr/bin:$PATH"
+export PKG_CONFIG_PATH="$deps/usr/lib/$arch/pkgconfig:$deps/usr/share/pkgconfig:$deps/usr/lib/pkgconfig"
+export PKG_CONFIG_LIBDIR="$PKG_CONFIG_PATH"
+export LD_LIBRARY_PATH="$deps/usr/lib/$arch:$deps/usr/lib/$arch/openblas-pthread:${LD_LIBRARY_PATH:-}"
+export CPPFLAGS="-I$deps/usr/include -I$deps/usr/include/$arch"
+export LDFLAGS="-L$deps/usr/lib/$arch -Wl,-rpath,$deps/usr/lib/$arch"
+
+cd /tmp/axmul-gpu-build
+tar xzf "$tarball"
+cd axmul-*
+archs=""
+[ -n "$sm" ] && archs="--with-cuda-archs=$sm"
+say "== configure"
+./configure --with-cuda $archs >> "$log" 2>&1 || { tail -30 "$log"; exit 1; }
+say "== build"
+make -j"$(nproc)" >> "$log" 2>&1 || { tail -30 "$log"; exit 1; }
+say "== GPU tests"
+fixtures=""
+set +e
+make -j"$(nproc)" check TESTS="tests/check_cuda tests/check_conv" >> "$log" 2>&1
+rc=$?
+set -e
+cat tests/check_cuda.log >> "$log" 2>/dev/null || true
+grep -E "^(PASS|FAIL|SKIP|ERROR):" tests/*.trs 2>/dev/null | tee -a "$log" || true
+say "== GPU benchmark"
+./conv/axconv-test bench --backend cuda --repeat 5 --format json > "$out/bench-cuda.json" 2>> "$log" || rc=1
+./conv/axconv-test bench --backend cpu --repeat 3 --format json > "$out/bench-cpu.json" 2>> "$log" || true
+if [ -f "$deps/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz" ]; then
+    say "== LeNet-5, 10,000 Fashion-MNIST images, bundled tables, CUDA backend"
+    ./conv/axconv-test net --model models/lenet5-fashion-mnist \
+        --dataset "fashion-mnist:$deps/usr/share/datasets/fashion-mnist" --mtab-dir tables \
+        --backend cuda --format json --quiet > "$out/net-cuda.json" 2>> "$log" || rc=1
+fi
+say "== done in $(( $(date +%s) - t0 )) s, status $rc"
+exit $rc

@@ -1,0 +1,142 @@
+/* CUDA backend: bit-identical to the CPU engine on every feature. Exits 77 (SKIP) with the
+ * reason when the build has no CUDA or no usable device is present. Runs without Check's fork
+ * mode: a CUDA context does not survive fork(). */
+#include "axmul.h"
+#include "convcase.h"
+#include "testutil.h"
+
+static void cuda_vs_cpu(const rcase *c, const axmul_table *t, const char *what)
+{
+    float *g = malloc(c->ny * sizeof(float)), *r = malloc(c->ny * sizeof(float));
+    axmul_conv_desc d = c->d;
+    char desc[256];
+    describe(&d, desc, sizeof desc);
+    d.backend = AXMUL_BACKEND_CPU;
+    ck_assert_msg(axmul_conv2d(&d, t, c->x, c->w, r, NULL) == AXMUL_OK, "%s", axmul_error_detail());
+    d.backend = AXMUL_BACKEND_CUDA;
+    axmul_conv_info info;
+    ck_assert_msg(axmul_conv2d(&d, t, c->x, c->w, g, &info) == AXMUL_OK, "%s: %s", desc,
+                  axmul_error_detail());
+    ck_assert_str_eq(info.path, "cuda");
+    for (size_t i = 0; i < c->ny; i++)
+        ck_assert_msg(memcmp(&g[i], &r[i], sizeof(float)) == 0,
+                      "%s %s: element %zu cuda %.9g cpu %.9g", what, desc, i, g[i], r[i]);
+    free(g);
+    free(r);
+}
+
+START_TEST(test_random_cases)
+{
+    uint64_t s = tu_seed() ^ 0xc0da;
+    axmul_table *tu = random_table(&s, 0), *ts = random_table(&s, 1), *ex;
+    ck_assert_int_eq(axmul_table_create_exact(0, &ex), AXMUL_OK);
+    for (int it = 0; it < 150; it++) {
+        rcase c;
+        random_case(&s, &c);
+        cuda_vs_cpu(&c, it % 3 == 0 ? ex : it % 3 == 1 ? tu : ts, "random");
+        rcase_free(&c);
+    }
+    axmul_table_free(tu);
+    axmul_table_free(ts);
+    axmul_table_free(ex);
+}
+END_TEST
+
+/* 1x1 kernels and kernel == input with VALID padding (TFApprox's GPU bug, its issue #12), batch
+ * 1 vs 7, and a large layer that spans many blocks and channel tiles. */
+START_TEST(test_edge_shapes)
+{
+    uint64_t s = tu_seed() ^ 0x12;
+    axmul_table *t = random_table(&s, 0);
+    int shapes[][8] = {/* n h w c kh kw co valid */
+                       {1, 7, 5, 3, 1, 1, 4, 0},    {2, 6, 6, 8, 6, 6, 3, 1},
+                       {3, 1, 1, 16, 1, 1, 9, 0},   {1, 13, 11, 2, 13, 11, 2, 1},
+                       {7, 17, 19, 3, 3, 3, 5, 0},  {1, 17, 19, 3, 3, 3, 5, 0},
+                       {2, 56, 56, 64, 3, 3, 64, 0}, {1, 28, 28, 256, 1, 1, 128, 0}};
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        rcase c;
+        memset(&c, 0, sizeof c);
+        axmul_conv_desc_init(&c.d);
+        int *v = shapes[k];
+        c.d.n = v[0];
+        c.d.h = v[1];
+        c.d.w = v[2];
+        c.d.c = v[3];
+        c.d.kh = v[4];
+        c.d.kw = v[5];
+        c.d.co = v[6];
+        c.d.padding = v[7] ? AXMUL_PADDING_VALID : AXMUL_PADDING_SAME;
+        c.d.input_range_set = c.d.filter_range_set = 1;
+        c.d.input_range = (axmul_range){0, 4};
+        c.d.filter_range = (axmul_range){-0.5f, 0.5f};
+        int oh, ow;
+        ck_assert_int_eq(axmul_conv_output_shape(&c.d, &oh, &ow), AXMUL_OK);
+        c.nx = (size_t)v[0] * v[1] * v[2] * v[3];
+        c.nw = (size_t)v[4] * v[5] * v[3] * v[6];
+        c.ny = (size_t)v[0] * oh * ow * v[6];
+        c.x = malloc(c.nx * sizeof(float));
+        c.w = malloc(c.nw * sizeof(float));
+        for (size_t i = 0; i < c.nx; i++)
+            c.x[i] = tu_randf(&s, 0.0f, 4.0f);
+        for (size_t i = 0; i < c.nw; i++)
+            c.w[i] = tu_randf(&s, -0.5f, 0.5f);
+        cuda_vs_cpu(&c, t, "edge");
+        rcase_free(&c);
+    }
+    axmul_table_free(t);
+}
+END_TEST
+
+START_TEST(test_dense_and_accumulators)
+{
+    axmul_table *t;
+    ck_assert_int_eq(axmul_table_create(0, &t), AXMUL_OK);
+    for (unsigned i = 0; i < AXMUL_TABLE_ENTRIES; i++)
+        axmul_table_data_mut(t)[i] = 65535; /* worst case: 70,000 taps overflow 32 bits */
+    rcase c;
+    memset(&c, 0, sizeof c);
+    axmul_conv_desc_init(&c.d);
+    c.d.n = 3;
+    c.d.h = c.d.w = 1;
+    c.d.c = 70000;
+    c.d.kh = c.d.kw = 1;
+    c.d.co = 5;
+    c.d.per_channel = 1;
+    c.nx = 3 * 70000;
+    c.nw = 70000 * 5;
+    c.ny = 15;
+    c.x = malloc(c.nx * sizeof(float));
+    c.w = malloc(c.nw * sizeof(float));
+    for (size_t i = 0; i < c.nx; i++)
+        c.x[i] = (float)(i % 5);
+    for (size_t i = 0; i < c.nw; i++)
+        c.w[i] = (float)(i % 3) - 1;
+    cuda_vs_cpu(&c, t, "dense K=70000");
+    rcase_free(&c);
+    axmul_table_free(t);
+}
+END_TEST
+
+int main(void)
+{
+    axmul_status st = axmul_cuda_available();
+    if (st != AXMUL_OK) {
+        fprintf(stderr, "SKIP: CUDA backend not usable here: %s (%s)\n", axmul_strerror(st),
+                axmul_error_detail());
+        return 77;
+    }
+    Suite *s = suite_create("cuda");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_random_cases);
+    tcase_add_test(tc, test_edge_shapes);
+    tcase_add_test(tc, test_dense_and_accumulators);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_set_fork_status(sr, CK_NOFORK);
+    tu_seed();
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

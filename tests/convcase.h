@@ -1,0 +1,113 @@
+/* axmul tests: random convolution cases and tables shared by the CPU and CUDA suites. */
+#ifndef AXMUL_CONVCASE_H
+#define AXMUL_CONVCASE_H
+
+#include "axmul.h"
+#include "testutil.h"
+
+typedef struct {
+    axmul_conv_desc d;
+    axmul_range chan[64];
+    float *x, *w;
+    size_t nx, nw, ny;
+} rcase;
+
+static inline void rcase_free(rcase *c)
+{
+    free(c->x);
+    free(c->w);
+}
+
+/* A random valid descriptor covering stride, dilation, every padding kind, groups, depthwise,
+ * per-channel ranges, explicit or data ranges. */
+static inline void random_case(uint64_t *s, rcase *c)
+{
+    for (;;) {
+        axmul_conv_desc *d = &c->d;
+        axmul_conv_desc_init(d);
+        int mode = tu_randint(s, 0, 2);
+        int g = mode == 0 ? 1 : mode == 1 ? tu_randint(s, 2, 3) : tu_randint(s, 2, 5);
+        int cin_g = mode == 2 ? 1 : tu_randint(s, 1, 5);
+        d->n = tu_randint(s, 1, 3);
+        d->c = cin_g * g;
+        d->co = g * tu_randint(s, 1, 3);
+        d->groups = g;
+        d->kh = tu_randint(s, 1, 4);
+        d->kw = tu_randint(s, 1, 4);
+        d->h = tu_randint(s, 1, 11);
+        d->w = tu_randint(s, 1, 11);
+        d->stride_h = tu_randint(s, 1, 3);
+        d->stride_w = tu_randint(s, 1, 3);
+        d->dilation_h = tu_randint(s, 1, 2);
+        d->dilation_w = tu_randint(s, 1, 2);
+        d->padding = (axmul_padding)tu_randint(s, 0, 2);
+        if (d->padding == AXMUL_PADDING_EXPLICIT) {
+            d->pad_top = tu_randint(s, 0, 2);
+            d->pad_bottom = tu_randint(s, 0, 2);
+            d->pad_left = tu_randint(s, 0, 2);
+            d->pad_right = tu_randint(s, 0, 2);
+        }
+        int oh, ow;
+        if (axmul_conv_output_shape(d, &oh, &ow) != AXMUL_OK)
+            continue;
+        d->per_channel = tu_randint(s, 0, 3) == 0;
+        if (d->per_channel && tu_randint(s, 0, 1)) {
+            for (int o = 0; o < d->co; o++) {
+                c->chan[o].min = tu_randf(s, -1.5f, 0.1f);
+                c->chan[o].max = tu_randf(s, 0.2f, 1.5f);
+            }
+            d->channel_ranges = c->chan;
+        }
+        if (!d->per_channel && tu_randint(s, 0, 1)) {
+            d->filter_range_set = 1;
+            d->filter_range.min = tu_randf(s, -1.2f, 0.3f);
+            d->filter_range.max = tu_randf(s, 0.4f, 1.2f);
+        }
+        if (tu_randint(s, 0, 1)) {
+            d->input_range_set = 1;
+            d->input_range.min = tu_randf(s, -1.0f, 0.5f);
+            d->input_range.max = tu_randf(s, 0.6f, 2.0f);
+        }
+        c->nx = (size_t)d->n * d->h * d->w * d->c;
+        c->nw = (size_t)d->kh * d->kw * cin_g * d->co;
+        c->ny = (size_t)d->n * oh * ow * d->co;
+        c->x = malloc(c->nx * sizeof(float));
+        c->w = malloc(c->nw * sizeof(float));
+        for (size_t i = 0; i < c->nx; i++)
+            c->x[i] = tu_randf(s, -1.0f, 2.0f);
+        for (size_t i = 0; i < c->nw; i++)
+            c->w[i] = tu_randf(s, -1.0f, 1.0f);
+        return;
+    }
+}
+
+static inline void describe(const axmul_conv_desc *d, char *buf, size_t n)
+{
+    snprintf(buf, n,
+             "n%d h%d w%d c%d k%dx%d co%d s%d,%d d%d,%d pad%d(%d,%d,%d,%d) g%d pc%d ranges %d/%d",
+             d->n, d->h, d->w, d->c, d->kh, d->kw, d->co, d->stride_h, d->stride_w, d->dilation_h,
+             d->dilation_w, (int)d->padding, d->pad_top, d->pad_bottom, d->pad_left, d->pad_right,
+             d->groups, d->per_channel, d->input_range_set, d->filter_range_set);
+}
+
+static inline axmul_table *random_table(uint64_t *s, int sgn)
+{
+    axmul_table *t;
+    ck_assert_int_eq(axmul_table_create_exact(sgn, &t), AXMUL_OK);
+    uint16_t *v = axmul_table_data_mut(t);
+    for (unsigned i = 0; i < AXMUL_TABLE_ENTRIES; i++) {
+        int32_t p = axmul_table_product(t, i >> 8, i & 255);
+        int32_t e = (int32_t)(tu_rand(s) % 601) - 300;
+        int32_t q = p + e;
+        if (sgn)
+            q = q < -32768 ? -32768 : q > 32767 ? 32767 : q;
+        else
+            q = q < 0 ? 0 : q > 65535 ? 65535 : q;
+        v[i] = (uint16_t)q;
+    }
+    v[0 * 256 + 5] = 77;                                  /* T[0][b] != 0 */
+    v[3 * 256 + 200] = (uint16_t)(v[200 * 256 + 3] + 1); /* not commutative */
+    return t;
+}
+
+#endif
