@@ -13,23 +13,16 @@
 #include <time.h>
 
 #include "axmul.h"
+#include "lib/rng.h"
+#include "lib/tool.h"
+
+#define errorf axmul__tool_error
 #include "conv/bench.h"
 #include "conv/netcmd.h"
 
 #define PROG "axconv-test"
 
 enum { EXIT_CHECK = 1, EXIT_USAGE = 2 };
-
-static void errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void errorf(const char *fmt, ...)
-{
-    va_list ap;
-    fputs(PROG ": error: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-}
 
 static void usage_main(FILE *f)
 {
@@ -119,26 +112,10 @@ static int parse_range(const char *s, axmul_range *r)
     return 0;
 }
 
-/* splitmix64 (Steele, Lea, Flood, OOPSLA 2014): tiny, seedable, good enough for test data. */
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 static void fill_random(float *v, size_t n, uint64_t *state)
 {
     for (size_t i = 0; i < n; i++)
-        v[i] = (float)((double)(splitmix64(state) >> 11) * 0x1p-53 * 2.0 - 1.0);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+        v[i] = (float)((double)(axmul__splitmix64(state) >> 11) * 0x1p-53 * 2.0 - 1.0);
 }
 
 static void print_json_str(const char *s)
@@ -552,9 +529,9 @@ static int cmd_conv(int argc, char **argv)
         goto out;
     }
     axmul_conv_info info;
-    double t0 = now_s();
+    double t0 = axmul__tool_now();
     axmul_status st = axmul_conv2d(&d, t, x, w, y, &info);
-    double secs = now_s() - t0;
+    double secs = axmul__tool_now() - t0;
     if (st != AXMUL_OK) {
         errorf("%s", axmul_error_detail());
         goto out;
@@ -744,6 +721,7 @@ static int cmd_bench(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    axmul__tool_set_name(PROG);
     if (argc < 2) {
         usage_main(stderr);
         return EXIT_USAGE;

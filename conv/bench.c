@@ -25,6 +25,8 @@
 
 #include "axmul.h"
 #include "conv/bench.h"
+#include "lib/rng.h"
+#include "lib/tool.h"
 
 typedef struct {
     const char *name;
@@ -74,13 +76,6 @@ static void unmap_result(result_t *r)
     munmap(r, sizeof *r);
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -97,14 +92,6 @@ static long current_rss_kb(void)
         fclose(f);
     }
     return rss * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
 }
 
 /* Exact float convolution: im2col of one image and group at a time, then SGEMM (OpenBLAS when
@@ -197,9 +184,9 @@ static void run_shape(const shape_t *sh, const axmul_table *t, axmul_backend bac
     }
     uint64_t s = 42;
     for (size_t i = 0; i < nx; i++)
-        x[i] = (float)((double)(splitmix64(&s) >> 11) * 0x1p-53); /* post-ReLU-like [0, 1) */
+        x[i] = (float)((double)(axmul__splitmix64(&s) >> 11) * 0x1p-53); /* post-ReLU-like [0, 1) */
     for (size_t i = 0; i < nw; i++)
-        w[i] = (float)((double)(splitmix64(&s) >> 11) * 0x1p-52 - 1.0);
+        w[i] = (float)((double)(axmul__splitmix64(&s) >> 11) * 0x1p-52 - 1.0);
     /* Explicit (calibrated) ranges, so that the one-image reference check quantizes alike. */
     d.input_range_set = d.filter_range_set = 1;
     axmul_range_of(x, nx, "input", &d.input_range);
@@ -213,9 +200,9 @@ static void run_shape(const shape_t *sh, const axmul_table *t, axmul_backend bac
         return;
     }
     for (int i = 0; i < repeat; i++) {
-        double t0 = now_s();
+        double t0 = axmul__tool_now();
         axmul_conv2d(&d, t, x, w, y, &info);
-        ts[i] = now_s() - t0;
+        ts[i] = axmul__tool_now() - t0;
     }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -240,9 +227,9 @@ static void run_shape(const shape_t *sh, const axmul_table *t, axmul_backend bac
 #endif
     float_conv(&d, oh, ow, x, w, y, col);
     for (int i = 0; i < repeat; i++) {
-        double t0 = now_s();
+        double t0 = axmul__tool_now();
         float_conv(&d, oh, ow, x, w, y, col);
-        tf[i] = now_s() - t0;
+        tf[i] = axmul__tool_now() - t0;
     }
     qsort(ts, (size_t)repeat, sizeof *ts, cmp_double);
     qsort(tf, (size_t)repeat, sizeof *tf, cmp_double);

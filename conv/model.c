@@ -13,6 +13,7 @@
 #include "axmul_npy.h"
 #include "conv/net_internal.h"
 #include "internal.h"
+#include "lib/rng.h"
 
 void axmul_model_free(axmul_model *m)
 {
@@ -577,14 +578,6 @@ axmul_status axmul_model_save(const axmul_model *m, const char *dir)
 
 /* ---------------------------------------------------------------- LeNet-5 */
 
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 /* Glorot (Xavier) uniform initialisation, Keras' default: U(-a, a), a = sqrt(6 / (fan_in +
  * fan_out)) (Glorot and Bengio, AISTATS 2010). */
 static axmul_status glorot(axmul__layer *l, size_t n, int fan_in, int fan_out, uint64_t *rng)
@@ -597,7 +590,7 @@ static axmul_status glorot(axmul__layer *l, size_t n, int fan_in, int fan_out, u
     l->nb = (size_t)l->units;
     double a = sqrt(6.0 / (fan_in + fan_out));
     for (size_t i = 0; i < n; i++)
-        l->w[i] = (float)(((double)(splitmix64(rng) >> 11) * 0x1p-53 * 2.0 - 1.0) * a);
+        l->w[i] = (float)(((double)(axmul__splitmix64(rng) >> 11) * 0x1p-53 * 2.0 - 1.0) * a);
     return AXMUL_OK;
 }
 

@@ -18,40 +18,14 @@
 #include <cblas.h>
 
 #include "axmul.h"
+#include "lib/tool.h"
+
+#define errorf axmul__tool_error
 #include "conv/netcmd.h"
 #include "conv/report.h"
 
 #define PROG "axconv-test"
 enum { EXIT_CHECK = 1, EXIT_USAGE = 2 };
-
-static void errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void errorf(const char *fmt, ...)
-{
-    va_list ap;
-    fputs(PROG ": error: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int parse_int(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
 
 /* Images as floats in [0, 1] (pixel / 255), at most limit of them (0 = all). */
 static float *dataset_floats(const axmul_dataset *d, long limit, int *n_out)
@@ -103,11 +77,11 @@ static void train_progress(void *ctx, int epoch, int done, int total, double los
             fputc(i < fill ? '#' : '.', stderr);
         fprintf(stderr, "] %3d%%  loss %.4f  accuracy %.4f", (int)(100.0 * done / total), loss, acc);
         if (done == total)
-            fprintf(stderr, "  (%.1f s)\n", now_s() - p->t0);
+            fprintf(stderr, "  (%.1f s)\n", axmul__tool_now() - p->t0);
         fflush(stderr);
     } else if (!p->tty && done == total) {
         fprintf(stderr, "epoch %d/%d: loss %.4f accuracy %.4f (%.1f s)\n", epoch + 1, p->epochs,
-                loss, acc, now_s() - p->t0);
+                loss, acc, axmul__tool_now() - p->t0);
     }
 }
 
@@ -152,10 +126,10 @@ int axmul__cmd_train(int argc, char **argv)
             out = optarg;
             break;
         case 'e':
-            bad = parse_int(optarg, 1, 10000, &epochs);
+            bad = axmul__tool_parse_long(optarg, 1, 10000, &epochs);
             break;
         case 'b':
-            bad = parse_int(optarg, 1, 65536, &batch);
+            bad = axmul__tool_parse_long(optarg, 1, 65536, &batch);
             break;
         case 'l': {
             char *end;
@@ -164,16 +138,16 @@ int axmul__cmd_train(int argc, char **argv)
             break;
         }
         case 's':
-            bad = parse_int(optarg, 0, 0x7fffffffL, &seed);
+            bad = axmul__tool_parse_long(optarg, 0, 0x7fffffffL, &seed);
             break;
         case 'n':
-            bad = parse_int(optarg, 1, 100000000, &limit);
+            bad = axmul__tool_parse_long(optarg, 1, 100000000, &limit);
             break;
         case 'c':
-            bad = parse_int(optarg, 1, 100000000, &calib);
+            bad = axmul__tool_parse_long(optarg, 1, 100000000, &calib);
             break;
         case 't':
-            bad = parse_int(optarg, 1, 1024, &threads);
+            bad = axmul__tool_parse_long(optarg, 1, 1024, &threads);
             break;
         case 'q':
             quiet = 1;
@@ -229,7 +203,7 @@ int axmul__cmd_train(int argc, char **argv)
     o.lr = (float)lr;
     o.seed = (uint64_t)seed;
     o.threads = (int)threads;
-    progress_t pr = {isatty(STDERR_FILENO), quiet, (int)epochs, now_s()};
+    progress_t pr = {isatty(STDERR_FILENO), quiet, (int)epochs, axmul__tool_now()};
     o.progress = train_progress;
     o.ctx = &pr;
     if (!quiet)
@@ -291,13 +265,13 @@ int axmul__cmd_calibrate(int argc, char **argv)
             dataset = optarg;
             break;
         case 'n':
-            if (parse_int(optarg, 1, 100000000, &limit)) {
+            if (axmul__tool_parse_long(optarg, 1, 100000000, &limit)) {
                 errorf("--limit '%s': expected a positive count", optarg);
                 return EXIT_USAGE;
             }
             break;
         case 't':
-            if (parse_int(optarg, 1, 1024, &threads)) {
+            if (axmul__tool_parse_long(optarg, 1, 1024, &threads)) {
                 errorf("--threads '%s': expected 1..1024", optarg);
                 return EXIT_USAGE;
             }
@@ -435,62 +409,6 @@ static int list_dir(const char *dir, char ***paths, int *n)
 
 /* ---------------------------------------------------------------- interrupts, resume */
 
-static volatile sig_atomic_t interrupted;
-
-static void on_interrupt(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
-
-/* Table names already in an output file (csv: first field; json: "table" value), one per
- * complete line. A last line without its newline (a run killed mid-write) is cut off. */
-static int read_done(const char *path, int fmt, char ***done, int *ndone)
-{
-    *done = NULL;
-    *ndone = 0;
-    FILE *f = fopen(path, "r+");
-    if (!f)
-        return errno == ENOENT ? 0 : -1;
-    char *line = NULL;
-    size_t cap = 0;
-    long good = 0;
-    ssize_t len;
-    while ((len = getline(&line, &cap, f)) > 0) {
-        if (line[len - 1] != '\n')
-            break; /* incomplete: dropped below */
-        good = ftell(f);
-        char name[4096] = "";
-        if (fmt == 2) {
-            if (strncmp(line, "table,", 6) == 0)
-                continue;
-            size_t k = strcspn(line, ",");
-            snprintf(name, sizeof name, "%.*s", (int)k, line);
-        } else {
-            const char *p = strstr(line, "\"table\": \"");
-            if (!p)
-                continue;
-            p += 10;
-            size_t k = 0;
-            while (*p && *p != '"' && k + 1 < sizeof name) {
-                if (*p == '\\' && p[1])
-                    p++;
-                name[k++] = *p++;
-            }
-            name[k] = '\0';
-        }
-        char **nd = realloc(*done, sizeof(char *) * (size_t)(*ndone + 1));
-        if (!nd)
-            break;
-        *done = nd;
-        (*done)[(*ndone)++] = strdup(name);
-    }
-    free(line);
-    int rc = fflush(f) == 0 && ftruncate(fileno(f), good) == 0 ? 0 : -1;
-    fclose(f);
-    return rc;
-}
-
 /* One result row, in one write, synced: an interrupted run leaves only complete rows. */
 static int emit_row(int fd, FILE *out, const char *row, size_t len)
 {
@@ -498,17 +416,7 @@ static int emit_row(int fd, FILE *out, const char *row, size_t len)
         fwrite(row, 1, len, out);
         return fflush(out) == 0 ? 0 : -1;
     }
-    while (len) {
-        ssize_t w = write(fd, row, len);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        row += w;
-        len -= (size_t)w;
-    }
-    return fsync(fd) == 0 || errno == EINVAL ? 0 : -1;
+    return axmul__tool_write_row(fd, row, len);
 }
 
 static void usage_net(FILE *f)
@@ -593,13 +501,13 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
                 return EXIT_USAGE;
             break;
         case 'n':
-            if (parse_int(optarg, 1, 100000000, &limit)) {
+            if (axmul__tool_parse_long(optarg, 1, 100000000, &limit)) {
                 errorf("--limit '%s': expected a positive count", optarg);
                 return EXIT_USAGE;
             }
             break;
         case 'b':
-            if (parse_int(optarg, 1, 1000000, &batch)) {
+            if (axmul__tool_parse_long(optarg, 1, 1000000, &batch)) {
                 errorf("--batch '%s': expected 1..1000000", optarg);
                 return EXIT_USAGE;
             }
@@ -617,7 +525,7 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
             }
             break;
         case 't':
-            if (parse_int(optarg, 1, 1024, &threads)) {
+            if (axmul__tool_parse_long(optarg, 1, 1024, &threads)) {
                 errorf("--threads '%s': expected 1..1024", optarg);
                 return EXIT_USAGE;
             }
@@ -732,7 +640,7 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
         if (resume) {
             char **done;
             int ndone;
-            if (read_done(out_path, fmt, &done, &ndone) != 0) {
+            if ((ndone = axmul__tool_done_rows(out_path, fmt == 1, "table,", &done)) < 0) {
                 errorf("--resume %s: %s", out_path, strerror(errno));
                 return EXIT_USAGE;
             }
@@ -767,11 +675,7 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
         if (fstat(out_fd, &st) == 0 && st.st_size > 0)
             new_file = 0;
     }
-    struct sigaction sigact;
-    memset(&sigact, 0, sizeof sigact);
-    sigact.sa_handler = on_interrupt;
-    sigaction(SIGINT, &sigact, NULL);
-    sigaction(SIGTERM, &sigact, NULL);
+    axmul__tool_catch_interrupts();
     /* The LUT layers run on OpenMP threads; OpenBLAS's own pool would spin against them, and the
      * float layers of a small CNN gain nothing from it. */
     openblas_set_num_threads(1);
@@ -893,7 +797,7 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
         snr.sample = samples;
     }
     for (int ti = 0; ti < npaths; ti++) {
-        if (interrupted)
+        if (axmul__tool_interrupted())
             break;
         const char *path = paths[ti];
         int sgn = axmul_name_is_signed(path);
@@ -961,7 +865,7 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
         o.ctx = &snr;
         o.act_hist = o.wt_hist = NULL;
         int tty = isatty(STDERR_FILENO) && !quiet;
-        double t0 = now_s();
+        double t0 = axmul__tool_now();
         axmul_status st = AXMUL_OK;
         for (int i0 = 0; i0 < n && st == AXMUL_OK; i0 += (int)batch) {
             int nb = n - i0 < batch ? n - i0 : (int)batch;
@@ -970,7 +874,7 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
             if (tty)
                 fprintf(stderr, "\r%s: %d/%d images", path, i0 + nb, n);
         }
-        double secs = now_s() - t0;
+        double secs = axmul__tool_now() - t0;
         if (tty)
             fprintf(stderr, "\r%*s\r", 60, "");
         if (st != AXMUL_OK) {
@@ -1057,7 +961,7 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
         }
         axmul_table_free(t);
     }
-    if (interrupted) {
+    if (axmul__tool_interrupted()) {
         errorf("interrupted after %d of %d tables; every finished row is complete%s", done_tables,
                npaths, out_path ? "; add --resume to continue" : "");
         rc = 130;

@@ -14,6 +14,9 @@
 #include <time.h>
 
 #include "conv/report.h"
+#include "lib/tool.h"
+
+#define errorf axmul__tool_error
 
 typedef struct {
     char *name;   /* file name without folder */
@@ -36,17 +39,6 @@ struct axmul__report {
     int nimg; /* images referenced by the page */
     char layers_hdr[512];
 };
-
-static void errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void errorf(const char *fmt, ...)
-{
-    va_list ap;
-    fputs("axconv-test: error: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-}
 
 static int mkdir_p(const char *d)
 {

@@ -12,6 +12,7 @@
 
 #include "conv/net_internal.h"
 #include "internal.h"
+#include "lib/rng.h"
 
 void axmul_train_options_init(axmul_train_options *o)
 {
@@ -25,14 +26,6 @@ void axmul_train_options_init(axmul_train_options *o)
 typedef struct {
     float *m, *v, *g; /* Adam moments and the batch gradient */
 } adam_t;
-
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
 
 static void adam_step(float *w, adam_t *a, size_t n, float lr, int t)
 {
@@ -147,7 +140,7 @@ axmul_status axmul_model_train(axmul_model *m, const float *x, const uint8_t *la
     int nbatches = (n + B - 1) / B;
     for (int ep = 0; ep < o->epochs; ep++) {
         for (int i = n - 1; i > 0; i--) { /* Fisher-Yates */
-            int j = (int)(splitmix64(&rng) % (uint64_t)(i + 1));
+            int j = (int)(axmul__splitmix64(&rng) % (uint64_t)(i + 1));
             int t = order[i];
             order[i] = order[j];
             order[j] = t;

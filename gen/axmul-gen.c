@@ -25,6 +25,9 @@
 #include <unistd.h>
 
 #include "axmul.h"
+#include "lib/tool.h"
+
+#define errorf axmul__tool_error
 
 #define PROG "axmul-gen"
 
@@ -62,17 +65,6 @@ static void on_signal(int sig)
     raise(sig);
 }
 
-static void errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void errorf(const char *fmt, ...)
-{
-    va_list ap;
-    fputs(PROG ": error: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-}
 
 static void usage(FILE *f)
 {
@@ -538,6 +530,7 @@ static int fill_table(const shared_t *sh, const char *fn, int is_signed, axmul_t
 
 int main(int argc, char **argv)
 {
+    axmul__tool_set_name(PROG);
     const char *function = NULL, *output = NULL, *cc = NULL, *cflags = NULL;
     int force_signed = -1, quiet = 0;
     double timeout_s = 10.0;

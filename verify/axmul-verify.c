@@ -14,75 +14,14 @@
 #include <sys/stat.h>
 
 #include "axmul.h"
+#include "lib/tool.h"
+
+#define errorf axmul__tool_error
 
 #define PROG "axmul-verify"
 
 enum { EXIT_CHECK = 1, EXIT_USAGE = 2 };
 enum { FMT_TEXT, FMT_JSON, FMT_CSV };
-
-static void errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void errorf(const char *fmt, ...)
-{
-    va_list ap;
-    fputs(PROG ": error: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-}
-
-static volatile sig_atomic_t interrupted;
-
-static void on_interrupt(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
-
-/* Writes a whole row in one go and syncs it: an interrupted sweep leaves only complete rows. */
-static int write_row(int fd, const char *s, size_t len)
-{
-    while (len) {
-        ssize_t w = write(fd, s, len);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        s += w;
-        len -= (size_t)w;
-    }
-    return fsync(fd) == 0 || errno == EINVAL ? 0 : -1;
-}
-
-/* Files already reported in a CSV output (first field of each complete line); a last line
- * without its newline is cut off. Returns the count, -1 on error. */
-static int csv_done(const char *path, char ***done)
-{
-    *done = NULL;
-    FILE *f = fopen(path, "r+");
-    if (!f)
-        return errno == ENOENT ? 0 : -1;
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    long good = 0;
-    int n = 0;
-    while ((len = getline(&line, &cap, f)) > 0 && line[len - 1] == '\n') {
-        good = ftell(f);
-        if (strncmp(line, "file,", 5) == 0)
-            continue;
-        char **nd = realloc(*done, sizeof(char *) * (size_t)(n + 1));
-        if (!nd)
-            break;
-        *done = nd;
-        (*done)[n++] = strndup(line, strcspn(line, ","));
-    }
-    free(line);
-    int ok = fflush(f) == 0 && ftruncate(fileno(f), good) == 0;
-    fclose(f);
-    return ok ? n : -1;
-}
 
 static void usage(FILE *f)
 {
@@ -340,6 +279,7 @@ static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
 
 int main(int argc, char **argv)
 {
+    axmul__tool_set_name(PROG);
     int fmt = FMT_TEXT, force_signed = -1, check_packing = 0;
     const char *dist_a_path = NULL, *dist_b_path = NULL, *against = NULL;
     const char *heatmap = NULL, *heatmap_dir = NULL, *histogram = NULL, *output = NULL;
@@ -485,7 +425,7 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     if (output && fmt == FMT_CSV) {
-        if (resume && (ndone = csv_done(output, &done)) < 0) {
+        if (resume && (ndone = axmul__tool_done_rows(output, 0, "file,", &done)) < 0) {
             errorf("--resume %s: %s", output, strerror(errno));
             return EXIT_USAGE;
         }
@@ -496,11 +436,7 @@ int main(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
-    struct sigaction sigact;
-    memset(&sigact, 0, sizeof sigact);
-    sigact.sa_handler = on_interrupt;
-    sigaction(SIGINT, &sigact, NULL);
-    sigaction(SIGTERM, &sigact, NULL);
+    axmul__tool_catch_interrupts();
     if (fmt == FMT_JSON)
         sb_printf(&out, "[\n");
     if (fmt == FMT_CSV && !(resume && ndone > 0)) {
@@ -510,7 +446,7 @@ int main(int argc, char **argv)
     }
     int first = 1, processed = 0;
     for (int i = optind; i < argc; i++) {
-        if (interrupted)
+        if (axmul__tool_interrupted())
             break;
         const char *path = argv[i];
         int skip = 0;
@@ -519,7 +455,7 @@ int main(int argc, char **argv)
         if (skip)
             continue;
         if (row_fd >= 0 && out.len) { /* flush the header or the previous row */
-            if (write_row(row_fd, out.s, out.len) != 0) {
+            if (axmul__tool_write_row(row_fd, out.s, out.len) != 0) {
                 errorf("-o %s: %s", output, strerror(errno));
                 rc = EXIT_USAGE;
                 break;
@@ -615,7 +551,7 @@ int main(int argc, char **argv)
     if (fmt == FMT_JSON)
         sb_printf(&out, "%s]\n", first ? "" : "\n");
     axmul_table_free(ref);
-    if (interrupted) {
+    if (axmul__tool_interrupted()) {
         errorf("interrupted after %d tables%s", processed,
                row_fd >= 0 ? "; every row in the output is complete: add --resume to continue"
                            : "; no report written");
@@ -626,7 +562,7 @@ int main(int argc, char **argv)
         }
     }
     if (row_fd >= 0) {
-        if (out.len && write_row(row_fd, out.s, out.len) != 0) {
+        if (out.len && axmul__tool_write_row(row_fd, out.s, out.len) != 0) {
             errorf("-o %s: %s", output, strerror(errno));
             rc = EXIT_USAGE;
         }

@@ -10,26 +10,7 @@
  * Parameters: -D DRUM_K=2..8 (default 4). */
 #include <stdint.h>
 
-#ifndef DRUM_K
-#define DRUM_K 4
-#endif
-
-/* k-bit segment of v and its shift: v ~ seg << shift */
-static unsigned drum_segment(unsigned v, unsigned *shift)
-{
-    int lead = -1;
-    for (int i = 15; i >= 0; i--)
-        if ((v >> i) & 1u) {
-            lead = i;
-            break;
-        }
-    if (lead < DRUM_K) { /* fits in k bits: exact */
-        *shift = 0;
-        return v;
-    }
-    *shift = (unsigned)(lead - DRUM_K + 1);
-    return (v >> *shift) | 1u;
-}
+#include "drum_core.h"
 
 uint16_t mul8u_drum(uint8_t a, uint8_t b)
 {

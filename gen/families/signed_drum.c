@@ -8,25 +8,7 @@
  * Parameters: -D DRUM_K=2..8 (default 4). */
 #include <stdint.h>
 
-#ifndef DRUM_K
-#define DRUM_K 4
-#endif
-
-static unsigned drum_segment(unsigned v, unsigned *shift)
-{
-    int lead = -1;
-    for (int i = 15; i >= 0; i--)
-        if ((v >> i) & 1u) {
-            lead = i;
-            break;
-        }
-    if (lead < DRUM_K) {
-        *shift = 0;
-        return v;
-    }
-    *shift = (unsigned)(lead - DRUM_K + 1);
-    return (v >> *shift) | 1u;
-}
+#include "drum_core.h"
 
 int16_t mul8s_drum(int8_t a, int8_t b)
 {

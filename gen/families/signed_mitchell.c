@@ -5,25 +5,8 @@
  * IRE Transactions on Electronic Computers, vol. EC-11, no. 4, pp. 512-517, 1962. */
 #include <stdint.h>
 
-static unsigned mitchell_log2(unsigned v)
-{
-    unsigned k = 0;
-    while (v >>= 1)
-        k++;
-    return k;
-}
+#include "mitchell_core.h"
 
-static unsigned mitchell_product(unsigned a, unsigned b)
-{
-    if (a == 0 || b == 0)
-        return 0;
-    unsigned ka = mitchell_log2(a), kb = mitchell_log2(b);
-    unsigned fa = (a - (1u << ka)) << kb, fb = (b - (1u << kb)) << ka;
-    unsigned one = 1u << (ka + kb);
-    if (fa + fb < one)
-        return one + fa + fb;
-    return 2u * (fa + fb);
-}
 
 int16_t mul8s_mitchell(int8_t a, int8_t b)
 {

@@ -1,0 +1,131 @@
+/* axmul: helpers shared by the command-line tools. */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/tool.h"
+
+static const char *prog_name = "axmul";
+static volatile sig_atomic_t interrupted;
+
+void axmul__tool_set_name(const char *prog)
+{
+    prog_name = prog;
+}
+
+void axmul__tool_error(const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s: error: ", prog_name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+double axmul__tool_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int axmul__tool_parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static void on_interrupt(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+void axmul__tool_catch_interrupts(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_interrupt;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+int axmul__tool_interrupted(void)
+{
+    return interrupted;
+}
+
+int axmul__tool_write_row(int fd, const char *s, size_t len)
+{
+    while (len) {
+        ssize_t w = write(fd, s, len);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        s += w;
+        len -= (size_t)w;
+    }
+    return fsync(fd) == 0 || errno == EINVAL ? 0 : -1;
+}
+
+int axmul__tool_done_rows(const char *path, int json, const char *csv_header, char ***done)
+{
+    *done = NULL;
+    FILE *f = fopen(path, "r+");
+    if (!f)
+        return errno == ENOENT ? 0 : -1;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    long good = 0;
+    int n = 0;
+    while ((len = getline(&line, &cap, f)) > 0 && line[len - 1] == '\n') {
+        good = ftell(f);
+        char *name = NULL;
+        if (!json) {
+            if (csv_header && strncmp(line, csv_header, strlen(csv_header)) == 0)
+                continue;
+            name = strndup(line, strcspn(line, ","));
+        } else {
+            const char *p = strstr(line, "\"table\": \"");
+            if (!p)
+                continue;
+            p += 10;
+            name = malloc(strlen(p) + 1);
+            size_t k = 0;
+            while (name && *p && *p != '"') {
+                if (*p == '\\' && p[1])
+                    p++;
+                name[k++] = *p++;
+            }
+            if (name)
+                name[k] = '\0';
+        }
+        char **nd = name ? realloc(*done, sizeof(char *) * (size_t)(n + 1)) : NULL;
+        if (!nd) {
+            free(name);
+            break;
+        }
+        *done = nd;
+        (*done)[n++] = name;
+    }
+    free(line);
+    int ok = fflush(f) == 0 && ftruncate(fileno(f), good) == 0;
+    fclose(f);
+    return ok ? n : -1;
+}
