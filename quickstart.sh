@@ -22,7 +22,8 @@ esac
 # Debian packages the build, the tests and the demo need.
 packages="build-essential autoconf automake libtool pkg-config libpng-dev zlib1g-dev check perl libopenblas-dev libjansson-dev dataset-fashion-mnist"
 # The test suite also renders the sweep report in a headless browser.
-[ "$mode" = check ] && packages="$packages chromium"
+# and compares the convolution with an independent NumPy implementation.
+[ "$mode" = check ] && packages="$packages chromium python3-numpy"
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -287,6 +287,38 @@ static axmul_status check_finite(const float *x, size_t n, const char *what)
     return AXMUL_OK;
 }
 
+/* Finiteness and min/max in one parallel pass over a large tensor (min and max do not depend on
+ * the order of the reduction, so the result is the same on any thread count). */
+static axmul_status scan_tensor(const float *x, size_t n, const char *what, int threads,
+                                axmul_range *range)
+{
+    int finite = 1;
+    float lo = n ? x[0] : 0.0f, hi = lo;
+#ifdef _OPENMP
+    int nt = threads > 0 ? threads : omp_get_max_threads();
+#pragma omp parallel for num_threads(nt) reduction(min : lo) reduction(max : hi) \
+    reduction(&& : finite) schedule(static) if (n > 65536)
+#endif
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i];
+        finite = finite && isfinite(v);
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+    }
+    (void)threads;
+    if (!finite)
+        return check_finite(x, n, what); /* names the first bad element */
+    if (lo == hi) { /* a constant tensor: include 0 */
+        if (lo > 0)
+            lo = 0;
+        else
+            hi = 0;
+    }
+    range->min = lo;
+    range->max = hi;
+    return AXMUL_OK;
+}
+
 void axmul__conv_setup_free(axmul__conv_setup *s)
 {
     free(s->wq);
@@ -309,14 +341,13 @@ axmul_status axmul__conv_setup_make(const axmul_conv_desc *d, const axmul_table 
     const char *wname = d->filter_name ? d->filter_name : "filter";
     size_t nx = (size_t)d->n * d->h * d->w * d->c;
     size_t nw = (size_t)d->kh * d->kw * s->p.cin_g * d->co;
-    if ((st = check_finite(x, nx, xname)) != AXMUL_OK ||
+    axmul_range xr, data_r;
+    if ((st = scan_tensor(x, nx, xname, d->threads, &data_r)) != AXMUL_OK ||
         (st = check_finite(w, nw, wname)) != AXMUL_OK)
         return st;
     int sgn = axmul_table_is_signed(t);
     s->p.is_signed = sgn;
-    axmul_range xr = d->input_range;
-    if (!d->input_range_set && (st = axmul_range_of(x, nx, xname, &xr)) != AXMUL_OK)
-        return st;
+    xr = d->input_range_set ? d->input_range : data_r;
     char what[300];
     snprintf(what, sizeof what, "%s", xname);
     if ((st = axmul_qparams_from_range(xr, sgn, what, &s->xq)) != AXMUL_OK)

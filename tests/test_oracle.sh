@@ -1,0 +1,27 @@
+#!/bin/sh
+# Optional: the convolution against an independent NumPy implementation of doc/semantics.md
+# (Debian's python3-numpy). Skips when NumPy is absent; the core suite does not need it.
+. "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
+C="$top_builddir/conv/axconv-test"
+PY=""
+for p in /usr/bin/python3 python3; do
+    if command -v "$p" >/dev/null && "$p" -c 'import numpy' 2>/dev/null; then PY=$p; break; fi
+done
+[ -n "$PY" ] || skip "NumPy not installed (Debian: python3-numpy): oracle test skipped"
+perl -e 'binmode STDOUT; print pack("v*", map { my ($a, $b) = (int($_ / 256), $_ % 256); ($a * $b + 3 * $a + ($b ^ 0x55)) & 0xffff } 0..65535)' > "$T/approx.bin"
+i=0
+for cfg in "1 1 same 1" "2 1 valid 1" "1 2 same 2" "2 2 1,0,2,1 4" "1 1 valid 4"; do
+    set -- $cfg
+    i=$((i + 1))
+    cin=$((8 / $4))
+    "$C" conv --shape 2,9,11,1 --kernel 1,1,8 --seed $i --output "$T/x.npy" > /dev/null || fail "x"
+    "$C" conv --shape 3,3,$cin,1 --kernel 1,1,8 --seed $((i + 100)) --padding same --output "$T/w4.npy" > /dev/null || fail "w"
+    for tab in "$top_srcdir/tables/mul8u_1JFF.bin" "$T/approx.bin"; do
+        pad=$3
+        "$C" conv --input "$T/x.npy" --filter "$T/w4.npy" --mtab "$tab" --stride $1 --dilation $2 \
+            --padding "$pad" --groups $4 --output "$T/y.npy" > /dev/null || fail "conv $cfg"
+        "$PY" "$top_srcdir/tests/oracle.py" "$T/x.npy" "$T/w4.npy" "$T/y.npy" "$tab" $1 $2 "$pad" $4 ||
+            fail "oracle disagrees: stride $1 dilation $2 padding $3 groups $4 table $(basename "$tab")"
+    done
+done
+pass "5 configurations x 2 tables bit-identical to the NumPy oracle; exact table within 1e-6 of float conv"
