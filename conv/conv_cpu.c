@@ -21,6 +21,7 @@
 typedef struct {
     const char *name;
     axmul__lut_kernel fn;
+    axmul__lut_kernel_sorted sorted; /* NULL: the natural tap order only */
     int needs_planes;
 } kernel_info;
 
@@ -41,12 +42,12 @@ static kernel_info kernel_by_name(const char *name)
 {
 #ifdef AXMUL__HAVE_X86_KERNELS
     if (strcmp(name, "vbmi") == 0)
-        return (kernel_info){"vbmi", axmul__lut_kernel_vbmi, 1};
+        return (kernel_info){"vbmi", axmul__lut_kernel_vbmi, axmul__lut_kernel_vbmi_sorted, 1};
     if (strcmp(name, "avx2") == 0)
-        return (kernel_info){"avx2", axmul__lut_kernel_avx2, 0};
+        return (kernel_info){"avx2", axmul__lut_kernel_avx2, NULL, 0};
 #endif
     (void)name;
-    return (kernel_info){"portable", axmul__lut_kernel_portable, 0};
+    return (kernel_info){"portable", axmul__lut_kernel_portable, NULL, 0};
 }
 
 /* Forced path (NULL: best available). Set by axmul_set_cpu_path or AXMUL_CPU_PATH; not meant
@@ -192,6 +193,8 @@ typedef struct {
     const uint8_t *qx;  /* quantized input codes, NHWC (pointwise only) */
     const uint8_t *qp;  /* quantized input codes, planar: [n][c][h][w] (otherwise) */
     const uint8_t *wq;  /* [co][k] codes */
+    const int32_t *order; /* [co][k] taps sorted by weight code, or order[o*k] = -1: natural */
+    axmul__lut_kernel_sorted sorted;
     const int64_t *sum_qw;
     axmul__lut lut;
     axmul__lut_kernel kernel;
@@ -303,11 +306,17 @@ static void run_chunk(const job_t *J, int g, int oo0, int oo1, int64_t p0, int n
     for (int oo = oo0; oo < oo1; oo++) {
         int o = g * p->cout_g + oo;
         const uint8_t *wrow = J->wq + (size_t)o * p->k;
+        const int32_t *ord = J->order ? J->order + (size_t)o * p->k : NULL;
+        if (ord && ord[0] < 0)
+            ord = NULL;
         for (int q = 0; q < np; q++)
             acc64[q] = 0;
         for (int t0 = 0; t0 < p->k; t0 += AXMUL__TAP_BLOCK) {
             int nt = p->k - t0 < AXMUL__TAP_BLOCK ? p->k - t0 : AXMUL__TAP_BLOCK;
-            J->kernel(A + (size_t)t0 * AXMUL__CHUNK, nt, wrow + t0, &J->lut, acc32);
+            if (ord)
+                J->sorted(A, nt, ord + t0, wrow, &J->lut, acc32);
+            else
+                J->kernel(A + (size_t)t0 * AXMUL__CHUNK, nt, wrow + t0, &J->lut, acc32);
             for (int q = 0; q < np; q++)
                 acc64[q] += (int64_t)acc32[q] - offset * nt;
         }
@@ -393,8 +402,33 @@ axmul_status axmul__conv_cpu(const axmul__conv_setup *s, const axmul_table *t, c
             }
     }
     axmul__conv_quantize_filter(s, w, wq, sum_qw, nthreads);
+    /* Per output channel, the taps sorted by weight code (counting sort) when codes repeat
+     * enough (trained weights cluster around the zero point) for shared column loads to pay
+     * for the scattered row accesses; else the natural order (-1). */
+    int32_t *order = ki.sorted ? malloc(sizeof(int32_t) * (size_t)p->co * p->k) : NULL;
+    if (order) {
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nthreads) schedule(static)
+#endif
+        for (int o = 0; o < p->co; o++) {
+            const uint8_t *wr = wq + (size_t)o * p->k;
+            int32_t *ord = order + (size_t)o * p->k;
+            int32_t start[257] = {0};
+            int distinct = 0;
+            for (int tp = 0; tp < p->k; tp++)
+                distinct += start[wr[tp] + 1]++ == 0;
+            if ((int64_t)distinct * 4 > p->k) {
+                ord[0] = -1;
+                continue;
+            }
+            for (int c = 0; c < 256; c++)
+                start[c + 1] += start[c];
+            for (int tp = 0; tp < p->k; tp++)
+                ord[start[wr[tp]]++] = tp;
+        }
+    }
 
-    job_t J = {s, pointwise, qx, qp, wq, sum_qw, {tt, planes}, ki.fn, y};
+    job_t J = {s, pointwise, qx, qp, wq, order, ki.sorted, sum_qw, {tt, planes}, ki.fn, y};
     int64_t npix = (int64_t)p->n * p->oh * p->ow;
     int64_t nchunks = (npix + AXMUL__CHUNK - 1) / AXMUL__CHUNK;
     /* With few chunks (batch 1) the threads would idle: split each chunk's output channels into
@@ -446,6 +480,7 @@ axmul_status axmul__conv_cpu(const axmul__conv_setup *s, const axmul_table *t, c
     free(qx);
     free(qp);
     free(wq);
+    free(order);
     free(sum_qw);
     free(tt);
     free(planes);

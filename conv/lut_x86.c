@@ -82,6 +82,62 @@ axmul__lut_kernel_vbmi(const uint8_t *A, int ntaps, const uint8_t *wrow, const a
     }
 }
 
+__attribute__((target("avx512f,avx512bw,avx512vbmi"))) void
+axmul__lut_kernel_vbmi_sorted(const uint8_t *A, int ntaps, const int32_t *taps,
+                              const uint8_t *wrow, const axmul__lut *lut, uint32_t *acc)
+{
+    const __m512i even = _mm512_set1_epi16(0x00ff);
+    for (int p = 0; p < AXMUL__CHUNK; p++)
+        acc[p] = 0;
+    for (int t0 = 0; t0 < ntaps; t0 += 256) {
+        int t1 = ntaps - t0 < 256 ? ntaps : t0 + 256;
+        __m512i s[NV][4];
+        for (int v = 0; v < NV; v++)
+            for (int k = 0; k < 4; k++)
+                s[v][k] = _mm512_setzero_si512();
+        __m512i l0 = _mm512_setzero_si512(), l1 = l0, l2 = l0, l3 = l0;
+        __m512i h0 = l0, h1 = l0, h2 = l0, h3 = l0;
+        int cur = -1;
+        for (int t = t0; t < t1; t++) {
+            const int tap = taps[t];
+            if (wrow[tap] != cur) { /* a new code: its column, for all the taps that share it */
+                cur = wrow[tap];
+                const uint8_t *pl = lut->planes + (size_t)cur * 512;
+                l0 = _mm512_loadu_si512(pl);
+                l1 = _mm512_loadu_si512(pl + 64);
+                l2 = _mm512_loadu_si512(pl + 128);
+                l3 = _mm512_loadu_si512(pl + 192);
+                h0 = _mm512_loadu_si512(pl + 256);
+                h1 = _mm512_loadu_si512(pl + 320);
+                h2 = _mm512_loadu_si512(pl + 384);
+                h3 = _mm512_loadu_si512(pl + 448);
+            }
+            const uint8_t *row = A + (size_t)tap * AXMUL__CHUNK;
+            VBMI_STEP(0);
+#if NV > 1
+            VBMI_STEP(1);
+#endif
+#if NV > 2
+            VBMI_STEP(2);
+#endif
+#if NV > 3
+            VBMI_STEP(3);
+#endif
+        }
+        /* flush: word i of s[v][0..1] holds pixel 64v + 2i (even) and + 2i + 1 (odd) */
+        for (int v = 0; v < NV; v++) {
+            uint16_t t[4][32];
+            for (int k = 0; k < 4; k++)
+                _mm512_storeu_si512(t[k], s[v][k]);
+            uint32_t *out = acc + 64 * v;
+            for (int i = 0; i < 32; i++) {
+                out[2 * i] += (uint32_t)t[0][i] + ((uint32_t)t[2][i] << 8);
+                out[2 * i + 1] += (uint32_t)t[1][i] + ((uint32_t)t[3][i] << 8);
+            }
+        }
+    }
+}
+
 __attribute__((target("avx512f,avx512bw"))) void
 axmul__quantize_avx512(const float *x, size_t n, float nmin, float nmax, float inv, int is_signed,
                        uint8_t *out)

@@ -337,6 +337,46 @@ START_TEST(test_fast_matches_ref_edge_shapes)
 }
 END_TEST
 
+/* Trained weights cluster on few codes: the VBMI path then visits the taps sorted by weight code
+ * (one column load per code). Few-valued weights with a large K exercise that order, and a mix
+ * of channels exercises both orders in one call. */
+START_TEST(test_sorted_tap_order)
+{
+    uint64_t s = tu_seed() ^ 0x5047;
+    axmul_table *t = random_table(&s, 0);
+    rcase c;
+    memset(&c, 0, sizeof c);
+    axmul_conv_desc_init(&c.d);
+    c.d.n = 2;
+    c.d.h = 9;
+    c.d.w = 13;
+    c.d.c = 64;
+    c.d.kh = c.d.kw = 3;
+    c.d.co = 6;
+    c.d.per_channel = 1;
+    c.nx = 2 * 9 * 13 * 64;
+    c.nw = 3 * 3 * 64 * 6;
+    c.ny = 2 * 9 * 13 * 6;
+    c.x = malloc(c.nx * sizeof(float));
+    c.w = malloc(c.nw * sizeof(float));
+    for (size_t i = 0; i < c.nx; i++)
+        c.x[i] = tu_randf(&s, 0.0f, 2.0f);
+    for (size_t i = 0; i < c.nw; i++) {
+        int o = (int)(i % 6);
+        /* channels 0-3: three to eight levels (sorted order); 4-5: continuous (natural) */
+        c.w[i] = o < 4 ? (float)(tu_randint(&s, 0, 2 + o) - 1) * 0.25f : tu_randf(&s, -1, 1);
+    }
+    for (size_t pi = 0; pi < 3; pi++) {
+        if (!use_path(cpu_paths[pi]))
+            continue;
+        compare_with_ref(&c, t, 2);
+    }
+    axmul_set_cpu_path("auto");
+    rcase_free(&c);
+    axmul_table_free(t);
+}
+END_TEST
+
 START_TEST(test_exact_table_equals_float_conv)
 {
     uint64_t s = tu_seed() ^ 0x99;
@@ -593,6 +633,7 @@ int main(void)
     tcase_add_test(tc, test_ref_hand_padding_zero_point);
     tcase_add_test(tc, test_fast_matches_ref_random);
     tcase_add_test(tc, test_paths_quantization_edges);
+    tcase_add_test(tc, test_sorted_tap_order);
     tcase_add_test(tc, test_fast_matches_ref_edge_shapes);
     tcase_add_test(tc, test_exact_table_equals_float_conv);
     tcase_add_test(tc, test_batch_and_threads_independence);
