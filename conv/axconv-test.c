@@ -42,34 +42,33 @@ static void usage_main(FILE *f)
 
 static void usage_conv(FILE *f)
 {
-    fprintf(f,
-            "Usage: " PROG " conv --input X.npy --filter W.npy [OPTIONS]\n"
-            "       " PROG " conv --shape N,H,W,C --kernel KH,KW,CO [--seed S] [OPTIONS]\n"
-            "Runs the fake-quantized LUT convolution (input NHWC float32, filter HWIO float32)\n"
-            "and the reference (float convolution of the fake-quantized tensors, i.e. the same\n"
-            "convolution with exact multiplication) and reports how far apart they are.\n"
-            "\n"
-            "  -i, --input X.npy         input, shape (N, H, W, C), '<f4'\n"
-            "  -w, --filter W.npy        filter, shape (KH, KW, C/groups, CO), '<f4'\n"
-            "      --shape N,H,W,C       random input instead (uniform in [-1, 1))\n"
-            "      --kernel KH,KW,CO     random filter instead (uniform in [-1, 1))\n"
-            "      --seed S              seed of the random tensors (default 1)\n"
-            "  -m, --mtab T.bin          multiplier table (default: exact)\n"
-            "      --signed / --unsigned table signedness (default: from the name, mul8s_)\n"
-            "  -s, --stride S|SH,SW      stride (default 1)\n"
-            "  -p, --padding P           same (default), valid, or T,B,L,R\n"
-            "  -d, --dilation D|DH,DW    dilation (default 1)\n"
-            "  -g, --groups G            groups (default 1; C for depthwise)\n"
-            "      --input-range MIN,MAX quantization range of the input (default: min/max)\n"
-            "      --filter-range MIN,MAX  of the filter (default: min/max)\n"
-            "      --per-channel         per-output-channel filter ranges\n"
-            "  -b, --backend B           auto (default), cpu or cuda\n"
-            "      --threads N           CPU threads (default: all)\n"
-            "      --path P              CPU kernel: auto, portable, avx2, vbmi\n"
-            "  -o, --output Y.npy        write the approximate output\n"
-            "      --heatmap DIFF.png    |approx - ref| of the first image, channels tiled\n"
-            "  -f, --format F            text (default) or json\n"
-            "  -h, --help                show this help\n");
+    fprintf(f, "Usage: " PROG " conv --input X.npy --filter W.npy [OPTIONS]\n"
+               "       " PROG " conv --shape N,H,W,C --kernel KH,KW,CO [--seed S] [OPTIONS]\n"
+               "Runs the fake-quantized LUT convolution (input NHWC float32, filter HWIO float32)\n"
+               "and the reference (float convolution of the fake-quantized tensors, i.e. the same\n"
+               "convolution with exact multiplication) and reports how far apart they are.\n"
+               "\n"
+               "  -i, --input X.npy         input, shape (N, H, W, C), '<f4'\n"
+               "  -w, --filter W.npy        filter, shape (KH, KW, C/groups, CO), '<f4'\n"
+               "      --shape N,H,W,C       random input instead (uniform in [-1, 1))\n"
+               "      --kernel KH,KW,CO     random filter instead (uniform in [-1, 1))\n"
+               "      --seed S              seed of the random tensors (default 1)\n"
+               "  -m, --mtab T.bin          multiplier table (default: exact)\n"
+               "      --signed / --unsigned table signedness (default: from the name, mul8s_)\n"
+               "  -s, --stride S|SH,SW      stride (default 1)\n"
+               "  -p, --padding P           same (default), valid, or T,B,L,R\n"
+               "  -d, --dilation D|DH,DW    dilation (default 1)\n"
+               "  -g, --groups G            groups (default 1; C for depthwise)\n"
+               "      --input-range MIN,MAX quantization range of the input (default: min/max)\n"
+               "      --filter-range MIN,MAX  of the filter (default: min/max)\n"
+               "      --per-channel         per-output-channel filter ranges\n"
+               "  -b, --backend B           auto (default), cpu or cuda\n"
+               "      --threads N           CPU threads (default: all)\n"
+               "      --path P              CPU kernel: auto, portable, avx2, vbmi\n"
+               "  -o, --output Y.npy        write the approximate output\n"
+               "      --heatmap DIFF.png    |approx - ref| of the first image, channels tiled\n"
+               "  -f, --format F            text (default) or json\n"
+               "  -h, --help                show this help\n");
 }
 
 /* ---------------------------------------------------------------- parsing helpers */
@@ -423,13 +422,15 @@ static int cmd_conv(int argc, char **argv)
         return EXIT_USAGE;
     }
     if ((in_path != NULL) == (nshape != 0)) {
-        errorf(in_path ? "--input and --shape exclude each other" : "give --input X.npy or "
-                                                                   "--shape N,H,W,C");
+        errorf(in_path ? "--input and --shape exclude each other"
+                       : "give --input X.npy or "
+                         "--shape N,H,W,C");
         return EXIT_USAGE;
     }
     if ((w_path != NULL) == (nkern != 0)) {
-        errorf(w_path ? "--filter and --kernel exclude each other" : "give --filter W.npy or "
-                                                                    "--kernel KH,KW,CO");
+        errorf(w_path ? "--filter and --kernel exclude each other"
+                      : "give --filter W.npy or "
+                        "--kernel KH,KW,CO");
         return EXIT_USAGE;
     }
     if (cpu_path && axmul_set_cpu_path(cpu_path) != AXMUL_OK) {
@@ -631,10 +632,14 @@ static int cmd_bench(int argc, char **argv)
     const char *mtab = NULL;
     axmul_backend backend = AXMUL_BACKEND_CPU;
     static const struct option opts[] = {
-        {"backend", required_argument, NULL, 'b'}, {"path", required_argument, NULL, 'p'},
-        {"threads", required_argument, NULL, 't'}, {"repeat", required_argument, NULL, 'r'},
-        {"mtab", required_argument, NULL, 'm'},    {"quick", no_argument, NULL, 'q'},
-        {"format", required_argument, NULL, 'f'},  {"help", no_argument, NULL, 'h'},
+        {"backend", required_argument, NULL, 'b'},
+        {"path", required_argument, NULL, 'p'},
+        {"threads", required_argument, NULL, 't'},
+        {"repeat", required_argument, NULL, 'r'},
+        {"mtab", required_argument, NULL, 'm'},
+        {"quick", no_argument, NULL, 'q'},
+        {"format", required_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int c;

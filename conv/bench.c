@@ -66,8 +66,8 @@ typedef struct {
 
 static result_t *mmap_result(void)
 {
-    void *p = mmap(NULL, sizeof(result_t), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1,
-                   0);
+    void *p =
+        mmap(NULL, sizeof(result_t), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     return p == MAP_FAILED ? NULL : p;
 }
 
@@ -106,8 +106,8 @@ static void float_conv(const axmul_conv_desc *d, int oh, int ow, const float *x,
         oh == d->h && ow == d->w) {
         /* pointwise (dense, 1x1): one SGEMM over all pixels, as a framework would do */
         (void)col;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d->n * oh * ow, d->co, d->c, 1.0f,
-                    x, d->c, w, d->co, 0.0f, y, d->co);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d->n * oh * ow, d->co, d->c, 1.0f, x,
+                    d->c, w, d->co, 0.0f, y, d->co);
         return;
     }
 #endif
@@ -193,7 +193,8 @@ static void run_shape(const shape_t *sh, const axmul_table *t, axmul_backend bac
     axmul_range_of(w, nw, "filter", &d.filter_range);
 
     long base = current_rss_kb();
-    double *ts = malloc(sizeof(double) * (size_t)repeat), *tf = malloc(sizeof(double) * (size_t)repeat);
+    double *ts = malloc(sizeof(double) * (size_t)repeat),
+           *tf = malloc(sizeof(double) * (size_t)repeat);
     axmul_conv_info info;
     if (axmul_conv2d(&d, t, x, w, y, &info) != AXMUL_OK) { /* warm-up */
         snprintf(r->error, sizeof r->error, "%s", axmul_error_detail());
@@ -250,8 +251,8 @@ static void run_shape(const shape_t *sh, const axmul_table *t, axmul_backend bac
     if (nthreads <= 0)
         nthreads = 1;
     double k = (double)d.kh * d.kw * (d.c / d.groups);
-    int pointwise = d.kh == 1 && d.kw == 1 && d.stride_h == 1 && d.stride_w == 1 && oh == d.h &&
-                    ow == d.w;
+    int pointwise =
+        d.kh == 1 && d.kw == 1 && d.stride_h == 1 && d.stride_w == 1 && oh == d.h && ow == d.w;
     r->bound_mb = ((pointwise ? 1.0 : 2.0) * (double)nx + (double)d.co * k + 8.0 * d.co +
                    2 * 131072.0 + nthreads * (k * 256 + 256 * 20.0)) /
                   1048576.0;
@@ -274,8 +275,8 @@ int axmul__bench(const axmul_table *t, axmul_backend backend, int threads, int r
     if (json)
         fprintf(out, "[\n");
     else
-        fprintf(out, "%-30s %-8s %9s %10s %12s %9s %8s %11s %9s\n", "shape", "path", "GMAC/s",
-                "ms", "float GMAC/s", "float ms", "ratio", "ref check", "peak MB");
+        fprintf(out, "%-30s %-8s %9s %10s %12s %9s %8s %11s %9s\n", "shape", "path", "GMAC/s", "ms",
+                "float GMAC/s", "float ms", "ratio", "ref check", "peak MB");
     for (size_t i = 0; i < nshapes; i++) {
         result_t *r = mmap_result();
         if (!r)
@@ -306,15 +307,14 @@ int axmul__bench(const axmul_table *t, axmul_backend backend, int threads, int r
                     "\"engine_bound_mb\": %.2f, \"threads\": %d%s%s%s}",
                     i ? ",\n" : "", shapes[i].name, r->path, r->macs, r->seconds, r->gmacs,
                     r->float_seconds, r->float_gmacs, r->ratio, r->ref_ok ? "true" : "false",
-                    r->peak_rss_kb / 1024.0, r->bound_mb, threads, r->error[0] ? ", \"error\": \"" : "",
-                    r->error, r->error[0] ? "\"" : "");
+                    r->peak_rss_kb / 1024.0, r->bound_mb, threads,
+                    r->error[0] ? ", \"error\": \"" : "", r->error, r->error[0] ? "\"" : "");
         } else if (r->error[0]) {
             fprintf(out, "%-30s error: %s\n", shapes[i].name, r->error);
         } else {
-            fprintf(out, "%-30s %-8s %9.2f %10.3f %12.2f %9.3f %7.2fx %11s %9.1f\n",
-                    shapes[i].name, r->path, r->gmacs, r->seconds * 1e3, r->float_gmacs,
-                    r->float_seconds * 1e3, r->ratio, r->ref_ok ? "bit-exact" : "MISMATCH",
-                    r->peak_rss_kb / 1024.0);
+            fprintf(out, "%-30s %-8s %9.2f %10.3f %12.2f %9.3f %7.2fx %11s %9.1f\n", shapes[i].name,
+                    r->path, r->gmacs, r->seconds * 1e3, r->float_gmacs, r->float_seconds * 1e3,
+                    r->ratio, r->ref_ok ? "bit-exact" : "MISMATCH", r->peak_rss_kb / 1024.0);
         }
         unmap_result(r);
     }

@@ -169,12 +169,18 @@ static axmul_status geometry(const axmul_conv_desc *d, axmul__conv_plan *p)
     struct {
         const char *name;
         int v;
-    } pos[] = {{"batch size n", d->n},        {"input height", d->h},
-               {"input width", d->w},         {"input channels", d->c},
-               {"kernel height", d->kh},      {"kernel width", d->kw},
-               {"output channels", d->co},    {"stride height", d->stride_h},
-               {"stride width", d->stride_w}, {"dilation height", d->dilation_h},
-               {"dilation width", d->dilation_w}, {"groups", d->groups}};
+    } pos[] = {{"batch size n", d->n},
+               {"input height", d->h},
+               {"input width", d->w},
+               {"input channels", d->c},
+               {"kernel height", d->kh},
+               {"kernel width", d->kw},
+               {"output channels", d->co},
+               {"stride height", d->stride_h},
+               {"stride width", d->stride_w},
+               {"dilation height", d->dilation_h},
+               {"dilation width", d->dilation_w},
+               {"groups", d->groups}};
     for (size_t i = 0; i < sizeof pos / sizeof pos[0]; i++)
         if (pos[i].v < 1)
             return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "%s must be >= 1 (got %d)", pos[i].name,
@@ -187,8 +193,8 @@ static axmul_status geometry(const axmul_conv_desc *d, axmul__conv_plan *p)
     size_t dummy;
     axmul_status s = elems("input", (size_t)d->n, (size_t)d->h, (size_t)d->w, (size_t)d->c, &dummy);
     if (s == AXMUL_OK)
-        s = elems("filter", (size_t)d->kh, (size_t)d->kw, (size_t)(d->c / d->groups),
-                  (size_t)d->co, &dummy);
+        s = elems("filter", (size_t)d->kh, (size_t)d->kw, (size_t)(d->c / d->groups), (size_t)d->co,
+                  &dummy);
     if (s != AXMUL_OK)
         return s;
     int64_t ekh = (int64_t)(d->kh - 1) * d->dilation_h + 1;
@@ -308,7 +314,7 @@ static axmul_status scan_tensor(const float *x, size_t n, const char *what, int 
     (void)threads;
     if (!finite)
         return check_finite(x, n, what); /* names the first bad element */
-    if (lo == hi) { /* a constant tensor: include 0 */
+    if (lo == hi) {                      /* a constant tensor: include 0 */
         if (lo > 0)
             lo = 0;
         else
@@ -328,8 +334,8 @@ void axmul__conv_setup_free(axmul__conv_setup *s)
     memset(s, 0, sizeof *s);
 }
 
-axmul_status axmul__conv_setup_make(const axmul_conv_desc *d, const axmul_table *t,
-                                    const float *x, const float *w, axmul__conv_setup *s)
+axmul_status axmul__conv_setup_make(const axmul_conv_desc *d, const axmul_table *t, const float *x,
+                                    const float *w, axmul__conv_setup *s)
 {
     memset(s, 0, sizeof *s);
     if (!t || !x || !w)
@@ -527,8 +533,9 @@ static axmul_status conv_cuda(const axmul__conv_setup *s, const axmul_table *t, 
     axmul__quantize_bulk(x, nx, &s->xq, qx);
     axmul__conv_quantize_filter(s, w, wq, sum_qw, 0);
     axmul__table_colmajor(t, p->is_signed, tt);
-    axmul__cuda_job job = {p,  qx, wq, sum_qw, s->zw, s->oscale, tt,
-                           fnv1a(tt, sizeof(uint16_t) * AXMUL_TABLE_ENTRIES), y};
+    axmul__cuda_job job = {p,     qx,        wq, sum_qw,
+                           s->zw, s->oscale, tt, fnv1a(tt, sizeof(uint16_t) * AXMUL_TABLE_ENTRIES),
+                           y};
     char msg[512];
     if (axmul__cuda_conv(&job, msg, sizeof msg) != 0)
         st = axmul__fail(AXMUL_ERR_CUDA, "CUDA: %s", msg);

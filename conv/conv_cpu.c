@@ -189,10 +189,10 @@ void axmul__table_colmajor(const axmul_table *t, int is_signed, uint16_t *tt)
 
 typedef struct {
     const axmul__conv_setup *s;
-    int pointwise;      /* 1x1 kernel, stride 1, no padding: output pixel = input pixel */
-    const uint8_t *qx;  /* quantized input codes, NHWC (pointwise only) */
-    const uint8_t *qp;  /* quantized input codes, planar: [n][c][h][w] (otherwise) */
-    const uint8_t *wq;  /* [co][k] codes */
+    int pointwise;        /* 1x1 kernel, stride 1, no padding: output pixel = input pixel */
+    const uint8_t *qx;    /* quantized input codes, NHWC (pointwise only) */
+    const uint8_t *qp;    /* quantized input codes, planar: [n][c][h][w] (otherwise) */
+    const uint8_t *wq;    /* [co][k] codes */
     const int32_t *order; /* [co][k] taps sorted by weight code, or order[o*k] = -1: natural */
     axmul__lut_kernel_sorted sorted;
     const int64_t *sum_qw;
@@ -248,7 +248,8 @@ static void gather(const job_t *J, int g, int64_t p0, int np, uint8_t *A, int64_
                 uint8_t *dst = A + (size_t)((i * p->kw + j) * cin) * AXMUL__CHUNK + q;
                 const uint8_t *plane = J->qp + ((size_t)n * p->c + (size_t)g * cin) * p->h * p->w +
                                        (size_t)(in_rows ? iy : 0) * p->w;
-                for (int ci = 0; ci < cin; ci++, dst += AXMUL__CHUNK, plane += (size_t)p->h * p->w) {
+                for (int ci = 0; ci < cin;
+                     ci++, dst += AXMUL__CHUNK, plane += (size_t)p->h * p->w) {
                     if (!in_rows) {
                         memset(dst, zx, (size_t)len);
                     } else if (p->sw == 1) {
@@ -298,8 +299,8 @@ static void sum_activations(const axmul__conv_plan *p, int np, const uint8_t *A,
     }
 }
 
-static void run_chunk(const job_t *J, int g, int oo0, int oo1, int64_t p0, int np,
-                      const uint8_t *A, const int64_t *sqa, uint32_t *acc32, int64_t *acc64)
+static void run_chunk(const job_t *J, int g, int oo0, int oo1, int64_t p0, int np, const uint8_t *A,
+                      const int64_t *sqa, uint32_t *acc32, int64_t *acc64)
 {
     const axmul__conv_plan *p = &J->s->p;
     const int64_t offset = p->is_signed ? 32768 : 0; /* signed entries are stored + 32768 */

@@ -21,8 +21,8 @@ typedef struct {
 
 /* Validates, checks finiteness, resolves ranges. On success the caller frees with
  * axmul__conv_setup_free. */
-axmul_status axmul__conv_setup_make(const axmul_conv_desc *d, const axmul_table *t,
-                                    const float *x, const float *w, axmul__conv_setup *s);
+axmul_status axmul__conv_setup_make(const axmul_conv_desc *d, const axmul_table *t, const float *x,
+                                    const float *w, axmul__conv_setup *s);
 void axmul__conv_setup_free(axmul__conv_setup *s);
 
 /* Quantizes the filter into wq[o * k + tap] table indices, tap = (i * kw + j) * cin_g + ci, and

@@ -6,18 +6,18 @@
 #include <stdint.h>
 
 typedef struct axmul__conv_plan {
-    int32_t n, h, w, c;       /* input NHWC */
-    int32_t kh, kw, co;       /* filter (kh, kw, cin_g, co) */
-    int32_t oh, ow;           /* output spatial size */
-    int32_t sh, sw, dh, dw;   /* stride, dilation */
+    int32_t n, h, w, c;     /* input NHWC */
+    int32_t kh, kw, co;     /* filter (kh, kw, cin_g, co) */
+    int32_t oh, ow;         /* output spatial size */
+    int32_t sh, sw, dh, dw; /* stride, dilation */
     int32_t pad_top, pad_left;
     int32_t groups, cin_g, cout_g;
-    int32_t k;                /* taps per output: kh * kw * cin_g */
-    int32_t zx;               /* input zero point (0 for signed tables) */
+    int32_t k;  /* taps per output: kh * kw * cin_g */
+    int32_t zx; /* input zero point (0 for signed tables) */
     int32_t is_signed;
-    int32_t degenerate;       /* input or filter range [0, 0]: output is all zero */
-    float sx;                 /* input scale */
-    int32_t reserved_;        /* keeps the size a multiple of 8 */
+    int32_t degenerate; /* input or filter range [0, 0]: output is all zero */
+    float sx;           /* input scale */
+    int32_t reserved_;  /* keeps the size a multiple of 8 */
 } axmul__conv_plan;
 
 #ifdef __cplusplus

@@ -34,8 +34,7 @@ typedef void (*axmul__lut_kernel)(const uint8_t *A, int ntaps, const uint8_t *wr
  * taps then share their table column, which is loaded once per distinct code. The integer sum
  * does not depend on the order. */
 typedef void (*axmul__lut_kernel_sorted)(const uint8_t *A, int ntaps, const int32_t *taps,
-                                         const uint8_t *wrow, const axmul__lut *lut,
-                                         uint32_t *acc);
+                                         const uint8_t *wrow, const axmul__lut *lut, uint32_t *acc);
 
 void axmul__lut_kernel_portable(const uint8_t *A, int ntaps, const uint8_t *wrow,
                                 const axmul__lut *lut, uint32_t *acc);
@@ -48,10 +47,10 @@ void axmul__quantize_portable(const float *x, size_t n, float nmin, float nmax, 
 #define AXMUL__HAVE_X86_KERNELS 1
 void axmul__quantize_avx512(const float *x, size_t n, float nmin, float nmax, float inv,
                             int is_signed, uint8_t *out);
-void axmul__lut_kernel_avx2(const uint8_t *A, int ntaps, const uint8_t *wrow,
-                            const axmul__lut *lut, uint32_t *acc);
-void axmul__lut_kernel_vbmi(const uint8_t *A, int ntaps, const uint8_t *wrow,
-                            const axmul__lut *lut, uint32_t *acc);
+void axmul__lut_kernel_avx2(const uint8_t *A, int ntaps, const uint8_t *wrow, const axmul__lut *lut,
+                            uint32_t *acc);
+void axmul__lut_kernel_vbmi(const uint8_t *A, int ntaps, const uint8_t *wrow, const axmul__lut *lut,
+                            uint32_t *acc);
 void axmul__lut_kernel_vbmi_sorted(const uint8_t *A, int ntaps, const int32_t *taps,
                                    const uint8_t *wrow, const axmul__lut *lut, uint32_t *acc);
 #endif

@@ -22,18 +22,18 @@ _Static_assert(AXMUL__CHUNK % 64 == 0, "the VBMI kernel works on 64-pixel vector
 /* One 64-pixel vector: look up both planes, then add the even and odd bytes of each plane to
  * 16-bit accumulators (no shuffles besides the lookups). A 16-bit lane takes 257 bytes of 255
  * before it could overflow, so the caller flushes every 256 taps. */
-#define VBMI_STEP(v)                                                                              \
-    do {                                                                                          \
-        __m512i idx = _mm512_loadu_si512(row + 64 * (v));                                         \
-        __mmask64 up = _mm512_movepi8_mask(idx);                                                  \
-        __m512i lo = _mm512_mask_blend_epi8(up, _mm512_permutex2var_epi8(l0, idx, l1),            \
-                                            _mm512_permutex2var_epi8(l2, idx, l3));               \
-        __m512i hi = _mm512_mask_blend_epi8(up, _mm512_permutex2var_epi8(h0, idx, h1),            \
-                                            _mm512_permutex2var_epi8(h2, idx, h3));               \
-        s[v][0] = _mm512_add_epi16(s[v][0], _mm512_and_si512(lo, even));                          \
-        s[v][1] = _mm512_add_epi16(s[v][1], _mm512_srli_epi16(lo, 8));                            \
-        s[v][2] = _mm512_add_epi16(s[v][2], _mm512_and_si512(hi, even));                          \
-        s[v][3] = _mm512_add_epi16(s[v][3], _mm512_srli_epi16(hi, 8));                            \
+#define VBMI_STEP(v)                                                                               \
+    do {                                                                                           \
+        __m512i idx = _mm512_loadu_si512(row + 64 * (v));                                          \
+        __mmask64 up = _mm512_movepi8_mask(idx);                                                   \
+        __m512i lo = _mm512_mask_blend_epi8(up, _mm512_permutex2var_epi8(l0, idx, l1),             \
+                                            _mm512_permutex2var_epi8(l2, idx, l3));                \
+        __m512i hi = _mm512_mask_blend_epi8(up, _mm512_permutex2var_epi8(h0, idx, h1),             \
+                                            _mm512_permutex2var_epi8(h2, idx, h3));                \
+        s[v][0] = _mm512_add_epi16(s[v][0], _mm512_and_si512(lo, even));                           \
+        s[v][1] = _mm512_add_epi16(s[v][1], _mm512_srli_epi16(lo, 8));                             \
+        s[v][2] = _mm512_add_epi16(s[v][2], _mm512_and_si512(hi, even));                           \
+        s[v][3] = _mm512_add_epi16(s[v][3], _mm512_srli_epi16(hi, 8));                             \
     } while (0)
 
 __attribute__((target("avx512f,avx512bw,avx512vbmi"))) void
@@ -83,8 +83,8 @@ axmul__lut_kernel_vbmi(const uint8_t *A, int ntaps, const uint8_t *wrow, const a
 }
 
 __attribute__((target("avx512f,avx512bw,avx512vbmi"))) void
-axmul__lut_kernel_vbmi_sorted(const uint8_t *A, int ntaps, const int32_t *taps,
-                              const uint8_t *wrow, const axmul__lut *lut, uint32_t *acc)
+axmul__lut_kernel_vbmi_sorted(const uint8_t *A, int ntaps, const int32_t *taps, const uint8_t *wrow,
+                              const axmul__lut *lut, uint32_t *acc)
 {
     const __m512i even = _mm512_set1_epi16(0x00ff);
     for (int p = 0; p < AXMUL__CHUNK; p++)
@@ -138,9 +138,10 @@ axmul__lut_kernel_vbmi_sorted(const uint8_t *A, int ntaps, const int32_t *taps,
     }
 }
 
-__attribute__((target("avx512f,avx512bw"))) void
-axmul__quantize_avx512(const float *x, size_t n, float nmin, float nmax, float inv, int is_signed,
-                       uint8_t *out)
+__attribute__((target("avx512f,avx512bw"))) void axmul__quantize_avx512(const float *x, size_t n,
+                                                                        float nmin, float nmax,
+                                                                        float inv, int is_signed,
+                                                                        uint8_t *out)
 {
     /* The same float32 operations in the same order as axmul_quantize (mul, then add: no FMA),
      * so the codes are identical; floor is a truncation where the value is non-negative. */

@@ -29,7 +29,7 @@ void axmul_model_free(axmul_model *m)
 
 static const char *kind_name(axmul__layer_kind k)
 {
-    static const char *const names[] = {"conv2d", "dense", "avgpool", "maxpool",
+    static const char *const names[] = {"conv2d", "dense",   "avgpool", "maxpool",
                                         "relu",   "flatten", "softmax"};
     return names[k];
 }
@@ -137,8 +137,8 @@ axmul_status axmul__model_resolve(axmul_model *m, const char *name)
                 return axmul__fail(AXMUL_ERR_SHAPE,
                                    "%s: layer %d (%s): %s has %zu elements, the layer needs "
                                    "(%d, %d, %d, %d) = %zu",
-                                   name, i, l->name, l->wfile, l->nw, l->kh, l->kw,
-                                   c / l->groups, l->units, want);
+                                   name, i, l->name, l->wfile, l->nw, l->kh, l->kw, c / l->groups,
+                                   l->units, want);
             h = oh;
             w = ow;
             c = l->units;
@@ -207,12 +207,14 @@ static axmul_status json_ints(json_t *v, int *out, int n, int dflt, const char *
         return AXMUL_OK;
     }
     if (!json_is_array(v) || (int)json_array_size(v) != n)
-        return axmul__fail(AXMUL_ERR_FORMAT, "%s: layer %d: '%s' must be an integer or a list of %d",
-                           path, layer, what, n);
+        return axmul__fail(AXMUL_ERR_FORMAT,
+                           "%s: layer %d: '%s' must be an integer or a list of %d", path, layer,
+                           what, n);
     for (int i = 0; i < n; i++) {
         json_t *e = json_array_get(v, (size_t)i);
         if (!json_is_integer(e) || json_integer_value(e) < 0 || json_integer_value(e) > 1 << 20)
-            return axmul__fail(AXMUL_ERR_FORMAT, "%s: layer %d: '%s' holds a non-integer or "
+            return axmul__fail(AXMUL_ERR_FORMAT,
+                               "%s: layer %d: '%s' holds a non-integer or "
                                "out-of-range value",
                                path, layer, what);
         out[i] = (int)json_integer_value(e);
@@ -224,9 +226,10 @@ static axmul_status load_tensor(const char *dir, const char *file, const char *p
                                 float **data, size_t *count)
 {
     if (strchr(file, '/') || strcmp(file, "..") == 0 || !*file)
-        return axmul__fail(AXMUL_ERR_FORMAT,
-                           "%s: layer %d: tensor file '%s' must be a plain name in the model folder",
-                           path, layer, file);
+        return axmul__fail(
+            AXMUL_ERR_FORMAT,
+            "%s: layer %d: tensor file '%s' must be a plain name in the model folder", path, layer,
+            file);
     char full[4096];
     snprintf(full, sizeof full, "%s/%s", dir, file);
     axmul_npy *a;
@@ -286,15 +289,15 @@ static axmul_status parse_layer(json_t *jl, int i, const char *dir, const char *
         l->dh = dl[0];
         l->dw = dl[1];
         json_t *g = json_object_get(jl, "groups");
-        if (g && (!json_is_integer(g) || json_integer_value(g) < 1 ||
-                  json_integer_value(g) > 1 << 20))
+        if (g &&
+            (!json_is_integer(g) || json_integer_value(g) < 1 || json_integer_value(g) > 1 << 20))
             return axmul__fail(AXMUL_ERR_FORMAT, "%s: layer %d: \"groups\" must be >= 1", path, i);
         l->groups = g ? (int)json_integer_value(g) : 1;
         l->groups = depthwise ? -1 : l->groups; /* resolved from the input channels below */
         json_t *f = json_object_get(jl, "filters");
         if (!json_is_integer(f) || json_integer_value(f) < 1 || json_integer_value(f) > 1 << 20)
-            return axmul__fail(AXMUL_ERR_FORMAT, "%s: layer %d: \"filters\" must be an integer >= 1",
-                               path, i);
+            return axmul__fail(AXMUL_ERR_FORMAT,
+                               "%s: layer %d: \"filters\" must be an integer >= 1", path, i);
         l->units = (int)json_integer_value(f);
         json_t *p = json_object_get(jl, "padding");
         const char *ps = json_string_value(p);
@@ -307,9 +310,9 @@ static axmul_status parse_layer(json_t *jl, int i, const char *dir, const char *
                 return s;
             l->padding = AXMUL_PADDING_EXPLICIT;
         } else
-            return axmul__fail(AXMUL_ERR_FORMAT,
-                               "%s: layer %d: \"padding\" must be \"same\", \"valid\" or [t, b, l, r]",
-                               path, i);
+            return axmul__fail(
+                AXMUL_ERR_FORMAT,
+                "%s: layer %d: \"padding\" must be \"same\", \"valid\" or [t, b, l, r]", path, i);
     } else if (strcmp(type, "dense") == 0) {
         l->kind = AXMUL__L_DENSE;
         json_t *u = json_object_get(jl, "units");
@@ -335,10 +338,11 @@ static axmul_status parse_layer(json_t *jl, int i, const char *dir, const char *
     } else if (strcmp(type, "softmax") == 0) {
         l->kind = AXMUL__L_SOFTMAX;
     } else {
-        return axmul__fail(AXMUL_ERR_FORMAT,
-                           "%s: layer %d: unknown layer type '%s' (known: conv2d, depthwise, dense, "
-                           "avgpool, maxpool, relu, flatten, softmax)",
-                           path, i, type);
+        return axmul__fail(
+            AXMUL_ERR_FORMAT,
+            "%s: layer %d: unknown layer type '%s' (known: conv2d, depthwise, dense, "
+            "avgpool, maxpool, relu, flatten, softmax)",
+            path, i, type);
     }
     if (l->kind == AXMUL__L_CONV || l->kind == AXMUL__L_DENSE) {
         const char *wf = json_string_value(json_object_get(jl, "weights"));
@@ -362,8 +366,8 @@ static axmul_status parse_layer(json_t *jl, int i, const char *dir, const char *
         if (r && !json_is_null(r)) {
             if (!json_is_array(r) || json_array_size(r) != 2 ||
                 !json_is_number(json_array_get(r, 0)) || !json_is_number(json_array_get(r, 1)))
-                return axmul__fail(AXMUL_ERR_FORMAT, "%s: layer %d: \"input_range\" must be [min, max]",
-                                   path, i);
+                return axmul__fail(AXMUL_ERR_FORMAT,
+                                   "%s: layer %d: \"input_range\" must be [min, max]", path, i);
             l->in_range.min = (float)json_number_value(json_array_get(r, 0));
             l->in_range.max = (float)json_number_value(json_array_get(r, 1));
             axmul_qparams q;
@@ -413,8 +417,8 @@ axmul_status axmul_model_load(const char *dir, axmul_model **out)
     json_t *layers = json_object_get(root, "layers");
     int in[3];
     if (!json_is_object(root) || !fmt || strcmp(fmt, "axmul-model") != 0) {
-        s = axmul__fail(AXMUL_ERR_FORMAT, "%s: not an axmul model (\"format\": \"axmul-model\" missing)",
-                        path);
+        s = axmul__fail(AXMUL_ERR_FORMAT,
+                        "%s: not an axmul model (\"format\": \"axmul-model\" missing)", path);
         goto fail;
     }
     if (json_integer_value(json_object_get(root, "version")) != 1) {
@@ -502,12 +506,13 @@ axmul_status axmul_model_save(const axmul_model *m, const char *dir)
             json_object_set_new(jl, "dilation", pair(l->dh, l->dw));
             json_object_set_new(jl, "groups", json_integer(l->groups));
             if (l->padding == AXMUL_PADDING_EXPLICIT)
-                json_object_set_new(jl, "padding", json_pack("[i, i, i, i]", l->pad[0], l->pad[1],
-                                                             l->pad[2], l->pad[3]));
+                json_object_set_new(
+                    jl, "padding",
+                    json_pack("[i, i, i, i]", l->pad[0], l->pad[1], l->pad[2], l->pad[3]));
             else
-                json_object_set_new(jl, "padding", json_string(l->padding == AXMUL_PADDING_SAME
-                                                                   ? "same"
-                                                                   : "valid"));
+                json_object_set_new(
+                    jl, "padding",
+                    json_string(l->padding == AXMUL_PADDING_SAME ? "same" : "valid"));
         } else if (l->kind == AXMUL__L_DENSE) {
             json_object_set_new(jl, "units", json_integer(l->units));
         } else if (l->kind == AXMUL__L_AVGPOOL || l->kind == AXMUL__L_MAXPOOL) {
@@ -546,16 +551,17 @@ axmul_status axmul_model_save(const axmul_model *m, const char *dir)
                 free(zero);
             }
             if (l->has_range)
-                json_object_set_new(jl, "input_range",
-                                    json_pack("[f, f]", (double)l->in_range.min,
-                                              (double)l->in_range.max));
+                json_object_set_new(
+                    jl, "input_range",
+                    json_pack("[f, f]", (double)l->in_range.min, (double)l->in_range.max));
         }
         json_array_append_new(layers, jl);
     }
     json_object_set_new(root, "layers", layers);
     if (s == AXMUL_OK) {
         /* floats as the shortest text that reads back to the same float32 */
-        char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
+        char *text =
+            json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
         if (!text) {
             s = axmul__fail(AXMUL_ERR_NOMEM, "out of memory");
         } else {
@@ -610,10 +616,10 @@ axmul_status axmul_model_create_lenet5(uint64_t seed, axmul_model **out)
         return axmul__fail(AXMUL_ERR_NOMEM, "out of memory");
     }
     axmul__layer *L = m->L;
-    const axmul__layer_kind kinds[] = {AXMUL__L_CONV,    AXMUL__L_RELU,  AXMUL__L_AVGPOOL,
-                                       AXMUL__L_CONV,    AXMUL__L_RELU,  AXMUL__L_FLATTEN,
-                                       AXMUL__L_DENSE,   AXMUL__L_RELU,  AXMUL__L_DENSE,
-                                       AXMUL__L_RELU,    AXMUL__L_DENSE};
+    const axmul__layer_kind kinds[] = {AXMUL__L_CONV,  AXMUL__L_RELU, AXMUL__L_AVGPOOL,
+                                       AXMUL__L_CONV,  AXMUL__L_RELU, AXMUL__L_FLATTEN,
+                                       AXMUL__L_DENSE, AXMUL__L_RELU, AXMUL__L_DENSE,
+                                       AXMUL__L_RELU,  AXMUL__L_DENSE};
     const char *names[] = {"conv1", "relu1", "pool1", "conv2", "relu2", "flatten",
                            "fc1",   "relu3", "fc2",   "relu4", "fc3"};
     for (int i = 0; i < m->nl; i++) {
@@ -643,8 +649,10 @@ axmul_status axmul_model_create_lenet5(uint64_t seed, axmul_model **out)
     m->nl++;
     uint64_t rng = seed;
     axmul_status s;
-    if ((s = glorot(&L[0], 3 * 3 * 1 * 6, 9, 54, &rng)) || (s = glorot(&L[3], 3 * 3 * 6 * 16, 54, 144, &rng)) ||
-        (s = glorot(&L[6], 1936 * 120, 1936, 120, &rng)) || (s = glorot(&L[8], 120 * 84, 120, 84, &rng)) ||
+    if ((s = glorot(&L[0], 3 * 3 * 1 * 6, 9, 54, &rng)) ||
+        (s = glorot(&L[3], 3 * 3 * 6 * 16, 54, 144, &rng)) ||
+        (s = glorot(&L[6], 1936 * 120, 1936, 120, &rng)) ||
+        (s = glorot(&L[8], 120 * 84, 120, 84, &rng)) ||
         (s = glorot(&L[10], 84 * 10, 84, 10, &rng)) || (s = axmul__model_resolve(m, "lenet5"))) {
         axmul_model_free(m);
         return s;

@@ -136,7 +136,8 @@ static void pool(const axmul__layer *l, const float *x, int n, float *y)
                     float acc = l->kind == AXMUL__L_MAXPOOL ? -INFINITY : 0.0f;
                     for (int i = 0; i < l->kh; i++)
                         for (int j = 0; j < l->kw; j++) {
-                            float v = xi[((size_t)(oy * l->sh + i) * l->iw + (ox * l->sw + j)) * c + ch];
+                            float v =
+                                xi[((size_t)(oy * l->sh + i) * l->iw + (ox * l->sw + j)) * c + ch];
                             if (l->kind == AXMUL__L_MAXPOOL)
                                 acc = v > acc ? v : acc;
                             else
@@ -194,9 +195,8 @@ static axmul_status layer_histograms(const axmul__layer *l, const axmul_conv_des
 }
 
 /* The forward pass. observe (calibration): per layer, min/max of each conv/dense input. */
-static axmul_status forward(const axmul_model *m, const axmul_net_options *o, const float *x,
-                            int n, uint8_t *pred, float *scores, axmul_range *observe,
-                            int *observed)
+static axmul_status forward(const axmul_model *m, const axmul_net_options *o, const float *x, int n,
+                            uint8_t *pred, float *scores, axmul_range *observe, int *observed)
 {
     size_t act = axmul__model_max_act(m);
     size_t col_n = 0;
@@ -241,8 +241,9 @@ static axmul_status forward(const axmul_model *m, const axmul_net_options *o, co
                 observe[i].max = r.max;
             observed[i] = 1;
         }
-        int approx = param && o->table &&
-                     (o->approx & (l->kind == AXMUL__L_CONV ? AXMUL_APPROX_CONV : AXMUL_APPROX_DENSE));
+        int approx =
+            param && o->table &&
+            (o->approx & (l->kind == AXMUL__L_CONV ? AXMUL_APPROX_CONV : AXMUL_APPROX_DENSE));
         switch (l->kind) {
         case AXMUL__L_CONV:
         case AXMUL__L_DENSE:

@@ -75,7 +75,8 @@ static void train_progress(void *ctx, int epoch, int done, int total, double los
         fprintf(stderr, "\repoch %2d/%d [", epoch + 1, p->epochs);
         for (int i = 0; i < width; i++)
             fputc(i < fill ? '#' : '.', stderr);
-        fprintf(stderr, "] %3d%%  loss %.4f  accuracy %.4f", (int)(100.0 * done / total), loss, acc);
+        fprintf(stderr, "] %3d%%  loss %.4f  accuracy %.4f", (int)(100.0 * done / total), loss,
+                acc);
         if (done == total)
             fprintf(stderr, "  (%.1f s)\n", axmul__tool_now() - p->t0);
         fflush(stderr);
@@ -181,8 +182,8 @@ int axmul__cmd_train(int argc, char **argv)
     uint8_t *pred = NULL;
     axmul_model *m = NULL;
     if (axmul_dataset_rows(tr) != 28 || axmul_dataset_cols(tr) != 28) {
-        errorf("%s: %dx%d images; the LeNet-5 trainer needs 28x28", dataset,
-               axmul_dataset_rows(tr), axmul_dataset_cols(tr));
+        errorf("%s: %dx%d images; the LeNet-5 trainer needs 28x28", dataset, axmul_dataset_rows(tr),
+               axmul_dataset_cols(tr));
         goto out;
     }
     x = dataset_floats(tr, limit, &n);
@@ -207,8 +208,9 @@ int axmul__cmd_train(int argc, char **argv)
     o.progress = train_progress;
     o.ctx = &pr;
     if (!quiet)
-        fprintf(stderr, "training LeNet-5 on %d %s images, %ld epochs, batch %ld, lr %g, seed %ld\n",
-                n, dataset, epochs, batch, lr, seed);
+        fprintf(stderr,
+                "training LeNet-5 on %d %s images, %ld epochs, batch %ld, lr %g, seed %ld\n", n,
+                dataset, epochs, batch, lr, seed);
     if (axmul_model_train(m, x, axmul_dataset_labels(tr), n, &o) != AXMUL_OK) {
         errorf("training: %s", axmul_error_detail());
         goto out;
@@ -327,13 +329,13 @@ int axmul__cmd_calibrate(int argc, char **argv)
 
 typedef struct {
     int nl;
-    int offset;       /* first image of the current batch */
-    int limit;        /* images that take part in the SNR */
-    float **exact;    /* per layer: outputs of the exact-table network for the SNR images */
-    size_t *per;      /* per layer: outputs per image */
+    int offset;        /* first image of the current batch */
+    int limit;         /* images that take part in the SNR */
+    float **exact;     /* per layer: outputs of the exact-table network for the SNR images */
+    size_t *per;       /* per layer: outputs per image */
     double *sig, *err; /* per layer sums */
-    int record;       /* 1: store into exact; 0: compare */
-    float **sample;   /* per layer: the approximate output of the first image */
+    int record;        /* 1: store into exact; 0: compare */
+    float **sample;    /* per layer: the approximate output of the first image */
 } snr_t;
 
 static void snr_cb(void *ctx, int layer, const float *out, size_t count)
@@ -421,22 +423,21 @@ static int emit_row(int fd, FILE *out, const char *row, size_t len)
 
 static void usage_net(FILE *f)
 {
-    fprintf(f,
-            "Usage: " PROG " net --model DIR --mtab T.bin [--mtab T2.bin ...] [--mtab-dir D]\n"
-            "                 [--dataset fashion-mnist[:DIR]|mnist:DIR] [--limit N]\n"
-            "                 [--batch B] [--backend auto|cpu|cuda] [--threads N]\n"
-            "                 [--approx conv|dense|all] [--ranges calibrated|batch]\n"
-            "                 [--per-channel] [--dump-operands DIR] [--predictions FILE]\n"
-            "                 [--report DIR] [--shard I/N] [--format text|json|csv] [--quiet]\n"
-            "Top-1 accuracy of the network on the test set with each multiplier table in the\n"
-            "approximated layers (conv2d by default), next to the exact table's accuracy (the\n"
-            "same quantized network with exact products), the float network's accuracy, the\n"
-            "agreement with the exact network's predictions, and each conv2d/dense layer's\n"
-            "output SNR against the exact network (first 1000 images). --format json prints\n"
-            "one JSON object per line (JSON Lines), so results of several runs concatenate.\n"
-            "--report DIR writes an HTML page with a Pareto plot, metrics, error heatmaps,\n"
-            "confusion matrices and layer difference heatmaps; --shard I/N takes every N-th\n"
-            "table starting at the I-th (doc/sweeps.md).\n");
+    fprintf(f, "Usage: " PROG " net --model DIR --mtab T.bin [--mtab T2.bin ...] [--mtab-dir D]\n"
+               "                 [--dataset fashion-mnist[:DIR]|mnist:DIR] [--limit N]\n"
+               "                 [--batch B] [--backend auto|cpu|cuda] [--threads N]\n"
+               "                 [--approx conv|dense|all] [--ranges calibrated|batch]\n"
+               "                 [--per-channel] [--dump-operands DIR] [--predictions FILE]\n"
+               "                 [--report DIR] [--shard I/N] [--format text|json|csv] [--quiet]\n"
+               "Top-1 accuracy of the network on the test set with each multiplier table in the\n"
+               "approximated layers (conv2d by default), next to the exact table's accuracy (the\n"
+               "same quantized network with exact products), the float network's accuracy, the\n"
+               "agreement with the exact network's predictions, and each conv2d/dense layer's\n"
+               "output SNR against the exact network (first 1000 images). --format json prints\n"
+               "one JSON object per line (JSON Lines), so results of several runs concatenate.\n"
+               "--report DIR writes an HTML page with a Pareto plot, metrics, error heatmaps,\n"
+               "confusion matrices and layer difference heatmaps; --shard I/N takes every N-th\n"
+               "table starting at the I-th (doc/sweeps.md).\n");
 }
 
 static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp);
@@ -466,21 +467,32 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
     long limit = 0, batch = 1000, threads = 0;
     axmul_backend backend = AXMUL_BACKEND_AUTO;
     static const struct option opts[] = {
-        {"model", required_argument, NULL, 'm'},   {"dataset", required_argument, NULL, 'd'},
-        {"mtab", required_argument, NULL, 'T'},    {"mtab-dir", required_argument, NULL, 'D'},
-        {"limit", required_argument, NULL, 'n'},   {"batch", required_argument, NULL, 'b'},
-        {"backend", required_argument, NULL, 'B'}, {"threads", required_argument, NULL, 't'},
-        {"approx", required_argument, NULL, 'a'},  {"ranges", required_argument, NULL, 'r'},
-        {"per-channel", no_argument, NULL, 'p'},   {"dump-operands", required_argument, NULL, 'o'},
-        {"predictions", required_argument, NULL, 'P'}, {"format", required_argument, NULL, 'f'},
-        {"quiet", no_argument, NULL, 'q'},         {"help", no_argument, NULL, 'h'},
-        {"report", required_argument, NULL, 'R'},  {"shard", required_argument, NULL, 'S'},
-        {"output", required_argument, NULL, 'O'},  {"resume", no_argument, NULL, 'U'},
+        {"model", required_argument, NULL, 'm'},
+        {"dataset", required_argument, NULL, 'd'},
+        {"mtab", required_argument, NULL, 'T'},
+        {"mtab-dir", required_argument, NULL, 'D'},
+        {"limit", required_argument, NULL, 'n'},
+        {"batch", required_argument, NULL, 'b'},
+        {"backend", required_argument, NULL, 'B'},
+        {"threads", required_argument, NULL, 't'},
+        {"approx", required_argument, NULL, 'a'},
+        {"ranges", required_argument, NULL, 'r'},
+        {"per-channel", no_argument, NULL, 'p'},
+        {"dump-operands", required_argument, NULL, 'o'},
+        {"predictions", required_argument, NULL, 'P'},
+        {"format", required_argument, NULL, 'f'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {"report", required_argument, NULL, 'R'},
+        {"shard", required_argument, NULL, 'S'},
+        {"output", required_argument, NULL, 'O'},
+        {"resume", no_argument, NULL, 'U'},
         {NULL, 0, NULL, 0},
     };
     int c, rc = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "m:d:T:D:n:b:B:t:a:r:po:P:f:qhR:S:O:U", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:d:T:D:n:b:B:t:a:r:po:P:f:qhR:S:O:U", opts, NULL)) !=
+           -1) {
         switch (c) {
         case 'm':
             model_dir = optarg;
@@ -759,14 +771,16 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
     char row[4096];
     int rl;
     if (fmt == 0) {
-        rl = snprintf(row, sizeof row,
-                      "model %s, %d test images of %s, float accuracy %.4f\n%-28s %9s %9s %9s  %s\n",
-                      model_dir, n, dataset, float_acc, "table", "accuracy", "exact", "agreement",
-                      "layer SNR dB");
+        rl =
+            snprintf(row, sizeof row,
+                     "model %s, %d test images of %s, float accuracy %.4f\n%-28s %9s %9s %9s  %s\n",
+                     model_dir, n, dataset, float_acc, "table", "accuracy", "exact", "agreement",
+                     "layer SNR dB");
         emit_row(out_fd, out, row, (size_t)rl);
     } else if (fmt == 2 && shard_i == 1 && new_file) { /* one header when shards concatenate */
-        rl = snprintf(row, sizeof row, "table,accuracy,exact_accuracy,float_accuracy,agreement,"
-                                       "layer_snr_db,images,seconds\n");
+        rl = snprintf(row, sizeof row,
+                      "table,accuracy,exact_accuracy,float_accuracy,agreement,"
+                      "layer_snr_db,images,seconds\n");
         emit_row(out_fd, out, row, (size_t)rl);
     }
     int done_tables = 0;
@@ -914,7 +928,11 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
             else
                 snprintf(one, sizeof one, isfinite(v) ? "%.2f" : "inf", v);
             sl += (size_t)snprintf(snrtxt + sl, sizeof snrtxt - sl, "%s%s",
-                                   first_snr ? "" : (fmt == 1 ? ", " : fmt == 2 ? ";" : " "), one);
+                                   first_snr ? ""
+                                             : (fmt == 1   ? ", "
+                                                : fmt == 2 ? ";"
+                                                           : " "),
+                                   one);
             first_snr = 0;
         }
         if (fmt == 0)
@@ -954,8 +972,9 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
                 sa[k] = samples[i];
                 se[k] = exact_out[sgn][i];
             }
-            axmul__report_row rrow = {path, t, acc, exact_acc[sgn], agr, secs, pl_n, pl_names,
-                                      snrv, sa, se, pl_h, pl_w, pl_c, pa, labels, n};
+            axmul__report_row rrow = {path, t,  acc, exact_acc[sgn], agr,  secs, pl_n, pl_names,
+                                      snrv, sa, se,  pl_h,           pl_w, pl_c, pa,   labels,
+                                      n};
             if (axmul__report_add(rep, &rrow) != 0)
                 rc = EXIT_USAGE;
         }
@@ -1015,8 +1034,9 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
                 }
             }
             if (!quiet)
-                fprintf(stderr, PROG ": operand histograms in %s (activations.txt, weights.txt: "
-                                "axmul-verify --dist-a/--dist-b)\n",
+                fprintf(stderr,
+                        PROG ": operand histograms in %s (activations.txt, weights.txt: "
+                             "axmul-verify --dist-a/--dist-b)\n",
                         dump);
         }
     }

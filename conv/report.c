@@ -104,7 +104,8 @@ static int write_confusion(const char *path, const uint8_t *pred, const uint8_t 
 {
     const int cell = 20;
     int side = classes * cell + 1;
-    long *cm = calloc((size_t)classes * classes, sizeof *cm), *rowsum = calloc((size_t)classes, sizeof *rowsum);
+    long *cm = calloc((size_t)classes * classes, sizeof *cm),
+         *rowsum = calloc((size_t)classes, sizeof *rowsum);
     uint8_t *rgb = malloc((size_t)side * side * 3);
     if (!cm || !rowsum || !rgb) {
         free(cm);
@@ -127,7 +128,8 @@ static int write_confusion(const char *path, const uint8_t *pred, const uint8_t 
             axmul_color_sequential(sqrt(f), c);
             for (int y = 1; y < cell; y++)
                 for (int x = 1; x < cell; x++)
-                    memcpy(rgb + ((size_t)(t * cell + y) * side + (size_t)(p * cell + x)) * 3, c, 3);
+                    memcpy(rgb + ((size_t)(t * cell + y) * side + (size_t)(p * cell + x)) * 3, c,
+                           3);
         }
     const char *keys[] = {"Title", "Scale"};
     const char *vals[] = {"confusion matrix: rows = true class, columns = predicted class",
@@ -244,8 +246,8 @@ int axmul__report_add(axmul__report *r, const axmul__report_row *row)
                                isfinite(v) ? "" : "inf");
         if (isfinite(v))
             sl += (size_t)snprintf(o->snr + sl, sizeof o->snr - sl, "%.1f", v);
-        hl += (size_t)snprintf(r->layers_hdr + hl, sizeof r->layers_hdr - hl, "%s%s", k ? " / " : "",
-                               row->layer_names[k]);
+        hl += (size_t)snprintf(r->layers_hdr + hl, sizeof r->layers_hdr - hl, "%s%s",
+                               k ? " / " : "", row->layer_names[k]);
     }
     r->n++;
     return 0;
@@ -290,18 +292,27 @@ static void esc(buf_t *b, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
-        case '<': bp(b, "&lt;"); break;
-        case '>': bp(b, "&gt;"); break;
-        case '&': bp(b, "&amp;"); break;
-        case '"': bp(b, "&quot;"); break;
-        default: bp(b, "%c", *s);
+        case '<':
+            bp(b, "&lt;");
+            break;
+        case '>':
+            bp(b, "&gt;");
+            break;
+        case '&':
+            bp(b, "&amp;");
+            break;
+        case '"':
+            bp(b, "&quot;");
+            break;
+        default:
+            bp(b, "%c", *s);
         }
     }
 }
 
-static const char *const palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
-                                      "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
-                                      "#393b79", "#637939"};
+static const char *const palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
+                                      "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+                                      "#bcbd22", "#17becf", "#393b79", "#637939"};
 
 static int family_index(const axmul__report *r, const char *fam, char fams[][64], int *nf)
 {
@@ -349,14 +360,16 @@ static int write_pareto(axmul__report *r, const char *path)
     if (y1 <= y0)
         y1 = y0 + 0.1;
 #define XP(v) (L + ((v) > 0 ? (log10(v) - lx0) / (lx1 - lx0) * pw : 0.0))
-#define YP(v) (T + (1.0 - ((v) - y0) / (y1 - y0)) * ph)
+#define YP(v) (T + (1.0 - ((v)-y0) / (y1 - y0)) * ph)
     buf_t b = {0};
-    bp(&b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
-           "viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" font-size=\"12\">\n",
+    bp(&b,
+       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+       "viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" font-size=\"12\">\n",
        W, H, W, H);
     bp(&b, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
-    bp(&b, "<text x=\"%.0f\" y=\"22\" font-size=\"15\" text-anchor=\"middle\">Accuracy vs. "
-           "multiplier error (%d tables)</text>\n",
+    bp(&b,
+       "<text x=\"%.0f\" y=\"22\" font-size=\"15\" text-anchor=\"middle\">Accuracy vs. "
+       "multiplier error (%d tables)</text>\n",
        L + pw / 2, r->n);
     /* grid and ticks */
     for (double e = ceil(lx0); e <= lx1; e += 1) {
@@ -373,19 +386,23 @@ static int write_pareto(axmul__report *r, const char *path)
            L + pw, y);
         bp(&b, "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">%.2f</text>\n", L - 6, y + 4, v);
     }
-    bp(&b, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" "
-           "stroke=\"black\"/>\n",
+    bp(&b,
+       "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" "
+       "stroke=\"black\"/>\n",
        L, T, pw, ph);
-    bp(&b, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">mean absolute error, %% of 2^16 "
-           "(log scale)</text>\n",
+    bp(&b,
+       "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">mean absolute error, %% of 2^16 "
+       "(log scale)</text>\n",
        L + pw / 2, H - 12);
-    bp(&b, "<text transform=\"translate(20 %.0f) rotate(-90)\" text-anchor=\"middle\">top-1 "
-           "accuracy</text>\n",
+    bp(&b,
+       "<text transform=\"translate(20 %.0f) rotate(-90)\" text-anchor=\"middle\">top-1 "
+       "accuracy</text>\n",
        T + ph / 2);
     /* float accuracy reference line */
     if (r->float_acc >= y0 && r->float_acc <= y1)
-        bp(&b, "<line x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\" stroke=\"#888\" "
-               "stroke-dasharray=\"4 3\"/><text x=\"%.0f\" y=\"%.1f\" fill=\"#555\">float</text>\n",
+        bp(&b,
+           "<line x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\" stroke=\"#888\" "
+           "stroke-dasharray=\"4 3\"/><text x=\"%.0f\" y=\"%.1f\" fill=\"#555\">float</text>\n",
            L, YP(r->float_acc), L + pw, YP(r->float_acc), L + pw + 4, YP(r->float_acc) + 4);
     /* Pareto front */
     row_t **sorted = malloc(sizeof(row_t *) * (size_t)(r->n ? r->n : 1));
@@ -406,8 +423,9 @@ static int write_pareto(axmul__report *r, const char *path)
     for (int i = 0; i < r->n; i++) {
         const row_t *o = &r->rows[i];
         int fi = family_index(r, o->family, fams, &nf);
-        bp(&b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"%s\" fill-opacity=\"%s\" "
-               "stroke=\"%s\"><title>",
+        bp(&b,
+           "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"%s\" fill-opacity=\"%s\" "
+           "stroke=\"%s\"><title>",
            XP(o->m.mae_percent), YP(o->acc), palette[fi], o->is_signed ? "0.2" : "0.8",
            palette[fi]);
         esc(&b, o->name);
@@ -423,8 +441,9 @@ static int write_pareto(axmul__report *r, const char *path)
         bp(&b, "</text>\n");
     }
     double y = T + 30 + 18 * nf + 10;
-    bp(&b, "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"black\" "
-           "stroke-width=\"1.5\"/><text x=\"%.0f\" y=\"%.0f\">Pareto front</text>\n",
+    bp(&b,
+       "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"black\" "
+       "stroke-width=\"1.5\"/><text x=\"%.0f\" y=\"%.0f\">Pareto front</text>\n",
        L + pw + 40, y - 4, L + pw + 54, y - 4, L + pw + 58, y);
     bp(&b, "</svg>\n");
 #undef XP
@@ -457,19 +476,21 @@ int axmul__report_end(axmul__report *r)
     bp(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
            "<title>axmul report: ");
     esc(&b, r->model);
-    bp(&b, "</title>\n<style>\nbody{font-family:sans-serif;margin:24px;color:#222}\n"
-           "table{border-collapse:collapse;font-size:13px}\n"
-           "th,td{border:1px solid #ccc;padding:4px 6px;text-align:right;vertical-align:middle}\n"
-           "th{background:#f2f2f2}td.name{text-align:left;font-family:monospace}\n"
-           "img.map{width:128px;height:128px;image-rendering:pixelated}\n"
-           "img.cm{width:120px;image-rendering:pixelated}img.layer{max-width:160px;"
-           "image-rendering:pixelated}\n.bad{color:#b00}.good{color:#070}\n</style></head>\n<body>\n");
+    bp(&b,
+       "</title>\n<style>\nbody{font-family:sans-serif;margin:24px;color:#222}\n"
+       "table{border-collapse:collapse;font-size:13px}\n"
+       "th,td{border:1px solid #ccc;padding:4px 6px;text-align:right;vertical-align:middle}\n"
+       "th{background:#f2f2f2}td.name{text-align:left;font-family:monospace}\n"
+       "img.map{width:128px;height:128px;image-rendering:pixelated}\n"
+       "img.cm{width:120px;image-rendering:pixelated}img.layer{max-width:160px;"
+       "image-rendering:pixelated}\n.bad{color:#b00}.good{color:#070}\n</style></head>\n<body>\n");
     bp(&b, "<h1>Approximate multipliers in ");
     esc(&b, r->model);
     bp(&b, "</h1>\n<p>%d test images of <code>", r->images);
     esc(&b, r->dataset);
-    bp(&b, "</code>; float accuracy <b>%.4f</b>; %d tables; generated by axconv-test (axmul %s) "
-           "on %s.</p>\n",
+    bp(&b,
+       "</code>; float accuracy <b>%.4f</b>; %d tables; generated by axconv-test (axmul %s) "
+       "on %s.</p>\n",
        r->float_acc, r->n, axmul_version(), date);
     bp(&b, "<h2>Accuracy vs. error</h2>\n<p><img src=\"pareto.svg\" alt=\"Pareto plot of "
            "accuracy against MAE\" width=\"760\" height=\"500\"></p>\n");
@@ -494,32 +515,36 @@ int axmul__report_end(axmul__report *r)
         esc(&b, o->name);
         bp(&b, "<br><small>");
         esc(&b, o->family);
-        bp(&b, "</small></td><td>%.4f</td><td class=\"%s\">%+.4f</td><td>%.4f</td><td>%.4g</td>"
-               "<td>%.4g</td><td>%.4g</td><td>%.4g</td><td>%.4g</td><td>%s</td><td>%.2f</td>",
+        bp(&b,
+           "</small></td><td>%.4f</td><td class=\"%s\">%+.4f</td><td>%.4f</td><td>%.4g</td>"
+           "<td>%.4g</td><td>%.4g</td><td>%.4g</td><td>%.4g</td><td>%s</td><td>%.2f</td>",
            o->acc, d < -0.01 ? "bad" : "good", d, o->agree, o->m.mae_percent, o->m.wce_percent,
            o->m.mre_percent, o->m.ep_percent, o->m.mean_error, o->snr, o->secs);
         bp(&b, "<td><img class=\"map\" src=\"img/t%04d_error.png\" alt=\"error heatmap\"></td>",
            o->idx);
-        bp(&b, "<td><img class=\"cm\" src=\"img/t%04d_confusion.png\" alt=\"confusion "
-               "matrix\"></td><td>",
+        bp(&b,
+           "<td><img class=\"cm\" src=\"img/t%04d_confusion.png\" alt=\"confusion "
+           "matrix\"></td><td>",
            o->idx);
         for (int k = 0; k < o->nlayers; k++)
-            bp(&b, "<img class=\"layer\" src=\"img/t%04d_layer%d.png\" alt=\"layer %d "
-                   "difference\"> ",
+            bp(&b,
+               "<img class=\"layer\" src=\"img/t%04d_layer%d.png\" alt=\"layer %d "
+               "difference\"> ",
                o->idx, k, k);
         bp(&b, "</td></tr>\n");
         r->nimg += 2 + o->nlayers;
     }
     bp(&b, "</table>\n");
     /* A self-check for headless browsers (tests): counts the images that decoded. */
-    bp(&b, "<script>\nwindow.addEventListener('load', function () {\n"
-           "  var imgs = document.images, ok = 0, bad = [];\n"
-           "  for (var i = 0; i < imgs.length; i++)\n"
-           "    if (imgs[i].complete && imgs[i].naturalWidth > 0) ok++; else bad.push(imgs[i].src);\n"
-           "  document.body.setAttribute('data-images', (bad.length ? 'broken ' : 'ok ') + ok + '/' + "
-           "imgs.length);\n"
-           "  document.body.setAttribute('data-broken', bad.join(' '));\n"
-           "});\n</script>\n</body></html>\n");
+    bp(&b,
+       "<script>\nwindow.addEventListener('load', function () {\n"
+       "  var imgs = document.images, ok = 0, bad = [];\n"
+       "  for (var i = 0; i < imgs.length; i++)\n"
+       "    if (imgs[i].complete && imgs[i].naturalWidth > 0) ok++; else bad.push(imgs[i].src);\n"
+       "  document.body.setAttribute('data-images', (bad.length ? 'broken ' : 'ok ') + ok + '/' + "
+       "imgs.length);\n"
+       "  document.body.setAttribute('data-broken', bad.join(' '));\n"
+       "});\n</script>\n</body></html>\n");
     snprintf(p, sizeof p, "%s/index.html", r->dir);
     if (b.oom) {
         errorf("out of memory");

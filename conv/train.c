@@ -81,8 +81,8 @@ axmul_status axmul_model_train(axmul_model *m, const float *x, const uint8_t *la
         return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "axmul_model_train: bad argument");
     for (int i = 0; i < m->nl; i++) {
         const axmul__layer *l = &m->L[i];
-        if (l->kind == AXMUL__L_CONV && (l->sh != 1 || l->sw != 1 || l->dh != 1 || l->dw != 1 ||
-                                         l->groups != 1))
+        if (l->kind == AXMUL__L_CONV &&
+            (l->sh != 1 || l->sw != 1 || l->dh != 1 || l->dw != 1 || l->groups != 1))
             return axmul__fail(AXMUL_ERR_UNSUPPORTED,
                                "training supports conv2d with stride 1, dilation 1 and 1 group "
                                "(layer %s)",
@@ -162,7 +162,8 @@ axmul_status axmul_model_train(axmul_model *m, const float *x, const uint8_t *la
                 switch (l->kind) {
                 case AXMUL__L_CONV:
                     for (int r = 0; r < nb; r++)
-                        axmul__im2col(l, a + (size_t)r * l->ih * l->iw * l->ic, col + (size_t)r * P * K, 0);
+                        axmul__im2col(l, a + (size_t)r * l->ih * l->iw * l->ic,
+                                      col + (size_t)r * P * K, 0);
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(nb * P), l->units,
                                 (int)K, 1.0f, col, (int)K, l->w, l->units, 0.0f, y, l->units);
                     for (size_t p = 0; p < (size_t)nb * P; p++)
@@ -170,8 +171,8 @@ axmul_status axmul_model_train(axmul_model *m, const float *x, const uint8_t *la
                             y[p * l->units + c] += l->b[c];
                     break;
                 case AXMUL__L_DENSE:
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, l->units, l->ic, 1.0f,
-                                a, l->ic, l->w, l->units, 0.0f, y, l->units);
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, l->units, l->ic,
+                                1.0f, a, l->ic, l->w, l->units, 0.0f, y, l->units);
                     for (int r = 0; r < nb; r++)
                         for (int c = 0; c < l->units; c++)
                             y[(size_t)r * l->units + c] += l->b[c];
@@ -195,7 +196,9 @@ axmul_status axmul_model_train(axmul_model *m, const float *x, const uint8_t *la
                                     for (int pi = 0; pi < l->kh; pi++)
                                         for (int pj = 0; pj < l->kw; pj++) {
                                             float v = xi[((size_t)(oy * l->sh + pi) * l->iw +
-                                                          (ox * l->sw + pj)) * l->ic + c];
+                                                          (ox * l->sw + pj)) *
+                                                             l->ic +
+                                                         c];
                                             acc = l->kind == AXMUL__L_MAXPOOL ? (v > acc ? v : acc)
                                                                               : acc + v;
                                         }
@@ -235,17 +238,21 @@ axmul_status axmul_model_train(axmul_model *m, const float *x, const uint8_t *la
                 int need_dx = i > 0;
                 switch (l->kind) {
                 case AXMUL__L_CONV:
-                    for (int r = 0; r < nb; r++) /* the forward's columns were overwritten by later layers */
-                        axmul__im2col(l, a + (size_t)r * l->ih * l->iw * l->ic, col + (size_t)r * P * K, 0);
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, l->units, (int)(nb * P),
-                                1.0f, col, (int)K, g, l->units, 0.0f, aw[i].g, l->units);
+                    for (int r = 0; r < nb;
+                         r++) /* the forward's columns were overwritten by later layers */
+                        axmul__im2col(l, a + (size_t)r * l->ih * l->iw * l->ic,
+                                      col + (size_t)r * P * K, 0);
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, l->units,
+                                (int)(nb * P), 1.0f, col, (int)K, g, l->units, 0.0f, aw[i].g,
+                                l->units);
                     memset(ab[i].g, 0, sizeof(float) * (size_t)l->units);
                     for (size_t p = 0; p < (size_t)nb * P; p++)
                         for (int c = 0; c < l->units; c++)
                             ab[i].g[c] += g[p * l->units + c];
                     if (need_dx) {
                         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(nb * P), (int)K,
-                                    l->units, 1.0f, g, l->units, l->w, l->units, 0.0f, dcol, (int)K);
+                                    l->units, 1.0f, g, l->units, l->w, l->units, 0.0f, dcol,
+                                    (int)K);
                         memset(dg, 0, nin * sizeof(float));
                         for (int r = 0; r < nb; r++)
                             col2im_add(l, dcol + (size_t)r * P * K,
@@ -253,15 +260,15 @@ axmul_status axmul_model_train(axmul_model *m, const float *x, const uint8_t *la
                     }
                     break;
                 case AXMUL__L_DENSE:
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, l->ic, l->units, nb, 1.0f, a,
-                                l->ic, g, l->units, 0.0f, aw[i].g, l->units);
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, l->ic, l->units, nb, 1.0f,
+                                a, l->ic, g, l->units, 0.0f, aw[i].g, l->units);
                     memset(ab[i].g, 0, sizeof(float) * (size_t)l->units);
                     for (int r = 0; r < nb; r++)
                         for (int c = 0; c < l->units; c++)
                             ab[i].g[c] += g[(size_t)r * l->units + c];
                     if (need_dx)
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, l->ic, l->units, 1.0f,
-                                    g, l->units, l->w, l->units, 0.0f, dg, l->ic);
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, l->ic, l->units,
+                                    1.0f, g, l->units, l->w, l->units, 0.0f, dg, l->ic);
                     break;
                 case AXMUL__L_RELU:
                     for (size_t k = 0; k < nin; k++)
@@ -279,13 +286,17 @@ axmul_status axmul_model_train(axmul_model *m, const float *x, const uint8_t *la
                             for (int ox = 0; ox < l->ow; ox++)
                                 for (int c = 0; c < l->ic; c++) {
                                     size_t base = (size_t)r * l->ih * l->iw * l->ic;
-                                    float gv = g[(((size_t)r * l->oh + oy) * l->ow + ox) * l->ic + c];
+                                    float gv =
+                                        g[(((size_t)r * l->oh + oy) * l->ow + ox) * l->ic + c];
                                     size_t arg = 0;
                                     float best = -INFINITY;
                                     for (int pi = 0; pi < l->kh; pi++)
                                         for (int pj = 0; pj < l->kw; pj++) {
-                                            size_t idx = base + ((size_t)(oy * l->sh + pi) * l->iw +
-                                                                 (ox * l->sw + pj)) * l->ic + c;
+                                            size_t idx = base +
+                                                         ((size_t)(oy * l->sh + pi) * l->iw +
+                                                          (ox * l->sw + pj)) *
+                                                             l->ic +
+                                                         c;
                                             if (l->kind == AXMUL__L_AVGPOOL)
                                                 dg[idx] += gv / (float)(l->kh * l->kw);
                                             else if (a[idx] > best) {

@@ -16,7 +16,8 @@
 
 #include "cuda/conv_cuda.h"
 
-namespace {
+namespace
+{
 
 constexpr int PIX = 512;         // threads (output pixels) per block
 constexpr int CO_TILE = 16;      // output channels per block
@@ -24,10 +25,10 @@ constexpr int TAP_BLOCK = 32768; // taps summed in 32 bits: 32768 * 65535 < 2^32
 constexpr size_t TABLE_BYTES = 65536 * sizeof(uint16_t);
 
 __global__ void __launch_bounds__(PIX)
-lut_conv(axmul__conv_plan p, int n_img, const uint8_t *__restrict__ qx,
-         const uint8_t *__restrict__ wq, const uint16_t *__restrict__ tt,
-         const int64_t *__restrict__ sum_qw, const int32_t *__restrict__ zw,
-         const float *__restrict__ oscale, float *__restrict__ y, int table_in_smem)
+    lut_conv(axmul__conv_plan p, int n_img, const uint8_t *__restrict__ qx,
+             const uint8_t *__restrict__ wq, const uint16_t *__restrict__ tt,
+             const int64_t *__restrict__ sum_qw, const int32_t *__restrict__ zw,
+             const float *__restrict__ oscale, float *__restrict__ y, int table_in_smem)
 {
     extern __shared__ uint4 smem[];
     const uint16_t *T = tt;
@@ -112,13 +113,13 @@ int d_table_valid = 0;
 
 } // namespace
 
-#define CK(call)                                                                                  \
-    do {                                                                                          \
-        cudaError_t e_ = (call);                                                                  \
-        if (e_ != cudaSuccess) {                                                                  \
-            snprintf(msg, msg_len, "%s: %s", #call, cudaGetErrorString(e_));                      \
-            goto fail;                                                                            \
-        }                                                                                         \
+#define CK(call)                                                                                   \
+    do {                                                                                           \
+        cudaError_t e_ = (call);                                                                   \
+        if (e_ != cudaSuccess) {                                                                   \
+            snprintf(msg, msg_len, "%s: %s", #call, cudaGetErrorString(e_));                       \
+            goto fail;                                                                             \
+        }                                                                                          \
     } while (0)
 
 extern "C" int axmul__cuda_conv(const axmul__cuda_job *job, char *msg, size_t msg_len)
@@ -171,8 +172,8 @@ extern "C" int axmul__cuda_conv(const axmul__cuda_job *job, char *msg, size_t ms
             snprintf(msg, msg_len, "too many output channel tiles (%u) for one launch", grid.y);
             goto fail;
         }
-        lut_conv<<<grid, PIX, use_smem ? TABLE_BYTES : 0>>>(p, (int)nb, d_qx, d_wq, d_table,
-                                                               d_sqw, d_zw, d_os, d_y, use_smem);
+        lut_conv<<<grid, PIX, use_smem ? TABLE_BYTES : 0>>>(p, (int)nb, d_qx, d_wq, d_table, d_sqw,
+                                                            d_zw, d_os, d_y, use_smem);
         // a GPU without a kernel image of this build fails here, never silently
         CK(cudaGetLastError());
         CK(cudaMemcpy(job->y + i0 * out_img, d_y, nb * out_img * sizeof(float),

@@ -14,14 +14,14 @@ extern "C" {
 /* Everything the device needs, prepared on the host exactly as for the CPU engine. */
 typedef struct axmul__cuda_job {
     const axmul__conv_plan *p;
-    const uint8_t *qx;       /* quantized input codes, NHWC, n*h*w*c bytes */
-    const uint8_t *wq;       /* quantized filter codes, [co][k] */
-    const int64_t *sum_qw;   /* co entries */
-    const int32_t *zw;       /* co entries */
-    const float *oscale;     /* co entries: s_x * s_w[o] */
-    const uint16_t *tt;      /* column-major table (axmul__table_colmajor), 65,536 entries */
-    uint64_t table_key;      /* content hash of tt: the device copy is reused while it matches */
-    float *y;                /* output, NHWC */
+    const uint8_t *qx;     /* quantized input codes, NHWC, n*h*w*c bytes */
+    const uint8_t *wq;     /* quantized filter codes, [co][k] */
+    const int64_t *sum_qw; /* co entries */
+    const int32_t *zw;     /* co entries */
+    const float *oscale;   /* co entries: s_x * s_w[o] */
+    const uint16_t *tt;    /* column-major table (axmul__table_colmajor), 65,536 entries */
+    uint64_t table_key;    /* content hash of tt: the device copy is reused while it matches */
+    float *y;              /* output, NHWC */
 } axmul__cuda_job;
 
 /* Runs the convolution on device 0. Returns 0, or -1 with the CUDA error text in msg. Images are

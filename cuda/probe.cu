@@ -37,7 +37,8 @@ extern "C" int axmul__cuda_probe(int *count, char *msg, size_t msg_len)
         e = cudaMemcpy(&h, d, sizeof(int), cudaMemcpyDeviceToHost);
     cudaFree(d);
     if (e != cudaSuccess || h != 0x61786d6c) {
-        snprintf(msg, msg_len, "no usable kernel image for this GPU (%s); rebuild with "
+        snprintf(msg, msg_len,
+                 "no usable kernel image for this GPU (%s); rebuild with "
                  "--with-cuda-archs including its compute capability",
                  e != cudaSuccess ? cudaGetErrorString(e) : "wrong result");
         return -1;

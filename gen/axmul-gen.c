@@ -65,32 +65,30 @@ static void on_signal(int sig)
     raise(sig);
 }
 
-
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "Usage: " PROG " SOURCE.c [OPTIONS]\n"
-            "Compile a C function that computes an approximate 8x8 product and write its\n"
-            "65,536-entry lookup table (131,072 bytes, little-endian uint16, entry a*256+b).\n"
-            "\n"
-            "  -f, --function NAME   function to tabulate; called as NAME(a, b) with a (the\n"
-            "                        activation) as the FIRST argument. Default: the only\n"
-            "                        external function named mul8u_* or mul8s_*, else\n"
-            "                        approximate_mult, else the only external function.\n"
-            "  -o, --output FILE     output table (default: NAME.bin; '-' = standard output)\n"
-            "  -s, --signed          int8 x int8 -> int16 table (implied by a mul8s_ name)\n"
-            "  -u, --unsigned        uint8 x uint8 -> uint16 table even for a mul8s_ name\n"
-            "  -D, --define NAME[=VALUE]  preprocessor definition for SOURCE (repeatable)\n"
-            "      --cc CC           C compiler (default: $CC, else cc)\n"
-            "      --cflags FLAGS    extra compiler flags (split at spaces)\n"
-            "  -t, --timeout SEC     stop the evaluation after SEC seconds (default 10)\n"
-            "  -q, --quiet           print nothing on success\n"
-            "  -h, --help            show this help and exit\n"
-            "  -V, --version         show the version and exit\n"
-            "\n"
-            "Exit status: 0 table written; 1 the source does not compile, the function is\n"
-            "missing or ambiguous, a result is out of range, or the evaluation failed;\n"
-            "2 usage or I/O error.\n");
+    fprintf(f, "Usage: " PROG " SOURCE.c [OPTIONS]\n"
+               "Compile a C function that computes an approximate 8x8 product and write its\n"
+               "65,536-entry lookup table (131,072 bytes, little-endian uint16, entry a*256+b).\n"
+               "\n"
+               "  -f, --function NAME   function to tabulate; called as NAME(a, b) with a (the\n"
+               "                        activation) as the FIRST argument. Default: the only\n"
+               "                        external function named mul8u_* or mul8s_*, else\n"
+               "                        approximate_mult, else the only external function.\n"
+               "  -o, --output FILE     output table (default: NAME.bin; '-' = standard output)\n"
+               "  -s, --signed          int8 x int8 -> int16 table (implied by a mul8s_ name)\n"
+               "  -u, --unsigned        uint8 x uint8 -> uint16 table even for a mul8s_ name\n"
+               "  -D, --define NAME[=VALUE]  preprocessor definition for SOURCE (repeatable)\n"
+               "      --cc CC           C compiler (default: $CC, else cc)\n"
+               "      --cflags FLAGS    extra compiler flags (split at spaces)\n"
+               "  -t, --timeout SEC     stop the evaluation after SEC seconds (default 10)\n"
+               "  -q, --quiet           print nothing on success\n"
+               "  -h, --help            show this help and exit\n"
+               "  -V, --version         show the version and exit\n"
+               "\n"
+               "Exit status: 0 table written; 1 the source does not compile, the function is\n"
+               "missing or ambiguous, a result is out of range, or the evaluation failed;\n"
+               "2 usage or I/O error.\n");
 }
 
 /* ---------------------------------------------------------------- argument vectors */
@@ -536,18 +534,12 @@ int main(int argc, char **argv)
     double timeout_s = 10.0;
     argv_t defines = {0};
     static const struct option opts[] = {
-        {"function", required_argument, NULL, 'f'},
-        {"output", required_argument, NULL, 'o'},
-        {"signed", no_argument, NULL, 's'},
-        {"unsigned", no_argument, NULL, 'u'},
-        {"define", required_argument, NULL, 'D'},
-        {"cc", required_argument, NULL, 1},
-        {"cflags", required_argument, NULL, 2},
-        {"timeout", required_argument, NULL, 't'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
+        {"function", required_argument, NULL, 'f'}, {"output", required_argument, NULL, 'o'},
+        {"signed", no_argument, NULL, 's'},         {"unsigned", no_argument, NULL, 'u'},
+        {"define", required_argument, NULL, 'D'},   {"cc", required_argument, NULL, 1},
+        {"cflags", required_argument, NULL, 2},     {"timeout", required_argument, NULL, 't'},
+        {"quiet", no_argument, NULL, 'q'},          {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},        {NULL, 0, NULL, 0},
     };
     int c;
     while ((c = getopt_long(argc, argv, "f:o:suD:t:qhV", opts, NULL)) != -1) {

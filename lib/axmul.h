@@ -2,8 +2,9 @@
  *
  * Tables (axmul_table.h), error metrics and packing diagnosis (axmul_metrics.h), images
  * (axmul_image.h), NumPy .npy files (axmul_npy.h), the fake-quantized LUT convolution engine
- * (axmul_conv.h), and datasets, models, inference and training (axmul_net.h). Every fallible function returns an axmul_status and writes results through
- * out-parameters; axmul_error_detail() says what went wrong and with which file. */
+ * (axmul_conv.h), and datasets, models, inference and training (axmul_net.h). Every fallible
+ * function returns an axmul_status and writes results through out-parameters; axmul_error_detail()
+ * says what went wrong and with which file. */
 #ifndef AXMUL_H
 #define AXMUL_H
 

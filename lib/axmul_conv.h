@@ -76,7 +76,7 @@ typedef struct axmul_conv_desc {
     int per_channel;
     const axmul_range *channel_ranges;
     axmul_backend backend;
-    int threads;        /* CPU threads; 0 = OpenMP default */
+    int threads;                          /* CPU threads; 0 = OpenMP default */
     const char *input_name, *filter_name; /* for error details; NULL = "input"/"filter" */
 } axmul_conv_desc;
 

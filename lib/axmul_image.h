@@ -29,8 +29,8 @@ void axmul_color_sequential(double v, uint8_t rgb[3]);
  * (left = smallest b). Signed tables show operands in -128..127 order. Colours: diverging map
  * centred at 0, saturating at +-*out_limit = max |e| (1 when the table is exact); the limit is
  * also stored in the PNG's text chunks. ref NULL means the exact product. */
-axmul_status axmul_heatmap_table_error(const axmul_table *t, const axmul_table *ref,
-                                       unsigned scale, const char *path, double *out_limit);
+axmul_status axmul_heatmap_table_error(const axmul_table *t, const axmul_table *ref, unsigned scale,
+                                       const char *path, double *out_limit);
 
 /* Histogram of e over all operand pairs as a bar chart (width x height pixels, bins = width
  * columns spanning min_error..max_error, log-scaled counts); text chunks state the range. */

@@ -45,8 +45,8 @@ typedef struct axmul_metrics {
  * non-negative weights over table indices 0..255 (operand a and b; for signed tables index i is
  * the operand (int8_t)i); NULL means uniform. They need not be normalised but must be finite,
  * non-negative and not all zero (ERR_INVALID_ARGUMENT otherwise). */
-axmul_status axmul_metrics_compute(const axmul_table *t, const double *dist_a,
-                                   const double *dist_b, axmul_metrics *out);
+axmul_status axmul_metrics_compute(const axmul_table *t, const double *dist_a, const double *dist_b,
+                                   axmul_metrics *out);
 
 /* Same, but against an arbitrary reference table instead of the exact product: e = T - R and the
  * relative metrics divide by |R|. */
@@ -59,37 +59,37 @@ axmul_status axmul_histogram_load(const char *path, double out[256]);
 
 /* ------------------------------------------------------------ packing diagnosis */
 
-#define AXMUL_PACKING_LIST(X)                                                               \
-    X(IDENTICAL, "identical")                                                               \
-    X(BIG_ENDIAN, "big-endian byte order")                                                  \
-    X(TRANSPOSED, "transposed (b-major) order")                                             \
-    X(TRANSPOSED_BIG_ENDIAN, "transposed and big-endian")                                   \
-    X(ELEMENT_8BIT, "8-bit entries")                                                        \
-    X(ELEMENT_32BIT, "32-bit entries")                                                      \
-    X(ELEMENT_64BIT, "64-bit entries")                                                      \
-    X(HEADER, "header bytes before the table")                                              \
-    X(TRAILING, "trailing bytes after the table")                                           \
-    X(TRUNCATED, "truncated file")                                                          \
-    X(SIGNEDNESS, "signed/unsigned mix-up")                                                 \
-    X(SHIFTED, "whole table shifted")                                                       \
-    X(WRONG_SIZE, "wrong size")                                                             \
+#define AXMUL_PACKING_LIST(X)                                                                      \
+    X(IDENTICAL, "identical")                                                                      \
+    X(BIG_ENDIAN, "big-endian byte order")                                                         \
+    X(TRANSPOSED, "transposed (b-major) order")                                                    \
+    X(TRANSPOSED_BIG_ENDIAN, "transposed and big-endian")                                          \
+    X(ELEMENT_8BIT, "8-bit entries")                                                               \
+    X(ELEMENT_32BIT, "32-bit entries")                                                             \
+    X(ELEMENT_64BIT, "64-bit entries")                                                             \
+    X(HEADER, "header bytes before the table")                                                     \
+    X(TRAILING, "trailing bytes after the table")                                                  \
+    X(TRUNCATED, "truncated file")                                                                 \
+    X(SIGNEDNESS, "signed/unsigned mix-up")                                                        \
+    X(SHIFTED, "whole table shifted")                                                              \
+    X(WRONG_SIZE, "wrong size")                                                                    \
     X(DIFFERENT, "different values")
 
 typedef enum axmul_packing {
 #define AXMUL__PACKING_ENUM(name, msg) AXMUL_PACKING_##name,
     AXMUL_PACKING_LIST(AXMUL__PACKING_ENUM)
 #undef AXMUL__PACKING_ENUM
-    AXMUL_PACKING_COUNT
+        AXMUL_PACKING_COUNT
 } axmul_packing;
 
 typedef struct axmul_packing_report {
     axmul_packing kind;
     /* For DIFFERENT (and as extra facts elsewhere): first differing pair in table order. */
-    int first_a, first_b;          /* table indices 0..255, -1 when not applicable */
-    int32_t expected, found;       /* values at that pair */
-    long differing_entries;        /* entries that differ (131,072-byte files only) */
-    long offset;                   /* HEADER/TRAILING: byte count; SHIFTED: entries (+/-) */
-    char text[512];                /* one-line human diagnosis */
+    int first_a, first_b;    /* table indices 0..255, -1 when not applicable */
+    int32_t expected, found; /* values at that pair */
+    long differing_entries;  /* entries that differ (131,072-byte files only) */
+    long offset;             /* HEADER/TRAILING: byte count; SHIFTED: entries (+/-) */
+    char text[512];          /* one-line human diagnosis */
 } axmul_packing_report;
 
 /* Short name of a packing kind, e.g. "big-endian byte order". */

@@ -124,10 +124,10 @@ axmul_status axmul_model_calibrate(axmul_model *m, const float *x, int n, int ba
 /* ---------------------------------------------------------------- training */
 
 typedef struct axmul_train_options {
-    int epochs;        /* default 10 */
-    int batch;         /* default 64 */
-    float lr;          /* Adam step size, default 1e-3 */
-    uint64_t seed;     /* shuffling; default 1 */
+    int epochs;    /* default 10 */
+    int batch;     /* default 64 */
+    float lr;      /* Adam step size, default 1e-3 */
+    uint64_t seed; /* shuffling; default 1 */
     int threads;
     /* Optional progress: called after every batch (done/total batches of the epoch) and at the
      * end of each epoch (done == total) with the running mean loss and accuracy. */

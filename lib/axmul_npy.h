@@ -57,8 +57,7 @@ axmul_status axmul_npy_f32(const axmul_npy *a, const float **data);
 axmul_status axmul_npy_to_double(const axmul_npy *a, double *out, size_t n);
 
 /* Writes a float32 C-order array (format 1.0, '<f4'), atomically. */
-axmul_status axmul_npy_save_f32(const char *path, const float *data, const size_t *shape,
-                                int ndim);
+axmul_status axmul_npy_save_f32(const char *path, const float *data, const size_t *shape, int ndim);
 
 #ifdef __cplusplus
 }

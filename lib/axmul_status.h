@@ -10,31 +10,31 @@ extern "C" {
 
 /* The one list of status codes. X(NAME, message): NAME becomes AXMUL_NAME. Append only: the
  * numeric values are part of the ABI. */
-#define AXMUL_STATUS_LIST(X)                                                        \
-    X(OK, "success")                                                                \
-    X(ERR_INVALID_ARGUMENT, "invalid argument")                                     \
-    X(ERR_IO, "input/output error")                                                 \
-    X(ERR_NOT_FOUND, "no such file or directory")                                   \
-    X(ERR_IS_DIRECTORY, "is a directory")                                           \
-    X(ERR_PERMISSION, "permission denied")                                          \
-    X(ERR_SIZE, "wrong file size")                                                  \
-    X(ERR_FORMAT, "malformed input")                                                \
-    X(ERR_RANGE, "value out of range")                                              \
-    X(ERR_SHAPE, "shape mismatch")                                                  \
-    X(ERR_NONFINITE, "non-finite value")                                            \
-    X(ERR_NOMEM, "out of memory")                                                   \
-    X(ERR_OVERFLOW, "size too large")                                               \
-    X(ERR_UNSUPPORTED, "unsupported")                                               \
-    X(ERR_NOT_BUILT, "backend not built")                                           \
-    X(ERR_NO_DEVICE, "no device")                                                   \
-    X(ERR_CUDA, "CUDA error")                                                       \
+#define AXMUL_STATUS_LIST(X)                                                                       \
+    X(OK, "success")                                                                               \
+    X(ERR_INVALID_ARGUMENT, "invalid argument")                                                    \
+    X(ERR_IO, "input/output error")                                                                \
+    X(ERR_NOT_FOUND, "no such file or directory")                                                  \
+    X(ERR_IS_DIRECTORY, "is a directory")                                                          \
+    X(ERR_PERMISSION, "permission denied")                                                         \
+    X(ERR_SIZE, "wrong file size")                                                                 \
+    X(ERR_FORMAT, "malformed input")                                                               \
+    X(ERR_RANGE, "value out of range")                                                             \
+    X(ERR_SHAPE, "shape mismatch")                                                                 \
+    X(ERR_NONFINITE, "non-finite value")                                                           \
+    X(ERR_NOMEM, "out of memory")                                                                  \
+    X(ERR_OVERFLOW, "size too large")                                                              \
+    X(ERR_UNSUPPORTED, "unsupported")                                                              \
+    X(ERR_NOT_BUILT, "backend not built")                                                          \
+    X(ERR_NO_DEVICE, "no device")                                                                  \
+    X(ERR_CUDA, "CUDA error")                                                                      \
     X(ERR_MISMATCH, "contents differ")
 
 typedef enum axmul_status {
 #define AXMUL__STATUS_ENUM(name, msg) AXMUL_##name,
     AXMUL_STATUS_LIST(AXMUL__STATUS_ENUM)
 #undef AXMUL__STATUS_ENUM
-    AXMUL_STATUS_COUNT
+        AXMUL_STATUS_COUNT
 } axmul_status;
 
 /* Short, static, English description of a status; never NULL (unknown codes give a generic

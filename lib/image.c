@@ -145,8 +145,8 @@ static int32_t err_at(const axmul_table *t, const axmul_table *ref, unsigned ia,
     return axmul_table_product(t, ia, ib) - p;
 }
 
-axmul_status axmul_heatmap_table_error(const axmul_table *t, const axmul_table *ref,
-                                       unsigned scale, const char *path, double *out_limit)
+axmul_status axmul_heatmap_table_error(const axmul_table *t, const axmul_table *ref, unsigned scale,
+                                       const char *path, double *out_limit)
 {
     axmul_error_clear();
     if (!t || !path)
@@ -198,7 +198,8 @@ axmul_status axmul_histogram_table_error(const axmul_table *t, const axmul_table
 {
     axmul_error_clear();
     if (!t || !path)
-        return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "axmul_histogram_table_error: NULL argument");
+        return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT,
+                           "axmul_histogram_table_error: NULL argument");
     if (width < 16 || height < 16 || width > 4096 || height > 4096)
         return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "%s: histogram size %ux%u outside 16..4096",
                            path, width, height);

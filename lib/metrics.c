@@ -241,8 +241,8 @@ static axmul_status compute(const axmul_table *t, const axmul_table *ref, const 
     return AXMUL_OK;
 }
 
-axmul_status axmul_metrics_compute(const axmul_table *t, const double *dist_a,
-                                   const double *dist_b, axmul_metrics *out)
+axmul_status axmul_metrics_compute(const axmul_table *t, const double *dist_a, const double *dist_b,
+                                   axmul_metrics *out)
 {
     return compute(t, NULL, dist_a, dist_b, out);
 }
@@ -278,8 +278,8 @@ axmul_status axmul_histogram_load(const char *path, double out[256])
             return s;
         for (int i = 0; i < 256; i++)
             if (!isfinite(out[i]) || out[i] < 0)
-                return axmul__fail(AXMUL_ERR_RANGE, "%s: element %d is %g (must be >= 0)", path,
-                                   i, out[i]);
+                return axmul__fail(AXMUL_ERR_RANGE, "%s: element %d is %g (must be >= 0)", path, i,
+                                   out[i]);
         return AXMUL_OK;
     }
     uint8_t *buf;
@@ -311,8 +311,8 @@ axmul_status axmul_histogram_load(const char *path, double out[256])
         while (isspace((unsigned char)*end))
             end++;
         if (errno || end == l || *end || !isfinite(v) || v < 0) {
-            s = axmul__fail(AXMUL_ERR_FORMAT, "%s:%d: '%s' is not a non-negative count", path,
-                            line, l);
+            s = axmul__fail(AXMUL_ERR_FORMAT, "%s:%d: '%s' is not a non-negative count", path, line,
+                            l);
             break;
         }
         if (n == 256) {

@@ -24,8 +24,8 @@ struct axmul_npy {
 #define NPY_MAX_BYTES ((size_t)1 << 32)
 #define NPY_MAX_HEADER 65536u
 
-static const char *dtype_names[] = {"<f4", "<f8", "|i1", "|u1", "<i2", "<u2",
-                                    "<i4", "<u4", "<i8", "<u8"};
+static const char *dtype_names[] = {"<f4", "<f8", "|i1", "|u1", "<i2",
+                                    "<u2", "<i4", "<u4", "<i8", "<u8"};
 static const size_t dtype_sizes[] = {4, 8, 1, 1, 2, 2, 4, 4, 8, 8};
 
 static axmul_status parse_descr(const char *d, const char *name, axmul_dtype *dt, size_t *size)
@@ -33,8 +33,8 @@ static axmul_status parse_descr(const char *d, const char *name, axmul_dtype *dt
     for (size_t i = 0; i < sizeof dtype_names / sizeof dtype_names[0]; i++) {
         const char *n = dtype_names[i];
         /* byte-sized types may be written with any byte-order mark */
-        if (strcmp(d, n) == 0 ||
-            (dtype_sizes[i] == 1 && strlen(d) == 3 && strchr("<|=", d[0]) && strcmp(d + 1, n + 1) == 0)) {
+        if (strcmp(d, n) == 0 || (dtype_sizes[i] == 1 && strlen(d) == 3 && strchr("<|=", d[0]) &&
+                                  strcmp(d + 1, n + 1) == 0)) {
             *dt = (axmul_dtype)i;
             *size = dtype_sizes[i];
             return AXMUL_OK;
@@ -129,8 +129,8 @@ static axmul_status parse_header(const char *h, size_t hlen, const char *name, a
                 if (p >= end || !isdigit((unsigned char)*p))
                     return axmul__fail(AXMUL_ERR_FORMAT, "%s: malformed 'shape'", name);
                 if (a->ndim == AXMUL_NPY_MAX_DIMS)
-                    return axmul__fail(AXMUL_ERR_UNSUPPORTED, "%s: more than %d dimensions",
-                                       name, AXMUL_NPY_MAX_DIMS);
+                    return axmul__fail(AXMUL_ERR_UNSUPPORTED, "%s: more than %d dimensions", name,
+                                       AXMUL_NPY_MAX_DIMS);
                 size_t v = 0;
                 while (p < end && isdigit((unsigned char)*p)) {
                     if (v > (SIZE_MAX - 9) / 10)
@@ -161,7 +161,9 @@ static axmul_status parse_header(const char *h, size_t hlen, const char *name, a
     }
     if (!have_descr || !have_order || !have_shape)
         return axmul__fail(AXMUL_ERR_FORMAT, "%s: header lacks %s", name,
-                           !have_descr ? "'descr'" : !have_order ? "'fortran_order'" : "'shape'");
+                           !have_descr   ? "'descr'"
+                           : !have_order ? "'fortran_order'"
+                                         : "'shape'");
     return AXMUL_OK;
 }
 
@@ -219,8 +221,8 @@ axmul_status axmul_npy_parse(const void *bytes, size_t len, const char *name, ax
     size_t have = len - hoff - hlen;
     if (have != nbytes) {
         free(a);
-        return axmul__fail(AXMUL_ERR_SIZE, "%s: %zu data bytes, but the shape needs %zu (%s)",
-                           name, have, nbytes, have < nbytes ? "truncated" : "trailing bytes");
+        return axmul__fail(AXMUL_ERR_SIZE, "%s: %zu data bytes, but the shape needs %zu (%s)", name,
+                           have, nbytes, have < nbytes ? "truncated" : "trailing bytes");
     }
     a->count = count;
     a->data = malloc(nbytes ? nbytes : 1);
@@ -297,7 +299,8 @@ axmul_status axmul_npy_f32(const axmul_npy *a, const float **data)
 {
     axmul_error_clear();
     if (a->dtype != AXMUL_DTYPE_F32)
-        return axmul__fail(AXMUL_ERR_FORMAT, "%s: dtype '%s', expected float32 '<f4' (use "
+        return axmul__fail(AXMUL_ERR_FORMAT,
+                           "%s: dtype '%s', expected float32 '<f4' (use "
                            "a.astype(np.float32))",
                            a->name, dtype_names[a->dtype]);
     *data = a->data;
@@ -308,8 +311,7 @@ axmul_status axmul_npy_to_double(const axmul_npy *a, double *out, size_t n)
 {
     axmul_error_clear();
     if (a->count != n)
-        return axmul__fail(AXMUL_ERR_SHAPE, "%s: %zu elements, expected %zu", a->name, a->count,
-                           n);
+        return axmul__fail(AXMUL_ERR_SHAPE, "%s: %zu elements, expected %zu", a->name, a->count, n);
     const uint8_t *p = a->data;
     for (size_t i = 0; i < n; i++, p += a->itemsize) {
         union {
@@ -326,23 +328,42 @@ axmul_status axmul_npy_to_double(const axmul_npy *a, double *out, size_t n)
         } v;
         memcpy(&v, p, a->itemsize);
         switch (a->dtype) {
-        case AXMUL_DTYPE_F32: out[i] = v.f; break;
-        case AXMUL_DTYPE_F64: out[i] = v.d; break;
-        case AXMUL_DTYPE_I8: out[i] = v.i8; break;
-        case AXMUL_DTYPE_U8: out[i] = v.u8; break;
-        case AXMUL_DTYPE_I16: out[i] = v.i16; break;
-        case AXMUL_DTYPE_U16: out[i] = v.u16; break;
-        case AXMUL_DTYPE_I32: out[i] = v.i32; break;
-        case AXMUL_DTYPE_U32: out[i] = v.u32; break;
-        case AXMUL_DTYPE_I64: out[i] = (double)v.i64; break;
-        case AXMUL_DTYPE_U64: out[i] = (double)v.u64; break;
+        case AXMUL_DTYPE_F32:
+            out[i] = v.f;
+            break;
+        case AXMUL_DTYPE_F64:
+            out[i] = v.d;
+            break;
+        case AXMUL_DTYPE_I8:
+            out[i] = v.i8;
+            break;
+        case AXMUL_DTYPE_U8:
+            out[i] = v.u8;
+            break;
+        case AXMUL_DTYPE_I16:
+            out[i] = v.i16;
+            break;
+        case AXMUL_DTYPE_U16:
+            out[i] = v.u16;
+            break;
+        case AXMUL_DTYPE_I32:
+            out[i] = v.i32;
+            break;
+        case AXMUL_DTYPE_U32:
+            out[i] = v.u32;
+            break;
+        case AXMUL_DTYPE_I64:
+            out[i] = (double)v.i64;
+            break;
+        case AXMUL_DTYPE_U64:
+            out[i] = (double)v.u64;
+            break;
         }
     }
     return AXMUL_OK;
 }
 
-axmul_status axmul_npy_save_f32(const char *path, const float *data, const size_t *shape,
-                                int ndim)
+axmul_status axmul_npy_save_f32(const char *path, const float *data, const size_t *shape, int ndim)
 {
     axmul_error_clear();
     if (!path || (!data && ndim) || ndim < 0 || ndim > AXMUL_NPY_MAX_DIMS)

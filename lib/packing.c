@@ -134,8 +134,8 @@ axmul_status axmul_packing_diagnose(const uint8_t *bytes, size_t len, const char
             } else if (le_matches_at(bytes, r)) {
                 out->kind = AXMUL_PACKING_TRAILING;
                 snprintf(out->text, sizeof out->text,
-                         "%s: %zu bytes: a correct table followed by %zu trailing bytes", name,
-                         len, extra);
+                         "%s: %zu bytes: a correct table followed by %zu trailing bytes", name, len,
+                         extra);
             } else {
                 out->kind = AXMUL_PACKING_WRONG_SIZE;
                 snprintf(out->text, sizeof out->text,
@@ -186,14 +186,14 @@ axmul_status axmul_packing_diagnose(const uint8_t *bytes, size_t len, const char
         be &= bev == r[i];
         tr &= v[i] == r[ti];
         trbe &= bev == r[ti];
-        other_sign &= v[i] == (uint16_t)axmul_exact_product(!sgn, (unsigned)(i >> 8),
-                                                            (unsigned)(i & 255));
+        other_sign &=
+            v[i] == (uint16_t)axmul_exact_product(!sgn, (unsigned)(i >> 8), (unsigned)(i & 255));
     }
     /* Is the reference the exact table? Then the signedness question makes sense. */
     int ref_exact = 1;
     for (size_t i = 0; i < AXMUL_TABLE_ENTRIES && ref_exact; i++)
-        ref_exact = r[i] == (uint16_t)axmul_exact_product(sgn, (unsigned)(i >> 8),
-                                                          (unsigned)(i & 255));
+        ref_exact =
+            r[i] == (uint16_t)axmul_exact_product(sgn, (unsigned)(i >> 8), (unsigned)(i & 255));
     if (be) {
         out->kind = AXMUL_PACKING_BIG_ENDIAN;
         snprintf(out->text, sizeof out->text,
@@ -221,18 +221,18 @@ axmul_status axmul_packing_diagnose(const uint8_t *bytes, size_t len, const char
         long sh = shifted_by(v, r, 1) ? 1 : -1;
         out->kind = AXMUL_PACKING_SHIFTED;
         out->offset = sh;
-        snprintf(out->text, sizeof out->text,
-                 "%s: the whole table is shifted by one entry (%s): an off-by-one in the index",
-                 name, sh > 0 ? "entry i holds the reference's i-1" :
-                                "entry i holds the reference's i+1");
+        snprintf(
+            out->text, sizeof out->text,
+            "%s: the whole table is shifted by one entry (%s): an off-by-one in the index", name,
+            sh > 0 ? "entry i holds the reference's i-1" : "entry i holds the reference's i+1");
     } else if (byte_shift_matches(bytes, r, 1) || byte_shift_matches(bytes, r, -1)) {
         int sh = byte_shift_matches(bytes, r, 1) ? 1 : -1;
         out->kind = AXMUL_PACKING_SHIFTED;
         out->offset = sh;
-        snprintf(out->text, sizeof out->text,
-                 "%s: the whole table is shifted by one byte (%s)", name,
-                 sh > 0 ? "one stray byte at the start, last byte missing" :
-                          "first byte missing, one stray byte at the end");
+        snprintf(out->text, sizeof out->text, "%s: the whole table is shifted by one byte (%s)",
+                 name,
+                 sh > 0 ? "one stray byte at the start, last byte missing"
+                        : "first byte missing, one stray byte at the end");
     } else {
         out->kind = AXMUL_PACKING_DIFFERENT;
         if (sgn)

@@ -121,8 +121,8 @@ axmul_status axmul_table_load(const char *path, int is_signed, axmul_table **out
      * size class, but never slurp a huge file. */
     axmul_status s = axmul__read_file(path, (size_t)64 << 20, &buf, &len);
     if (s == AXMUL_ERR_SIZE)
-        return axmul__fail(AXMUL_ERR_SIZE, "%s: far larger than a table (expected %u bytes)",
-                           path, AXMUL_TABLE_BYTES);
+        return axmul__fail(AXMUL_ERR_SIZE, "%s: far larger than a table (expected %u bytes)", path,
+                           AXMUL_TABLE_BYTES);
     if (s != AXMUL_OK)
         return s;
     s = axmul_table_from_bytes(buf, len, path, is_signed, out);

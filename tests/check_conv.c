@@ -281,8 +281,9 @@ START_TEST(test_paths_quantization_edges)
                 continue;
             ck_assert_int_eq(axmul_conv2d(&d, t, x, w, y, NULL), AXMUL_OK);
             for (int i = 0; i < 120; i++)
-                ck_assert_msg(memcmp(&y[i], &r[i], 4) == 0, "path %s signed %d element %d: %g vs %g",
-                              cpu_paths[pi], sgn, i, y[i], r[i]);
+                ck_assert_msg(memcmp(&y[i], &r[i], 4) == 0,
+                              "path %s signed %d element %d: %g vs %g", cpu_paths[pi], sgn, i, y[i],
+                              r[i]);
         }
         axmul_table_free(t);
     }
@@ -294,46 +295,47 @@ END_TEST
  * as the input with VALID padding; plus odd pixel counts that leave partial chunks. */
 START_TEST(test_fast_matches_ref_edge_shapes)
 {
-  for (size_t pi = 0; pi < 3; pi++) {
-    if (!use_path(cpu_paths[pi]))
-        continue;
-    uint64_t s = tu_seed() ^ 0x77;
-    axmul_table *t = random_table(&s, pi == 2);
-    int shapes[][7] = {/* n h w c kh kw co */
-                       {1, 7, 5, 3, 1, 1, 4},   {2, 6, 6, 8, 6, 6, 3},    {3, 1, 1, 16, 1, 1, 9},
-                       {1, 13, 11, 2, 13, 11, 2}, {5, 17, 19, 3, 3, 3, 5}, {1, 2, 129, 1, 1, 2, 1}};
-    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
-        rcase c;
-        memset(&c, 0, sizeof c);
-        axmul_conv_desc_init(&c.d);
-        int *v = shapes[k];
-        c.d.n = v[0];
-        c.d.h = v[1];
-        c.d.w = v[2];
-        c.d.c = v[3];
-        c.d.kh = v[4];
-        c.d.kw = v[5];
-        c.d.co = v[6];
-        c.d.padding = k % 2 ? AXMUL_PADDING_VALID : AXMUL_PADDING_SAME;
-        int oh, ow;
-        ck_assert_int_eq(axmul_conv_output_shape(&c.d, &oh, &ow), AXMUL_OK);
-        if (k == 1 || k == 3)
-            ck_assert(oh == 1 && ow == 1);
-        c.nx = (size_t)v[0] * v[1] * v[2] * v[3];
-        c.nw = (size_t)v[4] * v[5] * v[3] * v[6];
-        c.ny = (size_t)v[0] * oh * ow * v[6];
-        c.x = malloc(c.nx * sizeof(float));
-        c.w = malloc(c.nw * sizeof(float));
-        for (size_t i = 0; i < c.nx; i++)
-            c.x[i] = tu_randf(&s, 0.0f, 4.0f);
-        for (size_t i = 0; i < c.nw; i++)
-            c.w[i] = tu_randf(&s, -0.5f, 0.5f);
-        compare_with_ref(&c, t, 2);
-        rcase_free(&c);
+    for (size_t pi = 0; pi < 3; pi++) {
+        if (!use_path(cpu_paths[pi]))
+            continue;
+        uint64_t s = tu_seed() ^ 0x77;
+        axmul_table *t = random_table(&s, pi == 2);
+        int shapes[][7] = {/* n h w c kh kw co */
+                           {1, 7, 5, 3, 1, 1, 4},   {2, 6, 6, 8, 6, 6, 3},
+                           {3, 1, 1, 16, 1, 1, 9},  {1, 13, 11, 2, 13, 11, 2},
+                           {5, 17, 19, 3, 3, 3, 5}, {1, 2, 129, 1, 1, 2, 1}};
+        for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+            rcase c;
+            memset(&c, 0, sizeof c);
+            axmul_conv_desc_init(&c.d);
+            int *v = shapes[k];
+            c.d.n = v[0];
+            c.d.h = v[1];
+            c.d.w = v[2];
+            c.d.c = v[3];
+            c.d.kh = v[4];
+            c.d.kw = v[5];
+            c.d.co = v[6];
+            c.d.padding = k % 2 ? AXMUL_PADDING_VALID : AXMUL_PADDING_SAME;
+            int oh, ow;
+            ck_assert_int_eq(axmul_conv_output_shape(&c.d, &oh, &ow), AXMUL_OK);
+            if (k == 1 || k == 3)
+                ck_assert(oh == 1 && ow == 1);
+            c.nx = (size_t)v[0] * v[1] * v[2] * v[3];
+            c.nw = (size_t)v[4] * v[5] * v[3] * v[6];
+            c.ny = (size_t)v[0] * oh * ow * v[6];
+            c.x = malloc(c.nx * sizeof(float));
+            c.w = malloc(c.nw * sizeof(float));
+            for (size_t i = 0; i < c.nx; i++)
+                c.x[i] = tu_randf(&s, 0.0f, 4.0f);
+            for (size_t i = 0; i < c.nw; i++)
+                c.w[i] = tu_randf(&s, -0.5f, 0.5f);
+            compare_with_ref(&c, t, 2);
+            rcase_free(&c);
+        }
+        axmul_table_free(t);
     }
-    axmul_table_free(t);
-  }
-  axmul_set_cpu_path("auto");
+    axmul_set_cpu_path("auto");
 }
 END_TEST
 
@@ -396,8 +398,9 @@ START_TEST(test_exact_table_equals_float_conv)
             }
             char desc[256];
             describe(&c.d, desc, sizeof desc);
-            ck_assert_msg(mx == 0 ? md == 0 : md / mx < 1e-6, "%s signed %d: linf_rel %g", desc,
-                          sgn, mx > 0 ? md / mx : md);
+            ck_assert_msg(mx == 0                                                       ? md == 0
+                          : md / mx<1e-6, "%s signed %d: linf_rel %g", desc, sgn, mx> 0 ? md / mx
+                                                                                        : md);
             free(y);
             free(r);
             rcase_free(&c);

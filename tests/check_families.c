@@ -163,8 +163,8 @@ START_TEST(test_signed_families)
             for (int b = -128; b < 128; b++) {
                 int32_t p = axmul_table_product(t, (uint8_t)a, (uint8_t)b);
                 int32_t n = axmul_table_product(t, (uint8_t)-a, (uint8_t)b);
-                ck_assert_msg(n == -p, "%s: T(%d, %d) = %d but T(%d, %d) = %d", sm[i], -a, b, n,
-                              a, b, p);
+                ck_assert_msg(n == -p, "%s: T(%d, %d) = %d but T(%d, %d) = %d", sm[i], -a, b, n, a,
+                              b, p);
             }
         axmul_table_free(t);
     }

@@ -81,8 +81,8 @@ START_TEST(test_heatmap)
     ck_assert_uint_eq(im.h, 256);
     ck_assert(strstr(im.scale, "-10") && strstr(im.scale, "+10"));
     const uint8_t *tr = px(&im, 255, 0), *bl = px(&im, 1, 255), *mid = px(&im, 100, 100);
-    ck_assert(tr[0] > 150 && tr[2] < 80);                     /* red at a=0, b=255 */
-    ck_assert(bl[2] > 150 && bl[0] < 80);                     /* blue at a=255, b=1 */
+    ck_assert(tr[0] > 150 && tr[2] < 80);                       /* red at a=0, b=255 */
+    ck_assert(bl[2] > 150 && bl[0] < 80);                       /* blue at a=255, b=1 */
     ck_assert(mid[0] == 255 && mid[1] == 255 && mid[2] == 255); /* white where exact */
     free(im.rgb);
     ck_assert_int_eq(axmul_heatmap_table_error(t, NULL, 3, path, NULL), AXMUL_OK);
@@ -91,7 +91,8 @@ START_TEST(test_heatmap)
     ck_assert_uint_eq(im.h, 768);
     free(im.rgb);
     ck_assert_int_eq(axmul_heatmap_table_error(t, NULL, 0, path, NULL), AXMUL_ERR_INVALID_ARGUMENT);
-    ck_assert_int_eq(axmul_heatmap_table_error(t, NULL, 17, path, NULL), AXMUL_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(axmul_heatmap_table_error(t, NULL, 17, path, NULL),
+                     AXMUL_ERR_INVALID_ARGUMENT);
     axmul_table_free(t);
     tu_rmdir(dir);
 }

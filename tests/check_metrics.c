@@ -271,8 +271,8 @@ START_TEST(test_published_values)
         axmul_table *t;
         ck_assert_int_eq(axmul_table_load(path, 0, &t), AXMUL_OK);
         axmul_metrics m = metrics(t);
-#define NEAR(field, val)                                                                          \
-    ck_assert_msg(fabs(m.field - (val)) <= half_ulp(val), "%s: %s = %.10g, published %.10g",      \
+#define NEAR(field, val)                                                                           \
+    ck_assert_msg(fabs(m.field - (val)) <= half_ulp(val), "%s: %s = %.10g, published %.10g",       \
                   published[i].name, #field, m.field, (double)(val))
         NEAR(mae_percent, published[i].mae_pct);
         ck_assert_msg(fabs(m.mae - published[i].mae) <= 0.5 + 1e-9, "%s: mae %.6f",

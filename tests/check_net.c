@@ -28,8 +28,22 @@ static void write_idx(const char *path, int gz, const uint8_t *hdr, size_t hl, c
 static void make_set(const char *dir, int gz, int n, int rows, int cols, int nlabels)
 {
     char p[4200];
-    uint8_t ih[16] = {0, 0, 8, 3, 0, 0, (uint8_t)(n >> 8), (uint8_t)n, 0, 0, 0, (uint8_t)rows,
-                      0, 0, 0, (uint8_t)cols};
+    uint8_t ih[16] = {0,
+                      0,
+                      8,
+                      3,
+                      0,
+                      0,
+                      (uint8_t)(n >> 8),
+                      (uint8_t)n,
+                      0,
+                      0,
+                      0,
+                      (uint8_t)rows,
+                      0,
+                      0,
+                      0,
+                      (uint8_t)cols};
     uint8_t lh[8] = {0, 0, 8, 1, 0, 0, (uint8_t)(nlabels >> 8), (uint8_t)nlabels};
     size_t ni = (size_t)n * rows * cols;
     uint8_t *img = malloc(ni), *lab = malloc((size_t)nlabels);
@@ -68,7 +82,8 @@ START_TEST(test_idx_gzip_and_plain)
 }
 END_TEST
 
-static void expect_idx_error(const uint8_t *hdr, size_t hl, size_t datalen, int gz, const char *needle)
+static void expect_idx_error(const uint8_t *hdr, size_t hl, size_t datalen, int gz,
+                             const char *needle)
 {
     char *dir = tu_mkdtemp(), ip[4200], lp[4200];
     snprintf(ip, sizeof ip, "%s/images", dir);
@@ -248,28 +263,34 @@ START_TEST(test_model_bad_inputs)
     char j[2048];
     snprintf(j, sizeof j, "%s{\"type\": \"lstm\"}]}", head);
     expect_model_error(j, "unknown layer type 'lstm'");
-    snprintf(j, sizeof j, "%s{\"type\": \"conv2d\", \"filters\": 3, \"kernel_size\": 2, "
-                          "\"weights\": \"c_w.npy\"}]}",
+    snprintf(j, sizeof j,
+             "%s{\"type\": \"conv2d\", \"filters\": 3, \"kernel_size\": 2, "
+             "\"weights\": \"c_w.npy\"}]}",
              head);
     expect_model_error(j, "c_w.npy has 8 elements, the layer needs (2, 2, 1, 3) = 12");
-    snprintf(j, sizeof j, "%s{\"type\": \"dense\", \"units\": 2, \"weights\": \"d_w.npy\"}]}", head);
+    snprintf(j, sizeof j, "%s{\"type\": \"dense\", \"units\": 2, \"weights\": \"d_w.npy\"}]}",
+             head);
     expect_model_error(j, "flatten");
-    snprintf(j, sizeof j, "%s{\"type\": \"conv2d\", \"filters\": 2, \"kernel_size\": 2, "
-                          "\"weights\": \"../c_w.npy\"}]}",
+    snprintf(j, sizeof j,
+             "%s{\"type\": \"conv2d\", \"filters\": 2, \"kernel_size\": 2, "
+             "\"weights\": \"../c_w.npy\"}]}",
              head);
     expect_model_error(j, "plain name");
-    snprintf(j, sizeof j, "%s{\"type\": \"conv2d\", \"filters\": 2, \"kernel_size\": 2, "
-                          "\"weights\": \"missing.npy\"}]}",
+    snprintf(j, sizeof j,
+             "%s{\"type\": \"conv2d\", \"filters\": 2, \"kernel_size\": 2, "
+             "\"weights\": \"missing.npy\"}]}",
              head);
     expect_model_error(j, "missing.npy");
-    snprintf(j, sizeof j, "%s{\"type\": \"conv2d\", \"filters\": 2, \"kernel_size\": 9, "
-                          "\"weights\": \"c_w.npy\"}]}",
+    snprintf(j, sizeof j,
+             "%s{\"type\": \"conv2d\", \"filters\": 2, \"kernel_size\": 9, "
+             "\"weights\": \"c_w.npy\"}]}",
              head);
     expect_model_error(j, "larger than the padded input");
     snprintf(j, sizeof j, "%s{\"type\": \"softmax\"}, {\"type\": \"relu\"}]}", head);
     expect_model_error(j, "softmax must be the last layer");
-    snprintf(j, sizeof j, "%s{\"type\": \"conv2d\", \"filters\": 2, \"kernel_size\": 2, "
-                          "\"weights\": \"c_w.npy\", \"input_range\": [1, 0]}]}",
+    snprintf(j, sizeof j,
+             "%s{\"type\": \"conv2d\", \"filters\": 2, \"kernel_size\": 2, "
+             "\"weights\": \"c_w.npy\", \"input_range\": [1, 0]}]}",
              head);
     expect_model_error(j, "inverted");
     expect_model_error("{\"format\": \"axmul-model\", \"version\": 1, ", "model.json:1");

@@ -125,8 +125,8 @@ START_TEST(test_bad_inputs)
     expect_bad(buf, n, AXMUL_ERR_SIZE, "trailing");
     /* a huge declared shape is refused before anything is allocated */
     n = make_npy(buf, 1,
-                 "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000, 1000000, 1000), }",
-                 v, 16);
+                 "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000, 1000000, 1000), }", v,
+                 16);
     expect_bad(buf, n, AXMUL_ERR_OVERFLOW, "limit");
     n = make_npy(buf, 1,
                  "{'descr': '<f4', 'fortran_order': False, 'shape': "

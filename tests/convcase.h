@@ -105,7 +105,7 @@ static inline axmul_table *random_table(uint64_t *s, int sgn)
             q = q < 0 ? 0 : q > 65535 ? 65535 : q;
         v[i] = (uint16_t)q;
     }
-    v[0 * 256 + 5] = 77;                                  /* T[0][b] != 0 */
+    v[0 * 256 + 5] = 77;                                 /* T[0][b] != 0 */
     v[3 * 256 + 200] = (uint16_t)(v[200 * 256 + 3] + 1); /* not commutative */
     return t;
 }

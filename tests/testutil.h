@@ -106,8 +106,9 @@ static inline const char *tu_fixtures(void)
     const char *d = getenv("AXMUL_FIXTURES");
     struct stat st;
     if (!d || stat(d, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        fprintf(stderr, "note: fixture tables not found (AXMUL_FIXTURES=%s): fixture checks "
-                        "skipped\n",
+        fprintf(stderr,
+                "note: fixture tables not found (AXMUL_FIXTURES=%s): fixture checks "
+                "skipped\n",
                 d ? d : "");
         return NULL;
     }

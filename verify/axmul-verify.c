@@ -25,34 +25,33 @@ enum { FMT_TEXT, FMT_JSON, FMT_CSV };
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "Usage: " PROG " [OPTIONS] TABLE.bin...\n"
-            "Error metrics (EvoApprox definitions), packing diagnosis and heatmaps of 8x8\n"
-            "multiplier tables (131,072 bytes, little-endian uint16, entry a*256+b).\n"
-            "\n"
-            "  -f, --format FMT        text (default), json (one array) or csv\n"
-            "  -s, --signed            treat tables as mul8s (int8 x int8 -> int16)\n"
-            "  -u, --unsigned          treat tables as mul8u even when named mul8s_*\n"
-            "                          (default: signed when the file name starts with mul8s_)\n"
-            "      --dist-a FILE       256-entry histogram of operand a (text or .npy):\n"
-            "      --dist-b FILE       metrics are weighted by p(a)*p(b)\n"
-            "  -p, --check-packing     diagnose each table against the exact multiplier;\n"
-            "                          exit 1 unless all are identical\n"
-            "  -r, --against REF.bin   diagnose against REF instead, and report metrics\n"
-            "                          relative to REF\n"
-            "      --heatmap OUT.png   error heatmap of the (single) table\n"
-            "      --heatmap-dir DIR   one heatmap per table: DIR/NAME.png\n"
-            "      --histogram OUT.png histogram of the errors of the (single) table\n"
-            "      --scale N           enlarge heatmaps N times (1..16, default 1)\n"
-            "  -o, --output FILE       write the report to FILE instead of stdout: atomically\n"
-            "                          (text, json), or row by row (csv), so that an\n"
-            "                          interrupted sweep keeps its finished rows\n"
-            "      --resume            with -o FILE and --format csv: skip the tables already\n"
-            "                          in FILE and append the others\n"
-            "  -h, --help              show this help and exit\n"
-            "  -V, --version           show the version and exit\n"
-            "\n"
-            "Exit status: 0 ok; 1 a requested check failed; 2 usage or I/O error.\n");
+    fprintf(f, "Usage: " PROG " [OPTIONS] TABLE.bin...\n"
+               "Error metrics (EvoApprox definitions), packing diagnosis and heatmaps of 8x8\n"
+               "multiplier tables (131,072 bytes, little-endian uint16, entry a*256+b).\n"
+               "\n"
+               "  -f, --format FMT        text (default), json (one array) or csv\n"
+               "  -s, --signed            treat tables as mul8s (int8 x int8 -> int16)\n"
+               "  -u, --unsigned          treat tables as mul8u even when named mul8s_*\n"
+               "                          (default: signed when the file name starts with mul8s_)\n"
+               "      --dist-a FILE       256-entry histogram of operand a (text or .npy):\n"
+               "      --dist-b FILE       metrics are weighted by p(a)*p(b)\n"
+               "  -p, --check-packing     diagnose each table against the exact multiplier;\n"
+               "                          exit 1 unless all are identical\n"
+               "  -r, --against REF.bin   diagnose against REF instead, and report metrics\n"
+               "                          relative to REF\n"
+               "      --heatmap OUT.png   error heatmap of the (single) table\n"
+               "      --heatmap-dir DIR   one heatmap per table: DIR/NAME.png\n"
+               "      --histogram OUT.png histogram of the errors of the (single) table\n"
+               "      --scale N           enlarge heatmaps N times (1..16, default 1)\n"
+               "  -o, --output FILE       write the report to FILE instead of stdout: atomically\n"
+               "                          (text, json), or row by row (csv), so that an\n"
+               "                          interrupted sweep keeps its finished rows\n"
+               "      --resume            with -o FILE and --format csv: skip the tables already\n"
+               "                          in FILE and append the others\n"
+               "  -h, --help              show this help and exit\n"
+               "  -V, --version           show the version and exit\n"
+               "\n"
+               "Exit status: 0 ok; 1 a requested check failed; 2 usage or I/O error.\n");
 }
 
 /* ---------------------------------------------------------------- report buffer */
@@ -118,8 +117,8 @@ static void sb_csv_str(sbuf *b, const char *s)
 /* ---------------------------------------------------------------- metrics output */
 
 static const char *const metric_keys[] = {
-    "mae",        "mae_percent", "wce",       "wce_percent", "ep_percent",  "mse",
-    "mre_percent", "wcre_percent", "mean_error", "error_std", "min_error", "max_error"};
+    "mae",         "mae_percent",  "wce",        "wce_percent", "ep_percent", "mse",
+    "mre_percent", "wcre_percent", "mean_error", "error_std",   "min_error",  "max_error"};
 
 static void metric_values(const axmul_metrics *m, double v[12])
 {
@@ -140,7 +139,7 @@ static void metric_values(const axmul_metrics *m, double v[12])
 typedef struct {
     const char *file;
     int is_signed;
-    int loaded;            /* metrics valid */
+    int loaded; /* metrics valid */
     axmul_metrics m;
     int have_packing;
     axmul_packing_report pk;
@@ -429,8 +428,8 @@ int main(int argc, char **argv)
             errorf("--resume %s: %s", output, strerror(errno));
             return EXIT_USAGE;
         }
-        row_fd = open(output, O_WRONLY | O_CREAT | O_APPEND | (resume ? 0 : O_TRUNC) | O_CLOEXEC,
-                      0666);
+        row_fd =
+            open(output, O_WRONLY | O_CREAT | O_APPEND | (resume ? 0 : O_TRUNC) | O_CLOEXEC, 0666);
         if (row_fd < 0) {
             errorf("-o %s: %s", output, strerror(errno));
             return EXIT_USAGE;

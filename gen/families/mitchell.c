@@ -11,7 +11,6 @@
 
 #include "mitchell_core.h"
 
-
 uint16_t mul8u_mitchell(uint8_t a, uint8_t b)
 {
     return (uint16_t)mitchell_product(a, b);

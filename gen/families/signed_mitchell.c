@@ -7,7 +7,6 @@
 
 #include "mitchell_core.h"
 
-
 int16_t mul8s_mitchell(int8_t a, int8_t b)
 {
     unsigned ma = (unsigned)(a < 0 ? -a : a), mb = (unsigned)(b < 0 ? -b : b);

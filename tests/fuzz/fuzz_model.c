@@ -27,9 +27,10 @@ static void setup(void)
         const char *name;
         size_t shape[4];
         int nd;
-    } t[] = {{"c_w.npy", {2, 2, 1, 2}, 4}, {"c3_w.npy", {3, 3, 1, 4}, 4}, {"c4_w.npy", {3, 3, 4, 4}, 4},
-             {"d_w.npy", {18, 2}, 2},      {"d36_w.npy", {36, 10}, 2},    {"b2.npy", {2}, 1},
-             {"b4.npy", {4}, 1},           {"b10.npy", {10}, 1}};
+    } t[] = {
+        {"c_w.npy", {2, 2, 1, 2}, 4}, {"c3_w.npy", {3, 3, 1, 4}, 4}, {"c4_w.npy", {3, 3, 4, 4}, 4},
+        {"d_w.npy", {18, 2}, 2},      {"d36_w.npy", {36, 10}, 2},    {"b2.npy", {2}, 1},
+        {"b4.npy", {4}, 1},           {"b10.npy", {10}, 1}};
     char p[512];
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         snprintf(p, sizeof p, "%s/%s", dir, t[i].name);
