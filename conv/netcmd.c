@@ -428,7 +428,8 @@ static void usage_net(FILE *f)
                "                 [--batch B] [--backend auto|cpu|cuda] [--threads N]\n"
                "                 [--approx conv|dense|all] [--ranges calibrated|batch]\n"
                "                 [--per-channel] [--dump-operands DIR] [--predictions FILE]\n"
-               "                 [--report DIR] [--shard I/N] [--format text|json|csv] [--quiet]\n"
+               "                 [--report DIR] [--shard I/N] [--output FILE [--resume]]\n"
+            "                 [--format text|json|csv] [--quiet]\n"
                "Top-1 accuracy of the network on the test set with each multiplier table in the\n"
                "approximated layers (conv2d by default), next to the exact table's accuracy (the\n"
                "same quantized network with exact products), the float network's accuracy, the\n"
@@ -437,7 +438,9 @@ static void usage_net(FILE *f)
                "one JSON object per line (JSON Lines), so results of several runs concatenate.\n"
                "--report DIR writes an HTML page with a Pareto plot, metrics, error heatmaps,\n"
                "confusion matrices and layer difference heatmaps; --shard I/N takes every N-th\n"
-               "table starting at the I-th (doc/sweeps.md).\n");
+               "table starting at the I-th (doc/sweeps.md). --output FILE appends one complete,\n"
+            "synced row per table; SIGINT/SIGTERM stop after the current table (exit 130) and\n"
+            "--resume skips the tables already in FILE.\n");
 }
 
 static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp);
