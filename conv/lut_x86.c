@@ -36,6 +36,35 @@ _Static_assert(AXMUL__CHUNK % 64 == 0, "the VBMI kernel works on 64-pixel vector
         s[v][3] = _mm512_add_epi16(s[v][3], _mm512_srli_epi16(hi, 8));                             \
     } while (0)
 
+/* All the 64-pixel vectors of one activation row (row: A's row of the current tap). */
+#define VBMI_ROW()                                                                                 \
+    do {                                                                                           \
+        VBMI_STEP(0);                                                                              \
+        if (NV > 1)                                                                                \
+            VBMI_STEP(1);                                                                          \
+        if (NV > 2)                                                                                \
+            VBMI_STEP(2);                                                                          \
+        if (NV > 3)                                                                                \
+            VBMI_STEP(3);                                                                          \
+    } while (0)
+
+/* Adds the 16-bit plane sums of a block of taps to the 32-bit totals: word i of s[v][0..1]
+ * holds pixel 64v + 2i (even bytes) and 64v + 2i + 1 (odd bytes); entry = low + 256 * high. */
+static inline __attribute__((always_inline, target("avx512f,avx512bw"))) void
+vbmi_flush(__m512i s[NV][4], uint32_t *acc)
+{
+    for (int v = 0; v < NV; v++) {
+        uint16_t t[4][32];
+        for (int k = 0; k < 4; k++)
+            _mm512_storeu_si512(t[k], s[v][k]);
+        uint32_t *out = acc + 64 * v;
+        for (int i = 0; i < 32; i++) {
+            out[2 * i] += (uint32_t)t[0][i] + ((uint32_t)t[2][i] << 8);
+            out[2 * i + 1] += (uint32_t)t[1][i] + ((uint32_t)t[3][i] << 8);
+        }
+    }
+}
+
 __attribute__((target("avx512f,avx512bw,avx512vbmi"))) void
 axmul__lut_kernel_vbmi(const uint8_t *A, int ntaps, const uint8_t *wrow, const axmul__lut *lut,
                        uint32_t *acc)
@@ -57,28 +86,9 @@ axmul__lut_kernel_vbmi(const uint8_t *A, int ntaps, const uint8_t *wrow, const a
             const __m512i h0 = _mm512_loadu_si512(pl + 256), h1 = _mm512_loadu_si512(pl + 320);
             const __m512i h2 = _mm512_loadu_si512(pl + 384), h3 = _mm512_loadu_si512(pl + 448);
             const uint8_t *row = A + (size_t)tap * AXMUL__CHUNK;
-            VBMI_STEP(0);
-#if NV > 1
-            VBMI_STEP(1);
-#endif
-#if NV > 2
-            VBMI_STEP(2);
-#endif
-#if NV > 3
-            VBMI_STEP(3);
-#endif
+            VBMI_ROW();
         }
-        /* flush: word i of s[v][0..1] holds pixel 64v + 2i (even) and + 2i + 1 (odd) */
-        for (int v = 0; v < NV; v++) {
-            uint16_t t[4][32];
-            for (int k = 0; k < 4; k++)
-                _mm512_storeu_si512(t[k], s[v][k]);
-            uint32_t *out = acc + 64 * v;
-            for (int i = 0; i < 32; i++) {
-                out[2 * i] += (uint32_t)t[0][i] + ((uint32_t)t[2][i] << 8);
-                out[2 * i + 1] += (uint32_t)t[1][i] + ((uint32_t)t[3][i] << 8);
-            }
-        }
+        vbmi_flush(s, acc);
     }
 }
 
@@ -113,28 +123,9 @@ axmul__lut_kernel_vbmi_sorted(const uint8_t *A, int ntaps, const int32_t *taps, 
                 h3 = _mm512_loadu_si512(pl + 448);
             }
             const uint8_t *row = A + (size_t)tap * AXMUL__CHUNK;
-            VBMI_STEP(0);
-#if NV > 1
-            VBMI_STEP(1);
-#endif
-#if NV > 2
-            VBMI_STEP(2);
-#endif
-#if NV > 3
-            VBMI_STEP(3);
-#endif
+            VBMI_ROW();
         }
-        /* flush: word i of s[v][0..1] holds pixel 64v + 2i (even) and + 2i + 1 (odd) */
-        for (int v = 0; v < NV; v++) {
-            uint16_t t[4][32];
-            for (int k = 0; k < 4; k++)
-                _mm512_storeu_si512(t[k], s[v][k]);
-            uint32_t *out = acc + 64 * v;
-            for (int i = 0; i < 32; i++) {
-                out[2 * i] += (uint32_t)t[0][i] + ((uint32_t)t[2][i] << 8);
-                out[2 * i + 1] += (uint32_t)t[1][i] + ((uint32_t)t[3][i] << 8);
-            }
-        }
+        vbmi_flush(s, acc);
     }
 }
 
