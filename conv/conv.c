@@ -103,6 +103,29 @@ float axmul_dequantize(int32_t q, const axmul_qparams *qp)
     return (float)q * qp->scale + qp->nudged_min;
 }
 
+void axmul__range_include_zero(axmul_range *r)
+{
+    if (r->min == r->max) { /* a constant tensor: widen to include 0 */
+        if (r->min > 0)
+            r->min = 0;
+        else
+            r->max = 0;
+    }
+}
+
+axmul_range axmul__channel_range(const float *w, size_t per, int co, int o)
+{
+    /* HWIO: channel o is every co-th element */
+    axmul_range r = {w[o], w[o]};
+    for (size_t i = 0; i < per; i++) {
+        float v = w[i * (size_t)co + (size_t)o];
+        r.min = v < r.min ? v : r.min;
+        r.max = v > r.max ? v : r.max;
+    }
+    axmul__range_include_zero(&r);
+    return r;
+}
+
 axmul_status axmul_range_of(const float *x, size_t n, const char *what, axmul_range *out)
 {
     if (!what)
@@ -120,14 +143,9 @@ axmul_status axmul_range_of(const float *x, size_t n, const char *what, axmul_ra
         if (v > hi)
             hi = v;
     }
-    if (lo == hi) {
-        if (lo > 0)
-            lo = 0;
-        else
-            hi = 0;
-    }
     out->min = lo;
     out->max = hi;
+    axmul__range_include_zero(out);
     return AXMUL_OK;
 }
 
@@ -314,14 +332,9 @@ static axmul_status scan_tensor(const float *x, size_t n, const char *what, int 
     (void)threads;
     if (!finite)
         return check_finite(x, n, what); /* names the first bad element */
-    if (lo == hi) {                      /* a constant tensor: include 0 */
-        if (lo > 0)
-            lo = 0;
-        else
-            hi = 0;
-    }
     range->min = lo;
     range->max = hi;
+    axmul__range_include_zero(range);
     return AXMUL_OK;
 }
 
@@ -388,21 +401,7 @@ axmul_status axmul__conv_setup_make(const axmul_conv_desc *d, const axmul_table 
             if (d->channel_ranges) {
                 wr = d->channel_ranges[o];
             } else {
-                /* HWIO: channel o is every co-th element */
-                float lo = w[o], hi = w[o];
-                for (size_t i = 0; i < per; i++) {
-                    float v = w[i * (size_t)co + (size_t)o];
-                    lo = v < lo ? v : lo;
-                    hi = v > hi ? v : hi;
-                }
-                if (lo == hi) {
-                    if (lo > 0)
-                        lo = 0;
-                    else
-                        hi = 0;
-                }
-                wr.min = lo;
-                wr.max = hi;
+                wr = axmul__channel_range(w, per, co, o);
             }
             if ((st = axmul_qparams_from_range(wr, sgn, what, &s->wq[o])) != AXMUL_OK)
                 goto fail;

@@ -19,6 +19,13 @@ typedef struct {
     float *oscale;     /* co entries: sx * sw[o], the float factor applied to acc */
 } axmul__conv_setup;
 
+/* Widens a range computed from a constant tensor (min == max) to include 0. */
+void axmul__range_include_zero(axmul_range *r);
+
+/* Min/max of output channel o of an HWIO filter with co channels and per elements per channel,
+ * widened to include 0 when constant: the per-channel weight range. */
+axmul_range axmul__channel_range(const float *w, size_t per, int co, int o);
+
 /* Validates, checks finiteness, resolves ranges. On success the caller frees with
  * axmul__conv_setup_free. */
 axmul_status axmul__conv_setup_make(const axmul_conv_desc *d, const axmul_table *t, const float *x,

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conv/conv_internal.h"
 #include "conv/net_internal.h"
 #include "internal.h"
 
@@ -178,13 +179,7 @@ static axmul_status layer_histograms(const axmul__layer *l, const axmul_conv_des
     } else {
         size_t per = l->nw / (size_t)l->units;
         for (int o = 0; o < l->units; o++) {
-            float lo = l->w[o], hi = l->w[o];
-            for (size_t i = 0; i < per; i++) {
-                float v = l->w[i * l->units + o];
-                lo = v < lo ? v : lo;
-                hi = v > hi ? v : hi;
-            }
-            axmul_range wr = {lo == hi && lo > 0 ? 0 : lo, lo == hi && lo <= 0 ? 0 : hi};
+            axmul_range wr = axmul__channel_range(l->w, per, l->units, o);
             if ((s = axmul_qparams_from_range(wr, is_signed, l->name, &q)) != AXMUL_OK)
                 return s;
             for (size_t i = 0; i < per; i++)
@@ -391,12 +386,7 @@ axmul_status axmul_model_calibrate(axmul_model *m, const float *x, int n, int ba
         for (int i = 0; i < m->nl; i++)
             if (seen[i]) {
                 m->L[i].in_range = obs[i];
-                if (obs[i].min == obs[i].max) { /* constant input: include 0 */
-                    if (obs[i].min > 0)
-                        m->L[i].in_range.min = 0;
-                    else
-                        m->L[i].in_range.max = 0;
-                }
+                axmul__range_include_zero(&m->L[i].in_range);
                 m->L[i].has_range = 1;
             }
     free(obs);
