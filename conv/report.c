@@ -255,57 +255,24 @@ int axmul__report_add(axmul__report *r, const axmul__report_row *row)
 
 /* ---------------------------------------------------------------- page */
 
-typedef struct {
-    char *s;
-    size_t len, cap;
-    int oom;
-} buf_t;
-
-static void bp(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void bp(buf_t *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0 || b->oom)
-        return;
-    if (b->len + (size_t)n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 65536;
-        while (cap < b->len + (size_t)n + 1)
-            cap *= 2;
-        char *ns = realloc(b->s, cap);
-        if (!ns) {
-            b->oom = 1;
-            return;
-        }
-        b->s = ns;
-        b->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
-static void esc(buf_t *b, const char *s)
+static void esc(axmul__tool_buf *b, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
         case '<':
-            bp(b, "&lt;");
+            axmul__tool_bprintf(b, "&lt;");
             break;
         case '>':
-            bp(b, "&gt;");
+            axmul__tool_bprintf(b, "&gt;");
             break;
         case '&':
-            bp(b, "&amp;");
+            axmul__tool_bprintf(b, "&amp;");
             break;
         case '"':
-            bp(b, "&quot;");
+            axmul__tool_bprintf(b, "&quot;");
             break;
         default:
-            bp(b, "%c", *s);
+            axmul__tool_bprintf(b, "%c", *s);
         }
     }
 }
@@ -361,98 +328,106 @@ static int write_pareto(axmul__report *r, const char *path)
         y1 = y0 + 0.1;
 #define XP(v) (L + ((v) > 0 ? (log10(v) - lx0) / (lx1 - lx0) * pw : 0.0))
 #define YP(v) (T + (1.0 - ((v)-y0) / (y1 - y0)) * ph)
-    buf_t b = {0};
-    bp(&b,
-       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
-       "viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" font-size=\"12\">\n",
-       W, H, W, H);
-    bp(&b, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
-    bp(&b,
-       "<text x=\"%.0f\" y=\"22\" font-size=\"15\" text-anchor=\"middle\">Accuracy vs. "
-       "multiplier error (%d tables)</text>\n",
-       L + pw / 2, r->n);
+    axmul__tool_buf b = {0};
+    axmul__tool_bprintf(&b,
+                        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+                        "viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" font-size=\"12\">\n",
+                        W, H, W, H);
+    axmul__tool_bprintf(&b, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
+    axmul__tool_bprintf(
+        &b,
+        "<text x=\"%.0f\" y=\"22\" font-size=\"15\" text-anchor=\"middle\">Accuracy vs. "
+        "multiplier error (%d tables)</text>\n",
+        L + pw / 2, r->n);
     /* grid and ticks */
     for (double e = ceil(lx0); e <= lx1; e += 1) {
         double x = L + (e - lx0) / (lx1 - lx0) * pw;
-        bp(&b, "<line x1=\"%.1f\" y1=\"%.0f\" x2=\"%.1f\" y2=\"%.0f\" stroke=\"#ddd\"/>\n", x, T, x,
-           T + ph);
-        bp(&b, "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%g</text>\n", x, T + ph + 16,
-           pow(10, e));
+        axmul__tool_bprintf(
+            &b, "<line x1=\"%.1f\" y1=\"%.0f\" x2=\"%.1f\" y2=\"%.0f\" stroke=\"#ddd\"/>\n", x, T,
+            x, T + ph);
+        axmul__tool_bprintf(&b, "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%g</text>\n", x,
+                            T + ph + 16, pow(10, e));
     }
-    bp(&b, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">0 (exact)</text>\n", L, T + ph + 30);
+    axmul__tool_bprintf(&b, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">0 (exact)</text>\n",
+                        L, T + ph + 30);
     for (int k = 0; k <= 10; k++) {
         double v = y0 + (y1 - y0) * k / 10.0, y = YP(v);
-        bp(&b, "<line x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", L, y,
-           L + pw, y);
-        bp(&b, "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">%.2f</text>\n", L - 6, y + 4, v);
+        axmul__tool_bprintf(
+            &b, "<line x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", L, y,
+            L + pw, y);
+        axmul__tool_bprintf(&b, "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">%.2f</text>\n",
+                            L - 6, y + 4, v);
     }
-    bp(&b,
-       "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" "
-       "stroke=\"black\"/>\n",
-       L, T, pw, ph);
-    bp(&b,
-       "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">mean absolute error, %% of 2^16 "
-       "(log scale)</text>\n",
-       L + pw / 2, H - 12);
-    bp(&b,
-       "<text transform=\"translate(20 %.0f) rotate(-90)\" text-anchor=\"middle\">top-1 "
-       "accuracy</text>\n",
-       T + ph / 2);
+    axmul__tool_bprintf(&b,
+                        "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" "
+                        "stroke=\"black\"/>\n",
+                        L, T, pw, ph);
+    axmul__tool_bprintf(
+        &b,
+        "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">mean absolute error, %% of 2^16 "
+        "(log scale)</text>\n",
+        L + pw / 2, H - 12);
+    axmul__tool_bprintf(
+        &b,
+        "<text transform=\"translate(20 %.0f) rotate(-90)\" text-anchor=\"middle\">top-1 "
+        "accuracy</text>\n",
+        T + ph / 2);
     /* float accuracy reference line */
     if (r->float_acc >= y0 && r->float_acc <= y1)
-        bp(&b,
-           "<line x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\" stroke=\"#888\" "
-           "stroke-dasharray=\"4 3\"/><text x=\"%.0f\" y=\"%.1f\" fill=\"#555\">float</text>\n",
-           L, YP(r->float_acc), L + pw, YP(r->float_acc), L + pw + 4, YP(r->float_acc) + 4);
+        axmul__tool_bprintf(
+            &b,
+            "<line x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\" stroke=\"#888\" "
+            "stroke-dasharray=\"4 3\"/><text x=\"%.0f\" y=\"%.1f\" fill=\"#555\">float</text>\n",
+            L, YP(r->float_acc), L + pw, YP(r->float_acc), L + pw + 4, YP(r->float_acc) + 4);
     /* Pareto front */
     row_t **sorted = malloc(sizeof(row_t *) * (size_t)(r->n ? r->n : 1));
     for (int i = 0; i < r->n; i++)
         sorted[i] = &r->rows[i];
     qsort(sorted, (size_t)r->n, sizeof *sorted, cmp_mae);
-    bp(&b, "<polyline fill=\"none\" stroke=\"black\" stroke-width=\"1.5\" points=\"");
+    axmul__tool_bprintf(&b,
+                        "<polyline fill=\"none\" stroke=\"black\" stroke-width=\"1.5\" points=\"");
     double best = -1;
     for (int i = 0; i < r->n; i++)
         if (sorted[i]->acc > best) {
             best = sorted[i]->acc;
-            bp(&b, "%.1f,%.1f ", XP(sorted[i]->m.mae_percent), YP(sorted[i]->acc));
+            axmul__tool_bprintf(&b, "%.1f,%.1f ", XP(sorted[i]->m.mae_percent), YP(sorted[i]->acc));
         }
-    bp(&b, "\"/>\n");
+    axmul__tool_bprintf(&b, "\"/>\n");
     free(sorted);
     char fams[12][64];
     int nf = 0;
     for (int i = 0; i < r->n; i++) {
         const row_t *o = &r->rows[i];
         int fi = family_index(r, o->family, fams, &nf);
-        bp(&b,
-           "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"%s\" fill-opacity=\"%s\" "
-           "stroke=\"%s\"><title>",
-           XP(o->m.mae_percent), YP(o->acc), palette[fi], o->is_signed ? "0.2" : "0.8",
-           palette[fi]);
+        axmul__tool_bprintf(
+            &b,
+            "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"%s\" fill-opacity=\"%s\" "
+            "stroke=\"%s\"><title>",
+            XP(o->m.mae_percent), YP(o->acc), palette[fi], o->is_signed ? "0.2" : "0.8",
+            palette[fi]);
         esc(&b, o->name);
-        bp(&b, ": accuracy %.4f, MAE %.4g%%</title></circle>\n", o->acc, o->m.mae_percent);
+        axmul__tool_bprintf(&b, ": accuracy %.4f, MAE %.4g%%</title></circle>\n", o->acc,
+                            o->m.mae_percent);
     }
     /* legend */
-    bp(&b, "<text x=\"%.0f\" y=\"%.0f\" font-weight=\"bold\">family</text>\n", L + pw + 40, T + 10);
+    axmul__tool_bprintf(&b, "<text x=\"%.0f\" y=\"%.0f\" font-weight=\"bold\">family</text>\n",
+                        L + pw + 40, T + 10);
     for (int i = 0; i < nf; i++) {
         double y = T + 30 + 18 * i;
-        bp(&b, "<circle cx=\"%.0f\" cy=\"%.0f\" r=\"5\" fill=\"%s\"/><text x=\"%.0f\" y=\"%.0f\">",
-           L + pw + 46, y - 4, palette[i], L + pw + 58, y);
+        axmul__tool_bprintf(
+            &b, "<circle cx=\"%.0f\" cy=\"%.0f\" r=\"5\" fill=\"%s\"/><text x=\"%.0f\" y=\"%.0f\">",
+            L + pw + 46, y - 4, palette[i], L + pw + 58, y);
         esc(&b, fams[i]);
-        bp(&b, "</text>\n");
+        axmul__tool_bprintf(&b, "</text>\n");
     }
     double y = T + 30 + 18 * nf + 10;
-    bp(&b,
-       "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"black\" "
-       "stroke-width=\"1.5\"/><text x=\"%.0f\" y=\"%.0f\">Pareto front</text>\n",
-       L + pw + 40, y - 4, L + pw + 54, y - 4, L + pw + 58, y);
-    bp(&b, "</svg>\n");
+    axmul__tool_bprintf(&b,
+                        "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"black\" "
+                        "stroke-width=\"1.5\"/><text x=\"%.0f\" y=\"%.0f\">Pareto front</text>\n",
+                        L + pw + 40, y - 4, L + pw + 54, y - 4, L + pw + 58, y);
+    axmul__tool_bprintf(&b, "</svg>\n");
 #undef XP
 #undef YP
-    if (b.oom) {
-        free(b.s);
-        errorf("out of memory");
-        return -1;
-    }
     axmul_status s = axmul_file_write_atomic(path, b.s, b.len);
     free(b.s);
     if (s != AXMUL_OK) {
@@ -469,87 +444,93 @@ int axmul__report_end(axmul__report *r)
     snprintf(p, sizeof p, "%s/pareto.svg", r->dir);
     if (write_pareto(r, p) != 0)
         rc = -1;
-    buf_t b = {0};
+    axmul__tool_buf b = {0};
     time_t now = time(NULL);
     char date[64];
     strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", gmtime(&now));
-    bp(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-           "<title>axmul report: ");
+    axmul__tool_bprintf(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+                            "<title>axmul report: ");
     esc(&b, r->model);
-    bp(&b,
-       "</title>\n<style>\nbody{font-family:sans-serif;margin:24px;color:#222}\n"
-       "table{border-collapse:collapse;font-size:13px}\n"
-       "th,td{border:1px solid #ccc;padding:4px 6px;text-align:right;vertical-align:middle}\n"
-       "th{background:#f2f2f2}td.name{text-align:left;font-family:monospace}\n"
-       "img.map{width:128px;height:128px;image-rendering:pixelated}\n"
-       "img.cm{width:120px;image-rendering:pixelated}img.layer{max-width:160px;"
-       "image-rendering:pixelated}\n.bad{color:#b00}.good{color:#070}\n</style></head>\n<body>\n");
-    bp(&b, "<h1>Approximate multipliers in ");
+    axmul__tool_bprintf(
+        &b,
+        "</title>\n<style>\nbody{font-family:sans-serif;margin:24px;color:#222}\n"
+        "table{border-collapse:collapse;font-size:13px}\n"
+        "th,td{border:1px solid #ccc;padding:4px 6px;text-align:right;vertical-align:middle}\n"
+        "th{background:#f2f2f2}td.name{text-align:left;font-family:monospace}\n"
+        "img.map{width:128px;height:128px;image-rendering:pixelated}\n"
+        "img.cm{width:120px;image-rendering:pixelated}img.layer{max-width:160px;"
+        "image-rendering:pixelated}\n.bad{color:#b00}.good{color:#070}\n</style></head>\n<body>\n");
+    axmul__tool_bprintf(&b, "<h1>Approximate multipliers in ");
     esc(&b, r->model);
-    bp(&b, "</h1>\n<p>%d test images of <code>", r->images);
+    axmul__tool_bprintf(&b, "</h1>\n<p>%d test images of <code>", r->images);
     esc(&b, r->dataset);
-    bp(&b,
-       "</code>; float accuracy <b>%.4f</b>; %d tables; generated by axconv-test (axmul %s) "
-       "on %s.</p>\n",
-       r->float_acc, r->n, axmul_version(), date);
-    bp(&b, "<h2>Accuracy vs. error</h2>\n<p><img src=\"pareto.svg\" alt=\"Pareto plot of "
-           "accuracy against MAE\" width=\"760\" height=\"500\"></p>\n");
-    bp(&b, "<h2>Results</h2>\n<p>Accuracy with the table in the approximated layers; "
-           "&Delta; against the exact table (the same quantized network with exact products); "
-           "agreement with the exact network's predictions; axmul-verify metrics of the table "
-           "(uniform operands, %% of 2<sup>16</sup>); output SNR of each layer (");
+    axmul__tool_bprintf(
+        &b,
+        "</code>; float accuracy <b>%.4f</b>; %d tables; generated by axconv-test (axmul %s) "
+        "on %s.</p>\n",
+        r->float_acc, r->n, axmul_version(), date);
+    axmul__tool_bprintf(
+        &b, "<h2>Accuracy vs. error</h2>\n<p><img src=\"pareto.svg\" alt=\"Pareto plot of "
+            "accuracy against MAE\" width=\"760\" height=\"500\"></p>\n");
+    axmul__tool_bprintf(
+        &b, "<h2>Results</h2>\n<p>Accuracy with the table in the approximated layers; "
+            "&Delta; against the exact table (the same quantized network with exact products); "
+            "agreement with the exact network's predictions; axmul-verify metrics of the table "
+            "(uniform operands, %% of 2<sup>16</sup>); output SNR of each layer (");
     esc(&b, r->layers_hdr);
-    bp(&b, ") against the exact network. Images: the table's error e = T[a][b] - a&middot;b "
-           "(a down, b across; blue &lt; 0 &lt; red), the confusion matrix (rows: true class, "
-           "columns: predicted; brighter = more), and |approx - exact| of each layer's output for "
-           "the first test image (channels tiled).</p>\n");
-    bp(&b, "<table>\n<tr><th>table</th><th>accuracy</th><th>&Delta;</th><th>agreement</th>"
-           "<th>MAE %%</th><th>WCE %%</th><th>MRE %%</th><th>EP %%</th><th>bias</th>"
-           "<th>layer SNR dB</th><th>s</th><th>error</th><th>confusion</th><th>layer "
-           "differences</th></tr>\n");
+    axmul__tool_bprintf(
+        &b, ") against the exact network. Images: the table's error e = T[a][b] - a&middot;b "
+            "(a down, b across; blue &lt; 0 &lt; red), the confusion matrix (rows: true class, "
+            "columns: predicted; brighter = more), and |approx - exact| of each layer's output for "
+            "the first test image (channels tiled).</p>\n");
+    axmul__tool_bprintf(
+        &b, "<table>\n<tr><th>table</th><th>accuracy</th><th>&Delta;</th><th>agreement</th>"
+            "<th>MAE %%</th><th>WCE %%</th><th>MRE %%</th><th>EP %%</th><th>bias</th>"
+            "<th>layer SNR dB</th><th>s</th><th>error</th><th>confusion</th><th>layer "
+            "differences</th></tr>\n");
     r->nimg = 1;
     for (int i = 0; i < r->n; i++) {
         const row_t *o = &r->rows[i];
         double d = o->acc - o->exact;
-        bp(&b, "<tr><td class=\"name\">");
+        axmul__tool_bprintf(&b, "<tr><td class=\"name\">");
         esc(&b, o->name);
-        bp(&b, "<br><small>");
+        axmul__tool_bprintf(&b, "<br><small>");
         esc(&b, o->family);
-        bp(&b,
-           "</small></td><td>%.4f</td><td class=\"%s\">%+.4f</td><td>%.4f</td><td>%.4g</td>"
-           "<td>%.4g</td><td>%.4g</td><td>%.4g</td><td>%.4g</td><td>%s</td><td>%.2f</td>",
-           o->acc, d < -0.01 ? "bad" : "good", d, o->agree, o->m.mae_percent, o->m.wce_percent,
-           o->m.mre_percent, o->m.ep_percent, o->m.mean_error, o->snr, o->secs);
-        bp(&b, "<td><img class=\"map\" src=\"img/t%04d_error.png\" alt=\"error heatmap\"></td>",
-           o->idx);
-        bp(&b,
-           "<td><img class=\"cm\" src=\"img/t%04d_confusion.png\" alt=\"confusion "
-           "matrix\"></td><td>",
-           o->idx);
+        axmul__tool_bprintf(
+            &b,
+            "</small></td><td>%.4f</td><td class=\"%s\">%+.4f</td><td>%.4f</td><td>%.4g</td>"
+            "<td>%.4g</td><td>%.4g</td><td>%.4g</td><td>%.4g</td><td>%s</td><td>%.2f</td>",
+            o->acc, d < -0.01 ? "bad" : "good", d, o->agree, o->m.mae_percent, o->m.wce_percent,
+            o->m.mre_percent, o->m.ep_percent, o->m.mean_error, o->snr, o->secs);
+        axmul__tool_bprintf(
+            &b, "<td><img class=\"map\" src=\"img/t%04d_error.png\" alt=\"error heatmap\"></td>",
+            o->idx);
+        axmul__tool_bprintf(&b,
+                            "<td><img class=\"cm\" src=\"img/t%04d_confusion.png\" alt=\"confusion "
+                            "matrix\"></td><td>",
+                            o->idx);
         for (int k = 0; k < o->nlayers; k++)
-            bp(&b,
-               "<img class=\"layer\" src=\"img/t%04d_layer%d.png\" alt=\"layer %d "
-               "difference\"> ",
-               o->idx, k, k);
-        bp(&b, "</td></tr>\n");
+            axmul__tool_bprintf(&b,
+                                "<img class=\"layer\" src=\"img/t%04d_layer%d.png\" alt=\"layer %d "
+                                "difference\"> ",
+                                o->idx, k, k);
+        axmul__tool_bprintf(&b, "</td></tr>\n");
         r->nimg += 2 + o->nlayers;
     }
-    bp(&b, "</table>\n");
+    axmul__tool_bprintf(&b, "</table>\n");
     /* A self-check for headless browsers (tests): counts the images that decoded. */
-    bp(&b,
-       "<script>\nwindow.addEventListener('load', function () {\n"
-       "  var imgs = document.images, ok = 0, bad = [];\n"
-       "  for (var i = 0; i < imgs.length; i++)\n"
-       "    if (imgs[i].complete && imgs[i].naturalWidth > 0) ok++; else bad.push(imgs[i].src);\n"
-       "  document.body.setAttribute('data-images', (bad.length ? 'broken ' : 'ok ') + ok + '/' + "
-       "imgs.length);\n"
-       "  document.body.setAttribute('data-broken', bad.join(' '));\n"
-       "});\n</script>\n</body></html>\n");
+    axmul__tool_bprintf(
+        &b,
+        "<script>\nwindow.addEventListener('load', function () {\n"
+        "  var imgs = document.images, ok = 0, bad = [];\n"
+        "  for (var i = 0; i < imgs.length; i++)\n"
+        "    if (imgs[i].complete && imgs[i].naturalWidth > 0) ok++; else bad.push(imgs[i].src);\n"
+        "  document.body.setAttribute('data-images', (bad.length ? 'broken ' : 'ok ') + ok + '/' + "
+        "imgs.length);\n"
+        "  document.body.setAttribute('data-broken', bad.join(' '));\n"
+        "});\n</script>\n</body></html>\n");
     snprintf(p, sizeof p, "%s/index.html", r->dir);
-    if (b.oom) {
-        errorf("out of memory");
-        rc = -1;
-    } else if (axmul_file_write_atomic(p, b.s, b.len) != AXMUL_OK) {
+    if (axmul_file_write_atomic(p, b.s, b.len) != AXMUL_OK) {
         errorf("%s", axmul_error_detail());
         rc = -1;
     }

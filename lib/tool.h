@@ -12,6 +12,16 @@ void axmul__tool_set_name(const char *prog);
 /* Prints "PROG: error: <message>" and a newline to stderr. */
 void axmul__tool_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* A growing text buffer for reports that are written in one go. */
+typedef struct {
+    char *s;
+    size_t len, cap;
+} axmul__tool_buf;
+
+/* Appends printf-style text; on out-of-memory prints an error and exits with status 2. */
+void axmul__tool_bprintf(axmul__tool_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* Monotonic seconds. */
 double axmul__tool_now(void);
 

@@ -56,62 +56,30 @@ static void usage(FILE *f)
 
 /* ---------------------------------------------------------------- report buffer */
 
-typedef struct {
-    char *s;
-    size_t len, cap;
-} sbuf;
-
-static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *b, const char *fmt, ...)
+static void sb_json_str(axmul__tool_buf *b, const char *s)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if (b->len + (size_t)n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + (size_t)n + 1)
-            cap *= 2;
-        char *ns = realloc(b->s, cap);
-        if (!ns) {
-            fprintf(stderr, PROG ": error: out of memory\n");
-            exit(EXIT_USAGE);
-        }
-        b->s = ns;
-        b->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
-static void sb_json_str(sbuf *b, const char *s)
-{
-    sb_printf(b, "\"");
+    axmul__tool_bprintf(b, "\"");
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if (*p == '"' || *p == '\\')
-            sb_printf(b, "\\%c", *p);
+            axmul__tool_bprintf(b, "\\%c", *p);
         else if (*p < 0x20)
-            sb_printf(b, "\\u%04x", *p);
+            axmul__tool_bprintf(b, "\\u%04x", *p);
         else
-            sb_printf(b, "%c", *p);
+            axmul__tool_bprintf(b, "%c", *p);
     }
-    sb_printf(b, "\"");
+    axmul__tool_bprintf(b, "\"");
 }
 
-static void sb_csv_str(sbuf *b, const char *s)
+static void sb_csv_str(axmul__tool_buf *b, const char *s)
 {
     if (!strpbrk(s, ",\"\n\r")) {
-        sb_printf(b, "%s", s);
+        axmul__tool_bprintf(b, "%s", s);
         return;
     }
-    sb_printf(b, "\"");
+    axmul__tool_bprintf(b, "\"");
     for (const char *p = s; *p; p++)
-        sb_printf(b, *p == '"' ? "\"\"" : "%c", *p);
-    sb_printf(b, "\"");
+        axmul__tool_bprintf(b, *p == '"' ? "\"\"" : "%c", *p);
+    axmul__tool_bprintf(b, "\"");
 }
 
 /* ---------------------------------------------------------------- metrics output */
@@ -145,83 +113,86 @@ typedef struct {
     axmul_packing_report pk;
 } result_t;
 
-static void emit_text(sbuf *b, const result_t *r, const char *relative_to)
+static void emit_text(axmul__tool_buf *b, const result_t *r, const char *relative_to)
 {
-    sb_printf(b, "%s (%s%s%s)\n", r->file, r->is_signed ? "signed mul8s" : "unsigned mul8u",
-              relative_to ? ", relative to " : "", relative_to ? relative_to : "");
+    axmul__tool_bprintf(b, "%s (%s%s%s)\n", r->file,
+                        r->is_signed ? "signed mul8s" : "unsigned mul8u",
+                        relative_to ? ", relative to " : "", relative_to ? relative_to : "");
     if (r->have_packing)
-        sb_printf(b, "  packing:   %s: %s\n", axmul_packing_name(r->pk.kind), r->pk.text);
+        axmul__tool_bprintf(b, "  packing:   %s: %s\n", axmul_packing_name(r->pk.kind), r->pk.text);
     if (!r->loaded)
         return;
     const axmul_metrics *m = &r->m;
     if (m->weighted)
-        sb_printf(b, "  (weighted by the given operand distributions)\n");
-    sb_printf(b, "  MAE   %14.6f  (%.6g%%)     WCE   %8.0f  (%.6g%%)\n", m->mae, m->mae_percent,
-              m->wce, m->wce_percent);
-    sb_printf(b, "  MRE   %13.6g%%              WCRE  %9.6g%%\n", m->mre_percent, m->wcre_percent);
-    sb_printf(b, "  EP    %13.6g%%              MSE   %.10g\n", m->ep_percent, m->mse);
-    sb_printf(b, "  bias (mean error) %.6g   std %.6g   min %.0f   max %.0f\n", m->mean_error,
-              m->error_std, m->min_error, m->max_error);
-    sb_printf(b, "  commutative %s   zero-preserving %s   monotonicity violations %ld\n",
-              m->commutative ? "yes" : "no", m->zero_preserving ? "yes" : "no",
-              m->monotone_violations);
+        axmul__tool_bprintf(b, "  (weighted by the given operand distributions)\n");
+    axmul__tool_bprintf(b, "  MAE   %14.6f  (%.6g%%)     WCE   %8.0f  (%.6g%%)\n", m->mae,
+                        m->mae_percent, m->wce, m->wce_percent);
+    axmul__tool_bprintf(b, "  MRE   %13.6g%%              WCRE  %9.6g%%\n", m->mre_percent,
+                        m->wcre_percent);
+    axmul__tool_bprintf(b, "  EP    %13.6g%%              MSE   %.10g\n", m->ep_percent, m->mse);
+    axmul__tool_bprintf(b, "  bias (mean error) %.6g   std %.6g   min %.0f   max %.0f\n",
+                        m->mean_error, m->error_std, m->min_error, m->max_error);
+    axmul__tool_bprintf(b, "  commutative %s   zero-preserving %s   monotonicity violations %ld\n",
+                        m->commutative ? "yes" : "no", m->zero_preserving ? "yes" : "no",
+                        m->monotone_violations);
 }
 
-static void emit_json(sbuf *b, const result_t *r, int first)
+static void emit_json(axmul__tool_buf *b, const result_t *r, int first)
 {
-    sb_printf(b, "%s  {\"file\": ", first ? "" : ",\n");
+    axmul__tool_bprintf(b, "%s  {\"file\": ", first ? "" : ",\n");
     sb_json_str(b, r->file);
-    sb_printf(b, ", \"signed\": %s", r->is_signed ? "true" : "false");
+    axmul__tool_bprintf(b, ", \"signed\": %s", r->is_signed ? "true" : "false");
     if (r->loaded) {
         double v[12];
         metric_values(&r->m, v);
         for (int i = 0; i < 12; i++)
-            sb_printf(b, ", \"%s\": %.17g", metric_keys[i], v[i]);
-        sb_printf(b, ", \"commutative\": %s, \"zero_preserving\": %s, \"monotone_violations\": %ld",
-                  r->m.commutative ? "true" : "false", r->m.zero_preserving ? "true" : "false",
-                  r->m.monotone_violations);
+            axmul__tool_bprintf(b, ", \"%s\": %.17g", metric_keys[i], v[i]);
+        axmul__tool_bprintf(
+            b, ", \"commutative\": %s, \"zero_preserving\": %s, \"monotone_violations\": %ld",
+            r->m.commutative ? "true" : "false", r->m.zero_preserving ? "true" : "false",
+            r->m.monotone_violations);
         if (r->m.weighted)
-            sb_printf(b, ", \"weighted\": true");
+            axmul__tool_bprintf(b, ", \"weighted\": true");
     }
     if (r->have_packing) {
-        sb_printf(b, ", \"packing\": ");
+        axmul__tool_bprintf(b, ", \"packing\": ");
         sb_json_str(b, axmul_packing_name(r->pk.kind));
-        sb_printf(b, ", \"packing_detail\": ");
+        axmul__tool_bprintf(b, ", \"packing_detail\": ");
         sb_json_str(b, r->pk.text);
     }
-    sb_printf(b, "}");
+    axmul__tool_bprintf(b, "}");
 }
 
-static void emit_csv_header(sbuf *b, int packing)
+static void emit_csv_header(axmul__tool_buf *b, int packing)
 {
-    sb_printf(b, "file,signed");
+    axmul__tool_bprintf(b, "file,signed");
     for (int i = 0; i < 12; i++)
-        sb_printf(b, ",%s", metric_keys[i]);
-    sb_printf(b, ",commutative,zero_preserving,monotone_violations%s\n",
-              packing ? ",packing,packing_detail" : "");
+        axmul__tool_bprintf(b, ",%s", metric_keys[i]);
+    axmul__tool_bprintf(b, ",commutative,zero_preserving,monotone_violations%s\n",
+                        packing ? ",packing,packing_detail" : "");
 }
 
-static void emit_csv(sbuf *b, const result_t *r, int packing)
+static void emit_csv(axmul__tool_buf *b, const result_t *r, int packing)
 {
     sb_csv_str(b, r->file);
-    sb_printf(b, ",%s", r->is_signed ? "true" : "false");
+    axmul__tool_bprintf(b, ",%s", r->is_signed ? "true" : "false");
     if (r->loaded) {
         double v[12];
         metric_values(&r->m, v);
         for (int i = 0; i < 12; i++)
-            sb_printf(b, ",%.17g", v[i]);
-        sb_printf(b, ",%s,%s,%ld", r->m.commutative ? "true" : "false",
-                  r->m.zero_preserving ? "true" : "false", r->m.monotone_violations);
+            axmul__tool_bprintf(b, ",%.17g", v[i]);
+        axmul__tool_bprintf(b, ",%s,%s,%ld", r->m.commutative ? "true" : "false",
+                            r->m.zero_preserving ? "true" : "false", r->m.monotone_violations);
     } else {
-        sb_printf(b, ",,,,,,,,,,,,,,,");
+        axmul__tool_bprintf(b, ",,,,,,,,,,,,,,,");
     }
     if (packing) {
-        sb_printf(b, ",");
+        axmul__tool_bprintf(b, ",");
         sb_csv_str(b, axmul_packing_name(r->pk.kind));
-        sb_printf(b, ",");
+        axmul__tool_bprintf(b, ",");
         sb_csv_str(b, r->pk.text);
     }
-    sb_printf(b, "\n");
+    axmul__tool_bprintf(b, "\n");
 }
 
 /* ---------------------------------------------------------------- helpers */
@@ -414,7 +385,7 @@ int main(int argc, char **argv)
     }
 
     int rc = 0;
-    sbuf out = {0};
+    axmul__tool_buf out = {0};
     /* CSV into a file goes out row by row (and can resume); the other formats at the end. */
     int row_fd = -1;
     char **done = NULL;
@@ -437,7 +408,7 @@ int main(int argc, char **argv)
     }
     axmul__tool_catch_interrupts();
     if (fmt == FMT_JSON)
-        sb_printf(&out, "[\n");
+        axmul__tool_bprintf(&out, "[\n");
     if (fmt == FMT_CSV && !(resume && ndone > 0)) {
         struct stat hst;
         if (row_fd < 0 || (fstat(row_fd, &hst) == 0 && hst.st_size == 0))
@@ -548,7 +519,7 @@ int main(int argc, char **argv)
         free(done[j]);
     free(done);
     if (fmt == FMT_JSON)
-        sb_printf(&out, "%s]\n", first ? "" : "\n");
+        axmul__tool_bprintf(&out, "%s]\n", first ? "" : "\n");
     axmul_table_free(ref);
     if (axmul__tool_interrupted()) {
         errorf("interrupted after %d tables%s", processed,
