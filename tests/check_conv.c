@@ -306,30 +306,11 @@ START_TEST(test_fast_matches_ref_edge_shapes)
                            {5, 17, 19, 3, 3, 3, 5}, {1, 2, 129, 1, 1, 2, 1}};
         for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
             rcase c;
-            memset(&c, 0, sizeof c);
-            axmul_conv_desc_init(&c.d);
-            int *v = shapes[k];
-            c.d.n = v[0];
-            c.d.h = v[1];
-            c.d.w = v[2];
-            c.d.c = v[3];
-            c.d.kh = v[4];
-            c.d.kw = v[5];
-            c.d.co = v[6];
-            c.d.padding = k % 2 ? AXMUL_PADDING_VALID : AXMUL_PADDING_SAME;
             int oh, ow;
-            ck_assert_int_eq(axmul_conv_output_shape(&c.d, &oh, &ow), AXMUL_OK);
+            shaped_case(&s, shapes[k], k % 2 ? AXMUL_PADDING_VALID : AXMUL_PADDING_SAME, &c, &oh,
+                        &ow);
             if (k == 1 || k == 3)
                 ck_assert(oh == 1 && ow == 1);
-            c.nx = (size_t)v[0] * v[1] * v[2] * v[3];
-            c.nw = (size_t)v[4] * v[5] * v[3] * v[6];
-            c.ny = (size_t)v[0] * oh * ow * v[6];
-            c.x = malloc(c.nx * sizeof(float));
-            c.w = malloc(c.nw * sizeof(float));
-            for (size_t i = 0; i < c.nx; i++)
-                c.x[i] = tu_randf(&s, 0.0f, 4.0f);
-            for (size_t i = 0; i < c.nw; i++)
-                c.w[i] = tu_randf(&s, -0.5f, 0.5f);
             compare_with_ref(&c, t, 2);
             rcase_free(&c);
         }

@@ -55,31 +55,12 @@ START_TEST(test_edge_shapes)
                        {2, 56, 56, 64, 3, 3, 64, 0}, {1, 28, 28, 256, 1, 1, 128, 0}};
     for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
         rcase c;
-        memset(&c, 0, sizeof c);
-        axmul_conv_desc_init(&c.d);
-        int *v = shapes[k];
-        c.d.n = v[0];
-        c.d.h = v[1];
-        c.d.w = v[2];
-        c.d.c = v[3];
-        c.d.kh = v[4];
-        c.d.kw = v[5];
-        c.d.co = v[6];
-        c.d.padding = v[7] ? AXMUL_PADDING_VALID : AXMUL_PADDING_SAME;
+        int oh, ow;
+        shaped_case(&s, shapes[k], shapes[k][7] ? AXMUL_PADDING_VALID : AXMUL_PADDING_SAME, &c, &oh,
+                    &ow);
         c.d.input_range_set = c.d.filter_range_set = 1;
         c.d.input_range = (axmul_range){0, 4};
         c.d.filter_range = (axmul_range){-0.5f, 0.5f};
-        int oh, ow;
-        ck_assert_int_eq(axmul_conv_output_shape(&c.d, &oh, &ow), AXMUL_OK);
-        c.nx = (size_t)v[0] * v[1] * v[2] * v[3];
-        c.nw = (size_t)v[4] * v[5] * v[3] * v[6];
-        c.ny = (size_t)v[0] * oh * ow * v[6];
-        c.x = malloc(c.nx * sizeof(float));
-        c.w = malloc(c.nw * sizeof(float));
-        for (size_t i = 0; i < c.nx; i++)
-            c.x[i] = tu_randf(&s, 0.0f, 4.0f);
-        for (size_t i = 0; i < c.nw; i++)
-            c.w[i] = tu_randf(&s, -0.5f, 0.5f);
         cuda_vs_cpu(&c, t, "edge");
         rcase_free(&c);
     }

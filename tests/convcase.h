@@ -110,4 +110,31 @@ static inline axmul_table *random_table(uint64_t *s, int sgn)
     return t;
 }
 
+/* A case of the given shape (v: n, h, w, c, kh, kw, co; groups 1) with inputs uniform in
+ * [0, 4) and weights in [-0.5, 0.5); returns the output size in *oh, *ow. */
+static inline void shaped_case(uint64_t *s, const int v[7], axmul_padding pad, rcase *c, int *oh,
+                               int *ow)
+{
+    memset(c, 0, sizeof *c);
+    axmul_conv_desc_init(&c->d);
+    c->d.n = v[0];
+    c->d.h = v[1];
+    c->d.w = v[2];
+    c->d.c = v[3];
+    c->d.kh = v[4];
+    c->d.kw = v[5];
+    c->d.co = v[6];
+    c->d.padding = pad;
+    ck_assert_int_eq(axmul_conv_output_shape(&c->d, oh, ow), AXMUL_OK);
+    c->nx = (size_t)v[0] * v[1] * v[2] * v[3];
+    c->nw = (size_t)v[4] * v[5] * v[3] * v[6];
+    c->ny = (size_t)v[0] * *oh * *ow * v[6];
+    c->x = malloc(c->nx * sizeof(float));
+    c->w = malloc(c->nw * sizeof(float));
+    for (size_t i = 0; i < c->nx; i++)
+        c->x[i] = tu_randf(s, 0.0f, 4.0f);
+    for (size_t i = 0; i < c->nw; i++)
+        c->w[i] = tu_randf(s, -0.5f, 0.5f);
+}
+
 #endif
