@@ -152,7 +152,7 @@ static void float_conv(const axmul_conv_desc *d, int oh, int ow, const float *x,
 }
 
 static void run_shape(const shape_t *sh, const axmul_table *t, axmul_backend backend, int threads,
-                      int repeat, result_t *r)
+                      int repeat, double warm_s, result_t *r)
 {
     axmul_conv_desc d;
     axmul_conv_desc_init(&d);
@@ -196,10 +196,16 @@ static void run_shape(const shape_t *sh, const axmul_table *t, axmul_backend bac
     double *ts = malloc(sizeof(double) * (size_t)repeat),
            *tf = malloc(sizeof(double) * (size_t)repeat);
     axmul_conv_info info;
-    if (axmul_conv2d(&d, t, x, w, y, &info) != AXMUL_OK) { /* warm-up */
-        snprintf(r->error, sizeof r->error, "%s", axmul_error_detail());
-        return;
-    }
+    /* Warm-up for warm_s seconds: besides caches and the prepared table, a BLAS library with its
+     * own thread pool (OpenBLAS) keeps a spinning thread per core for about 0.1 s after it
+     * starts, which would steal a core from the first timings. */
+    double w0 = axmul__tool_now();
+    do {
+        if (axmul_conv2d(&d, t, x, w, y, &info) != AXMUL_OK) {
+            snprintf(r->error, sizeof r->error, "%s", axmul_error_detail());
+            return;
+        }
+    } while (axmul__tool_now() - w0 < warm_s);
     for (int i = 0; i < repeat; i++) {
         double t0 = axmul__tool_now();
         axmul_conv2d(&d, t, x, w, y, &info);
@@ -226,7 +232,10 @@ static void run_shape(const shape_t *sh, const axmul_table *t, axmul_backend bac
     if (threads > 0)
         openblas_set_num_threads(threads);
 #endif
-    float_conv(&d, oh, ow, x, w, y, col);
+    w0 = axmul__tool_now();
+    do
+        float_conv(&d, oh, ow, x, w, y, col);
+    while (axmul__tool_now() - w0 < warm_s);
     for (int i = 0; i < repeat; i++) {
         double t0 = axmul__tool_now();
         float_conv(&d, oh, ow, x, w, y, col);
@@ -239,10 +248,11 @@ static void run_shape(const shape_t *sh, const axmul_table *t, axmul_backend bac
     r->gmacs = r->macs / r->seconds / 1e9;
     r->float_gmacs = r->macs / r->float_seconds / 1e9;
     r->ratio = r->seconds / r->float_seconds;
-    /* The engine's own memory beyond the caller's tensors (doc/performance.md): quantized input
-     * and its planar copy (not for pointwise layers), quantized filter and channel sums, two
-     * 128 KiB table layouts, and per thread K*256 activation bytes + 256*20 accumulator bytes
-     * (256 = the engine's chunk of output pixels). */
+    /* The engine's own memory beyond the caller's tensors (doc/performance.md): per call the
+     * quantized input and its planar (channel-major) copy, the quantized filter, its
+     * channel sums and (VBMI path) the per-channel tap order, and per thread K*256 activation
+     * bytes + 256*20 accumulator bytes (256 = the engine's chunk of output pixels); per table,
+     * kept in a cache of 4, the prepared layouts (384 KiB). */
     int nthreads = threads;
 #ifdef _OPENMP
     if (nthreads <= 0)
@@ -251,10 +261,9 @@ static void run_shape(const shape_t *sh, const axmul_table *t, axmul_backend bac
     if (nthreads <= 0)
         nthreads = 1;
     double k = (double)d.kh * d.kw * (d.c / d.groups);
-    int pointwise =
-        d.kh == 1 && d.kw == 1 && d.stride_h == 1 && d.stride_w == 1 && oh == d.h && ow == d.w;
-    r->bound_mb = ((pointwise ? 1.0 : 2.0) * (double)nx + (double)d.co * k + 8.0 * d.co +
-                   2 * 131072.0 + nthreads * (k * 256 + 256 * 20.0)) /
+    int vbmi = strcmp(r->path, "vbmi") == 0;
+    r->bound_mb = (2.0 * (double)nx + (vbmi ? 5.0 : 1.0) * d.co * k + 8.0 * d.co + 3 * 131072.0 +
+                   nthreads * (k * 256 + 256 * 20.0)) /
                   1048576.0;
     free(x);
     free(w);
@@ -287,7 +296,7 @@ int axmul__bench(const axmul_table *t, axmul_backend backend, int threads, int r
         if (pid < 0)
             return -1;
         if (pid == 0) {
-            run_shape(&shapes[i], t, backend, threads, repeat, r);
+            run_shape(&shapes[i], t, backend, threads, repeat, quick ? 0.0 : 0.3, r);
             _exit(0);
         }
         int status;

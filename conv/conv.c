@@ -316,21 +316,28 @@ static axmul_status check_finite(const float *x, size_t n, const char *what)
 static axmul_status scan_tensor(const float *x, size_t n, const char *what, int threads,
                                 axmul_range *range)
 {
-    int finite = 1;
+    /* Non-finite values are found from their exponent bits, so that the loop has no branch and
+     * vectorizes; the first one is named by check_finite afterwards. */
+    unsigned bad = 0;
     float lo = n ? x[0] : 0.0f, hi = lo;
 #ifdef _OPENMP
     int nt = threads > 0 ? threads : omp_get_max_threads();
-#pragma omp parallel for num_threads(nt) reduction(min : lo) reduction(max : hi) \
-    reduction(&& : finite) schedule(static) if (n > 65536)
+#pragma omp parallel for simd num_threads(nt) reduction(min                                        \
+                                                        : lo) reduction(max                        \
+                                                                        : hi) reduction(|          \
+                                                                                        : bad)     \
+    schedule(static) if (n > 65536)
 #endif
     for (size_t i = 0; i < n; i++) {
         float v = x[i];
-        finite = finite && isfinite(v);
+        uint32_t u;
+        memcpy(&u, &v, sizeof u);
+        bad |= (u & 0x7f800000u) == 0x7f800000u;
         lo = v < lo ? v : lo;
         hi = v > hi ? v : hi;
     }
     (void)threads;
-    if (!finite)
+    if (bad)
         return check_finite(x, n, what); /* names the first bad element */
     range->min = lo;
     range->max = hi;
@@ -360,9 +367,9 @@ axmul_status axmul__conv_setup_make(const axmul_conv_desc *d, const axmul_table 
     const char *wname = d->filter_name ? d->filter_name : "filter";
     size_t nx = (size_t)d->n * d->h * d->w * d->c;
     size_t nw = (size_t)d->kh * d->kw * s->p.cin_g * d->co;
-    axmul_range xr, data_r;
+    axmul_range xr, data_r, w_r;
     if ((st = scan_tensor(x, nx, xname, d->threads, &data_r)) != AXMUL_OK ||
-        (st = check_finite(w, nw, wname)) != AXMUL_OK)
+        (st = scan_tensor(w, nw, wname, d->threads, &w_r)) != AXMUL_OK)
         return st;
     int sgn = axmul_table_is_signed(t);
     s->p.is_signed = sgn;
@@ -385,9 +392,7 @@ axmul_status axmul__conv_setup_make(const axmul_conv_desc *d, const axmul_table 
         return axmul__fail(AXMUL_ERR_NOMEM, "conv: out of memory");
     }
     if (!d->per_channel) {
-        axmul_range wr = d->filter_range;
-        if (!d->filter_range_set && (st = axmul_range_of(w, nw, wname, &wr)) != AXMUL_OK)
-            goto fail;
+        axmul_range wr = d->filter_range_set ? d->filter_range : w_r;
         snprintf(what, sizeof what, "%s", wname);
         if ((st = axmul_qparams_from_range(wr, sgn, what, &s->wq[0])) != AXMUL_OK)
             goto fail;
@@ -422,22 +427,36 @@ void axmul__conv_quantize_filter(const axmul__conv_setup *s, const float *w, uin
                                  int64_t *sum_qw, int threads)
 {
     const axmul__conv_plan *p = &s->p;
+    const int co = p->co, nblk = (co + 15) / 16;
     (void)threads;
+    /* HWIO: tap t of output channel o is w[t * co + o]. Blocks of 16 channels x 256 taps are
+     * transposed into contiguous runs (reading each cache line of w once), which the bulk
+     * quantizer (identical codes to axmul_quantize) then takes. */
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(threads > 0 ? threads : omp_get_max_threads()) schedule(static)
 #endif
-    for (int o = 0; o < p->co; o++) {
-        int64_t sum = 0;
-        for (int i = 0; i < p->kh; i++)
-            for (int j = 0; j < p->kw; j++)
-                for (int ci = 0; ci < p->cin_g; ci++) {
-                    size_t src = (((size_t)i * p->kw + j) * p->cin_g + ci) * p->co + o;
-                    size_t tap = ((size_t)i * p->kw + j) * p->cin_g + ci;
-                    int32_t q = axmul_quantize(w[src], &s->wq[o]);
-                    wq[(size_t)o * p->k + tap] = (uint8_t)q;
-                    sum += q;
-                }
-        sum_qw[o] = sum;
+    for (int bl = 0; bl < nblk; bl++) {
+        const int o0 = bl * 16, no = co - o0 < 16 ? co - o0 : 16;
+        int64_t sum[16] = {0};
+        for (int t0 = 0; t0 < p->k; t0 += 256) {
+            const int n = p->k - t0 < 256 ? p->k - t0 : 256;
+            float run[16][256];
+            for (int t = 0; t < n; t++)
+                for (int j = 0; j < no; j++)
+                    run[j][t] = w[(size_t)(t0 + t) * co + o0 + j];
+            for (int j = 0; j < no; j++) {
+                const axmul_qparams *q = &s->wq[o0 + j];
+                uint8_t *dst = wq + (size_t)(o0 + j) * p->k + t0;
+                if (q->degenerate) /* every code is the zero point (0 when signed) */
+                    memset(dst, (uint8_t)axmul_quantize(0.0f, q), (size_t)n);
+                else
+                    axmul__quantize_bulk(run[j], (size_t)n, q, dst);
+                for (int t = 0; t < n; t++)
+                    sum[j] += p->is_signed ? (int8_t)dst[t] : dst[t];
+            }
+        }
+        for (int j = 0; j < no; j++)
+            sum_qw[o0 + j] = sum[j];
     }
 }
 
@@ -503,17 +522,6 @@ static axmul_status pick_backend(axmul_backend want, axmul_backend *out)
 }
 
 #ifdef HAVE_CUDA
-/* FNV-1a (Fowler, Noll, Vo): a cheap content hash that decides whether the device's copy of the
- * table is still the right one. */
-static uint64_t fnv1a(const void *data, size_t len)
-{
-    const uint8_t *p = data;
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ p[i]) * 0x100000001b3ull;
-    return h;
-}
-
 /* Host half of the CUDA backend: the same quantization and table layout as the CPU engine,
  * then the device kernel (cuda/conv.cu). */
 static axmul_status conv_cuda(const axmul__conv_setup *s, const axmul_table *t, const float *x,
@@ -532,9 +540,7 @@ static axmul_status conv_cuda(const axmul__conv_setup *s, const axmul_table *t, 
     axmul__quantize_bulk(x, nx, &s->xq, qx);
     axmul__conv_quantize_filter(s, w, wq, sum_qw, 0);
     axmul__table_colmajor(t, p->is_signed, tt);
-    axmul__cuda_job job = {p,     qx,        wq, sum_qw,
-                           s->zw, s->oscale, tt, fnv1a(tt, sizeof(uint16_t) * AXMUL_TABLE_ENTRIES),
-                           y};
+    axmul__cuda_job job = {p, qx, wq, sum_qw, s->zw, s->oscale, tt, y};
     char msg[512];
     if (axmul__cuda_conv(&job, msg, sizeof msg) != 0)
         st = axmul__fail(AXMUL_ERR_CUDA, "CUDA: %s", msg);

@@ -6,6 +6,7 @@
  * in one place (axmul__conv_out), so every path is bit-identical. */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #ifdef _OPENMP
@@ -111,13 +112,13 @@ const char *axmul_cpu_path(void)
 /* ---------------------------------------------------------------- portable kernel */
 
 void axmul__lut_kernel_portable(const uint8_t *A, int ntaps, const uint8_t *wrow,
-                                const axmul__lut *lut, uint32_t *acc)
+                                const axmul__lut *lut, int np, uint32_t *acc)
 {
-    memset(acc, 0, sizeof(uint32_t) * AXMUL__CHUNK);
+    memset(acc, 0, sizeof(uint32_t) * (size_t)np);
     for (int tap = 0; tap < ntaps; tap++) {
         const uint16_t *col = lut->tt + (size_t)wrow[tap] * 256;
         const uint8_t *row = A + (size_t)tap * AXMUL__CHUNK;
-        for (int q = 0; q < AXMUL__CHUNK; q++)
+        for (int q = 0; q < np; q++)
             acc[q] += col[row[q]];
     }
 }
@@ -185,13 +186,101 @@ void axmul__table_colmajor(const axmul_table *t, int is_signed, uint16_t *tt)
             tt[b * 256 + a] = (uint16_t)(tv[a * 256 + b] ^ flip);
 }
 
+/* ---------------------------------------------------------------- prepared tables */
+
+/* Rearranging a table for the kernels (column-major entries and byte planes) costs as much as a
+ * small convolution and touches 256 KiB of fresh memory; networks and sweeps run the engine many
+ * times with one table. So the last few prepared tables are kept, recognised by their contents:
+ * a table's entries may change between calls (axmul_table_data_mut), so its address is no key. */
+#define PREP_SLOTS 4
+
+typedef struct {
+    _Alignas(64) uint8_t planes[2 * AXMUL_TABLE_ENTRIES]; /* 64-byte aligned column loads */
+    uint16_t tt[AXMUL_TABLE_ENTRIES + 32]; /* +32: the AVX2 gathers read past the last entry */
+    uint16_t key[AXMUL_TABLE_ENTRIES];     /* the entries as given */
+    int is_signed;
+    int refs; /* holders, the cache counting as one */
+} prepared;
+
+static pthread_mutex_t prep_lock = PTHREAD_MUTEX_INITIALIZER;
+static prepared *prep_cache[PREP_SLOTS]; /* most recently used first */
+static int prep_count;
+
+static void prep_release_locked(prepared *e)
+{
+    if (--e->refs == 0)
+        free(e);
+}
+
+static void prep_release(prepared *e)
+{
+    pthread_mutex_lock(&prep_lock);
+    prep_release_locked(e);
+    pthread_mutex_unlock(&prep_lock);
+}
+
+/* Frees the cache at exit so that leak checkers see a clean heap. */
+__attribute__((destructor)) static void prep_cleanup(void)
+{
+    pthread_mutex_lock(&prep_lock);
+    for (int i = 0; i < prep_count; i++)
+        prep_release_locked(prep_cache[i]);
+    prep_count = 0;
+    pthread_mutex_unlock(&prep_lock);
+}
+
+/* The prepared form of t, held until prep_release; NULL when out of memory. */
+static prepared *prep_acquire(const axmul_table *t, int is_signed, int nthreads)
+{
+    const uint16_t *tv = axmul_table_data(t);
+    pthread_mutex_lock(&prep_lock);
+    for (int i = 0; i < prep_count; i++) {
+        prepared *e = prep_cache[i];
+        if (e->is_signed == is_signed && memcmp(e->key, tv, sizeof e->key) == 0) {
+            e->refs++;
+            memmove(prep_cache + 1, prep_cache, sizeof *prep_cache * (size_t)i);
+            prep_cache[0] = e;
+            pthread_mutex_unlock(&prep_lock);
+            return e;
+        }
+    }
+    pthread_mutex_unlock(&prep_lock);
+
+    prepared *e = aligned_alloc(64, sizeof *e);
+    if (!e)
+        return NULL;
+    memcpy(e->key, tv, sizeof e->key);
+    e->is_signed = is_signed;
+    e->refs = 2; /* the caller and the cache */
+    axmul__table_colmajor(t, is_signed, e->tt);
+    (void)nthreads;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nthreads) schedule(static)
+#endif
+    for (int b = 0; b < 256; b++)
+        for (int a = 0; a < 256; a++) {
+            e->planes[b * 512 + a] = (uint8_t)(e->tt[b * 256 + a] & 0xff);
+            e->planes[b * 512 + 256 + a] = (uint8_t)(e->tt[b * 256 + a] >> 8);
+        }
+    memset(e->tt + AXMUL_TABLE_ENTRIES, 0, 32 * sizeof(uint16_t));
+
+    pthread_mutex_lock(&prep_lock);
+    if (prep_count == PREP_SLOTS)
+        prep_release_locked(prep_cache[--prep_count]);
+    memmove(prep_cache + 1, prep_cache, sizeof *prep_cache * (size_t)prep_count);
+    prep_cache[0] = e;
+    prep_count++;
+    pthread_mutex_unlock(&prep_lock);
+    return e;
+}
+
 /* ---------------------------------------------------------------- driver */
 
 typedef struct {
     const axmul__conv_setup *s;
     int pointwise;        /* 1x1 kernel, stride 1, no padding: output pixel = input pixel */
-    const uint8_t *qx;    /* quantized input codes, NHWC (pointwise only) */
-    const uint8_t *qp;    /* quantized input codes, planar: [n][c][h][w] (otherwise) */
+    const uint8_t *qp;    /* quantized input codes, planar: [n][c][h][w], or [c][n*h*w] when
+                             pointwise */
     const uint8_t *wq;    /* [co][k] codes */
     const int32_t *order; /* [co][k] taps sorted by weight code, or order[o*k] = -1: natural */
     axmul__lut_kernel_sorted sorted;
@@ -201,28 +290,38 @@ typedef struct {
     float *y;
 } job_t;
 
-/* Fills A[tap][q] for pixels [p0, p0 + np) of group g. Pixels of one output row are consecutive,
- * so for stride 1 every (tap, channel) row is one memcpy from the planar input plus zero-point
- * padding at the borders. */
-/* Pointwise layers (dense layers and 1x1 convolutions) are a plain GEMM: A is the transpose of
- * np consecutive NHWC pixels' channel bytes. */
+/* Pointwise layers (dense layers and 1x1 convolutions) are a plain GEMM: the input is
+ * channel-major over all pixels, so each row of A is one copy. */
 static void gather_pointwise(const job_t *J, int g, int64_t p0, int np, uint8_t *A)
 {
     const axmul__conv_plan *p = &J->s->p;
-    const int cin = p->cin_g;
-    const uint8_t *src = J->qx + (size_t)p0 * p->c + (size_t)g * cin;
-    for (int q0 = 0; q0 < np; q0 += 16) {
-        int q1 = q0 + 16 < np ? q0 + 16 : np;
-        for (int ci = 0; ci < cin; ci++) {
-            uint8_t *dst = A + (size_t)ci * AXMUL__CHUNK;
-            for (int q = q0; q < q1; q++)
-                dst[q] = src[(size_t)q * p->c + ci];
-        }
-    }
+    const size_t npix = (size_t)p->n * p->h * p->w;
+    const uint8_t *src = J->qp + (size_t)g * p->cin_g * npix + (size_t)p0;
+    for (int ci = 0; ci < p->cin_g; ci++, src += npix)
+        memcpy(A + (size_t)ci * AXMUL__CHUNK, src, (size_t)np);
 }
 
 static void sum_activations(const axmul__conv_plan *p, int np, const uint8_t *A, int64_t *sqa);
 
+/* Copies n bytes in whole 64-byte blocks: inline vector moves instead of a libc call per run
+ * (a chunk has thousands of short runs). Reads and writes up to 63 bytes past n: both buffers
+ * have AXMUL__SLACK bytes after their end, and the gather writes A in address order, so what
+ * spills into the next row is overwritten later. */
+#define AXMUL__SLACK 64
+static inline void copy_blocks(uint8_t *dst, const uint8_t *src, int n)
+{
+    for (int t = 0; t < n; t += 64)
+        memcpy(dst + t, src + t, 64);
+}
+
+/* A run of consecutive output pixels of one output row, inside a chunk. */
+typedef struct {
+    int q, len, n, oy, ox;
+} pixel_run;
+
+/* Fills A[tap][q] for pixels [p0, p0 + np) of group g. Pixels of one output row are consecutive,
+ * so for stride 1 every (tap, channel) row is one copy from the planar input plus zero-point
+ * padding at the borders. */
 static void gather(const job_t *J, int g, int64_t p0, int np, uint8_t *A, int64_t *sqa)
 {
     const axmul__conv_plan *p = &J->s->p;
@@ -230,69 +329,84 @@ static void gather(const job_t *J, int g, int64_t p0, int np, uint8_t *A, int64_
     const int cin = p->cin_g;
     if (J->pointwise) {
         gather_pointwise(J, g, p0, np, A);
-        if (!p->is_signed)
-            sum_activations(p, np, A, sqa);
-        return;
-    }
-    int ox = (int)(p0 % p->ow);
-    int64_t r = p0 / p->ow;
-    int oy = (int)(r % p->oh);
-    int n = (int)(r / p->oh);
-    for (int q = 0; q < np;) {
-        int len = np - q < p->ow - ox ? np - q : p->ow - ox;
-        for (int i = 0; i < p->kh; i++) {
-            int iy = oy * p->sh - p->pad_top + i * p->dh;
-            int in_rows = iy >= 0 && iy < p->h;
-            for (int j = 0; j < p->kw; j++) {
-                int ix0 = ox * p->sw - p->pad_left + j * p->dw;
-                uint8_t *dst = A + (size_t)((i * p->kw + j) * cin) * AXMUL__CHUNK + q;
-                const uint8_t *plane = J->qp + ((size_t)n * p->c + (size_t)g * cin) * p->h * p->w +
-                                       (size_t)(in_rows ? iy : 0) * p->w;
-                for (int ci = 0; ci < cin;
-                     ci++, dst += AXMUL__CHUNK, plane += (size_t)p->h * p->w) {
-                    if (!in_rows) {
-                        memset(dst, zx, (size_t)len);
-                    } else if (p->sw == 1) {
-                        int lo = ix0 < 0 ? -ix0 : 0, hi = p->w - ix0;
-                        lo = lo > len ? len : lo;
-                        hi = hi > len ? len : (hi < lo ? lo : hi);
-                        memset(dst, zx, (size_t)lo);
-                        memcpy(dst + lo, plane + ix0 + lo, (size_t)(hi - lo));
-                        memset(dst + hi, zx, (size_t)(len - hi));
-                    } else {
-                        for (int t = 0, ix = ix0; t < len; t++, ix += p->sw)
-                            dst[t] = ix >= 0 && ix < p->w ? plane[ix] : zx;
-                    }
+    } else {
+        pixel_run runs[AXMUL__CHUNK];
+        int nruns = 0;
+        int ox = (int)(p0 % p->ow);
+        int64_t r = p0 / p->ow;
+        int oy = (int)(r % p->oh), n = (int)(r / p->oh);
+        for (int q = 0; q < np;) {
+            int len = np - q < p->ow - ox ? np - q : p->ow - ox;
+            runs[nruns++] = (pixel_run){q, len, n, oy, ox};
+            q += len;
+            ox += len;
+            if (ox == p->ow) {
+                ox = 0;
+                if (++oy == p->oh) {
+                    oy = 0;
+                    n++;
                 }
             }
         }
-        q += len;
-        ox += len;
-        if (ox == p->ow) {
-            ox = 0;
-            if (++oy == p->oh) {
-                oy = 0;
-                n++;
-            }
-        }
+        /* rows in address order (tap = (i * kw + j) * cin + ci): see copy_blocks */
+        uint8_t *dst = A;
+        for (int i = 0; i < p->kh; i++)
+            for (int j = 0; j < p->kw; j++)
+                for (int ci = 0; ci < cin; ci++, dst += AXMUL__CHUNK) {
+                    const size_t plane = ((size_t)g * cin + ci) * p->h;
+                    for (int k = 0; k < nruns; k++) {
+                        const pixel_run *u = &runs[k];
+                        uint8_t *d = dst + u->q;
+                        const int iy = u->oy * p->sh - p->pad_top + i * p->dh;
+                        if (iy < 0 || iy >= p->h) {
+                            memset(d, zx, (size_t)u->len);
+                            continue;
+                        }
+                        const uint8_t *row =
+                            J->qp + ((size_t)u->n * p->c * p->h + plane + (size_t)iy) * p->w;
+                        const int ix0 = u->ox * p->sw - p->pad_left + j * p->dw;
+                        if (p->sw == 1) {
+                            int lo = ix0 < 0 ? -ix0 : 0, hi = p->w - ix0;
+                            lo = lo > u->len ? u->len : lo;
+                            hi = hi > u->len ? u->len : (hi < lo ? lo : hi);
+                            copy_blocks(d + lo, row + ix0 + lo, hi - lo);
+                            for (int t = 0; t < lo; t++)
+                                d[t] = zx;
+                            for (int t = hi; t < u->len; t++)
+                                d[t] = zx;
+                        } else {
+                            for (int t = 0, ix = ix0; t < u->len; t++, ix += p->sw)
+                                d[t] = ix >= 0 && ix < p->w ? row[ix] : zx;
+                        }
+                    }
+                }
     }
+    /* The kernels read whole rows: past the live pixels of a partial chunk the bytes must be
+     * defined (any value is a valid index; their sums are dropped). */
+    if (np < AXMUL__CHUNK)
+        for (int tap = 0; tap < p->k; tap++)
+            memset(A + (size_t)tap * AXMUL__CHUNK + np, 0, (size_t)(AXMUL__CHUNK - np));
     if (!p->is_signed) /* symmetric quantization: no zero-point corrections need sum(qa) */
         sum_activations(p, np, A, sqa);
 }
 
-/* sum(qa) per pixel; 32-bit partial sums stay exact for 2^24 taps of 255. */
+/* sum(qa) per pixel. 16-bit partial sums over blocks of 256 taps (at most 65,280) vectorize
+ * to one widening add per 32 pixels; the 64-bit totals never overflow. */
 static void sum_activations(const axmul__conv_plan *p, int np, const uint8_t *A, int64_t *sqa)
 {
-    uint32_t part[AXMUL__CHUNK];
+    uint16_t part[AXMUL__CHUNK];
     for (int q = 0; q < np; q++)
         sqa[q] = 0;
-    for (int t0 = 0; t0 < p->k; t0 += 1 << 24) {
-        int t1 = p->k - t0 < (1 << 24) ? p->k : t0 + (1 << 24);
+    for (int t0 = 0; t0 < p->k; t0 += 256) {
+        int t1 = p->k - t0 < 256 ? p->k : t0 + 256;
         memset(part, 0, sizeof part);
         for (int tap = t0; tap < t1; tap++) {
             const uint8_t *row = A + (size_t)tap * AXMUL__CHUNK;
+#ifdef _OPENMP
+#pragma omp simd
+#endif
             for (int q = 0; q < AXMUL__CHUNK; q++)
-                part[q] += row[q];
+                part[q] = (uint16_t)(part[q] + row[q]);
         }
         for (int q = 0; q < np; q++)
             sqa[q] += part[q];
@@ -303,36 +417,73 @@ static void run_chunk(const job_t *J, int g, int oo0, int oo1, int64_t p0, int n
                       const int64_t *sqa, uint32_t *acc32, int64_t *acc64)
 {
     const axmul__conv_plan *p = &J->s->p;
-    const int64_t offset = p->is_signed ? 32768 : 0; /* signed entries are stored + 32768 */
+    const size_t co = (size_t)p->co;
     for (int oo = oo0; oo < oo1; oo++) {
-        int o = g * p->cout_g + oo;
+        const int o = g * p->cout_g + oo;
+        const float sc = J->s->oscale[o];
+        float *yo = J->y + (size_t)p0 * co + o;
+        if (sc == 0.0f) { /* axmul__conv_out is 0 whatever the sum */
+            for (int q = 0; q < np; q++)
+                yo[(size_t)q * co] = 0.0f;
+            continue;
+        }
         const uint8_t *wrow = J->wq + (size_t)o * p->k;
         const int32_t *ord = J->order ? J->order + (size_t)o * p->k : NULL;
         if (ord && ord[0] < 0)
             ord = NULL;
-        for (int q = 0; q < np; q++)
-            acc64[q] = 0;
+        /* The constant part of the sum: signed entries are stored + 32768 (one per tap);
+         * unsigned layers have their zero-point corrections. */
+        const int64_t zx = p->zx, zw = p->is_signed ? 0 : J->s->zw[o];
+        const int64_t base =
+            p->is_signed ? -32768 * (int64_t)p->k : (int64_t)p->k * zx * zw - zx * J->sum_qw[o];
+        const uint32_t *acc = acc32;
+        if (p->k > AXMUL__TAP_BLOCK) { /* several blocks: 64-bit totals */
+            for (int q = 0; q < np; q++)
+                acc64[q] = 0;
+        }
         for (int t0 = 0; t0 < p->k; t0 += AXMUL__TAP_BLOCK) {
             int nt = p->k - t0 < AXMUL__TAP_BLOCK ? p->k - t0 : AXMUL__TAP_BLOCK;
             if (ord)
-                J->sorted(A, nt, ord + t0, wrow, &J->lut, acc32);
+                J->sorted(A, nt, ord + t0, wrow, &J->lut, np, acc32);
             else
-                J->kernel(A + (size_t)t0 * AXMUL__CHUNK, nt, wrow + t0, &J->lut, acc32);
-            for (int q = 0; q < np; q++)
-                acc64[q] += (int64_t)acc32[q] - offset * nt;
+                J->kernel(A + (size_t)t0 * AXMUL__CHUNK, nt, wrow + t0, &J->lut, np, acc32);
+            if (p->k > AXMUL__TAP_BLOCK)
+                for (int q = 0; q < np; q++)
+                    acc64[q] += acc32[q];
         }
-        float sc = J->s->oscale[o];
-        float *yo = J->y + (size_t)p0 * p->co + o;
-        if (p->is_signed) {
+        /* sc * (float)sum is axmul__conv_out for sc != 0, written out so that the loops have no
+         * branch */
+        if (p->k > AXMUL__TAP_BLOCK) {
             for (int q = 0; q < np; q++)
-                yo[(size_t)q * p->co] = axmul__conv_out(sc, acc64[q]);
+                yo[(size_t)q * co] =
+                    sc * (float)(acc64[q] + base - (p->is_signed ? 0 : zw * sqa[q]));
+        } else if (p->is_signed) { /* no sum(qa): the symmetric scheme has no zero points */
+            for (int q = 0; q < np; q++)
+                yo[(size_t)q * co] = sc * (float)((int64_t)acc[q] + base);
         } else {
-            int64_t zw = J->s->zw[o], zx = p->zx;
-            int64_t corr = (int64_t)p->k * zx * zw - zx * J->sum_qw[o];
             for (int q = 0; q < np; q++)
-                yo[(size_t)q * p->co] = axmul__conv_out(sc, acc64[q] - zw * sqa[q] + corr);
+                yo[(size_t)q * co] = sc * (float)((int64_t)acc[q] + base - zw * sqa[q]);
         }
     }
+}
+
+/* Carves 64-byte aligned pieces out of one allocation: one block per call (instead of a dozen)
+ * is what keeps malloc from returning the memory to the system and faulting it in again on
+ * every call, and aligned rows keep the kernels' 64-byte loads within one cache line. */
+typedef struct {
+    size_t used;
+    int overflow;
+} layout;
+
+static size_t piece(layout *l, size_t count, size_t size)
+{
+    size_t at = l->used;
+    if (size && count > (SIZE_MAX - 64 - at) / size) {
+        l->overflow = 1;
+        return 0;
+    }
+    l->used = at + ((count * size + 63) & ~(size_t)63);
+    return at;
 }
 
 axmul_status axmul__conv_cpu(const axmul__conv_setup *s, const axmul_table *t, const float *x,
@@ -343,44 +494,38 @@ axmul_status axmul__conv_cpu(const axmul__conv_setup *s, const axmul_table *t, c
     size_t nx = (size_t)p->n * p->h * p->w * p->c;
     const int pointwise = p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 && p->pad_top == 0 &&
                           p->pad_left == 0 && p->oh == p->h && p->ow == p->w;
-    uint8_t *qx = malloc(nx ? nx : 1), *qp = pointwise ? NULL : malloc(nx ? nx : 1);
-    uint8_t *wq = malloc((size_t)p->co * p->k);
-    int64_t *sum_qw = malloc(sizeof(int64_t) * (size_t)p->co);
-    /* +16 entries: the AVX2 gathers read 2 bytes past the entry they want */
-    uint16_t *tt = malloc(sizeof(uint16_t) * (AXMUL_TABLE_ENTRIES + 16));
-    uint8_t *planes = ki.needs_planes ? malloc(2 * AXMUL_TABLE_ENTRIES) : NULL;
-    if (!qx || (!pointwise && !qp) || !wq || !sum_qw || !tt || (ki.needs_planes && !planes)) {
-        free(qx);
-        free(qp);
-        free(wq);
-        free(sum_qw);
-        free(tt);
-        free(planes);
-        return axmul__fail(AXMUL_ERR_NOMEM, "conv: out of memory");
-    }
-    int nthreads = threads > 0 ? threads : 0;
+    int nthreads = threads > 0 ? threads : 1;
 #ifdef _OPENMP
-    if (nthreads == 0)
+    if (threads <= 0)
         nthreads = omp_get_max_threads();
 #endif
-    const uint16_t *tv = axmul_table_data(t);
-    const uint16_t flip = p->is_signed ? 0x8000 : 0;
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(nthreads) schedule(static)
-#endif
-    for (int b = 0; b < 256; b++) {
-        for (int a = 0; a < 256; a++)
-            tt[b * 256 + a] = (uint16_t)(tv[a * 256 + b] ^ flip);
-        if (planes)
-            for (int a = 0; a < 256; a++) {
-                planes[b * 512 + a] = (uint8_t)(tt[b * 256 + a] & 0xff);
-                planes[b * 512 + 256 + a] = (uint8_t)(tt[b * 256 + a] >> 8);
-            }
+    const size_t co = (size_t)p->co, k = (size_t)p->k;
+    layout l = {0, 0};
+    const size_t o_qx = piece(&l, nx, 1), o_qp = piece(&l, nx + AXMUL__SLACK, 1);
+    const size_t o_wq = piece(&l, co * k, 1), o_sum = piece(&l, co, sizeof(int64_t));
+    const size_t o_order = piece(&l, ki.sorted ? co * k : 0, sizeof(int32_t));
+    /* per thread: A[k][AXMUL__CHUNK], sum(qa), 32- and 64-bit accumulators */
+    layout lt = {0, 0};
+    const size_t o_a = piece(&lt, k * AXMUL__CHUNK + AXMUL__SLACK, 1),
+                 o_sqa = piece(&lt, AXMUL__CHUNK, 8);
+    const size_t o_acc32 = piece(&lt, AXMUL__CHUNK, 4), o_acc64 = piece(&lt, AXMUL__CHUNK, 8);
+    const size_t o_threads = piece(&l, (size_t)nthreads, lt.used);
+    if (l.overflow || lt.overflow)
+        return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "conv: working memory size overflows");
+    uint8_t *ws = aligned_alloc(64, l.used);
+    prepared *tab = ws ? prep_acquire(t, p->is_signed, nthreads) : NULL;
+    if (!tab) {
+        free(ws);
+        return axmul__fail(AXMUL_ERR_NOMEM, "conv: out of memory (%zu bytes of working memory)",
+                           l.used);
     }
-    memset(tt + AXMUL_TABLE_ENTRIES, 0, 16 * sizeof(uint16_t));
-    /* Quantize (NHWC), then, unless the layer is pointwise, transpose each image to planar
-     * [c][h][w] so that the gather copies whole output-row runs. */
-    const size_t hw = (size_t)p->h * p->w, block = 4096;
+    uint8_t *qx = ws + o_qx, *qp = ws + o_qp, *wq = ws + o_wq;
+    int64_t *sum_qw = (int64_t *)(void *)(ws + o_sum);
+    int32_t *order = ki.sorted ? (int32_t *)(void *)(ws + o_order) : NULL;
+
+    /* Quantize (NHWC), then transpose to planar: each image to [c][h][w], so that the gather
+     * copies whole output-row runs, or for pointwise layers the whole batch to [c][n*h*w]. */
+    const size_t block = 4096;
     const int64_t nblocks = (int64_t)((nx + block - 1) / block);
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(nthreads) schedule(static)
@@ -389,24 +534,30 @@ axmul_status axmul__conv_cpu(const axmul__conv_setup *s, const axmul_table *t, c
         size_t i0 = (size_t)b * block, len = nx - i0 < block ? nx - i0 : block;
         axmul__quantize_bulk(x + i0, len, &s->xq, qx + i0);
     }
+    const size_t hw = pointwise ? nx / (size_t)p->c : (size_t)p->h * p->w;
+    const int64_t images = pointwise ? 1 : p->n;
+    /* blocks of 256 pixels, so that one image keeps every thread busy */
+    const int64_t pblocks = (int64_t)((hw + 255) / 256), ntr = pblocks * images;
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(nthreads) schedule(static)
 #endif
-    for (int64_t img = 0; img < (pointwise ? 0 : (int64_t)p->n); img++) {
-        const uint8_t *src = qx + (size_t)img * hw * p->c;
-        uint8_t *dst = qp + (size_t)img * hw * p->c;
-        for (size_t pix0 = 0; pix0 < hw; pix0 += 64)
-            for (int ch = 0; ch < p->c; ch++) {
-                size_t pend = pix0 + 64 < hw ? pix0 + 64 : hw;
-                for (size_t pix = pix0; pix < pend; pix++)
+    for (int64_t b = 0; b < ntr; b++) {
+        const size_t img = (size_t)(b / pblocks), pix0 = (size_t)(b % pblocks) * 256;
+        const size_t pend = pix0 + 256 < hw ? pix0 + 256 : hw;
+        const uint8_t *src = qx + img * hw * p->c;
+        uint8_t *dst = qp + img * hw * p->c;
+        for (size_t px = pix0; px < pend; px += 64) {
+            size_t pe = px + 64 < pend ? px + 64 : pend;
+            for (int ch = 0; ch < p->c; ch++)
+                for (size_t pix = px; pix < pe; pix++)
                     dst[(size_t)ch * hw + pix] = src[pix * p->c + ch];
-            }
+        }
     }
+    memset(qp + nx, 0, AXMUL__SLACK);
     axmul__conv_quantize_filter(s, w, wq, sum_qw, nthreads);
     /* Per output channel, the taps sorted by weight code (counting sort) when codes repeat
      * enough (trained weights cluster around the zero point) for shared column loads to pay
      * for the scattered row accesses; else the natural order (-1). */
-    int32_t *order = ki.sorted ? malloc(sizeof(int32_t) * (size_t)p->co * p->k) : NULL;
     if (order) {
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(nthreads) schedule(static)
@@ -429,39 +580,33 @@ axmul_status axmul__conv_cpu(const axmul__conv_setup *s, const axmul_table *t, c
         }
     }
 
-    job_t J = {s, pointwise, qx, qp, wq, order, ki.sorted, sum_qw, {tt, planes}, ki.fn, y};
+    job_t J = {s, pointwise, qp, wq, order, ki.sorted, sum_qw, {tab->tt, tab->planes}, ki.fn, y};
     int64_t npix = (int64_t)p->n * p->oh * p->ow;
     int64_t nchunks = (npix + AXMUL__CHUNK - 1) / AXMUL__CHUNK;
     /* With few chunks (batch 1) the threads would idle: split each chunk's output channels into
-     * parts as well, at the price of gathering the chunk once per part. */
+     * parts as well, at the price of gathering the chunk once per part; parts keep at least 8
+     * channels so that the gather stays small next to the lookups. */
     int osplit = 1;
-    while (nchunks * osplit < 8 * (int64_t)nthreads && osplit * 2 <= p->cout_g)
+    while (nthreads > 1 && nchunks * osplit < 8 * (int64_t)nthreads && osplit * 16 <= p->cout_g)
         osplit *= 2;
     int64_t ntasks = nchunks * osplit;
-    int failed = 0;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nthreads)
 #endif
     {
-        /* A's dead columns (past the live pixels of the last chunk) must still be valid
-         * table indices: calloc. */
-        uint8_t *A = calloc((size_t)p->k, AXMUL__CHUNK);
-        int64_t *sqa = malloc(sizeof(int64_t) * AXMUL__CHUNK);
-        uint32_t *acc32 = malloc(sizeof(uint32_t) * AXMUL__CHUNK);
-        int64_t *acc64 = malloc(sizeof(int64_t) * AXMUL__CHUNK);
-        int ok = A && sqa && acc32 && acc64;
-        if (!ok) {
+        int me = 0;
 #ifdef _OPENMP
-#pragma omp atomic write
+        me = omp_get_thread_num();
 #endif
-            failed = 1;
-        }
+        uint8_t *mine = ws + o_threads + (size_t)me * lt.used;
+        uint8_t *A = mine + o_a;
+        int64_t *sqa = (int64_t *)(void *)(mine + o_sqa);
+        uint32_t *acc32 = (uint32_t *)(void *)(mine + o_acc32);
+        int64_t *acc64 = (int64_t *)(void *)(mine + o_acc64);
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic, 1)
 #endif
         for (int64_t task = 0; task < ntasks; task++) {
-            if (!ok)
-                continue;
             int64_t ch = task / osplit;
             int part = (int)(task % osplit);
             int oo0 = (int)((int64_t)p->cout_g * part / osplit);
@@ -473,20 +618,9 @@ axmul_status axmul__conv_cpu(const axmul__conv_setup *s, const axmul_table *t, c
                 run_chunk(&J, g, oo0, oo1, p0, np, A, sqa, acc32, acc64);
             }
         }
-        free(A);
-        free(sqa);
-        free(acc32);
-        free(acc64);
     }
-    free(qx);
-    free(qp);
-    free(wq);
-    free(order);
-    free(sum_qw);
-    free(tt);
-    free(planes);
-    if (failed)
-        return axmul__fail(AXMUL_ERR_NOMEM, "conv: out of memory for per-thread buffers");
+    prep_release(tab);
+    free(ws);
     if (path)
         *path = ki.name;
     return AXMUL_OK;

@@ -24,20 +24,22 @@ typedef struct {
     const uint8_t *planes;
 } axmul__lut;
 
-/* acc[p] = sum over tap < ntaps of entry(A[tap * AXMUL__CHUNK + p], wrow[tap]) for every
- * p < AXMUL__CHUNK (bytes of A beyond the live pixels are valid indices, their sums unused).
- * ntaps <= AXMUL__TAP_BLOCK. */
+/* acc[p] = sum over tap < ntaps of entry(A[tap * AXMUL__CHUNK + p], wrow[tap]) for every live
+ * pixel p < np (1 <= np <= AXMUL__CHUNK); a kernel may also fill acc up to the end of its
+ * vector width, so A's bytes up to AXMUL__CHUNK must be valid indices. ntaps <= AXMUL__TAP_BLOCK.
+ */
 typedef void (*axmul__lut_kernel)(const uint8_t *A, int ntaps, const uint8_t *wrow,
-                                  const axmul__lut *lut, uint32_t *acc);
+                                  const axmul__lut *lut, int np, uint32_t *acc);
 
 /* The same sum over the taps listed in taps[] (ntaps of them, sorted by weight code): consecutive
  * taps then share their table column, which is loaded once per distinct code. The integer sum
  * does not depend on the order. */
 typedef void (*axmul__lut_kernel_sorted)(const uint8_t *A, int ntaps, const int32_t *taps,
-                                         const uint8_t *wrow, const axmul__lut *lut, uint32_t *acc);
+                                         const uint8_t *wrow, const axmul__lut *lut, int np,
+                                         uint32_t *acc);
 
 void axmul__lut_kernel_portable(const uint8_t *A, int ntaps, const uint8_t *wrow,
-                                const axmul__lut *lut, uint32_t *acc);
+                                const axmul__lut *lut, int np, uint32_t *acc);
 /* Quantizes n floats to table indices exactly as axmul_quantize does (finite inputs; the caller
  * handles degenerate ranges): unsigned codes 0..255, signed codes -128..127 stored as bytes. */
 void axmul__quantize_portable(const float *x, size_t n, float nmin, float nmax, float inv,
@@ -48,11 +50,12 @@ void axmul__quantize_portable(const float *x, size_t n, float nmin, float nmax, 
 void axmul__quantize_avx512(const float *x, size_t n, float nmin, float nmax, float inv,
                             int is_signed, uint8_t *out);
 void axmul__lut_kernel_avx2(const uint8_t *A, int ntaps, const uint8_t *wrow, const axmul__lut *lut,
-                            uint32_t *acc);
+                            int np, uint32_t *acc);
 void axmul__lut_kernel_vbmi(const uint8_t *A, int ntaps, const uint8_t *wrow, const axmul__lut *lut,
-                            uint32_t *acc);
+                            int np, uint32_t *acc);
 void axmul__lut_kernel_vbmi_sorted(const uint8_t *A, int ntaps, const int32_t *taps,
-                                   const uint8_t *wrow, const axmul__lut *lut, uint32_t *acc);
+                                   const uint8_t *wrow, const axmul__lut *lut, int np,
+                                   uint32_t *acc);
 #endif
 
 #endif

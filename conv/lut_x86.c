@@ -36,24 +36,25 @@ _Static_assert(AXMUL__CHUNK % 64 == 0, "the VBMI kernel works on 64-pixel vector
         s[v][3] = _mm512_add_epi16(s[v][3], _mm512_srli_epi16(hi, 8));                             \
     } while (0)
 
-/* All the 64-pixel vectors of one activation row (row: A's row of the current tap). */
+/* The live 64-pixel vectors (nv of them) of one activation row (row: A's row of the current
+ * tap); nv is the same for every tap, so the branches predict perfectly. */
 #define VBMI_ROW()                                                                                 \
     do {                                                                                           \
         VBMI_STEP(0);                                                                              \
-        if (NV > 1)                                                                                \
+        if (NV > 1 && nv > 1)                                                                      \
             VBMI_STEP(1);                                                                          \
-        if (NV > 2)                                                                                \
+        if (NV > 2 && nv > 2)                                                                      \
             VBMI_STEP(2);                                                                          \
-        if (NV > 3)                                                                                \
+        if (NV > 3 && nv > 3)                                                                      \
             VBMI_STEP(3);                                                                          \
     } while (0)
 
 /* Adds the 16-bit plane sums of a block of taps to the 32-bit totals: word i of s[v][0..1]
  * holds pixel 64v + 2i (even bytes) and 64v + 2i + 1 (odd bytes); entry = low + 256 * high. */
 static inline __attribute__((always_inline, target("avx512f,avx512bw"))) void
-vbmi_flush(__m512i s[NV][4], uint32_t *acc)
+vbmi_flush(__m512i s[NV][4], int nv, uint32_t *acc)
 {
-    for (int v = 0; v < NV; v++) {
+    for (int v = 0; v < nv; v++) {
         uint16_t t[4][32];
         for (int k = 0; k < 4; k++)
             _mm512_storeu_si512(t[k], s[v][k]);
@@ -67,10 +68,11 @@ vbmi_flush(__m512i s[NV][4], uint32_t *acc)
 
 __attribute__((target("avx512f,avx512bw,avx512vbmi"))) void
 axmul__lut_kernel_vbmi(const uint8_t *A, int ntaps, const uint8_t *wrow, const axmul__lut *lut,
-                       uint32_t *acc)
+                       int np, uint32_t *acc)
 {
     const __m512i even = _mm512_set1_epi16(0x00ff);
-    for (int p = 0; p < AXMUL__CHUNK; p++)
+    const int nv = (np + 63) / 64;
+    for (int p = 0; p < 64 * nv; p++)
         acc[p] = 0;
     for (int t0 = 0; t0 < ntaps; t0 += 256) {
         int t1 = ntaps - t0 < 256 ? ntaps : t0 + 256;
@@ -88,16 +90,17 @@ axmul__lut_kernel_vbmi(const uint8_t *A, int ntaps, const uint8_t *wrow, const a
             const uint8_t *row = A + (size_t)tap * AXMUL__CHUNK;
             VBMI_ROW();
         }
-        vbmi_flush(s, acc);
+        vbmi_flush(s, nv, acc);
     }
 }
 
 __attribute__((target("avx512f,avx512bw,avx512vbmi"))) void
 axmul__lut_kernel_vbmi_sorted(const uint8_t *A, int ntaps, const int32_t *taps, const uint8_t *wrow,
-                              const axmul__lut *lut, uint32_t *acc)
+                              const axmul__lut *lut, int np, uint32_t *acc)
 {
     const __m512i even = _mm512_set1_epi16(0x00ff);
-    for (int p = 0; p < AXMUL__CHUNK; p++)
+    const int nv = (np + 63) / 64;
+    for (int p = 0; p < 64 * nv; p++)
         acc[p] = 0;
     for (int t0 = 0; t0 < ntaps; t0 += 256) {
         int t1 = ntaps - t0 < 256 ? ntaps : t0 + 256;
@@ -125,7 +128,7 @@ axmul__lut_kernel_vbmi_sorted(const uint8_t *A, int ntaps, const int32_t *taps, 
             const uint8_t *row = A + (size_t)tap * AXMUL__CHUNK;
             VBMI_ROW();
         }
-        vbmi_flush(s, acc);
+        vbmi_flush(s, nv, acc);
     }
 }
 
@@ -163,10 +166,11 @@ __attribute__((target("avx512f,avx512bw"))) void axmul__quantize_avx512(const fl
 
 __attribute__((target("avx2"))) void axmul__lut_kernel_avx2(const uint8_t *A, int ntaps,
                                                             const uint8_t *wrow,
-                                                            const axmul__lut *lut, uint32_t *acc)
+                                                            const axmul__lut *lut, int np,
+                                                            uint32_t *acc)
 {
     const __m256i low16 = _mm256_set1_epi32(0xffff);
-    for (int p = 0; p < AXMUL__CHUNK; p += 16) {
+    for (int p = 0; p < np; p += 16) {
         __m256i s0 = _mm256_setzero_si256(), s1 = s0;
         for (int tap = 0; tap < ntaps; tap++) {
             /* The 32-bit gather at column + 2*a also reads entry a+1: the table buffer has

@@ -10,6 +10,8 @@
 // 64-bit: no float atomics, no order dependence.
 #include <cuda_runtime.h>
 
+#include <mutex>
+
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -106,10 +108,12 @@ __global__ void __launch_bounds__(PIX)
     }
 }
 
-// The device copy of the last table, reused while its content hash matches.
+// The device copy of the last table, reused while its entries are the same (a host copy is kept
+// to compare them: a hash could collide), and the lock that serialises the calls sharing it.
 uint16_t *d_table = nullptr;
-uint64_t d_table_key = 0;
+uint16_t h_table[TABLE_BYTES / sizeof(uint16_t)];
 int d_table_valid = 0;
+std::mutex g_lock;
 
 } // namespace
 
@@ -124,6 +128,7 @@ int d_table_valid = 0;
 
 extern "C" int axmul__cuda_conv(const axmul__cuda_job *job, char *msg, size_t msg_len)
 {
+    std::lock_guard<std::mutex> hold(g_lock);
     const axmul__conv_plan &p = *job->p;
     const size_t in_img = (size_t)p.h * p.w * p.c, out_img = (size_t)p.oh * p.ow * p.co;
     // images per launch: device buffers stay below about 256 MiB whatever the batch
@@ -146,11 +151,12 @@ extern "C" int axmul__cuda_conv(const axmul__cuda_job *job, char *msg, size_t ms
     if (use_smem)
         CK(cudaFuncSetAttribute(lut_conv, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                 (int)TABLE_BYTES));
-    if (!d_table_valid || d_table_key != job->table_key) {
+    if (!d_table_valid || memcmp(h_table, job->tt, TABLE_BYTES) != 0) {
+        d_table_valid = 0;
         if (!d_table)
             CK(cudaMalloc(&d_table, TABLE_BYTES));
         CK(cudaMemcpy(d_table, job->tt, TABLE_BYTES, cudaMemcpyHostToDevice));
-        d_table_key = job->table_key;
+        memcpy(h_table, job->tt, TABLE_BYTES);
         d_table_valid = 1;
     }
     CK(cudaMalloc(&d_qx, chunk * in_img));

@@ -104,6 +104,9 @@ typedef struct axmul_conv_info {
  * Padded taps hold the input zero point (the value 0.0), so the table is read at T[zx][qw].
  * Results do not depend on threads, batch size or kernel path. x, w, y must not overlap; y has
  * n*oh*ow*co floats. info may be NULL. The table's signedness selects the quantization scheme.
+ * Thread-safe. Memory: the CPU engine keeps the prepared layouts of the last 4 tables it ran
+ * (384 KiB each, recognised by their entries, so a table changed in place is prepared again) until
+ * the process exits; everything else is freed before returning (doc/performance.md).
  * Errors: shape/argument errors, ERR_NONFINITE for NaN/Inf in x or w, ERR_RANGE for bad ranges,
  * ERR_NOT_BUILT/ERR_NO_DEVICE for an unavailable CUDA backend, ERR_NOMEM. */
 axmul_status axmul_conv2d(const axmul_conv_desc *d, const axmul_table *t, const float *x,
