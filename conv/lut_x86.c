@@ -5,7 +5,7 @@
  * VBMI: the column T[.][w] of one weight is 256 16-bit entries = a 256-byte plane of low bytes
  * and one of high bytes, four zmm registers each. vpermi2b looks up 64 activation bytes in a
  * 128-entry half of a plane; bit 7 of the index picks the half (vpmovb2m + blend). Low and high
- * bytes are summed separately (even and odd bytes into 16-bit lanes, flushed into 32 bits every
+ * bytes are summed separately (whole 16-bit words and odd bytes alone, flushed into 32 bits every
  * 256 taps), and entry = low + 256 * high is formed only at the flush.
  *
  * AVX2: hardware gathers of the 16-bit column entries (vpgatherdd, scale 2), 8 at a time. */
@@ -19,8 +19,9 @@
 _Static_assert(AXMUL__CHUNK % 64 == 0, "the VBMI kernel works on 64-pixel vectors");
 #define NV (AXMUL__CHUNK / 64)
 
-/* One 64-pixel vector: look up both planes, then add the even and odd bytes of each plane to
- * 16-bit accumulators (no shuffles besides the lookups). A 16-bit lane takes 257 bytes of 255
+/* One 64-pixel vector: look up both planes, then add each plane's bytes to 16-bit accumulators
+ * as whole words (even + 256 * odd, wrapping) and as odd bytes alone (the even sums follow at the
+ * flush, which saves an AND per plane). A 16-bit lane takes 257 bytes of 255
  * before it could overflow, so the caller flushes every 256 taps. */
 #define VBMI_STEP(v)                                                                               \
     do {                                                                                           \
@@ -30,9 +31,9 @@ _Static_assert(AXMUL__CHUNK % 64 == 0, "the VBMI kernel works on 64-pixel vector
                                             _mm512_permutex2var_epi8(l2, idx, l3));                \
         __m512i hi = _mm512_mask_blend_epi8(up, _mm512_permutex2var_epi8(h0, idx, h1),             \
                                             _mm512_permutex2var_epi8(h2, idx, h3));                \
-        s[v][0] = _mm512_add_epi16(s[v][0], _mm512_and_si512(lo, even));                           \
+        s[v][0] = _mm512_add_epi16(s[v][0], lo);                                                   \
         s[v][1] = _mm512_add_epi16(s[v][1], _mm512_srli_epi16(lo, 8));                             \
-        s[v][2] = _mm512_add_epi16(s[v][2], _mm512_and_si512(hi, even));                           \
+        s[v][2] = _mm512_add_epi16(s[v][2], hi);                                                   \
         s[v][3] = _mm512_add_epi16(s[v][3], _mm512_srli_epi16(hi, 8));                             \
     } while (0)
 
@@ -56,8 +57,12 @@ vbmi_flush(__m512i s[NV][4], int nv, uint32_t *acc)
 {
     for (int v = 0; v < nv; v++) {
         uint16_t t[4][32];
-        for (int k = 0; k < 4; k++)
-            _mm512_storeu_si512(t[k], s[v][k]);
+        /* s[v][0] and s[v][2] hold whole words (even + 256 * odd, wrapped): the even sums are
+         * what is left after taking 256 * odd away, modulo 2^16 (they are below 2^16) */
+        _mm512_storeu_si512(t[0], _mm512_sub_epi16(s[v][0], _mm512_slli_epi16(s[v][1], 8)));
+        _mm512_storeu_si512(t[1], s[v][1]);
+        _mm512_storeu_si512(t[2], _mm512_sub_epi16(s[v][2], _mm512_slli_epi16(s[v][3], 8)));
+        _mm512_storeu_si512(t[3], s[v][3]);
         uint32_t *out = acc + 64 * v;
         for (int i = 0; i < 32; i++) {
             out[2 * i] += (uint32_t)t[0][i] + ((uint32_t)t[2][i] << 8);
@@ -70,7 +75,6 @@ __attribute__((target("avx512f,avx512bw,avx512vbmi"))) void
 axmul__lut_kernel_vbmi(const uint8_t *A, int ntaps, const uint8_t *wrow, const axmul__lut *lut,
                        int np, uint32_t *acc)
 {
-    const __m512i even = _mm512_set1_epi16(0x00ff);
     const int nv = (np + 63) / 64;
     for (int p = 0; p < 64 * nv; p++)
         acc[p] = 0;
@@ -98,7 +102,6 @@ __attribute__((target("avx512f,avx512bw,avx512vbmi"))) void
 axmul__lut_kernel_vbmi_sorted(const uint8_t *A, int ntaps, const int32_t *taps, const uint8_t *wrow,
                               const axmul__lut *lut, int np, uint32_t *acc)
 {
-    const __m512i even = _mm512_set1_epi16(0x00ff);
     const int nv = (np + 63) / 64;
     for (int p = 0; p < 64 * nv; p++)
         acc[p] = 0;
