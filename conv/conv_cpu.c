@@ -583,11 +583,13 @@ axmul_status axmul__conv_cpu(const axmul__conv_setup *s, const axmul_table *t, c
     job_t J = {s, pointwise, qp, wq, order, ki.sorted, sum_qw, {tab->tt, tab->planes}, ki.fn, y};
     int64_t npix = (int64_t)p->n * p->oh * p->ow;
     int64_t nchunks = (npix + AXMUL__CHUNK - 1) / AXMUL__CHUNK;
-    /* With few chunks (batch 1) the threads would idle: split each chunk's output channels into
-     * parts as well, at the price of gathering the chunk once per part; parts keep at least 8
-     * channels so that the gather stays small next to the lookups. */
+    /* With fewer than two chunks per thread (dense layers, tiny batches) threads would idle: split
+     * each chunk's output channels into parts as well, at the price of gathering the chunk once
+     * per part; parts keep at least 8 channels so that the gather stays small next to the
+     * lookups. Two or more chunks per thread balance well enough under dynamic scheduling (the
+     * last chunk is often partial and cheap), and a duplicated gather costs more than that. */
     int osplit = 1;
-    while (nthreads > 1 && nchunks * osplit < 8 * (int64_t)nthreads && osplit * 16 <= p->cout_g)
+    while (nthreads > 1 && nchunks * osplit < 2 * (int64_t)nthreads && osplit * 16 <= p->cout_g)
         osplit *= 2;
     int64_t ntasks = nchunks * osplit;
 #ifdef _OPENMP
@@ -607,8 +609,10 @@ axmul_status axmul__conv_cpu(const axmul__conv_setup *s, const axmul_table *t, c
 #pragma omp for schedule(dynamic, 1)
 #endif
         for (int64_t task = 0; task < ntasks; task++) {
-            int64_t ch = task / osplit;
-            int part = (int)(task % osplit);
+            /* parts outermost: tasks that run at the same time are different chunks, so two
+             * threads do not write channels of the same output pixels (cache lines of y) */
+            int64_t ch = task % nchunks;
+            int part = (int)(task / nchunks);
             int oo0 = (int)((int64_t)p->cout_g * part / osplit);
             int oo1 = (int)((int64_t)p->cout_g * (part + 1) / osplit);
             int64_t p0 = ch * AXMUL__CHUNK;
