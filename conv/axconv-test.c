@@ -648,8 +648,9 @@ static int cmd_bench(int argc, char **argv)
         switch (c) {
         case 'b':
             if (strcmp(optarg, "cuda") == 0) {
-                if (axmul_cuda_available() != AXMUL_OK) {
-                    errorf("--backend cuda: %s", axmul_error_detail());
+                char why[512];
+                if (!axmul__bench_cuda_usable(why, sizeof why)) {
+                    errorf("--backend cuda: %s", why);
                     return EXIT_USAGE;
                 }
                 backend = AXMUL_BACKEND_CUDA;

@@ -3,7 +3,11 @@
  * reference kernel and the engine's memory use.
  *
  * Every shape runs in its own child process, so that its peak memory (wait4's ru_maxrss) belongs
- * to it alone and no thread pool outlives a fork. */
+ * to it alone and no thread pool outlives a fork. CUDA does not survive a fork either: the parent
+ * never initialises it (even the availability probe runs in a child).
+ *
+ * With the CUDA backend the table also gives the time in the LUT kernels alone and the exact fp32
+ * convolution of cuDNN (data on the device, fastest algorithm, no TF32) when built with it. */
 #include "config.h"
 
 #include <errno.h>
@@ -47,6 +51,10 @@ static const shape_t full_shapes[] = {
     {"lenet conv2 13x13x6->16 b256", 0, 256, 13, 13, 6, 3, 3, 16, 1, 1, AXMUL_PADDING_VALID},
 };
 
+/* The CUDA backend's target shape (issue: >= 2 T LUT-MAC/s on an H100), then the others. */
+static const shape_t cuda_first_shape = {
+    "conv3x3 56x56x64->64 b32", 0, 32, 56, 56, 64, 3, 3, 64, 1, 1, AXMUL_PADDING_SAME};
+
 /* Small versions for the test suite (same code paths, seconds instead of minutes). */
 static const shape_t quick_shapes[] = {
     {"conv3x3 14x14x16->16 b2", 0, 2, 14, 14, 16, 3, 3, 16, 1, 1, AXMUL_PADDING_SAME},
@@ -56,6 +64,10 @@ static const shape_t quick_shapes[] = {
 
 typedef struct {
     double seconds, gmacs, float_seconds, float_gmacs, ratio;
+    double kernel_seconds; /* CUDA: median time in the LUT kernels */
+    double cudnn_seconds;  /* CUDA: median exact cuDNN time, 0 when unavailable */
+    double cudnn_rel_err;  /* its largest difference from the CPU float result, relative */
+    char cudnn_note[160];  /* why there is no cuDNN figure */
     double macs;
     long peak_rss_kb, base_rss_kb;
     double bound_mb;
@@ -194,7 +206,8 @@ static void run_shape(const shape_t *sh, const axmul_table *t, axmul_backend bac
 
     long base = current_rss_kb();
     double *ts = malloc(sizeof(double) * (size_t)repeat),
-           *tf = malloc(sizeof(double) * (size_t)repeat);
+           *tf = malloc(sizeof(double) * (size_t)repeat),
+           *tk = malloc(sizeof(double) * (size_t)repeat);
     axmul_conv_info info;
     /* Warm-up for warm_s seconds: besides caches and the prepared table, a BLAS library with its
      * own thread pool (OpenBLAS) keeps a spinning thread per core for about 0.1 s after it
@@ -210,6 +223,7 @@ static void run_shape(const shape_t *sh, const axmul_table *t, axmul_backend bac
         double t0 = axmul__tool_now();
         axmul_conv2d(&d, t, x, w, y, &info);
         ts[i] = axmul__tool_now() - t0;
+        tk[i] = info.device_seconds;
     }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -243,6 +257,26 @@ static void run_shape(const shape_t *sh, const axmul_table *t, axmul_backend bac
     }
     qsort(ts, (size_t)repeat, sizeof *ts, cmp_double);
     qsort(tf, (size_t)repeat, sizeof *tf, cmp_double);
+    qsort(tk, (size_t)repeat, sizeof *tk, cmp_double);
+    r->kernel_seconds = tk[repeat / 2];
+    if (backend == AXMUL_BACKEND_CUDA) {
+        /* y holds the CPU float result now: the yardstick for the cuDNN output */
+        float *yc = malloc(ny * sizeof *yc);
+        double sec = 0.0;
+        if (!yc)
+            snprintf(r->cudnn_note, sizeof r->cudnn_note, "out of memory");
+        else if (axmul__cudnn_conv_seconds(&d, oh, ow, x, w, yc, repeat, &sec, r->cudnn_note,
+                                           sizeof r->cudnn_note) == 0) {
+            double mx = 0.0, md = 0.0;
+            for (size_t i = 0; i < ny; i++) {
+                mx = fmax(mx, fabs(y[i]));
+                md = fmax(md, fabs((double)yc[i] - y[i]));
+            }
+            r->cudnn_rel_err = mx > 0 ? md / mx : md;
+            r->cudnn_seconds = sec;
+        }
+        free(yc);
+    }
     r->seconds = ts[repeat / 2];
     r->float_seconds = tf[repeat / 2];
     r->gmacs = r->macs / r->seconds / 1e9;
@@ -272,17 +306,79 @@ static void run_shape(const shape_t *sh, const axmul_table *t, axmul_backend bac
     free(col);
     free(ts);
     free(tf);
+    free(tk);
+}
+
+int axmul__bench_cuda_usable(char *why, size_t why_len)
+{
+    int fd[2];
+    if (pipe(fd) != 0) {
+        snprintf(why, why_len, "pipe: %s", strerror(errno));
+        return 0;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(why, why_len, "fork: %s", strerror(errno));
+        close(fd[0]);
+        close(fd[1]);
+        return 0;
+    }
+    if (pid == 0) {
+        close(fd[0]);
+        int ok = axmul_cuda_available() == AXMUL_OK;
+        if (!ok) {
+            const char *m = axmul_error_detail();
+            ssize_t wr = write(fd[1], m, strlen(m));
+            (void)wr;
+        }
+        _exit(ok ? 0 : 1);
+    }
+    close(fd[1]);
+    size_t got = 0;
+    ssize_t k;
+    while (got + 1 < why_len && (k = read(fd[0], why + got, why_len - 1 - got)) != 0) {
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        got += (size_t)k;
+    }
+    why[got] = 0;
+    close(fd[0]);
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return 1;
+    if (!why[0])
+        snprintf(why, why_len, "the CUDA probe process died (status %d)", status);
+    return 0;
 }
 
 int axmul__bench(const axmul_table *t, axmul_backend backend, int threads, int repeat, int quick,
                  int json, FILE *out)
 {
-    const shape_t *shapes = quick ? quick_shapes : full_shapes;
-    size_t nshapes = quick ? sizeof quick_shapes / sizeof quick_shapes[0]
-                           : sizeof full_shapes / sizeof full_shapes[0];
+    const int cuda = backend == AXMUL_BACKEND_CUDA;
+    shape_t list[1 + sizeof full_shapes / sizeof full_shapes[0]];
+    size_t nshapes = 0;
+    if (quick) {
+        for (size_t i = 0; i < sizeof quick_shapes / sizeof quick_shapes[0]; i++)
+            list[nshapes++] = quick_shapes[i];
+    } else {
+        if (cuda)
+            list[nshapes++] = cuda_first_shape;
+        for (size_t i = 0; i < sizeof full_shapes / sizeof full_shapes[0]; i++)
+            list[nshapes++] = full_shapes[i];
+    }
+    const shape_t *shapes = list;
     int failures = 0;
     if (json)
         fprintf(out, "[\n");
+    else if (cuda)
+        fprintf(out, "%-30s %-6s %9s %10s %12s %12s %9s %11s %9s\n", "shape", "path", "GMAC/s",
+                "ms", "kernel GMAC/s", "cuDNN GMAC/s", "vs cuDNN", "ref check", "peak MB");
     else
         fprintf(out, "%-30s %-8s %9s %10s %12s %9s %8s %11s %9s\n", "shape", "path", "GMAC/s", "ms",
                 "float GMAC/s", "float ms", "ratio", "ref check", "peak MB");
@@ -313,13 +409,41 @@ int axmul__bench(const axmul_table *t, axmul_backend backend, int threads, int r
                     "%s  {\"shape\": \"%s\", \"path\": \"%s\", \"macs\": %.0f, \"seconds\": %.6g, "
                     "\"gmacs\": %.4g, \"float_seconds\": %.6g, \"float_gmacs\": %.4g, "
                     "\"ratio_vs_float\": %.4g, \"ref_check\": %s, \"peak_rss_mb\": %.1f, "
-                    "\"engine_bound_mb\": %.2f, \"threads\": %d%s%s%s}",
+                    "\"engine_bound_mb\": %.2f, \"threads\": %d",
                     i ? ",\n" : "", shapes[i].name, r->path, r->macs, r->seconds, r->gmacs,
                     r->float_seconds, r->float_gmacs, r->ratio, r->ref_ok ? "true" : "false",
-                    r->peak_rss_kb / 1024.0, r->bound_mb, threads,
-                    r->error[0] ? ", \"error\": \"" : "", r->error, r->error[0] ? "\"" : "");
+                    r->peak_rss_kb / 1024.0, r->bound_mb, threads);
+            if (cuda) {
+                fprintf(out, ", \"kernel_seconds\": %.6g, \"kernel_gmacs\": %.4g",
+                        r->kernel_seconds,
+                        r->kernel_seconds > 0 ? r->macs / r->kernel_seconds / 1e9 : 0.0);
+                if (r->cudnn_seconds > 0)
+                    fprintf(out,
+                            ", \"cudnn_seconds\": %.6g, \"cudnn_gmacs\": %.4g, "
+                            "\"kernel_vs_cudnn\": %.4g, \"cudnn_rel_diff\": %.3g",
+                            r->cudnn_seconds, r->macs / r->cudnn_seconds / 1e9,
+                            r->kernel_seconds / r->cudnn_seconds, r->cudnn_rel_err);
+                else
+                    fprintf(out, ", \"cudnn\": \"%s\"", r->cudnn_note);
+            }
+            if (r->error[0])
+                fprintf(out, ", \"error\": \"%s\"", r->error);
+            fprintf(out, "}");
         } else if (r->error[0]) {
             fprintf(out, "%-30s error: %s\n", shapes[i].name, r->error);
+        } else if (cuda) {
+            char kg[32] = "-", cg[32] = "n/a", vs[32] = "n/a";
+            if (r->kernel_seconds > 0)
+                snprintf(kg, sizeof kg, "%.1f", r->macs / r->kernel_seconds / 1e9);
+            if (r->cudnn_seconds > 0) {
+                snprintf(cg, sizeof cg, "%.1f", r->macs / r->cudnn_seconds / 1e9);
+                snprintf(vs, sizeof vs, "%.2fx", r->kernel_seconds / r->cudnn_seconds);
+            }
+            fprintf(out, "%-30s %-6s %9.2f %10.3f %12s %12s %9s %11s %9.1f\n", shapes[i].name,
+                    r->path, r->gmacs, r->seconds * 1e3, kg, cg, vs,
+                    r->ref_ok ? "bit-exact" : "MISMATCH", r->peak_rss_kb / 1024.0);
+            if (r->cudnn_seconds <= 0 && r->cudnn_note[0])
+                fprintf(out, "%-30s (no cuDNN figure: %s)\n", "", r->cudnn_note);
         } else {
             fprintf(out, "%-30s %-8s %9.2f %10.3f %12.2f %9.3f %7.2fx %11s %9.1f\n", shapes[i].name,
                     r->path, r->gmacs, r->seconds * 1e3, r->float_gmacs, r->float_seconds * 1e3,

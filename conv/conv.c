@@ -461,11 +461,12 @@ void axmul__conv_quantize_filter(const axmul__conv_setup *s, const float *w, uin
 }
 
 static void fill_info(axmul_conv_info *info, const axmul__conv_setup *s, axmul_backend b,
-                      const char *path)
+                      const char *path, double device_seconds)
 {
     if (!info)
         return;
     info->backend = b;
+    info->device_seconds = device_seconds;
     info->path = path;
     info->input_q = s->xq;
     info->filter_q = s->wq[0];
@@ -525,7 +526,7 @@ static axmul_status pick_backend(axmul_backend want, axmul_backend *out)
 /* Host half of the CUDA backend: the same quantization and table layout as the CPU engine,
  * then the device kernel (cuda/conv.cu). */
 static axmul_status conv_cuda(const axmul__conv_setup *s, const axmul_table *t, const float *x,
-                              const float *w, float *y)
+                              const float *w, float *y, double *kernel_seconds)
 {
     const axmul__conv_plan *p = &s->p;
     size_t nx = (size_t)p->n * p->h * p->w * p->c;
@@ -540,10 +541,11 @@ static axmul_status conv_cuda(const axmul__conv_setup *s, const axmul_table *t, 
     axmul__quantize_bulk(x, nx, &s->xq, qx);
     axmul__conv_quantize_filter(s, w, wq, sum_qw, 0);
     axmul__table_colmajor(t, p->is_signed, tt);
-    axmul__cuda_job job = {p, qx, wq, sum_qw, s->zw, s->oscale, tt, y};
+    axmul__cuda_job job = {p, qx, wq, sum_qw, s->zw, s->oscale, tt, y, 0.0};
     char msg[512];
     if (axmul__cuda_conv(&job, msg, sizeof msg) != 0)
         st = axmul__fail(AXMUL_ERR_CUDA, "CUDA: %s", msg);
+    *kernel_seconds = job.kernel_seconds;
 out:
     free(qx);
     free(wq);
@@ -569,16 +571,17 @@ axmul_status axmul_conv2d(const axmul_conv_desc *d, const axmul_table *t, const 
     const char *path = NULL;
 #ifdef HAVE_CUDA
     if (b == AXMUL_BACKEND_CUDA) {
-        st = conv_cuda(&s, t, x, w, y);
+        double kernel_s = 0.0;
+        st = conv_cuda(&s, t, x, w, y, &kernel_s);
         if (st == AXMUL_OK)
-            fill_info(info, &s, AXMUL_BACKEND_CUDA, "cuda");
+            fill_info(info, &s, AXMUL_BACKEND_CUDA, "cuda", kernel_s);
         axmul__conv_setup_free(&s);
         return st;
     }
 #endif
     st = axmul__conv_cpu(&s, t, x, w, y, d->threads, &path);
     if (st == AXMUL_OK)
-        fill_info(info, &s, AXMUL_BACKEND_CPU, path);
+        fill_info(info, &s, AXMUL_BACKEND_CPU, path, 0.0);
     axmul__conv_setup_free(&s);
     return st;
 }
@@ -734,7 +737,7 @@ axmul_status axmul_conv2d_ref(const axmul_conv_desc *d, const axmul_table *t, co
                     y[(((size_t)n * p->oh + oy) * p->ow + ox) * p->co + o] =
                         axmul__conv_out(s.oscale[o], acc);
                 }
-    fill_info(info, &s, AXMUL_BACKEND_CPU, "ref");
+    fill_info(info, &s, AXMUL_BACKEND_CPU, "ref", 0.0);
     axmul__conv_setup_free(&s);
     return AXMUL_OK;
 }

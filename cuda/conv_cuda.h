@@ -22,12 +22,13 @@ typedef struct axmul__cuda_job {
     const uint16_t *tt;    /* column-major table (axmul__table_colmajor), 65,536 entries; the
                               device copy is reused while the entries are the same */
     float *y;              /* output, NHWC */
+    double kernel_seconds; /* out: time in the convolution kernels (CUDA events) */
 } axmul__cuda_job;
 
 /* Runs the convolution on device 0. Returns 0, or -1 with the CUDA error text in msg. Images are
  * streamed in chunks so that device memory stays bounded whatever the batch. Thread-safe: calls
  * are serialised (they share the device and its cached table). */
-int axmul__cuda_conv(const axmul__cuda_job *job, char *msg, size_t msg_len);
+int axmul__cuda_conv(axmul__cuda_job *job, char *msg, size_t msg_len);
 
 #ifdef __cplusplus
 }

@@ -1,15 +1,17 @@
 #!/bin/sh
 # The one-command GPU check: on a machine with an NVIDIA GPU, nvcc and no registries or
 # autotools, build axmul from its `make dist` tarball (with the Debian packages it needs unpacked
-# under /tmp/deps, never into /), run the GPU tests and the GPU benchmark, and write a log and
-# JSON figures into OUT_DIR. Aimed at well under 8 minutes on an H100.
+# under /tmp/deps, never into /), run the GPU tests and the GPU benchmark (LUT kernels against
+# cuDNN's exact fp32 convolution when cuDNN is there), and write a log and JSON figures into
+# OUT_DIR. Aimed at well under 8 minutes on an H100.
 #
 #   cuda/gpu-check.sh TARBALL DEBS_DIR OUT_DIR [SM]
 #
 # DEBS_DIR holds .deb files fetched on a Debian 12 machine, e.g.
 #   apt-get download libpng-dev libpng16-16 zlib1g-dev libjansson-dev libjansson4 \
 #       libopenblas-dev libopenblas0 libopenblas0-pthread libopenblas-pthread-dev \
-#       libgfortran5 check pkgconf pkgconf-bin libpkgconf3 dataset-fashion-mnist
+#       libgfortran5 libquadmath0 check libsubunit-dev libsubunit0 pkgconf pkgconf-bin \
+#       libpkgconf3 dataset-fashion-mnist
 # SM (e.g. 90) restricts the fat binary to the local GPU to save build time; default: the
 # configure default (75 80 86 89 90 + PTX).
 set -eu
@@ -36,11 +38,29 @@ for pc in $(find "$deps" -name '*.pc'); do
 done
 arch=$(uname -m)-linux-gnu
 export PATH="$deps/usr/bin:$PATH"
-export PKG_CONFIG_PATH="$deps/usr/lib/$arch/pkgconfig:$deps/usr/share/pkgconfig:$deps/usr/lib/pkgconfig"
+# (OpenBLAS's .pc sits in its variant's folder: dpkg -x makes no alternatives links)
+export PKG_CONFIG_PATH="$deps/usr/lib/$arch/pkgconfig:$deps/usr/lib/$arch/openblas-pthread/pkgconfig:$deps/usr/share/pkgconfig:$deps/usr/lib/pkgconfig"
 export PKG_CONFIG_LIBDIR="$PKG_CONFIG_PATH"
 export LD_LIBRARY_PATH="$deps/usr/lib/$arch:$deps/usr/lib/$arch/openblas-pthread:${LD_LIBRARY_PATH:-}"
 export CPPFLAGS="-I$deps/usr/include -I$deps/usr/include/$arch"
 export LDFLAGS="-L$deps/usr/lib/$arch -Wl,-rpath,$deps/usr/lib/$arch"
+
+# cuDNN, the benchmark's exact fp32 baseline: next to CUDA, or else the Python wheel that PyTorch
+# uses (nvidia-cudnn-cu13), whose library has no unversioned libcudnn.so link for the linker
+nvcc_root=$(dirname "$(dirname "$(readlink -f "$(command -v nvcc)")")")
+if [ ! -f "$nvcc_root/include/cudnn.h" ]; then
+    cdir=$(python3 -c 'import nvidia.cudnn as m; print(list(m.__path__)[0])' 2>/dev/null || true)
+    if [ -n "$cdir" ] && [ -f "$cdir/include/cudnn.h" ]; then
+        mkdir -p "$deps/cudnn-lib"
+        for so in "$cdir"/lib/libcudnn.so*; do ln -sf "$so" "$deps/cudnn-lib/libcudnn.so"; break; done
+        export CPPFLAGS="$CPPFLAGS -I$cdir/include"
+        export LDFLAGS="$LDFLAGS -L$deps/cudnn-lib -Wl,-rpath,$cdir/lib"
+        export LD_LIBRARY_PATH="$cdir/lib:$LD_LIBRARY_PATH"
+        say "cuDNN from $cdir"
+    else
+        say "no cuDNN found: the benchmark will have no exact GPU baseline"
+    fi
+fi
 
 cd /tmp/axmul-gpu-build
 tar xzf "$tarball"
@@ -54,13 +74,14 @@ make -j"$(nproc)" >> "$log" 2>&1 || { tail -30 "$log"; exit 1; }
 say "== GPU tests"
 fixtures=""
 set +e
-make -j"$(nproc)" check TESTS="tests/check_cuda tests/check_conv" >> "$log" 2>&1
+make -j"$(nproc)" check TESTS="tests/check_cuda tests/check_conv tests/test_conv.sh" >> "$log" 2>&1
 rc=$?
 set -e
 cat tests/check_cuda.log >> "$log" 2>/dev/null || true
 grep -E "^(PASS|FAIL|SKIP|ERROR):" tests/*.trs 2>/dev/null | tee -a "$log" || true
 say "== GPU benchmark"
 ./conv/axconv-test bench --backend cuda --repeat 5 --format json > "$out/bench-cuda.json" 2>> "$log" || rc=1
+./conv/axconv-test bench --backend cuda --repeat 5 >> "$log" 2>&1 || true
 ./conv/axconv-test bench --backend cpu --repeat 3 --format json > "$out/bench-cpu.json" 2>> "$log" || true
 if [ -f "$deps/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz" ]; then
     say "== LeNet-5, 10,000 Fashion-MNIST images, bundled tables, CUDA backend"

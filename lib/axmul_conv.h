@@ -95,6 +95,8 @@ typedef struct axmul_conv_info {
     axmul_qparams input_q;
     axmul_qparams filter_q; /* per-tensor parameters (channel 0 when per-channel) */
     uint64_t macs;          /* table lookups: n * oh * ow * co * kh * kw * c / groups */
+    double device_seconds;  /* CUDA backend: time in the convolution kernels (CUDA events),
+                               without quantization and transfers; 0 on the CPU */
 } axmul_conv_info;
 
 /* Approximate convolution. For each output element, with qa/qw the quantized activation and

@@ -742,6 +742,7 @@ START_TEST(test_backends_and_paths)
         axmul_conv_info info;
         ck_assert_int_eq(axmul_conv2d(&d, t, x, w, y, &info), AXMUL_OK);
         ck_assert_int_eq(info.backend, AXMUL_BACKEND_CPU);
+        ck_assert(info.device_seconds == 0.0);
         axmul_table_free(t);
     }
     ck_assert_int_eq(axmul_set_cpu_path("portable"), AXMUL_OK);

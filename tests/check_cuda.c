@@ -18,6 +18,7 @@ static void cuda_vs_cpu(const rcase *c, const axmul_table *t, const char *what)
     ck_assert_msg(axmul_conv2d(&d, t, c->x, c->w, g, &info) == AXMUL_OK, "%s: %s", desc,
                   axmul_error_detail());
     ck_assert_str_eq(info.path, "cuda");
+    ck_assert_msg(info.device_seconds > 0.0, "%s: no kernel time", desc);
     for (size_t i = 0; i < c->ny; i++)
         ck_assert_msg(memcmp(&g[i], &r[i], sizeof(float)) == 0,
                       "%s %s: element %zu cuda %.9g cpu %.9g", what, desc, i, g[i], r[i]);

@@ -75,9 +75,24 @@ expect_err "missing.bin"
 run 2 "$C" conv --shape 1,4,4,1 --kernel 3,3,1 --output "$T/nodir/y.npy"
 expect_err "nodir/y.npy"
 [ -e "$T/nodir" ] && fail "created a folder"
-run 2 "$C" conv --shape 1,4,4,1 --kernel 3,3,1 --backend cuda
-expect_err "CUDA"
 pass "bad input"
+
+# the CUDA backend: where a device is usable it runs (the GPU suite tests it); elsewhere a clear
+# error and exit 2, also from the benchmark, whose parent process must not initialise CUDA
+if "$C" conv --shape 1,4,4,1 --kernel 3,3,1 --backend cuda > "$T/out" 2> "$T/err"; then
+    grep -q "cuda" "$T/out" || fail "conv --backend cuda: $(cat "$T/out")"
+    run 0 "$C" bench --quick --repeat 1 --backend cuda --format json
+    expect_out '"kernel_seconds"'
+    grep -q '"ref_check": false' "$T/out" && fail "bench --backend cuda: reference mismatch"
+    pass "CUDA backend usable here: conv and bench ran"
+else
+    rc=$?
+    [ "$rc" -eq 2 ] || fail "conv --backend cuda without a device: exit $rc, expected 2"
+    expect_err "CUDA"
+    run 2 "$C" bench --quick --backend cuda
+    expect_err "backend cuda"
+    pass "no usable CUDA device: clear errors"
+fi
 
 # the benchmark (small shapes): every shape is checked bit for bit against the reference kernel
 run 0 "$C" bench --quick --repeat 1 --format json

@@ -1,0 +1,20 @@
+#!/bin/sh
+# Prepares, on the Debian 12 development machine, what cuda/gpu-check.sh needs on a GPU machine
+# that has no registries and no autotools: a `make dist` tarball of the current tree and the
+# Debian packages to build it, in the git-ignored folder .device-carry/ (default). Run from a
+# configured build tree at the repository root; then, on the GPU machine:
+#
+#   sh cuda/gpu-check.sh .device-carry/axmul-*.tar.gz .device-carry "$OUT" 90
+set -eu
+dir=${1:-.device-carry}
+[ -f Makefile ] || { echo "prepare-carry.sh: run ./configure first (no Makefile here)" >&2; exit 2; }
+mkdir -p "$dir"
+rm -f "$dir"/axmul-*.tar.gz
+make dist > /dev/null
+cp axmul-*.tar.gz "$dir"/
+(cd "$dir" && apt-get download libpng-dev libpng16-16 zlib1g-dev libjansson-dev libjansson4 \
+    libopenblas-dev libopenblas0 libopenblas0-pthread libopenblas-pthread-dev libgfortran5 \
+    libquadmath0 check libsubunit-dev libsubunit0 pkgconf pkgconf-bin libpkgconf3 \
+    dataset-fashion-mnist > /dev/null)
+du -sh "$dir"
+ls "$dir"
