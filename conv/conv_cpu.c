@@ -229,10 +229,30 @@ __attribute__((destructor)) static void prep_cleanup(void)
     pthread_mutex_unlock(&prep_lock);
 }
 
+/* A process that forks while another thread holds the lock would leave its child with a lock
+ * that nobody releases: take it around fork() (sweeps and the benchmark fork workers). */
+static void prep_fork_prepare(void)
+{
+    pthread_mutex_lock(&prep_lock);
+}
+
+static void prep_fork_after(void)
+{
+    pthread_mutex_unlock(&prep_lock);
+}
+
+static pthread_once_t prep_once = PTHREAD_ONCE_INIT;
+
+static void prep_register_fork(void)
+{
+    pthread_atfork(prep_fork_prepare, prep_fork_after, prep_fork_after);
+}
+
 /* The prepared form of t, held until prep_release; NULL when out of memory. */
 static prepared *prep_acquire(const axmul_table *t, int is_signed, int nthreads)
 {
     const uint16_t *tv = axmul_table_data(t);
+    pthread_once(&prep_once, prep_register_fork);
     pthread_mutex_lock(&prep_lock);
     for (int i = 0; i < prep_count; i++) {
         prepared *e = prep_cache[i];

@@ -2,6 +2,8 @@
  * hand-computed cases, and every engine path against the reference on random shapes. */
 #include <math.h>
 #include <pthread.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "axmul.h"
 #include "testutil.h"
@@ -538,6 +540,65 @@ START_TEST(test_prepared_table_cache)
 }
 END_TEST
 
+/* A process that forks while another thread is inside the engine (holding the table cache's
+ * lock, with some luck) must give its child a usable engine: children convolve once under an
+ * alarm, so a child left with a held lock would be killed and fail the test. Single-threaded
+ * convolutions: OpenMP thread pools do not survive fork anyway. */
+typedef struct {
+    const rcase *c;
+    axmul_table **tables;
+    volatile int stop;
+} churn_job;
+
+static void *churn(void *arg)
+{
+    churn_job *j = arg;
+    float *y = malloc(j->c->ny * sizeof(float));
+    for (int i = 0; !j->stop; i++) /* six tables: misses and insertions into a cache of four */
+        axmul_conv2d(&j->c->d, j->tables[i % 6], j->c->x, j->c->w, y, NULL);
+    free(y);
+    return NULL;
+}
+
+START_TEST(test_fork_while_converting)
+{
+    uint64_t s = tu_seed() ^ 0xf04c;
+    rcase c;
+    int oh, ow, v[7] = {1, 6, 6, 3, 3, 3, 4};
+    shaped_case(&s, v, AXMUL_PADDING_SAME, &c, &oh, &ow);
+    c.d.threads = 1;
+    axmul_table *tables[6];
+    for (int i = 0; i < 6; i++)
+        tables[i] = random_table(&s, 0);
+    float *ref = malloc(c.ny * sizeof(float));
+    ck_assert_int_eq(axmul_conv2d_ref(&c.d, tables[0], c.x, c.w, ref, NULL), AXMUL_OK);
+    churn_job job = {&c, tables, 0};
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, churn, &job), 0);
+    for (int k = 0; k < 40; k++) {
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            alarm(20);
+            float *y = malloc(c.ny * sizeof(float));
+            int ok = axmul_conv2d(&c.d, tables[0], c.x, c.w, y, NULL) == AXMUL_OK &&
+                     memcmp(y, ref, c.ny * sizeof(float)) == 0;
+            _exit(ok ? 0 : 1);
+        }
+        int status = 0;
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                      "child %d: status %d (a signal means it hung)", k, status);
+    }
+    job.stop = 1;
+    pthread_join(th, NULL);
+    for (int i = 0; i < 6; i++)
+        axmul_table_free(tables[i]);
+    free(ref);
+    rcase_free(&c);
+}
+END_TEST
+
 START_TEST(test_batch_and_threads_independence)
 {
     uint64_t s = tu_seed() ^ 0x55;
@@ -769,6 +830,7 @@ int main(void)
     tcase_add_test(tc, test_fast_matches_ref_edge_shapes);
     tcase_add_test(tc, test_wide_rows_and_partial_chunks);
     tcase_add_test(tc, test_prepared_table_cache);
+    tcase_add_test(tc, test_fork_while_converting);
     tcase_add_test(tc, test_exact_table_equals_float_conv);
     tcase_add_test(tc, test_batch_and_threads_independence);
     tcase_add_test(tc, test_dense);
