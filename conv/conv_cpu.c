@@ -230,7 +230,8 @@ __attribute__((destructor)) static void prep_cleanup(void)
 }
 
 /* A process that forks while another thread holds the lock would leave its child with a lock
- * that nobody releases: take it around fork() (sweeps and the benchmark fork workers). */
+ * that nobody releases: take it around fork() (the benchmark forks a worker per shape, and
+ * callers such as Python multiprocessing fork too). */
 static void prep_fork_prepare(void)
 {
     pthread_mutex_lock(&prep_lock);
