@@ -306,7 +306,8 @@ START_TEST(test_fast_matches_ref_edge_shapes)
         int shapes[][7] = {/* n h w c kh kw co */
                            {1, 7, 5, 3, 1, 1, 4},   {2, 6, 6, 8, 6, 6, 3},
                            {3, 1, 1, 16, 1, 1, 9},  {1, 13, 11, 2, 13, 11, 2},
-                           {5, 17, 19, 3, 3, 3, 5}, {1, 2, 129, 1, 1, 2, 1}};
+                           {5, 17, 19, 3, 3, 3, 5}, {1, 2, 129, 1, 1, 2, 1},
+                           {2, 9, 70, 3, 3, 3, 16}, {1, 5, 11, 4, 2, 3, 17}};
         for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
             rcase c;
             int oh, ow;
@@ -405,8 +406,9 @@ START_TEST(test_exact_table_equals_float_conv)
 END_TEST
 
 /* Rows wider than the gather's 64-byte copy blocks (the copies spill into the next row and past
- * the input's end, into slack), with padding, dilation and strides, and pixel counts that leave
- * partial last chunks of every vector count (the kernels then skip the dead 64-pixel vectors). */
+ * the input's end, into slack), with padding, dilation and strides, few and many output channels,
+ * and pixel counts that leave partial last chunks of every vector count (the kernels then skip
+ * the dead 64-pixel vectors). */
 START_TEST(test_wide_rows_and_partial_chunks)
 {
     for (size_t pi = 0; pi < 3; pi++) {
@@ -423,7 +425,7 @@ START_TEST(test_wide_rows_and_partial_chunks)
             d->h = tu_randint(&s, 1, 4);
             d->w = tu_randint(&s, 60, 200);
             d->c = tu_randint(&s, 1, 3);
-            d->co = tu_randint(&s, 1, 3);
+            d->co = it % 2 ? tu_randint(&s, 16, 18) : tu_randint(&s, 1, 3);
             d->kh = tu_randint(&s, 1, 3);
             d->kw = tu_randint(&s, 1, 5);
             d->stride_w = it % 4 == 3 ? 2 : 1;
