@@ -125,29 +125,46 @@ void axmul__conv_float(const axmul__layer *l, const float *x, int n, float *y, f
                 y[p * l->units + o] += l->b[o];
 }
 
+/* Channels innermost (NHWC): the loops over channels vectorize. Each output is still the taps
+ * combined in row-major order from 0 (average) or -inf (max), as one element at a time would. */
 static void pool(const axmul__layer *l, const float *x, int n, float *y)
 {
-    int c = l->ic;
+    const int c = l->ic, is_max = l->kind == AXMUL__L_MAXPOOL;
     for (int img = 0; img < n; img++) {
         const float *xi = x + (size_t)img * l->ih * l->iw * c;
         float *yi = y + (size_t)img * l->oh * l->ow * c;
         for (int oy = 0; oy < l->oh; oy++)
-            for (int ox = 0; ox < l->ow; ox++)
-                for (int ch = 0; ch < c; ch++) {
-                    float acc = l->kind == AXMUL__L_MAXPOOL ? -INFINITY : 0.0f;
-                    for (int i = 0; i < l->kh; i++)
-                        for (int j = 0; j < l->kw; j++) {
-                            float v =
-                                xi[((size_t)(oy * l->sh + i) * l->iw + (ox * l->sw + j)) * c + ch];
-                            if (l->kind == AXMUL__L_MAXPOOL)
-                                acc = v > acc ? v : acc;
-                            else
-                                acc += v;
+            for (int ox = 0; ox < l->ow; ox++) {
+                float *acc = yi + ((size_t)oy * l->ow + ox) * c;
+                for (int ch = 0; ch < c; ch++)
+                    acc[ch] = is_max ? -INFINITY : 0.0f;
+                for (int i = 0; i < l->kh; i++)
+                    for (int j = 0; j < l->kw; j++) {
+                        const float *v =
+                            xi + ((size_t)(oy * l->sh + i) * l->iw + (ox * l->sw + j)) * c;
+                        if (is_max) {
+#ifdef _OPENMP
+#pragma omp simd
+#endif
+                            for (int ch = 0; ch < c; ch++)
+                                acc[ch] = v[ch] > acc[ch] ? v[ch] : acc[ch];
+                        } else {
+#ifdef _OPENMP
+#pragma omp simd
+#endif
+                            for (int ch = 0; ch < c; ch++)
+                                acc[ch] += v[ch];
                         }
-                    if (l->kind == AXMUL__L_AVGPOOL)
-                        acc /= (float)(l->kh * l->kw);
-                    yi[((size_t)oy * l->ow + ox) * c + ch] = acc;
+                    }
+                if (!is_max) {
+                    const float taps = (float)(l->kh * l->kw);
+#ifdef _OPENMP
+#pragma omp simd
+#endif
+                    for (int ch = 0; ch < c; ch++)
+                        acc[ch] /= taps;
                 }
+            }
     }
 }
 
@@ -285,9 +302,14 @@ static axmul_status forward(const axmul_model *m, const axmul_net_options *o, co
                 if ((s = axmul_conv2d(&d, o->table, a, l->w, b, NULL)) != AXMUL_OK)
                     break;
                 if (l->b)
-                    for (size_t p = 0; p < nout / (size_t)l->units; p++)
+                    for (size_t p = 0; p < nout / (size_t)l->units; p++) {
+                        float *bp = b + p * l->units;
+#ifdef _OPENMP
+#pragma omp simd
+#endif
                         for (int c = 0; c < l->units; c++)
-                            b[p * l->units + c] += l->b[c];
+                            bp[c] += l->b[c];
+                    }
             } else if (l->kind == AXMUL__L_CONV) {
                 axmul__conv_float(l, a, n, b, col);
             } else {
@@ -306,6 +328,9 @@ static axmul_status forward(const axmul_model *m, const axmul_net_options *o, co
             pool(l, a, n, b);
             break;
         case AXMUL__L_RELU: /* in place: no buffer swap */
+#ifdef _OPENMP
+#pragma omp simd
+#endif
             for (size_t k = 0; k < nin; k++)
                 a[k] = a[k] > 0 ? a[k] : 0.0f;
             continue;
