@@ -256,6 +256,64 @@ static void expect_model_error(const char *json, const char *needle)
     tu_rmdir(dir);
 }
 
+/* Average and max pooling (strided, windows that do not tile the input, several channels), read
+ * out through a dense layer with identity weights (exact in float), against a direct loop that
+ * combines each window's taps in row-major order. */
+START_TEST(test_pooling_matches_direct)
+{
+    enum { H = 7, W = 9, C = 3, KH = 3, KW = 2, SH = 2, SW = 3, N = 2 };
+    const int oh = (H - KH) / SH + 1, ow = (W - KW) / SW + 1, out = oh * ow * C;
+    uint64_t s = tu_seed() ^ 0x9001;
+    float x[N * H * W * C], *ident = calloc((size_t)out * out, sizeof(float));
+    for (int i = 0; i < N * H * W * C; i++)
+        x[i] = tu_randf(&s, -2.0f, 2.0f);
+    for (int i = 0; i < out; i++)
+        ident[(size_t)i * out + i] = 1.0f;
+    for (int is_max = 0; is_max < 2; is_max++) {
+        char *dir = tu_mkdtemp();
+        size_t ishape[2] = {(size_t)out, (size_t)out};
+        save_tensor(dir, "i.npy", ident, ishape, 2);
+        char json[1024];
+        snprintf(
+            json, sizeof json,
+            "{\"format\": \"axmul-model\", \"version\": 1, \"input_shape\": [%d, %d, %d],\n"
+            " \"layers\": [{\"type\": \"%s\", \"pool_size\": [%d, %d], \"strides\": [%d, %d]},\n"
+            "  {\"type\": \"flatten\"},\n"
+            "  {\"type\": \"dense\", \"name\": \"id\", \"units\": %d, \"weights\": \"i.npy\"}]}\n",
+            H, W, C, is_max ? "maxpool" : "avgpool", KH, KW, SH, SW, out);
+        write_file(dir, "model.json", json);
+        axmul_model *m;
+        ck_assert_msg(axmul_model_load(dir, &m) == AXMUL_OK, "%s", axmul_error_detail());
+        axmul_net_options o;
+        axmul_net_options_init(&o);
+        float *got = malloc(sizeof(float) * N * out);
+        uint8_t pred[N];
+        ck_assert_int_eq(axmul_model_predict(m, &o, x, N, pred, got), AXMUL_OK);
+        for (int img = 0; img < N; img++)
+            for (int oy = 0; oy < oh; oy++)
+                for (int ox = 0; ox < ow; ox++)
+                    for (int ch = 0; ch < C; ch++) {
+                        float acc = is_max ? -INFINITY : 0.0f;
+                        for (int i = 0; i < KH; i++)
+                            for (int j = 0; j < KW; j++) {
+                                float v = x[((img * H + oy * SH + i) * W + ox * SW + j) * C + ch];
+                                acc = is_max ? (v > acc ? v : acc) : acc + v;
+                            }
+                        if (!is_max)
+                            acc /= (float)(KH * KW);
+                        float g = got[img * out + (oy * ow + ox) * C + ch];
+                        ck_assert_msg(memcmp(&g, &acc, sizeof g) == 0,
+                                      "%s image %d (%d,%d,%d): %.9g, expected %.9g",
+                                      is_max ? "max" : "avg", img, oy, ox, ch, g, acc);
+                    }
+        free(got);
+        axmul_model_free(m);
+        tu_rmdir(dir);
+    }
+    free(ident);
+}
+END_TEST
+
 START_TEST(test_model_bad_inputs)
 {
     const char *head = "{\"format\": \"axmul-model\", \"version\": 1, \"input_shape\": [4, 4, 1], "
@@ -391,6 +449,7 @@ int main(void)
     tcase_add_test(tc, test_idx_gzip_and_plain);
     tcase_add_test(tc, test_idx_bad_inputs);
     tcase_add_test(tc, test_model_load_save_predict);
+    tcase_add_test(tc, test_pooling_matches_direct);
     tcase_add_test(tc, test_model_bad_inputs);
     tcase_add_test(tc, test_training_deterministic);
     suite_add_tcase(s, tc);
