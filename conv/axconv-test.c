@@ -64,7 +64,7 @@ static void usage_conv(FILE *f)
                "      --per-channel         per-output-channel filter ranges\n"
                "  -b, --backend B           auto (default), cpu or cuda\n"
                "      --threads N           CPU threads (default: all)\n"
-               "      --path P              CPU kernel: auto, portable, avx2, vbmi\n"
+               "      --path P              CPU kernel: auto, portable, avx2, avx512bw, vbmi\n"
                "  -o, --output Y.npy        write the approximate output\n"
                "      --heatmap DIFF.png    |approx - ref| of the first image, channels tiled\n"
                "  -f, --format F            text (default) or json\n"
@@ -615,7 +615,7 @@ out:
 static void usage_bench(FILE *f)
 {
     fprintf(f,
-            "Usage: " PROG " bench [--backend cpu|cuda] [--path auto|vbmi|avx2|portable]\n"
+            "Usage: " PROG " bench [--backend cpu|cuda] [--path auto|vbmi|avx512bw|avx2|portable]\n"
             "                   [--threads N] [--repeat R] [--mtab T.bin] [--quick]\n"
             "                   [--format text|json]\n"
             "Times the LUT convolution on standard shapes (3x3 56x56x64->64 at batch 1 and 8,\n"

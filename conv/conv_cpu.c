@@ -2,8 +2,8 @@
  * gathered tap-major (A[tap][pixel]: an im2col, transposed and cut into chunks so that no
  * full-size im2col ever exists), and for every output channel an inner kernel sums the table
  * entries T[A[tap][p]][w[tap]] over the taps. The kernel is chosen at run time (cpuid): VBMI byte
- * permutes, AVX2 gathers or portable C; all give the same integers, and the integers become floats
- * in one place (axmul__conv_out), so every path is bit-identical. */
+ * permutes, AVX-512BW word permutes, AVX2 gathers or portable C; all give the same integers, and
+ * the integers become floats in one place (axmul__conv_out), so every path is bit-identical. */
 #include "config.h"
 
 #include <pthread.h>
@@ -33,6 +33,8 @@ static int cpu_has(const char *what)
     if (strcmp(what, "vbmi") == 0)
         return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                __builtin_cpu_supports("avx512vbmi");
+    if (strcmp(what, "avx512bw") == 0)
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
     if (strcmp(what, "avx2") == 0)
         return __builtin_cpu_supports("avx2");
 #endif
@@ -44,6 +46,8 @@ static kernel_info kernel_by_name(const char *name)
 #ifdef AXMUL__HAVE_X86_KERNELS
     if (strcmp(name, "vbmi") == 0)
         return (kernel_info){"vbmi", axmul__lut_kernel_vbmi, axmul__lut_kernel_vbmi_sorted, 1};
+    if (strcmp(name, "avx512bw") == 0)
+        return (kernel_info){"avx512bw", axmul__lut_kernel_avx512bw, NULL, 0};
     if (strcmp(name, "avx2") == 0)
         return (kernel_info){"avx2", axmul__lut_kernel_avx2, NULL, 0};
 #endif
@@ -58,8 +62,8 @@ static int env_read;
 
 static const char *valid_name(const char *name)
 {
-    static const char *const names[] = {"portable", "avx2", "vbmi"};
-    for (size_t i = 0; i < 3; i++)
+    static const char *const names[] = {"portable", "avx2", "avx512bw", "vbmi"};
+    for (size_t i = 0; i < 4; i++)
         if (strcmp(name, names[i]) == 0)
             return names[i];
     return NULL;
@@ -75,8 +79,9 @@ axmul_status axmul_set_cpu_path(const char *name)
     }
     const char *v = valid_name(name);
     if (!v)
-        return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT,
-                           "unknown CPU path '%s' (expected auto, portable, avx2 or vbmi)", name);
+        return axmul__fail(
+            AXMUL_ERR_INVALID_ARGUMENT,
+            "unknown CPU path '%s' (expected auto, portable, avx2, avx512bw or vbmi)", name);
     if (!cpu_has(v))
         return axmul__fail(AXMUL_ERR_UNSUPPORTED,
                            "CPU path '%s' needs instructions this CPU (or build) does not have", v);
@@ -99,6 +104,8 @@ static kernel_info select_kernel(void)
         return kernel_by_name(forced_path);
     if (cpu_has("vbmi"))
         return kernel_by_name("vbmi");
+    if (cpu_has("avx512bw"))
+        return kernel_by_name("avx512bw");
     if (cpu_has("avx2"))
         return kernel_by_name("avx2");
     return kernel_by_name("portable");

@@ -49,6 +49,8 @@ void axmul__quantize_portable(const float *x, size_t n, float nmin, float nmax, 
 #define AXMUL__HAVE_X86_KERNELS 1
 void axmul__quantize_avx512(const float *x, size_t n, float nmin, float nmax, float inv,
                             int is_signed, uint8_t *out);
+void axmul__lut_kernel_avx512bw(const uint8_t *A, int ntaps, const uint8_t *wrow,
+                                const axmul__lut *lut, int np, uint32_t *acc);
 void axmul__lut_kernel_avx2(const uint8_t *A, int ntaps, const uint8_t *wrow, const axmul__lut *lut,
                             int np, uint32_t *acc);
 void axmul__lut_kernel_vbmi(const uint8_t *A, int ntaps, const uint8_t *wrow, const axmul__lut *lut,

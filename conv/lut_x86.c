@@ -8,6 +8,10 @@
  * bytes are summed separately (whole 16-bit words and odd bytes alone, flushed into 32 bits every
  * 256 taps), and entry = low + 256 * high is formed only at the flush.
  *
+ * AVX-512BW without VBMI (Skylake-SP, Cascade Lake): the same in 16-bit lanes, vpermi2w over the
+ * column's entries as four 64-entry pairs of registers, bits 6 and 7 of the index picking the
+ * pair (three blends); 32 lookups per step instead of 64.
+ *
  * AVX2: hardware gathers of the 16-bit column entries (vpgatherdd, scale 2), 8 at a time. */
 #include "config.h"
 
@@ -132,6 +136,66 @@ axmul__lut_kernel_vbmi_sorted(const uint8_t *A, int ntaps, const int32_t *taps, 
             VBMI_ROW();
         }
         vbmi_flush(s, nv, acc);
+    }
+}
+
+/* AVX-512BW: one 32-pixel vector (pixels 32v..32v+31 in word lanes): zero-extended indices,
+ * four vpermi2w over the column c0..c7 (entries 32k..32k+31 in ck), blends by bits 6 and 7, then
+ * the entries' whole words (wrapping) and high bytes are summed, as in the VBMI kernel. */
+#define BW_STEP(v)                                                                                 \
+    do {                                                                                           \
+        const __m512i idx = _mm512_cvtepu8_epi16(                                                  \
+            _mm256_loadu_si256((const __m256i *)(const void *)(row + 32 * (v))));                  \
+        const __mmask32 b6 = _mm512_test_epi16_mask(idx, bit6);                                    \
+        const __mmask32 b7 = _mm512_test_epi16_mask(idx, bit7);                                    \
+        const __m512i e0 = _mm512_mask_blend_epi16(b6, _mm512_permutex2var_epi16(c0, idx, c1),     \
+                                                   _mm512_permutex2var_epi16(c2, idx, c3));        \
+        const __m512i e1 = _mm512_mask_blend_epi16(b6, _mm512_permutex2var_epi16(c4, idx, c5),     \
+                                                   _mm512_permutex2var_epi16(c6, idx, c7));        \
+        const __m512i e = _mm512_mask_blend_epi16(b7, e0, e1);                                     \
+        s[v][0] = _mm512_add_epi16(s[v][0], e);                                                    \
+        s[v][1] = _mm512_add_epi16(s[v][1], _mm512_srli_epi16(e, 8));                              \
+    } while (0)
+
+#define NW (AXMUL__CHUNK / 32)
+
+__attribute__((target("avx512f,avx512bw"))) void
+axmul__lut_kernel_avx512bw(const uint8_t *A, int ntaps, const uint8_t *wrow, const axmul__lut *lut,
+                           int np, uint32_t *acc)
+{
+    const __m512i bit6 = _mm512_set1_epi16(0x40), bit7 = _mm512_set1_epi16(0x80);
+    const int nv = (np + 31) / 32;
+    for (int p = 0; p < 32 * nv; p++)
+        acc[p] = 0;
+    for (int t0 = 0; t0 < ntaps; t0 += 256) {
+        int t1 = ntaps - t0 < 256 ? ntaps : t0 + 256;
+        __m512i s[NW][2];
+        for (int v = 0; v < NW; v++)
+            s[v][0] = s[v][1] = _mm512_setzero_si512();
+        for (int tap = t0; tap < t1; tap++) {
+            const uint16_t *col = lut->tt + (size_t)wrow[tap] * 256;
+            const __m512i c0 = _mm512_loadu_si512(col), c1 = _mm512_loadu_si512(col + 32);
+            const __m512i c2 = _mm512_loadu_si512(col + 64), c3 = _mm512_loadu_si512(col + 96);
+            const __m512i c4 = _mm512_loadu_si512(col + 128), c5 = _mm512_loadu_si512(col + 160);
+            const __m512i c6 = _mm512_loadu_si512(col + 192), c7 = _mm512_loadu_si512(col + 224);
+            const uint8_t *row = A + (size_t)tap * AXMUL__CHUNK;
+            for (int v = 0; v < NW; v++)
+                if (v < nv)
+                    BW_STEP(v);
+        }
+        /* word i of s[v][0] holds lo + 256 * hi of pixel 32v + i, wrapped; s[v][1] the high
+         * bytes: the low-byte sums are what is left after taking 256 * high away (mod 2^16) */
+        for (int v = 0; v < nv; v++) {
+            const __m512i lo = _mm512_sub_epi16(s[v][0], _mm512_slli_epi16(s[v][1], 8));
+            for (int h = 0; h < 2; h++) {
+                const __m512i l32 = _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(lo, h));
+                const __m512i h32 = _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(s[v][1], h));
+                uint32_t *out = acc + 32 * v + 16 * h;
+                _mm512_storeu_si512(
+                    out, _mm512_add_epi32(_mm512_loadu_si512(out),
+                                          _mm512_add_epi32(l32, _mm512_slli_epi32(h32, 8))));
+            }
+        }
     }
 }
 

@@ -91,7 +91,7 @@ axmul_status axmul_conv_output_shape(const axmul_conv_desc *d, int *oh, int *ow)
 /* What a run did. */
 typedef struct axmul_conv_info {
     axmul_backend backend; /* backend that ran */
-    const char *path;      /* kernel: "ref", "portable", "avx2", "vbmi" or "cuda" */
+    const char *path;      /* kernel: "ref", "portable", "avx2", "avx512bw", "vbmi" or "cuda" */
     axmul_qparams input_q;
     axmul_qparams filter_q; /* per-tensor parameters (channel 0 when per-channel) */
     uint64_t macs;          /* table lookups: n * oh * ow * co * kh * kw * c / groups */
@@ -146,7 +146,8 @@ axmul_status axmul_dense_ref(const axmul_dense_desc *d, const axmul_table *t, co
 axmul_status axmul_conv2d_fakequant_float(const axmul_conv_desc *d, int is_signed, const float *x,
                                           const float *w, float *y);
 
-/* CPU kernel selection (for tests and benchmarks): "auto", "portable", "avx2", "vbmi". Also
+/* CPU kernel selection (for tests and benchmarks): "auto", "portable", "avx2", "avx512bw" (word
+ * permutes, for AVX-512 CPUs without VBMI such as Skylake-SP and Cascade Lake), "vbmi". Also
  * read from the AXMUL_CPU_PATH environment variable. ERR_UNSUPPORTED when the CPU lacks the
  * instructions; the name of the path in use is returned by axmul_cpu_path(). */
 axmul_status axmul_set_cpu_path(const char *name);

@@ -219,7 +219,8 @@ static void compare_with_ref(const rcase *c, const axmul_table *t, int threads)
     free(r);
 }
 
-static const char *const cpu_paths[] = {"portable", "avx2", "vbmi"};
+static const char *const cpu_paths[] = {"portable", "avx2", "avx512bw", "vbmi"};
+#define NPATHS (sizeof cpu_paths / sizeof cpu_paths[0])
 
 /* Forces a CPU path; 0 (with a note) when this CPU cannot run it. */
 static int use_path(const char *name)
@@ -235,7 +236,7 @@ static int use_path(const char *name)
 
 START_TEST(test_fast_matches_ref_random)
 {
-    for (size_t pi = 0; pi < 3; pi++) {
+    for (size_t pi = 0; pi < NPATHS; pi++) {
         if (!use_path(cpu_paths[pi]))
             continue;
         uint64_t s = tu_seed() ^ 0x1234;
@@ -279,7 +280,7 @@ START_TEST(test_paths_quantization_edges)
         ck_assert_int_eq(axmul_table_create_exact(sgn, &t), AXMUL_OK);
         float r[120], y[120];
         ck_assert_int_eq(axmul_conv2d_ref(&d, t, x, w, r, NULL), AXMUL_OK);
-        for (size_t pi = 0; pi < 3; pi++) {
+        for (size_t pi = 0; pi < NPATHS; pi++) {
             if (!use_path(cpu_paths[pi]))
                 continue;
             ck_assert_int_eq(axmul_conv2d(&d, t, x, w, y, NULL), AXMUL_OK);
@@ -298,11 +299,11 @@ END_TEST
  * as the input with VALID padding; plus odd pixel counts that leave partial chunks. */
 START_TEST(test_fast_matches_ref_edge_shapes)
 {
-    for (size_t pi = 0; pi < 3; pi++) {
+    for (size_t pi = 0; pi < NPATHS; pi++) {
         if (!use_path(cpu_paths[pi]))
             continue;
         uint64_t s = tu_seed() ^ 0x77;
-        axmul_table *t = random_table(&s, pi == 2);
+        axmul_table *t = random_table(&s, (int)(pi % 2));
         int shapes[][7] = {/* n h w c kh kw co */
                            {1, 7, 5, 3, 1, 1, 4},   {2, 6, 6, 8, 6, 6, 3},
                            {3, 1, 1, 16, 1, 1, 9},  {1, 13, 11, 2, 13, 11, 2},
@@ -353,7 +354,7 @@ START_TEST(test_sorted_tap_order)
         /* channels 0-3: three to eight levels (sorted order); 4-5: continuous (natural) */
         c.w[i] = o < 4 ? (float)(tu_randint(&s, 0, 2 + o) - 1) * 0.25f : tu_randf(&s, -1, 1);
     }
-    for (size_t pi = 0; pi < 3; pi++) {
+    for (size_t pi = 0; pi < NPATHS; pi++) {
         if (!use_path(cpu_paths[pi]))
             continue;
         compare_with_ref(&c, t, 2);
@@ -411,7 +412,7 @@ END_TEST
  * the dead 64-pixel vectors). */
 START_TEST(test_wide_rows_and_partial_chunks)
 {
-    for (size_t pi = 0; pi < 3; pi++) {
+    for (size_t pi = 0; pi < NPATHS; pi++) {
         if (!use_path(cpu_paths[pi]))
             continue;
         uint64_t s = tu_seed() ^ 0x91de;
@@ -631,7 +632,7 @@ START_TEST(test_batch_and_threads_independence)
     float *y7 = malloc(7 * per_out * sizeof(float)), *y1 = malloc(per_out * sizeof(float));
     float *yt = malloc(7 * per_out * sizeof(float));
     ck_assert_int_eq(axmul_conv2d(&d, t, x, w, y7, NULL), AXMUL_OK);
-    for (size_t pi = 0; pi < 3; pi++) {
+    for (size_t pi = 0; pi < NPATHS; pi++) {
         if (!use_path(cpu_paths[pi]))
             continue;
         for (int th = 1; th <= 3; th++) {
@@ -710,7 +711,7 @@ START_TEST(test_accumulator_safety)
     }
     float y[4], r[4];
     ck_assert_int_eq(axmul_dense_ref(&dd, t, x, w, r, NULL), AXMUL_OK);
-    for (size_t pi = 0; pi < 3; pi++) {
+    for (size_t pi = 0; pi < NPATHS; pi++) {
         if (!use_path(cpu_paths[pi]))
             continue;
         ck_assert_int_eq(axmul_dense(&dd, t, x, w, y, NULL), AXMUL_OK);

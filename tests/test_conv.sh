@@ -32,7 +32,7 @@ perl -e 'binmode STDOUT; print pack("v*", map { my ($a, $b) = (int($_ / 256), $_
 run 0 "$C" conv --shape 1,8,8,3 --kernel 3,3,4 --mtab "$T/approx.bin" \
     --stride 2 --padding 1,0,0,1 --dilation 1,2
 expect_out "output     1 x 4 x 3 x 4"
-grep -Eq '^path +(portable|avx2|vbmi)$' "$T/out" || fail "path line"
+grep -Eq '^path +(portable|avx2|avx512bw|vbmi)$' "$T/out" || fail "path line"
 grep -q "^linf_rel   0$" "$T/out" && fail "approximate table gave an exact result"
 # 4 channels of 8x8 outputs: 2x2 tiles of 64x64 (8x enlarged) with 1-pixel gaps
 run 0 "$C" conv --shape 1,8,8,3 --kernel 3,3,4 --mtab "$T/approx.bin" --heatmap "$T/d.png"
@@ -99,7 +99,7 @@ run 0 "$C" bench --quick --repeat 1 --format json
 expect_out '"ref_check": true'
 grep -q '"ref_check": false' "$T/out" && fail "bench: reference mismatch"
 [ "$(grep -c '"shape"' "$T/out")" -eq 3 ] || fail "bench: 3 quick shapes"
-for p in portable avx2 vbmi; do
+for p in portable avx2 avx512bw vbmi; do
     if "$C" bench --quick --repeat 1 --path "$p" --threads 2 > "$T/out" 2> "$T/err"; then
         grep -q "bit-exact" "$T/out" || fail "bench --path $p"
         grep -q "MISMATCH" "$T/out" && fail "bench --path $p: mismatch"
