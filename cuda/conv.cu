@@ -122,7 +122,7 @@ std::mutex g_lock;
         cudaError_t e_ = (call);                                                                   \
         if (e_ != cudaSuccess) {                                                                   \
             snprintf(msg, msg_len, "%s: %s", #call, cudaGetErrorString(e_));                       \
-            goto fail;                                                                             \
+            goto out;                                                                              \
         }                                                                                          \
     } while (0)
 
@@ -142,7 +142,7 @@ extern "C" int axmul__cuda_conv(axmul__cuda_job *job, char *msg, size_t msg_len)
     int64_t *d_sqw = nullptr;
     int32_t *d_zw = nullptr;
     float *d_os = nullptr, *d_y = nullptr;
-    int dev = 0, optin = 0, use_smem = 0;
+    int dev = 0, optin = 0, use_smem = 0, rc = -1;
     int tiles = (p.cout_g + CO_TILE - 1) / CO_TILE;
     cudaEvent_t ev0 = nullptr, ev1 = nullptr; // kernel time, for the benchmark
     float ms = 0.0f;
@@ -181,7 +181,7 @@ extern "C" int axmul__cuda_conv(axmul__cuda_job *job, char *msg, size_t msg_len)
         dim3 grid((unsigned)((npix + PIX - 1) / PIX), (unsigned)(p.groups * tiles));
         if (grid.y > 65535) {
             snprintf(msg, msg_len, "too many output channel tiles (%u) for one launch", grid.y);
-            goto fail;
+            goto out;
         }
         CK(cudaEventRecord(ev0));
         lut_conv<<<grid, PIX, use_smem ? TABLE_BYTES : 0>>>(p, (int)nb, d_qx, d_wq, d_table, d_sqw,
@@ -194,16 +194,8 @@ extern "C" int axmul__cuda_conv(axmul__cuda_job *job, char *msg, size_t msg_len)
         CK(cudaEventElapsedTime(&ms, ev0, ev1));
         job->kernel_seconds += 1e-3 * ms;
     }
-    cudaEventDestroy(ev0);
-    cudaEventDestroy(ev1);
-    cudaFree(d_qx);
-    cudaFree(d_y);
-    cudaFree(d_wq);
-    cudaFree(d_sqw);
-    cudaFree(d_zw);
-    cudaFree(d_os);
-    return 0;
-fail:
+    rc = 0;
+out:
     if (ev0)
         cudaEventDestroy(ev0);
     if (ev1)
@@ -214,6 +206,7 @@ fail:
     cudaFree(d_sqw);
     cudaFree(d_zw);
     cudaFree(d_os);
-    cudaGetLastError(); // clear a sticky launch error for the next call
-    return -1;
+    if (rc != 0)
+        cudaGetLastError(); // clear a sticky launch error for the next call
+    return rc;
 }
