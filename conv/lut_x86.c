@@ -54,6 +54,20 @@ _Static_assert(AXMUL__CHUNK % 64 == 0, "the VBMI kernel works on 64-pixel vector
             VBMI_STEP(3);                                                                          \
     } while (0)
 
+/* Loads the column of a weight code (pl: its 512 bytes of planes) into l0..l3 (low bytes) and
+ * h0..h3 (high bytes). */
+#define VBMI_COLUMN(pl)                                                                            \
+    do {                                                                                           \
+        l0 = _mm512_loadu_si512(pl);                                                               \
+        l1 = _mm512_loadu_si512((pl) + 64);                                                        \
+        l2 = _mm512_loadu_si512((pl) + 128);                                                       \
+        l3 = _mm512_loadu_si512((pl) + 192);                                                       \
+        h0 = _mm512_loadu_si512((pl) + 256);                                                       \
+        h1 = _mm512_loadu_si512((pl) + 320);                                                       \
+        h2 = _mm512_loadu_si512((pl) + 384);                                                       \
+        h3 = _mm512_loadu_si512((pl) + 448);                                                       \
+    } while (0)
+
 /* Adds the 16-bit plane sums of a block of taps to the 32-bit totals: word i of s[v][0..1]
  * holds pixel 64v + 2i (even bytes) and 64v + 2i + 1 (odd bytes); entry = low + 256 * high. */
 static inline __attribute__((always_inline, target("avx512f,avx512bw"))) void
@@ -90,11 +104,8 @@ axmul__lut_kernel_vbmi(const uint8_t *A, int ntaps, const uint8_t *wrow, const a
                 s[v][k] = _mm512_setzero_si512();
         for (int tap = t0; tap < t1; tap++) {
             /* the column is loaded once and serves AXMUL__CHUNK pixels */
-            const uint8_t *pl = lut->planes + (size_t)wrow[tap] * 512;
-            const __m512i l0 = _mm512_loadu_si512(pl), l1 = _mm512_loadu_si512(pl + 64);
-            const __m512i l2 = _mm512_loadu_si512(pl + 128), l3 = _mm512_loadu_si512(pl + 192);
-            const __m512i h0 = _mm512_loadu_si512(pl + 256), h1 = _mm512_loadu_si512(pl + 320);
-            const __m512i h2 = _mm512_loadu_si512(pl + 384), h3 = _mm512_loadu_si512(pl + 448);
+            __m512i l0, l1, l2, l3, h0, h1, h2, h3;
+            VBMI_COLUMN(lut->planes + (size_t)wrow[tap] * 512);
             const uint8_t *row = A + (size_t)tap * AXMUL__CHUNK;
             VBMI_ROW();
         }
@@ -122,15 +133,7 @@ axmul__lut_kernel_vbmi_sorted(const uint8_t *A, int ntaps, const int32_t *taps, 
             const int tap = taps[t];
             if (wrow[tap] != cur) { /* a new code: its column, for all the taps that share it */
                 cur = wrow[tap];
-                const uint8_t *pl = lut->planes + (size_t)cur * 512;
-                l0 = _mm512_loadu_si512(pl);
-                l1 = _mm512_loadu_si512(pl + 64);
-                l2 = _mm512_loadu_si512(pl + 128);
-                l3 = _mm512_loadu_si512(pl + 192);
-                h0 = _mm512_loadu_si512(pl + 256);
-                h1 = _mm512_loadu_si512(pl + 320);
-                h2 = _mm512_loadu_si512(pl + 384);
-                h3 = _mm512_loadu_si512(pl + 448);
+                VBMI_COLUMN(lut->planes + (size_t)cur * 512);
             }
             const uint8_t *row = A + (size_t)tap * AXMUL__CHUNK;
             VBMI_ROW();
