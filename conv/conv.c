@@ -126,27 +126,55 @@ axmul_range axmul__channel_range(const float *w, size_t per, int co, int o)
     return r;
 }
 
+static axmul_status check_finite(const float *x, size_t n, const char *what)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return axmul__fail(AXMUL_ERR_NONFINITE, "%s: element %zu is %s", what, i,
+                               x[i] != x[i] ? "NaN" : (x[i] > 0 ? "+Inf" : "-Inf"));
+    return AXMUL_OK;
+}
+
+/* Finiteness and min/max in one parallel pass over a large tensor (min and max do not depend on
+ * the order of the reduction, so the result is the same on any thread count). */
+static axmul_status scan_tensor(const float *x, size_t n, const char *what, int threads,
+                                axmul_range *range)
+{
+    /* Non-finite values are found from their exponent bits, so that the loop has no branch and
+     * vectorizes; the first one is named by check_finite afterwards. */
+    unsigned bad = 0;
+    float lo = n ? x[0] : 0.0f, hi = lo;
+#ifdef _OPENMP
+    int nt = threads > 0 ? threads : omp_get_max_threads();
+    /* clang-format off */
+#pragma omp parallel for simd num_threads(nt) reduction(min : lo) reduction(max : hi) \
+    reduction(| : bad) schedule(static) if (n > 65536)
+    /* clang-format on */
+#endif
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i];
+        uint32_t u;
+        memcpy(&u, &v, sizeof u);
+        bad |= (u & 0x7f800000u) == 0x7f800000u;
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+    }
+    (void)threads;
+    if (bad)
+        return check_finite(x, n, what); /* names the first bad element */
+    range->min = lo;
+    range->max = hi;
+    axmul__range_include_zero(range);
+    return AXMUL_OK;
+}
+
 axmul_status axmul_range_of(const float *x, size_t n, const char *what, axmul_range *out)
 {
     if (!what)
         what = "tensor";
     if (n == 0)
         return axmul__fail(AXMUL_ERR_SHAPE, "%s is empty", what);
-    float lo = x[0], hi = x[0];
-    for (size_t i = 0; i < n; i++) {
-        float v = x[i];
-        if (!isfinite(v))
-            return axmul__fail(AXMUL_ERR_NONFINITE, "%s: element %zu is %s", what, i,
-                               v != v ? "NaN" : (v > 0 ? "+Inf" : "-Inf"));
-        if (v < lo)
-            lo = v;
-        if (v > hi)
-            hi = v;
-    }
-    out->min = lo;
-    out->max = hi;
-    axmul__range_include_zero(out);
-    return AXMUL_OK;
+    return scan_tensor(x, n, what, 0, out);
 }
 
 /* ---------------------------------------------------------------- descriptors */
@@ -300,49 +328,6 @@ axmul_status axmul_conv_output_shape(const axmul_conv_desc *d, int *oh, int *ow)
             *ow = p.ow;
     }
     return s;
-}
-
-static axmul_status check_finite(const float *x, size_t n, const char *what)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(x[i]))
-            return axmul__fail(AXMUL_ERR_NONFINITE, "%s: element %zu is %s", what, i,
-                               x[i] != x[i] ? "NaN" : (x[i] > 0 ? "+Inf" : "-Inf"));
-    return AXMUL_OK;
-}
-
-/* Finiteness and min/max in one parallel pass over a large tensor (min and max do not depend on
- * the order of the reduction, so the result is the same on any thread count). */
-static axmul_status scan_tensor(const float *x, size_t n, const char *what, int threads,
-                                axmul_range *range)
-{
-    /* Non-finite values are found from their exponent bits, so that the loop has no branch and
-     * vectorizes; the first one is named by check_finite afterwards. */
-    unsigned bad = 0;
-    float lo = n ? x[0] : 0.0f, hi = lo;
-#ifdef _OPENMP
-    int nt = threads > 0 ? threads : omp_get_max_threads();
-#pragma omp parallel for simd num_threads(nt) reduction(min                                        \
-                                                        : lo) reduction(max                        \
-                                                                        : hi) reduction(|          \
-                                                                                        : bad)     \
-    schedule(static) if (n > 65536)
-#endif
-    for (size_t i = 0; i < n; i++) {
-        float v = x[i];
-        uint32_t u;
-        memcpy(&u, &v, sizeof u);
-        bad |= (u & 0x7f800000u) == 0x7f800000u;
-        lo = v < lo ? v : lo;
-        hi = v > hi ? v : hi;
-    }
-    (void)threads;
-    if (bad)
-        return check_finite(x, n, what); /* names the first bad element */
-    range->min = lo;
-    range->max = hi;
-    axmul__range_include_zero(range);
-    return AXMUL_OK;
 }
 
 void axmul__conv_setup_free(axmul__conv_setup *s)
@@ -532,7 +517,8 @@ static axmul_status conv_cuda(const axmul__conv_setup *s, const axmul_table *t, 
     size_t nx = (size_t)p->n * p->h * p->w * p->c;
     uint8_t *qx = malloc(nx ? nx : 1), *wq = malloc((size_t)p->co * p->k);
     int64_t *sum_qw = malloc(sizeof(int64_t) * (size_t)p->co);
-    uint16_t *tt = malloc(sizeof(uint16_t) * AXMUL_TABLE_ENTRIES);
+    void *hold = NULL; /* the CPU engine's prepared table: no rearrangement per call */
+    const uint16_t *tt = axmul__prepared_colmajor(t, p->is_signed, &hold);
     axmul_status st = AXMUL_OK;
     if (!qx || !wq || !sum_qw || !tt) {
         st = axmul__fail(AXMUL_ERR_NOMEM, "conv: out of memory");
@@ -540,7 +526,6 @@ static axmul_status conv_cuda(const axmul__conv_setup *s, const axmul_table *t, 
     }
     axmul__quantize_bulk(x, nx, &s->xq, qx);
     axmul__conv_quantize_filter(s, w, wq, sum_qw, 0);
-    axmul__table_colmajor(t, p->is_signed, tt);
     axmul__cuda_job job = {p, qx, wq, sum_qw, s->zw, s->oscale, tt, y, 0.0};
     char msg[512];
     if (axmul__cuda_conv(&job, msg, sizeof msg) != 0)
@@ -550,7 +535,7 @@ out:
     free(qx);
     free(wq);
     free(sum_qw);
-    free(tt);
+    axmul__prepared_release(hold);
     return st;
 }
 #endif

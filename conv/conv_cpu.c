@@ -172,10 +172,8 @@ void axmul__quantize_bulk(const float *x, size_t n, const axmul_qparams *q, uint
     float inv = 1.0f / q->scale;
 #ifdef AXMUL__HAVE_X86_KERNELS
     static int avx512 = -1;
-    if (avx512 < 0) {
-        __builtin_cpu_init();
-        avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
-    }
+    if (avx512 < 0)
+        avx512 = cpu_has("avx512bw");
     if (avx512) {
         axmul__quantize_avx512(x, n, q->nudged_min, q->nudged_max, inv, q->is_signed, out);
         return;
@@ -184,7 +182,7 @@ void axmul__quantize_bulk(const float *x, size_t n, const axmul_qparams *q, uint
     axmul__quantize_portable(x, n, q->nudged_min, q->nudged_max, inv, q->is_signed, out);
 }
 
-void axmul__table_colmajor(const axmul_table *t, int is_signed, uint16_t *tt)
+static void table_colmajor(const axmul_table *t, int is_signed, uint16_t *tt)
 {
     const uint16_t *tv = axmul_table_data(t);
     const uint16_t flip = is_signed ? 0x8000 : 0;
@@ -280,7 +278,7 @@ static prepared *prep_acquire(const axmul_table *t, int is_signed, int nthreads)
     memcpy(e->key, tv, sizeof e->key);
     e->is_signed = is_signed;
     e->refs = 2; /* the caller and the cache */
-    axmul__table_colmajor(t, is_signed, e->tt);
+    table_colmajor(t, is_signed, e->tt);
     (void)nthreads;
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(nthreads) schedule(static)
@@ -300,6 +298,19 @@ static prepared *prep_acquire(const axmul_table *t, int is_signed, int nthreads)
     prep_count++;
     pthread_mutex_unlock(&prep_lock);
     return e;
+}
+
+const uint16_t *axmul__prepared_colmajor(const axmul_table *t, int is_signed, void **hold)
+{
+    prepared *e = prep_acquire(t, is_signed, 1);
+    *hold = e;
+    return e ? e->tt : NULL;
+}
+
+void axmul__prepared_release(void *hold)
+{
+    if (hold)
+        prep_release(hold);
 }
 
 /* ---------------------------------------------------------------- driver */

@@ -41,9 +41,11 @@ void axmul__conv_quantize_filter(const axmul__conv_setup *s, const float *w, uin
  * CPU runs. */
 void axmul__quantize_bulk(const float *x, size_t n, const axmul_qparams *q, uint8_t *out);
 
-/* Column-major table: tt[b * 256 + a] = entry (a, b), signed entries XOR 0x8000 (stored
- * + 32768, summed unsigned, corrected by the caller). */
-void axmul__table_colmajor(const axmul_table *t, int is_signed, uint16_t *tt);
+/* The column-major form of t from the engine's cache of prepared tables: tt[b * 256 + a] =
+ * entry (a, b), signed entries XOR 0x8000 (stored + 32768, summed unsigned, corrected by the
+ * caller). Valid until axmul__prepared_release(*hold); NULL when out of memory. */
+const uint16_t *axmul__prepared_colmajor(const axmul_table *t, int is_signed, void **hold);
+void axmul__prepared_release(void *hold);
 
 /* The CPU engine: chunked im2col + the LUT kernel chosen by cpuid or axmul_set_cpu_path. *path
  * receives the kernel's name. */

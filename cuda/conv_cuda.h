@@ -19,7 +19,7 @@ typedef struct axmul__cuda_job {
     const int64_t *sum_qw; /* co entries */
     const int32_t *zw;     /* co entries */
     const float *oscale;   /* co entries: s_x * s_w[o] */
-    const uint16_t *tt;    /* column-major table (axmul__table_colmajor), 65,536 entries; the
+    const uint16_t *tt;    /* column-major table (axmul__prepared_colmajor), 65,536 entries; the
                               device copy is reused while the entries are the same */
     float *y;              /* output, NHWC */
     double kernel_seconds; /* out: time in the convolution kernels (CUDA events) */
