@@ -83,6 +83,7 @@ if "$C" conv --shape 1,4,4,1 --kernel 3,3,1 --backend cuda > "$T/out" 2> "$T/err
     grep -q "cuda" "$T/out" || fail "conv --backend cuda: $(cat "$T/out")"
     run 0 "$C" bench --quick --repeat 1 --backend cuda --format json
     expect_out '"kernel_seconds"'
+    expect_out '"cudnn'
     grep -q '"ref_check": false' "$T/out" && fail "bench --backend cuda: reference mismatch"
     pass "CUDA backend usable here: conv and bench ran"
 else
