@@ -13,8 +13,8 @@
 #endif
 #include "conv/conv_internal.h"
 #include "internal.h"
+#include "cuda/conv_kernel.h"
 #ifdef HAVE_CUDA
-#include "cuda/conv_cuda.h"
 #include "cuda/cuda_probe.h"
 #endif
 
@@ -507,35 +507,55 @@ static axmul_status pick_backend(axmul_backend want, axmul_backend *out)
     return AXMUL_OK;
 }
 
-#ifdef HAVE_CUDA
-/* Host half of the CUDA backend: the same quantization and table layout as the CPU engine,
- * then the device kernel (cuda/conv.cu). */
-static axmul_status conv_cuda(const axmul__conv_setup *s, const axmul_table *t, const float *x,
-                              const float *w, float *y, double *kernel_seconds)
+axmul_status axmul__cuda_job_make(const axmul__conv_setup *s, const axmul_table *t, const float *x,
+                                  const float *w, float *y, axmul__cuda_job *job)
 {
     const axmul__conv_plan *p = &s->p;
-    size_t nx = (size_t)p->n * p->h * p->w * p->c;
-    uint8_t *qx = malloc(nx ? nx : 1), *wq = malloc((size_t)p->co * p->k);
+    size_t nx = (size_t)p->n * p->h * p->w * p->c, nw = (size_t)p->co * p->k;
+    memset(job, 0, sizeof *job);
+    uint8_t *qx = malloc(nx ? nx : 1), *wq = malloc(nw ? nw : 1);
+    uint8_t *wt = malloc(axmul__cuda_weight_tile_bytes(p) + 1);
     int64_t *sum_qw = malloc(sizeof(int64_t) * (size_t)p->co);
-    void *hold = NULL; /* the CPU engine's prepared table: no rearrangement per call */
-    const uint16_t *tt = axmul__prepared_colmajor(t, p->is_signed, &hold);
-    axmul_status st = AXMUL_OK;
-    if (!qx || !wq || !sum_qw || !tt) {
-        st = axmul__fail(AXMUL_ERR_NOMEM, "conv: out of memory");
-        goto out;
+    job->p = p;
+    job->qx = qx;
+    job->wt = wt;
+    job->sum_qw = sum_qw;
+    job->zw = s->zw;
+    job->oscale = s->oscale;
+    job->y = y;
+    job->tt = axmul__prepared_colmajor(t, p->is_signed, &job->hold_);
+    if (!qx || !wq || !wt || !sum_qw || !job->tt) {
+        free(wq);
+        return axmul__fail(AXMUL_ERR_NOMEM, "conv: out of memory");
     }
     axmul__quantize_bulk(x, nx, &s->xq, qx);
     axmul__conv_quantize_filter(s, w, wq, sum_qw, 0);
-    axmul__cuda_job job = {p, qx, wq, sum_qw, s->zw, s->oscale, tt, y, 0.0};
+    axmul__cuda_weight_tiles(p, wq, wt);
+    free(wq);
+    return AXMUL_OK;
+}
+
+void axmul__cuda_job_free(axmul__cuda_job *job)
+{
+    free((void *)job->qx);
+    free((void *)job->wt);
+    free((void *)job->sum_qw);
+    axmul__prepared_release(job->hold_);
+    memset(job, 0, sizeof *job);
+}
+
+#ifdef HAVE_CUDA
+/* The CUDA backend: host preparation as above, then the device kernel (cuda/conv.cu). */
+static axmul_status conv_cuda(const axmul__conv_setup *s, const axmul_table *t, const float *x,
+                              const float *w, float *y, double *kernel_seconds)
+{
+    axmul__cuda_job job;
+    axmul_status st = axmul__cuda_job_make(s, t, x, w, y, &job);
     char msg[512];
-    if (axmul__cuda_conv(&job, msg, sizeof msg) != 0)
+    if (st == AXMUL_OK && axmul__cuda_conv(&job, msg, sizeof msg) != 0)
         st = axmul__fail(AXMUL_ERR_CUDA, "CUDA: %s", msg);
     *kernel_seconds = job.kernel_seconds;
-out:
-    free(qx);
-    free(wq);
-    free(sum_qw);
-    axmul__prepared_release(hold);
+    axmul__cuda_job_free(&job);
     return st;
 }
 #endif

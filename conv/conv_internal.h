@@ -7,6 +7,7 @@
 
 #include "axmul_conv.h"
 #include "conv/conv_plan.h"
+#include "cuda/conv_cuda.h"
 
 /* Everything a kernel needs after validation: geometry, input quantization, and per-output-
  * channel filter zero points and scales (co entries each; equal when per-tensor). */
@@ -46,6 +47,14 @@ void axmul__quantize_bulk(const float *x, size_t n, const axmul_qparams *q, uint
  * caller). Valid until axmul__prepared_release(*hold); NULL when out of memory. */
 const uint16_t *axmul__prepared_colmajor(const axmul_table *t, int is_signed, void **hold);
 void axmul__prepared_release(void *hold);
+
+/* The host half of the CUDA backend, also used by the test suite's host run of the kernel:
+ * quantizes x and w exactly as the CPU engine, lays out the filter codes for the kernel, and
+ * takes the column-major table from the cache. y is only stored in the job. Free with
+ * axmul__cuda_job_free (also after a failure, and on a zeroed job). */
+axmul_status axmul__cuda_job_make(const axmul__conv_setup *s, const axmul_table *t, const float *x,
+                                  const float *w, float *y, axmul__cuda_job *job);
+void axmul__cuda_job_free(axmul__cuda_job *job);
 
 /* The CPU engine: chunked im2col + the LUT kernel chosen by cpuid or axmul_set_cpu_path. *path
  * receives the kernel's name. */

@@ -1,13 +1,6 @@
-// axmul: CUDA LUT convolution. Same integers as the CPU engine, same single float conversion per
-// output (axmul__conv_out), so the results are bit-identical.
-//
-// Work layout (the design measured by others, doc/performance.md): one thread per output pixel,
-// a block of 512 pixels x CO_TILE output channels of one group. For each tap the thread computes
-// its activation code once (on the fly from the quantized NHWC input, so no im2col ever exists),
-// and the weight code of each of the tile's channels is warp-uniform: all lanes read the same
-// table column T[.][w], held in shared memory when the GPU allows 128 KiB per block (sm_80,
-// sm_90), else read through the read-only cache. Sums are 32-bit per block of 32,768 taps, then
-// 64-bit: no float atomics, no order dependence.
+// axmul: CUDA LUT convolution. The per-thread work is cuda/conv_kernel.h, shared with the host
+// emulation that the test suite runs everywhere; this file adds the shared-memory table, the
+// launches, device memory and error handling.
 #include <cuda_runtime.h>
 
 #include <mutex>
@@ -17,96 +10,39 @@
 #include <string.h>
 
 #include "cuda/conv_cuda.h"
+#include "cuda/conv_kernel.h"
 
 namespace
 {
 
-constexpr int PIX = 512;         // threads (output pixels) per block
-constexpr int CO_TILE = 16;      // output channels per block
-constexpr int TAP_BLOCK = 32768; // taps summed in 32 bits: 32768 * 65535 < 2^32
 constexpr size_t TABLE_BYTES = 65536 * sizeof(uint16_t);
 
-__global__ void __launch_bounds__(PIX)
-    lut_conv(axmul__conv_plan p, int n_img, const uint8_t *__restrict__ qx,
-             const uint8_t *__restrict__ wq, const uint16_t *__restrict__ tt,
+// Templates give the compiler the table's address space (shared-memory loads rather than generic
+// ones) and the activation load width as constants.
+template <int VEC4, int SMEM>
+__global__ void __launch_bounds__(AXMUL__CUDA_PIX)
+    lut_conv(axmul__conv_plan p, int64_t n_img, const uint8_t *__restrict__ qx,
+             const uint8_t *__restrict__ wt, const uint16_t *__restrict__ tt,
              const int64_t *__restrict__ sum_qw, const int32_t *__restrict__ zw,
-             const float *__restrict__ oscale, float *__restrict__ y, int table_in_smem)
+             const float *__restrict__ oscale, float *__restrict__ y)
 {
     extern __shared__ uint4 smem[];
     const uint16_t *T = tt;
-    if (table_in_smem) {
+    if (SMEM) {
         const uint4 *src = reinterpret_cast<const uint4 *>(tt);
         for (int i = threadIdx.x; i < (int)(TABLE_BYTES / sizeof(uint4)); i += blockDim.x)
             smem[i] = src[i];
         __syncthreads();
         T = reinterpret_cast<const uint16_t *>(smem);
     }
-    const int64_t npix = (int64_t)n_img * p.oh * p.ow;
     const int64_t pix = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-    const int tiles = (p.cout_g + CO_TILE - 1) / CO_TILE;
-    const int g = blockIdx.y / tiles;
-    const int o0 = g * p.cout_g + (blockIdx.y % tiles) * CO_TILE;
-    const int ntile = min(CO_TILE, g * p.cout_g + p.cout_g - o0);
-    const bool live = pix < npix;
-    int ox = 0, oy = 0, n = 0;
-    if (live) {
-        ox = (int)(pix % p.ow);
-        int64_t r = pix / p.ow;
-        oy = (int)(r % p.oh);
-        n = (int)(r / p.oh);
-    }
-    const uint32_t offset = p.is_signed ? 32768u : 0u; // signed entries are stored + 32768
-    uint32_t acc32[CO_TILE];
-    int64_t acc64[CO_TILE];
-#pragma unroll
-    for (int t = 0; t < CO_TILE; t++) {
-        acc32[t] = 0;
-        acc64[t] = 0;
-    }
-    int64_t sqa = 0;
-    int tap = 0, inblock = 0;
-    for (int i = 0; i < p.kh; i++) {
-        const int iy = oy * p.sh - p.pad_top + i * p.dh;
-        for (int j = 0; j < p.kw; j++) {
-            const int ix = ox * p.sw - p.pad_left + j * p.dw;
-            const bool inside = live && iy >= 0 && iy < p.h && ix >= 0 && ix < p.w;
-            const uint8_t *src =
-                inside ? qx + (((int64_t)n * p.h + iy) * p.w + ix) * p.c + (int64_t)g * p.cin_g
-                       : nullptr;
-            for (int ci = 0; ci < p.cin_g; ci++, tap++) {
-                const uint32_t qa = inside ? src[ci] : (uint32_t)p.zx; // padding: zero point
-                sqa += qa;
-#pragma unroll
-                for (int t = 0; t < CO_TILE; t++)
-                    if (t < ntile) {
-                        const uint32_t w = __ldg(&wq[(int64_t)(o0 + t) * p.k + tap]);
-                        acc32[t] += T[w * 256u + qa];
-                    }
-                if (++inblock == TAP_BLOCK) {
-#pragma unroll
-                    for (int t = 0; t < CO_TILE; t++) {
-                        acc64[t] += (int64_t)acc32[t] - (int64_t)offset * TAP_BLOCK;
-                        acc32[t] = 0;
-                    }
-                    inblock = 0;
-                }
-            }
-        }
-    }
-    if (!live)
-        return;
-    for (int t = 0; t < ntile; t++) {
-        const int o = o0 + t;
-        int64_t acc = acc64[t] + (int64_t)acc32[t] - (int64_t)offset * inblock;
-        if (!p.is_signed) {
-            const int64_t z = zw[o], zx = p.zx;
-            acc = acc - z * sqa + (int64_t)p.k * zx * z - zx * sum_qw[o];
-        }
-        const float sc = oscale[o];
-        // axmul__conv_out: one rounding of the exact sum to float, one float multiply
-        y[pix * p.co + o] = sc == 0.0f ? 0.0f : __fmul_rn(sc, __ll2float_rn(acc));
-    }
+    axmul__cuda_conv_thread(&p, n_img, qx, wt, T, sum_qw, zw, oscale, y, pix, (int)blockIdx.y,
+                            VEC4);
 }
+
+typedef void (*kernel_fn)(axmul__conv_plan, int64_t, const uint8_t *, const uint8_t *,
+                          const uint16_t *, const int64_t *, const int32_t *, const float *,
+                          float *);
 
 // The device copy of the last table, reused while its entries are the same (a host copy is kept
 // to compare them: a hash could collide), and the lock that serialises the calls sharing it.
@@ -131,29 +67,30 @@ extern "C" int axmul__cuda_conv(axmul__cuda_job *job, char *msg, size_t msg_len)
     std::lock_guard<std::mutex> hold(g_lock);
     const axmul__conv_plan &p = *job->p;
     const size_t in_img = (size_t)p.h * p.w * p.c, out_img = (size_t)p.oh * p.ow * p.co;
-    // images per launch: device buffers stay below about 256 MiB whatever the batch
-    size_t chunk = ((size_t)256 << 20) / (in_img + 4 * out_img + 1);
-    if (chunk < 1)
-        chunk = 1;
-    if (chunk > (size_t)p.n)
-        chunk = (size_t)p.n;
-    const size_t nw = (size_t)p.co * p.k;
-    uint8_t *d_qx = nullptr, *d_wq = nullptr;
+    const size_t chunk = axmul__cuda_chunk(&p), nwt = axmul__cuda_weight_tile_bytes(&p);
+    uint8_t *d_qx = nullptr, *d_wt = nullptr;
     int64_t *d_sqw = nullptr;
     int32_t *d_zw = nullptr;
     float *d_os = nullptr, *d_y = nullptr;
-    int dev = 0, optin = 0, use_smem = 0, rc = -1;
-    int tiles = (p.cout_g + CO_TILE - 1) / CO_TILE;
+    int dev = 0, optin = 0, rc = -1;
+    uint64_t gx = 0, gy = 0;
+    const int vec4 = axmul__cuda_vec4(&p);
+    kernel_fn kernel = nullptr;
+    size_t smem_bytes = 0;
     cudaEvent_t ev0 = nullptr, ev1 = nullptr; // kernel time, for the benchmark
     float ms = 0.0f;
     job->kernel_seconds = 0.0;
 
     CK(cudaGetDevice(&dev));
     CK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
-    use_smem = (size_t)optin >= TABLE_BYTES;
-    if (use_smem)
-        CK(cudaFuncSetAttribute(lut_conv, cudaFuncAttributeMaxDynamicSharedMemorySize,
+    if ((size_t)optin >= TABLE_BYTES) {
+        kernel = vec4 ? lut_conv<1, 1> : lut_conv<0, 1>;
+        smem_bytes = TABLE_BYTES;
+        CK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                 (int)TABLE_BYTES));
+    } else { // sm_75 (64 KiB per block): columns through the read-only cache
+        kernel = vec4 ? lut_conv<1, 0> : lut_conv<0, 0>;
+    }
     if (!d_table_valid || memcmp(h_table, job->tt, TABLE_BYTES) != 0) {
         d_table_valid = 0;
         if (!d_table)
@@ -166,26 +103,26 @@ extern "C" int axmul__cuda_conv(axmul__cuda_job *job, char *msg, size_t msg_len)
     CK(cudaEventCreate(&ev1));
     CK(cudaMalloc(&d_qx, chunk * in_img));
     CK(cudaMalloc(&d_y, chunk * out_img * sizeof(float)));
-    CK(cudaMalloc(&d_wq, nw));
+    CK(cudaMalloc(&d_wt, nwt));
     CK(cudaMalloc(&d_sqw, sizeof(int64_t) * p.co));
     CK(cudaMalloc(&d_zw, sizeof(int32_t) * p.co));
     CK(cudaMalloc(&d_os, sizeof(float) * p.co));
-    CK(cudaMemcpy(d_wq, job->wq, nw, cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(d_wt, job->wt, nwt, cudaMemcpyHostToDevice));
     CK(cudaMemcpy(d_sqw, job->sum_qw, sizeof(int64_t) * p.co, cudaMemcpyHostToDevice));
     CK(cudaMemcpy(d_zw, job->zw, sizeof(int32_t) * p.co, cudaMemcpyHostToDevice));
     CK(cudaMemcpy(d_os, job->oscale, sizeof(float) * p.co, cudaMemcpyHostToDevice));
     for (size_t i0 = 0; i0 < (size_t)p.n; i0 += chunk) {
         const size_t nb = (size_t)p.n - i0 < chunk ? (size_t)p.n - i0 : chunk;
         CK(cudaMemcpy(d_qx, job->qx + i0 * in_img, nb * in_img, cudaMemcpyHostToDevice));
-        const int64_t npix = (int64_t)nb * p.oh * p.ow;
-        dim3 grid((unsigned)((npix + PIX - 1) / PIX), (unsigned)(p.groups * tiles));
-        if (grid.y > 65535) {
-            snprintf(msg, msg_len, "too many output channel tiles (%u) for one launch", grid.y);
+        axmul__cuda_grid(&p, nb, &gx, &gy);
+        if (gy > 65535 || gx > 0x7fffffff) {
+            snprintf(msg, msg_len, "launch grid %llu x %llu too large (channel tiles or pixels)",
+                     (unsigned long long)gx, (unsigned long long)gy);
             goto out;
         }
         CK(cudaEventRecord(ev0));
-        lut_conv<<<grid, PIX, use_smem ? TABLE_BYTES : 0>>>(p, (int)nb, d_qx, d_wq, d_table, d_sqw,
-                                                            d_zw, d_os, d_y, use_smem);
+        kernel<<<dim3((unsigned)gx, (unsigned)gy), AXMUL__CUDA_PIX, smem_bytes>>>(
+            p, (int64_t)nb, d_qx, d_wt, d_table, d_sqw, d_zw, d_os, d_y);
         // a GPU without a kernel image of this build fails here, never silently
         CK(cudaGetLastError());
         CK(cudaEventRecord(ev1));
@@ -202,7 +139,7 @@ out:
         cudaEventDestroy(ev1);
     cudaFree(d_qx);
     cudaFree(d_y);
-    cudaFree(d_wq);
+    cudaFree(d_wt);
     cudaFree(d_sqw);
     cudaFree(d_zw);
     cudaFree(d_os);

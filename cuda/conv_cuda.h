@@ -15,7 +15,7 @@ extern "C" {
 typedef struct axmul__cuda_job {
     const axmul__conv_plan *p;
     const uint8_t *qx;     /* quantized input codes, NHWC, n*h*w*c bytes */
-    const uint8_t *wq;     /* quantized filter codes, [co][k] */
+    const uint8_t *wt;     /* quantized filter codes, tile-major (axmul__cuda_weight_tiles) */
     const int64_t *sum_qw; /* co entries */
     const int32_t *zw;     /* co entries */
     const float *oscale;   /* co entries: s_x * s_w[o] */
@@ -23,6 +23,7 @@ typedef struct axmul__cuda_job {
                               device copy is reused while the entries are the same */
     float *y;              /* output, NHWC */
     double kernel_seconds; /* out: time in the convolution kernels (CUDA events) */
+    void *hold_;           /* host bookkeeping: the prepared table's cache reference */
 } axmul__cuda_job;
 
 /* Runs the convolution on device 0. Returns 0, or -1 with the CUDA error text in msg. Images are

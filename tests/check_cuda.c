@@ -43,25 +43,14 @@ START_TEST(test_random_cases)
 }
 END_TEST
 
-/* 1x1 kernels and kernel == input with VALID padding (TFApprox's GPU bug, its issue #12), batch
- * 1 vs 7, and a large layer that spans many blocks and channel tiles. */
+/* The shapes of convcase.h's edge_shapes. */
 START_TEST(test_edge_shapes)
 {
     uint64_t s = tu_seed() ^ 0x12;
     axmul_table *t = random_table(&s, 0);
-    int shapes[][8] = {/* n h w c kh kw co valid */
-                       {1, 7, 5, 3, 1, 1, 4, 0},     {2, 6, 6, 8, 6, 6, 3, 1},
-                       {3, 1, 1, 16, 1, 1, 9, 0},    {1, 13, 11, 2, 13, 11, 2, 1},
-                       {7, 17, 19, 3, 3, 3, 5, 0},   {1, 17, 19, 3, 3, 3, 5, 0},
-                       {2, 56, 56, 64, 3, 3, 64, 0}, {1, 28, 28, 256, 1, 1, 128, 0}};
-    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+    for (int k = 0; k < N_EDGE_SHAPES; k++) {
         rcase c;
-        int oh, ow;
-        shaped_case(&s, shapes[k], shapes[k][7] ? AXMUL_PADDING_VALID : AXMUL_PADDING_SAME, &c, &oh,
-                    &ow);
-        c.d.input_range_set = c.d.filter_range_set = 1;
-        c.d.input_range = (axmul_range){0, 4};
-        c.d.filter_range = (axmul_range){-0.5f, 0.5f};
+        edge_case(&s, k, &c);
         cuda_vs_cpu(&c, t, "edge");
         rcase_free(&c);
     }
@@ -69,32 +58,17 @@ START_TEST(test_edge_shapes)
 }
 END_TEST
 
+/* 70,000 taps per output with an all-65535 table overflow 32-bit sums; both activation load
+ * widths (k a multiple of 4 or not). */
 START_TEST(test_dense_and_accumulators)
 {
-    axmul_table *t;
-    ck_assert_int_eq(axmul_table_create(0, &t), AXMUL_OK);
-    for (unsigned i = 0; i < AXMUL_TABLE_ENTRIES; i++)
-        axmul_table_data_mut(t)[i] = 65535; /* worst case: 70,000 taps overflow 32 bits */
-    rcase c;
-    memset(&c, 0, sizeof c);
-    axmul_conv_desc_init(&c.d);
-    c.d.n = 3;
-    c.d.h = c.d.w = 1;
-    c.d.c = 70000;
-    c.d.kh = c.d.kw = 1;
-    c.d.co = 5;
-    c.d.per_channel = 1;
-    c.nx = 3 * 70000;
-    c.nw = 70000 * 5;
-    c.ny = 15;
-    c.x = malloc(c.nx * sizeof(float));
-    c.w = malloc(c.nw * sizeof(float));
-    for (size_t i = 0; i < c.nx; i++)
-        c.x[i] = (float)(i % 5);
-    for (size_t i = 0; i < c.nw; i++)
-        c.w[i] = (float)(i % 3) - 1;
-    cuda_vs_cpu(&c, t, "dense K=70000");
-    rcase_free(&c);
+    axmul_table *t = saturated_table();
+    for (int k = 70000; k <= 70001; k++) {
+        rcase c;
+        long_dense_case(&c, 3, k, 5);
+        cuda_vs_cpu(&c, t, "dense K=70000");
+        rcase_free(&c);
+    }
     axmul_table_free(t);
 }
 END_TEST

@@ -110,10 +110,10 @@ static inline axmul_table *random_table(uint64_t *s, int sgn)
     return t;
 }
 
-/* A case of the given shape (v: n, h, w, c, kh, kw, co; groups 1) with inputs uniform in
+/* A case of the given shape (v: n, h, w, c, kh, kw, co) and groups with inputs uniform in
  * [0, 4) and weights in [-0.5, 0.5); returns the output size in *oh, *ow. */
-static inline void shaped_case(uint64_t *s, const int v[7], axmul_padding pad, rcase *c, int *oh,
-                               int *ow)
+static inline void grouped_case(uint64_t *s, const int v[7], axmul_padding pad, int groups,
+                                rcase *c, int *oh, int *ow)
 {
     memset(c, 0, sizeof *c);
     axmul_conv_desc_init(&c->d);
@@ -124,10 +124,11 @@ static inline void shaped_case(uint64_t *s, const int v[7], axmul_padding pad, r
     c->d.kh = v[4];
     c->d.kw = v[5];
     c->d.co = v[6];
+    c->d.groups = groups;
     c->d.padding = pad;
     ck_assert_int_eq(axmul_conv_output_shape(&c->d, oh, ow), AXMUL_OK);
     c->nx = (size_t)v[0] * v[1] * v[2] * v[3];
-    c->nw = (size_t)v[4] * v[5] * v[3] * v[6];
+    c->nw = (size_t)v[4] * v[5] * (v[3] / groups) * v[6];
     c->ny = (size_t)v[0] * *oh * *ow * v[6];
     c->x = malloc(c->nx * sizeof(float));
     c->w = malloc(c->nw * sizeof(float));
@@ -135,6 +136,65 @@ static inline void shaped_case(uint64_t *s, const int v[7], axmul_padding pad, r
         c->x[i] = tu_randf(s, 0.0f, 4.0f);
     for (size_t i = 0; i < c->nw; i++)
         c->w[i] = tu_randf(s, -0.5f, 0.5f);
+}
+
+static inline void shaped_case(uint64_t *s, const int v[7], axmul_padding pad, rcase *c, int *oh,
+                               int *ow)
+{
+    grouped_case(s, v, pad, 1, c, oh, ow);
+}
+
+/* Shapes a GPU backend must get right: 1x1 kernels and kernel == input with VALID padding
+ * (TFApprox's GPU bug, its issue #12), batch 1 vs 7, and layers that span many blocks and
+ * channel tiles. Columns: n h w c kh kw co, then 1 for VALID padding (else SAME). */
+static const int edge_shapes[][8] = {
+    {1, 7, 5, 3, 1, 1, 4, 0},     {2, 6, 6, 8, 6, 6, 3, 1},      {3, 1, 1, 16, 1, 1, 9, 0},
+    {1, 13, 11, 2, 13, 11, 2, 1}, {7, 17, 19, 3, 3, 3, 5, 0},    {1, 17, 19, 3, 3, 3, 5, 0},
+    {2, 56, 56, 64, 3, 3, 64, 0}, {1, 28, 28, 256, 1, 1, 128, 0}};
+enum { N_EDGE_SHAPES = sizeof edge_shapes / sizeof edge_shapes[0] };
+
+/* edge_shapes[k] with explicit ranges. */
+static inline void edge_case(uint64_t *s, int k, rcase *c)
+{
+    int oh, ow;
+    shaped_case(s, edge_shapes[k], edge_shapes[k][7] ? AXMUL_PADDING_VALID : AXMUL_PADDING_SAME, c,
+                &oh, &ow);
+    c->d.input_range_set = c->d.filter_range_set = 1;
+    c->d.input_range = (axmul_range){0, 4};
+    c->d.filter_range = (axmul_range){-0.5f, 0.5f};
+}
+
+/* A dense layer as a conv (n images of 1x1 x k channels, co outputs, per-channel ranges) whose
+ * long sums overflow 32 bits with an all-65535 table when k > 65537. */
+static inline void long_dense_case(rcase *c, int n, int k, int co)
+{
+    memset(c, 0, sizeof *c);
+    axmul_conv_desc_init(&c->d);
+    c->d.n = n;
+    c->d.h = c->d.w = 1;
+    c->d.c = k;
+    c->d.kh = c->d.kw = 1;
+    c->d.co = co;
+    c->d.per_channel = 1;
+    c->nx = (size_t)n * k;
+    c->nw = (size_t)k * co;
+    c->ny = (size_t)n * co;
+    c->x = malloc(c->nx * sizeof(float));
+    c->w = malloc(c->nw * sizeof(float));
+    for (size_t i = 0; i < c->nx; i++)
+        c->x[i] = (float)(i % 5);
+    for (size_t i = 0; i < c->nw; i++)
+        c->w[i] = (float)(i % 3) - 1;
+}
+
+/* A table whose every entry is 65535: the worst case for 32-bit partial sums. */
+static inline axmul_table *saturated_table(void)
+{
+    axmul_table *t;
+    ck_assert_int_eq(axmul_table_create(0, &t), AXMUL_OK);
+    for (unsigned i = 0; i < AXMUL_TABLE_ENTRIES; i++)
+        axmul_table_data_mut(t)[i] = 65535;
+    return t;
 }
 
 #endif

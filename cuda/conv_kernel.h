@@ -1,0 +1,225 @@
+/* axmul: the CUDA convolution kernel's per-thread work, written in the common subset of C11 and
+ * CUDA C++ so that one text is both the device code (cuda/conv.cu) and a host program that the
+ * test suite runs over the same grid on any machine (tests/check_cudakernel.c): the indexing,
+ * padding, tap blocking and accumulator logic are thus tested in every build, with or without a
+ * GPU. Only the loads differ (vector loads through the read-only cache on the device).
+ *
+ * Work layout (the design measured by others, doc/performance.md): one thread per output pixel,
+ * a block of AXMUL__CUDA_PIX pixels x AXMUL__CUDA_CO_TILE output channels of one group. For each
+ * tap a thread reads its activation code straight from the quantized NHWC input (no im2col ever
+ * exists) and the tile's 16 weight codes with one warp-uniform 16-byte load; all lanes then read
+ * the same table column T[.][w], held in shared memory where the GPU allows 128 KiB per block.
+ * Sums are 32-bit per block of AXMUL__CUDA_TAP_BLOCK taps, then 64-bit: no float atomics, no
+ * order dependence, and the one float conversion of axmul__conv_out, as on the CPU. */
+#ifndef AXMUL_CUDA_CONV_KERNEL_H
+#define AXMUL_CUDA_CONV_KERNEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "conv/conv_plan.h"
+
+#define AXMUL__CUDA_PIX 512     /* threads (output pixels) per block */
+#define AXMUL__CUDA_CO_TILE 16  /* output channels per block: one 16-byte load of weight codes */
+#define AXMUL__CUDA_TAP_BLOCK 32768 /* taps summed in 32 bits: 32768 * 65535 < 2^32 */
+/* Device buffers for inputs and outputs stay below this whatever the batch. */
+#define AXMUL__CUDA_CHUNK_BYTES ((size_t)256 << 20)
+
+#if defined(__CUDACC__)
+#define AXMUL__KFN __device__ __forceinline__
+#define AXMUL__UNROLL _Pragma("unroll")
+#else
+#define AXMUL__KFN static inline
+#define AXMUL__UNROLL
+#endif
+
+/* Output channel tiles per group. */
+static inline AXMUL__HD int axmul__cuda_tiles(const axmul__conv_plan *p)
+{
+    return (p->cout_g + AXMUL__CUDA_CO_TILE - 1) / AXMUL__CUDA_CO_TILE;
+}
+
+/* Images per launch, so that a chunk's input codes and float outputs fit the device buffers. */
+static inline size_t axmul__cuda_chunk(const axmul__conv_plan *p)
+{
+    const size_t in_img = (size_t)p->h * p->w * p->c, out_img = (size_t)p->oh * p->ow * p->co;
+    size_t chunk = AXMUL__CUDA_CHUNK_BYTES / (in_img + sizeof(float) * out_img + 1);
+    if (chunk < 1)
+        chunk = 1;
+    return chunk > (size_t)p->n ? (size_t)p->n : chunk;
+}
+
+/* The launch grid for nb images: x over blocks of pixels, y over (group, channel tile). */
+static inline void axmul__cuda_grid(const axmul__conv_plan *p, size_t nb, uint64_t *gx,
+                                    uint64_t *gy)
+{
+    const uint64_t npix = (uint64_t)nb * p->oh * p->ow;
+    *gx = (npix + AXMUL__CUDA_PIX - 1) / AXMUL__CUDA_PIX;
+    *gy = (uint64_t)p->groups * axmul__cuda_tiles(p);
+}
+
+/* Activation codes are read 4 taps at a time when every pixel's run of a group's channels starts
+ * on a multiple of 4 bytes (buffers themselves are aligned). */
+static inline AXMUL__HD int axmul__cuda_vec4(const axmul__conv_plan *p)
+{
+    return p->c % 4 == 0 && p->cin_g % 4 == 0;
+}
+
+/* Bytes of the tile-major weight codes (axmul__cuda_weight_tiles). */
+static inline size_t axmul__cuda_weight_tile_bytes(const axmul__conv_plan *p)
+{
+    return (size_t)p->groups * axmul__cuda_tiles(p) * p->k * AXMUL__CUDA_CO_TILE;
+}
+
+/* Rearranges filter codes wq[o * k + tap] so that a block reads its 16 channels' codes of one
+ * tap with one load: wt[((g * tiles + tile) * k + tap) * 16 + i] = wq[(o0 + i) * k + tap], where
+ * o0 = g * cout_g + tile * 16, and 0 past the group's last channel (a harmless lookup whose sum
+ * is never stored, so the inner loop needs no test). */
+static inline void axmul__cuda_weight_tiles(const axmul__conv_plan *p, const uint8_t *wq,
+                                            uint8_t *wt)
+{
+    const int tiles = axmul__cuda_tiles(p);
+    memset(wt, 0, axmul__cuda_weight_tile_bytes(p));
+    for (int g = 0; g < p->groups; g++)
+        for (int tile = 0; tile < tiles; tile++) {
+            uint8_t *dst = wt + (size_t)(g * tiles + tile) * p->k * AXMUL__CUDA_CO_TILE;
+            for (int i = 0; i < AXMUL__CUDA_CO_TILE; i++) {
+                const int oc = tile * AXMUL__CUDA_CO_TILE + i;
+                if (oc >= p->cout_g)
+                    break;
+                const uint8_t *src = wq + (size_t)(g * p->cout_g + oc) * p->k;
+                for (int tap = 0; tap < p->k; tap++)
+                    dst[(size_t)tap * AXMUL__CUDA_CO_TILE + i] = src[tap];
+            }
+        }
+}
+
+#if defined(__CUDACC__)
+#define AXMUL__LOAD_A4(ptr) __ldg((const unsigned int *)(ptr))
+#define AXMUL__LOAD_W16(ptr, v)                                                                    \
+    do {                                                                                           \
+        const uint4 q_ = __ldg((const uint4 *)(ptr));                                              \
+        (v)[0] = q_.x;                                                                             \
+        (v)[1] = q_.y;                                                                             \
+        (v)[2] = q_.z;                                                                             \
+        (v)[3] = q_.w;                                                                             \
+    } while (0)
+#else
+/* Host: memcpy keeps the emulation free of alignment and aliasing assumptions (UBSan checks
+ * it); both sides are little-endian, so byte i of word j is channel 4 * j + i. */
+static inline uint32_t axmul__load_u32(const uint8_t *ptr)
+{
+    uint32_t v;
+    memcpy(&v, ptr, sizeof v);
+    return v;
+}
+#define AXMUL__LOAD_A4(ptr) axmul__load_u32(ptr)
+#define AXMUL__LOAD_W16(ptr, v) memcpy((v), (ptr), 16)
+#endif
+
+/* One tap: the 16 channels' lookups of activation code qa, weight codes at wtap (16 bytes). */
+AXMUL__KFN void axmul__cuda_tap(const uint8_t *wtap, uint32_t qa, const uint16_t *T,
+                                uint32_t acc32[AXMUL__CUDA_CO_TILE])
+{
+    uint32_t wv[4];
+    AXMUL__LOAD_W16(wtap, wv);
+    AXMUL__UNROLL
+    for (int t = 0; t < AXMUL__CUDA_CO_TILE; t++) {
+        const uint32_t w = (wv[t / 4] >> (8 * (t % 4))) & 255u;
+        acc32[t] += T[w * 256u + qa]; /* warp-uniform column, lanes vary over qa */
+    }
+}
+
+/* The work of the thread for output pixel pix (of the chunk's n_img images) and grid row by
+ * (group * tiles + tile). qx: the chunk's input codes, NHWC; wt: tile-major weight codes
+ * (axmul__cuda_weight_tiles); T: column-major table, T[w * 256 + a], signed entries stored +
+ * 32768; y: the chunk's output, NHWC. vec4: axmul__cuda_vec4(p) (a constant in the kernel). */
+AXMUL__KFN void axmul__cuda_conv_thread(const axmul__conv_plan *p, int64_t n_img, const uint8_t *qx,
+                                        const uint8_t *wt, const uint16_t *T,
+                                        const int64_t *sum_qw, const int32_t *zw,
+                                        const float *oscale, float *y, int64_t pix, int by,
+                                        int vec4)
+{
+    if (pix >= n_img * p->oh * p->ow)
+        return;
+    const int tiles = axmul__cuda_tiles(p);
+    const int g = by / tiles;
+    const int o0 = g * p->cout_g + (by % tiles) * AXMUL__CUDA_CO_TILE;
+    const int left = g * p->cout_g + p->cout_g - o0;
+    const int ntile = left < AXMUL__CUDA_CO_TILE ? left : AXMUL__CUDA_CO_TILE;
+    const int ox = (int)(pix % p->ow);
+    const int64_t r = pix / p->ow;
+    const int oy = (int)(r % p->oh);
+    const int64_t n = r / p->oh;
+    const uint8_t *wtile = wt + (int64_t)by * p->k * AXMUL__CUDA_CO_TILE;
+    const uint32_t offset = p->is_signed ? 32768u : 0u; /* signed entries are stored + 32768 */
+    const uint32_t zx = (uint32_t)p->zx;
+    uint32_t acc32[AXMUL__CUDA_CO_TILE];
+    int64_t acc64[AXMUL__CUDA_CO_TILE];
+    AXMUL__UNROLL
+    for (int t = 0; t < AXMUL__CUDA_CO_TILE; t++) {
+        acc32[t] = 0;
+        acc64[t] = 0;
+    }
+    int64_t sqa = 0;
+    int64_t tap = 0;
+    int inblock = 0;
+    for (int i = 0; i < p->kh; i++) {
+        const int iy = oy * p->sh - p->pad_top + i * p->dh;
+        for (int j = 0; j < p->kw; j++) {
+            const int ix = ox * p->sw - p->pad_left + j * p->dw;
+            const int inside = iy >= 0 && iy < p->h && ix >= 0 && ix < p->w;
+            /* padding reads the zero point: the code of real 0 */
+            const uint8_t *src =
+                inside ? qx + ((n * p->h + iy) * p->w + ix) * p->c + (int64_t)g * p->cin_g : NULL;
+            int ci = 0;
+            while (ci < p->cin_g) {
+                const int room = AXMUL__CUDA_TAP_BLOCK - inblock;
+                const int seg = p->cin_g - ci < room ? p->cin_g - ci : room;
+                const int end = ci + seg;
+                if (vec4) { /* seg is a multiple of 4: so are cin_g and the tap block */
+                    for (; ci < end; ci += 4, tap += 4) {
+                        const uint32_t a4 = src ? AXMUL__LOAD_A4(src + ci) : zx * 0x01010101u;
+                        AXMUL__UNROLL
+                        for (int u = 0; u < 4; u++) {
+                            const uint32_t qa = (a4 >> (8 * u)) & 255u;
+                            sqa += qa;
+                            axmul__cuda_tap(wtile + (tap + u) * AXMUL__CUDA_CO_TILE, qa, T,
+                                            acc32);
+                        }
+                    }
+                } else {
+                    for (; ci < end; ci++, tap++) {
+                        const uint32_t qa = src ? src[ci] : zx;
+                        sqa += qa;
+                        axmul__cuda_tap(wtile + tap * AXMUL__CUDA_CO_TILE, qa, T, acc32);
+                    }
+                }
+                inblock += seg;
+                if (inblock == AXMUL__CUDA_TAP_BLOCK) {
+                    AXMUL__UNROLL
+                    for (int t = 0; t < AXMUL__CUDA_CO_TILE; t++) {
+                        acc64[t] += (int64_t)acc32[t] - (int64_t)offset * AXMUL__CUDA_TAP_BLOCK;
+                        acc32[t] = 0;
+                    }
+                    inblock = 0;
+                }
+            }
+        }
+    }
+    AXMUL__UNROLL /* constant indices keep the accumulators in registers */
+    for (int t = 0; t < AXMUL__CUDA_CO_TILE; t++) {
+        if (t >= ntile)
+            break;
+        const int o = o0 + t;
+        int64_t acc = acc64[t] + (int64_t)acc32[t] - (int64_t)offset * inblock;
+        if (!p->is_signed) { /* zero-point corrections, in the CPU engine's integers */
+            const int64_t z = zw[o], zx64 = p->zx;
+            acc = acc - z * sqa + (int64_t)p->k * zx64 * z - zx64 * sum_qw[o];
+        }
+        y[pix * p->co + o] = axmul__conv_out(oscale[o], acc);
+    }
+}
+
+#endif

@@ -1,0 +1,218 @@
+/* The CUDA kernel's per-thread code (cuda/conv_kernel.h) run on the host over the launch grid,
+ * chunk by chunk, exactly as cuda/conv.cu launches it, against the reference convolution. This
+ * needs no GPU and no CUDA: it tests the kernel's indexing, padding, channel tiles, activation
+ * load widths, 32/64-bit tap blocking and zero-point corrections in every build, so that a GPU
+ * session only has to confirm the device-specific parts (tests/check_cuda.c). */
+#include <math.h>
+
+#include "axmul.h"
+#include "conv/conv_internal.h"
+#include "cuda/conv_kernel.h"
+#include "testutil.h"
+#include "convcase.h"
+
+enum { GUARD = 64 };
+
+/* Every thread of every block of every launch, in the device's chunking unless chunk > 0. */
+static void run_grid(const axmul__cuda_job *job, size_t chunk)
+{
+    const axmul__conv_plan *p = job->p;
+    const size_t in_img = (size_t)p->h * p->w * p->c, out_img = (size_t)p->oh * p->ow * p->co;
+    const int vec4 = axmul__cuda_vec4(p);
+    if (chunk == 0)
+        chunk = axmul__cuda_chunk(p);
+    for (size_t i0 = 0; i0 < (size_t)p->n; i0 += chunk) {
+        const size_t nb = (size_t)p->n - i0 < chunk ? (size_t)p->n - i0 : chunk;
+        uint64_t gx, gy;
+        axmul__cuda_grid(p, nb, &gx, &gy);
+        ck_assert_uint_le(gy, 65535); /* the device's limit for grid rows */
+        for (uint64_t by = 0; by < gy; by++)
+            for (uint64_t bx = 0; bx < gx; bx++)
+                for (int tx = 0; tx < AXMUL__CUDA_PIX; tx++)
+                    axmul__cuda_conv_thread(p, (int64_t)nb, job->qx + i0 * in_img, job->wt,
+                                            job->tt, job->sum_qw, job->zw, job->oscale,
+                                            job->y + i0 * out_img,
+                                            (int64_t)(bx * AXMUL__CUDA_PIX + tx), (int)by, vec4);
+    }
+}
+
+/* The kernel's output must equal the reference bit for bit, cover every element (the output
+ * starts as NaN) and write nothing past the end. */
+static void kernel_vs_ref(const rcase *c, const axmul_table *t, const char *what, size_t chunk)
+{
+    float *g = malloc((c->ny + GUARD) * sizeof(float)), *r = malloc(c->ny * sizeof(float));
+    for (size_t i = 0; i < c->ny + GUARD; i++)
+        g[i] = NAN;
+    char desc[256];
+    describe(&c->d, desc, sizeof desc);
+    ck_assert_msg(axmul_conv2d_ref(&c->d, t, c->x, c->w, r, NULL) == AXMUL_OK, "%s",
+                  axmul_error_detail());
+    axmul__conv_setup s;
+    ck_assert_msg(axmul__conv_setup_make(&c->d, t, c->x, c->w, &s) == AXMUL_OK, "%s",
+                  axmul_error_detail());
+    axmul__cuda_job job;
+    ck_assert_int_eq(axmul__cuda_job_make(&s, t, c->x, c->w, g, &job), AXMUL_OK);
+    run_grid(&job, chunk);
+    for (size_t i = 0; i < c->ny; i++)
+        ck_assert_msg(memcmp(&g[i], &r[i], sizeof(float)) == 0,
+                      "%s %s (chunk %zu): element %zu kernel %.9g reference %.9g", what, desc,
+                      chunk, i, g[i], r[i]);
+    for (size_t i = c->ny; i < c->ny + GUARD; i++)
+        ck_assert_msg(isnan(g[i]), "%s %s: write past the output at %zu", what, desc, i);
+    axmul__cuda_job_free(&job);
+    axmul__conv_setup_free(&s);
+    free(g);
+    free(r);
+}
+
+START_TEST(test_random_cases)
+{
+    uint64_t s = tu_seed() ^ 0xe3u;
+    axmul_table *tu = random_table(&s, 0), *ts = random_table(&s, 1), *ex;
+    ck_assert_int_eq(axmul_table_create_exact(0, &ex), AXMUL_OK);
+    for (int it = 0; it < 300; it++) {
+        rcase c;
+        random_case(&s, &c);
+        kernel_vs_ref(&c, it % 3 == 0 ? ex : it % 3 == 1 ? tu : ts, "random", it % 4 == 0 ? 1 : 0);
+        rcase_free(&c);
+    }
+    axmul_table_free(tu);
+    axmul_table_free(ts);
+    axmul_table_free(ex);
+}
+END_TEST
+
+START_TEST(test_edge_shapes)
+{
+    uint64_t s = tu_seed() ^ 0x12;
+    axmul_table *t = random_table(&s, 0);
+    for (int k = 0; k < N_EDGE_SHAPES; k++) {
+        rcase c;
+        edge_case(&s, k, &c);
+        kernel_vs_ref(&c, t, "edge", 0);
+        rcase_free(&c);
+    }
+    axmul_table_free(t);
+}
+END_TEST
+
+/* Groups whose channels are read 4 at a time, partial channel tiles (20 and 17 outputs per
+ * group), depthwise with a multiplier, strided and dilated windows, signed and unsigned. */
+START_TEST(test_groups_and_tiles)
+{
+    uint64_t s = tu_seed() ^ 0x6a;
+    axmul_table *t[2] = {random_table(&s, 0), random_table(&s, 1)};
+    const int shapes[][9] = {/* n h w c kh kw co groups valid */
+                             {2, 9, 7, 8, 3, 3, 6, 2, 0},    {1, 12, 12, 64, 3, 3, 80, 4, 0},
+                             {3, 5, 6, 12, 2, 3, 51, 3, 1},  {2, 10, 9, 8, 3, 3, 24, 8, 0},
+                             {1, 8, 8, 36, 1, 1, 34, 1, 0},  {2, 11, 13, 5, 5, 5, 33, 1, 0},
+                             {1, 6, 6, 128, 3, 3, 16, 1, 1}, {4, 3, 3, 4, 3, 3, 17, 1, 0}};
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++)
+        for (int sgn = 0; sgn < 2; sgn++) {
+            rcase c;
+            int oh, ow;
+            grouped_case(&s, shapes[k], shapes[k][8] ? AXMUL_PADDING_VALID : AXMUL_PADDING_SAME,
+                         shapes[k][7], &c, &oh, &ow);
+            if (k % 2) { /* same shapes, strided and dilated: recompute the output size */
+                c.d.stride_h = 2;
+                c.d.dilation_w = c.d.w >= 2 * c.d.kw - 1 ? 2 : 1;
+                c.d.padding = AXMUL_PADDING_EXPLICIT;
+                c.d.pad_top = c.d.pad_left = 1;
+                ck_assert_int_eq(axmul_conv_output_shape(&c.d, &oh, &ow), AXMUL_OK);
+                c.ny = (size_t)c.d.n * oh * ow * c.d.co;
+            }
+            c.d.per_channel = (int)(k % 3 == 0);
+            kernel_vs_ref(&c, t[sgn], sgn ? "groups signed" : "groups", 0);
+            rcase_free(&c);
+        }
+    axmul_table_free(t[0]);
+    axmul_table_free(t[1]);
+}
+END_TEST
+
+/* Sums longer than one 32-bit tap block with the largest entries, unsigned and signed (stored
+ * + 32768: all 65535 or all 0), with both activation load widths. */
+START_TEST(test_tap_blocks)
+{
+    axmul_table *t[3] = {saturated_table(), NULL, NULL};
+    ck_assert_int_eq(axmul_table_create(1, &t[1]), AXMUL_OK);
+    ck_assert_int_eq(axmul_table_create(1, &t[2]), AXMUL_OK);
+    for (unsigned i = 0; i < AXMUL_TABLE_ENTRIES; i++) {
+        axmul_table_data_mut(t[1])[i] = 32767;
+        axmul_table_data_mut(t[2])[i] = 0x8000; /* -32768 */
+    }
+    for (int k = 70000; k <= 70001; k++)
+        for (int i = 0; i < 3; i++) {
+            rcase c;
+            long_dense_case(&c, 2, k, 3);
+            kernel_vs_ref(&c, t[i], "long sums", 0);
+            rcase_free(&c);
+        }
+    for (int i = 0; i < 3; i++)
+        axmul_table_free(t[i]);
+}
+END_TEST
+
+/* A batch split into launches of 1, 2 and 3 images gives the one-launch result. */
+START_TEST(test_chunks)
+{
+    uint64_t s = tu_seed() ^ 0xc4;
+    axmul_table *t = random_table(&s, 0);
+    const int v[7] = {7, 9, 10, 8, 3, 3, 18};
+    for (size_t chunk = 1; chunk <= 4; chunk++) {
+        rcase c;
+        int oh, ow;
+        shaped_case(&s, v, AXMUL_PADDING_SAME, &c, &oh, &ow);
+        kernel_vs_ref(&c, t, "chunks", chunk == 4 ? 0 : chunk);
+        rcase_free(&c);
+    }
+    axmul_table_free(t);
+}
+END_TEST
+
+/* The host-side facts the launch code relies on. */
+START_TEST(test_launch_geometry)
+{
+    axmul__conv_plan p;
+    memset(&p, 0, sizeof p);
+    p.n = 32;
+    p.h = p.w = p.oh = p.ow = 56;
+    p.c = p.cin_g = 64;
+    p.co = p.cout_g = 64;
+    p.groups = 1;
+    p.k = 9 * 64;
+    uint64_t gx, gy;
+    axmul__cuda_grid(&p, 32, &gx, &gy);
+    ck_assert_uint_eq(gx, (32 * 56 * 56 + AXMUL__CUDA_PIX - 1) / AXMUL__CUDA_PIX);
+    ck_assert_uint_eq(gy, 4);
+    ck_assert_int_eq(axmul__cuda_vec4(&p), 1);
+    ck_assert_uint_eq(axmul__cuda_chunk(&p), 32); /* the target batch in one launch */
+    ck_assert_uint_eq(axmul__cuda_weight_tile_bytes(&p), (size_t)4 * 576 * 16);
+    p.n = 100000; /* device buffers stay bounded */
+    const size_t chunk = axmul__cuda_chunk(&p);
+    ck_assert_uint_lt(chunk, (size_t)p.n);
+    ck_assert_uint_le(chunk * (56 * 56 * 64 * 5), AXMUL__CUDA_CHUNK_BYTES);
+    p.c = p.cin_g = 6;
+    ck_assert_int_eq(axmul__cuda_vec4(&p), 0);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("cudakernel");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_launch_geometry);
+    tcase_add_test(tc, test_random_cases);
+    tcase_add_test(tc, test_groups_and_tiles);
+    tcase_add_test(tc, test_tap_blocks);
+    tcase_add_test(tc, test_chunks);
+    tcase_add_test(tc, test_edge_shapes);
+    suite_add_tcase(s, tc);
+    tu_seed(); /* once, before the forked tests, so that they share it */
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
