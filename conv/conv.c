@@ -15,6 +15,8 @@
 #include "internal.h"
 #include "cuda/conv_kernel.h"
 #ifdef HAVE_CUDA
+#include <pthread.h>
+
 #include "cuda/cuda_probe.h"
 #endif
 
@@ -460,26 +462,33 @@ static void fill_info(axmul_conv_info *info, const axmul__conv_setup *s, axmul_b
 
 /* ---------------------------------------------------------------- backends */
 
+#ifdef HAVE_CUDA
+/* The probe runs once (pthread_once: concurrent first calls are common in threaded sweeps): it
+ * launches a kernel, so a GPU whose architecture this build has no image for is reported here
+ * instead of computing garbage later. */
+static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
+static int probe_ok;
+static char probe_why[256];
+
+static void probe_run(void)
+{
+    int n = 0;
+    char msg[256] = "";
+    if (axmul__cuda_probe(&n, msg, sizeof msg) != 0 || n == 0)
+        snprintf(probe_why, sizeof probe_why, "%s", msg);
+    else
+        probe_ok = 1;
+}
+#endif
+
 axmul_status axmul_cuda_available(void)
 {
 #ifdef HAVE_CUDA
     if (getenv("AXMUL_DISABLE_CUDA") && strcmp(getenv("AXMUL_DISABLE_CUDA"), "0") != 0)
         return axmul__fail(AXMUL_ERR_NO_DEVICE, "CUDA disabled by AXMUL_DISABLE_CUDA");
-    /* The probe runs once: it launches a kernel, so a GPU whose architecture this build has no
-     * image for is reported here instead of computing garbage later. */
-    static int probed = 0, ok = 0;
-    static char why[256];
-    if (!probed) {
-        int n = 0;
-        char msg[256] = "";
-        if (axmul__cuda_probe(&n, msg, sizeof msg) != 0 || n == 0)
-            snprintf(why, sizeof why, "%s", msg);
-        else
-            ok = 1;
-        probed = 1;
-    }
-    if (!ok)
-        return axmul__fail(AXMUL_ERR_NO_DEVICE, "no usable CUDA device: %s", why);
+    pthread_once(&probe_once, probe_run);
+    if (!probe_ok)
+        return axmul__fail(AXMUL_ERR_NO_DEVICE, "no usable CUDA device: %s", probe_why);
     return AXMUL_OK;
 #else
     return axmul__fail(AXMUL_ERR_NOT_BUILT, "this build has no CUDA backend (configure "

@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cuda/conv_cuda.h"
@@ -77,13 +78,21 @@ extern "C" int axmul__cuda_conv(axmul__cuda_job *job, char *msg, size_t msg_len)
     const int vec4 = axmul__cuda_vec4(&p);
     kernel_fn kernel = nullptr;
     size_t smem_bytes = 0;
+    const char *table_env = getenv("AXMUL_CUDA_TABLE");
     cudaEvent_t ev0 = nullptr, ev1 = nullptr; // kernel time, for the benchmark
     float ms = 0.0f;
     job->kernel_seconds = 0.0;
 
+    // AXMUL_CUDA_TABLE=cached reads the columns through the read-only cache even where shared
+    // memory would hold the table: the texture-like baseline (TFApprox's choice) that the
+    // benchmark compares against.
+    if (table_env && strcmp(table_env, "shared") != 0 && strcmp(table_env, "cached") != 0) {
+        snprintf(msg, msg_len, "AXMUL_CUDA_TABLE=%s: expected shared or cached", table_env);
+        goto out;
+    }
     CK(cudaGetDevice(&dev));
     CK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
-    if ((size_t)optin >= TABLE_BYTES) {
+    if ((size_t)optin >= TABLE_BYTES && !(table_env && strcmp(table_env, "cached") == 0)) {
         kernel = vec4 ? lut_conv<1, 1> : lut_conv<0, 1>;
         smem_bytes = TABLE_BYTES;
         CK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,

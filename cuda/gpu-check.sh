@@ -74,7 +74,8 @@ make -j"$(nproc)" >> "$log" 2>&1 || { tail -30 "$log"; exit 1; }
 say "== GPU tests"
 fixtures=""
 set +e
-make -j"$(nproc)" check TESTS="tests/check_cuda tests/check_conv tests/test_conv.sh" >> "$log" 2>&1
+make -j"$(nproc)" check TESTS="tests/check_cuda tests/check_cudakernel tests/check_conv tests/test_conv.sh" \
+    >> "$log" 2>&1
 rc=$?
 set -e
 cat tests/check_cuda.log >> "$log" 2>/dev/null || true
@@ -82,12 +83,25 @@ grep -E "^(PASS|FAIL|SKIP|ERROR):" tests/*.trs 2>/dev/null | tee -a "$log" || tr
 say "== GPU benchmark"
 ./conv/axconv-test bench --backend cuda --repeat 5 --format json > "$out/bench-cuda.json" 2>> "$log" || rc=1
 ./conv/axconv-test bench --backend cuda --repeat 5 >> "$log" 2>&1 || true
+say "== GPU benchmark, table through the read-only cache (the texture-like baseline)"
+AXMUL_CUDA_TABLE=cached ./conv/axconv-test bench --backend cuda --repeat 5 --format json \
+    > "$out/bench-cuda-cached.json" 2>> "$log" || rc=1
 ./conv/axconv-test bench --backend cpu --repeat 3 --format json > "$out/bench-cpu.json" 2>> "$log" || true
 if [ -f "$deps/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz" ]; then
     say "== LeNet-5, 10,000 Fashion-MNIST images, bundled tables, CUDA backend"
     ./conv/axconv-test net --model models/lenet5-fashion-mnist \
         --dataset "fashion-mnist:$deps/usr/share/datasets/fashion-mnist" --mtab-dir tables \
         --backend cuda --format json --quiet > "$out/net-cuda.json" 2>> "$log" || rc=1
+fi
+if command -v ncu > /dev/null 2>&1; then
+    # Where the LUT kernel's time goes (shared-memory bank conflicts, issue slots, occupancy) on
+    # the benchmark's first CUDA shapes; needs access to the GPU's counters, else it says so.
+    say "== ncu: the first LUT kernel launches of the CUDA benchmark"
+    timeout 150 ncu --target-processes all --kernel-name regex:lut_conv --launch-count 3 \
+        --section SpeedOfLight --section Occupancy --section LaunchStats \
+        --section SchedulerStats --section MemoryWorkloadAnalysis_Tables \
+        ./conv/axconv-test bench --backend cuda --quick --repeat 1 > "$out/ncu.txt" 2>&1 || true
+    tail -60 "$out/ncu.txt" >> "$log"
 fi
 say "== done in $(( $(date +%s) - t0 )) s, status $rc"
 exit $rc

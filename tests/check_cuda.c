@@ -73,6 +73,34 @@ START_TEST(test_dense_and_accumulators)
 }
 END_TEST
 
+/* The table through the read-only cache (the texture-like baseline of the benchmark) gives the
+ * same bits; a wrong AXMUL_CUDA_TABLE is an error naming it, never a silent fallback. */
+START_TEST(test_cached_table)
+{
+    uint64_t s = tu_seed() ^ 0x7ab;
+    axmul_table *t = random_table(&s, 1);
+    ck_assert_int_eq(setenv("AXMUL_CUDA_TABLE", "cached", 1), 0);
+    for (int k = 0; k < N_EDGE_SHAPES; k += 3) {
+        rcase c;
+        edge_case(&s, k, &c);
+        cuda_vs_cpu(&c, t, "cached table");
+        rcase_free(&c);
+    }
+    ck_assert_int_eq(setenv("AXMUL_CUDA_TABLE", "texture", 1), 0);
+    rcase c;
+    edge_case(&s, 0, &c);
+    float *y = malloc(c.ny * sizeof(float));
+    c.d.backend = AXMUL_BACKEND_CUDA;
+    ck_assert_int_eq(axmul_conv2d(&c.d, t, c.x, c.w, y, NULL), AXMUL_ERR_CUDA);
+    ck_assert_msg(strstr(axmul_error_detail(), "AXMUL_CUDA_TABLE=texture"), "%s",
+                  axmul_error_detail());
+    unsetenv("AXMUL_CUDA_TABLE");
+    free(y);
+    rcase_free(&c);
+    axmul_table_free(t);
+}
+END_TEST
+
 int main(void)
 {
     axmul_status st = axmul_cuda_available();
@@ -87,6 +115,7 @@ int main(void)
     tcase_add_test(tc, test_random_cases);
     tcase_add_test(tc, test_edge_shapes);
     tcase_add_test(tc, test_dense_and_accumulators);
+    tcase_add_test(tc, test_cached_table);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);
