@@ -282,23 +282,9 @@ static void run_shape(const shape_t *sh, const axmul_table *t, axmul_backend bac
     r->gmacs = r->macs / r->seconds / 1e9;
     r->float_gmacs = r->macs / r->float_seconds / 1e9;
     r->ratio = r->seconds / r->float_seconds;
-    /* The engine's own memory beyond the caller's tensors (doc/performance.md): per call the
-     * quantized input and its planar (channel-major) copy, the quantized filter, its
-     * channel sums and (VBMI path) the per-channel tap order, and per thread K*256 activation
-     * bytes + 256*20 accumulator bytes (256 = the engine's chunk of output pixels); per table,
-     * kept in a cache of 4, the prepared layouts (384 KiB). */
-    int nthreads = threads;
-#ifdef _OPENMP
-    if (nthreads <= 0)
-        nthreads = omp_get_max_threads();
-#endif
-    if (nthreads <= 0)
-        nthreads = 1;
-    double k = (double)d.kh * d.kw * (d.c / d.groups);
-    int vbmi = strcmp(r->path, "vbmi") == 0;
-    r->bound_mb = (2.0 * (double)nx + (vbmi ? 5.0 : 1.0) * d.co * k + 8.0 * d.co + 3 * 131072.0 +
-                   nthreads * (k * 256 + 256 * 20.0)) /
-                  1048576.0;
+    /* The engine's own memory beyond the caller's tensors (doc/performance.md): the call's
+     * workspace as the library reports it, plus one prepared table (384 KiB) in its cache. */
+    r->bound_mb = ((double)info.work_bytes + 3 * 131072.0) / 1048576.0;
     free(x);
     free(w);
     free(y);

@@ -448,12 +448,13 @@ void axmul__conv_quantize_filter(const axmul__conv_setup *s, const float *w, uin
 }
 
 static void fill_info(axmul_conv_info *info, const axmul__conv_setup *s, axmul_backend b,
-                      const char *path, double device_seconds)
+                      const char *path, double device_seconds, size_t work_bytes)
 {
     if (!info)
         return;
     info->backend = b;
     info->device_seconds = device_seconds;
+    info->work_bytes = work_bytes;
     info->path = path;
     info->input_q = s->xq;
     info->filter_q = s->wq[0];
@@ -525,6 +526,7 @@ axmul_status axmul__cuda_job_make(const axmul__conv_setup *s, const axmul_table 
     uint8_t *qx = malloc(nx ? nx : 1), *wq = malloc(nw ? nw : 1);
     uint8_t *wt = malloc(axmul__cuda_weight_tile_bytes(p) + 1);
     int64_t *sum_qw = malloc(sizeof(int64_t) * (size_t)p->co);
+    job->work_bytes = nx + nw + axmul__cuda_weight_tile_bytes(p) + sizeof(int64_t) * (size_t)p->co;
     job->p = p;
     job->qx = qx;
     job->wt = wt;
@@ -556,7 +558,7 @@ void axmul__cuda_job_free(axmul__cuda_job *job)
 #ifdef HAVE_CUDA
 /* The CUDA backend: host preparation as above, then the device kernel (cuda/conv.cu). */
 static axmul_status conv_cuda(const axmul__conv_setup *s, const axmul_table *t, const float *x,
-                              const float *w, float *y, double *kernel_seconds)
+                              const float *w, float *y, double *kernel_seconds, size_t *work)
 {
     axmul__cuda_job job;
     axmul_status st = axmul__cuda_job_make(s, t, x, w, y, &job);
@@ -564,6 +566,7 @@ static axmul_status conv_cuda(const axmul__conv_setup *s, const axmul_table *t, 
     if (st == AXMUL_OK && axmul__cuda_conv(&job, msg, sizeof msg) != 0)
         st = axmul__fail(AXMUL_ERR_CUDA, "CUDA: %s", msg);
     *kernel_seconds = job.kernel_seconds;
+    *work = job.work_bytes;
     axmul__cuda_job_free(&job);
     return st;
 }
@@ -586,16 +589,18 @@ axmul_status axmul_conv2d(const axmul_conv_desc *d, const axmul_table *t, const 
 #ifdef HAVE_CUDA
     if (b == AXMUL_BACKEND_CUDA) {
         double kernel_s = 0.0;
-        st = conv_cuda(&s, t, x, w, y, &kernel_s);
+        size_t work = 0;
+        st = conv_cuda(&s, t, x, w, y, &kernel_s, &work);
         if (st == AXMUL_OK)
-            fill_info(info, &s, AXMUL_BACKEND_CUDA, "cuda", kernel_s);
+            fill_info(info, &s, AXMUL_BACKEND_CUDA, "cuda", kernel_s, work);
         axmul__conv_setup_free(&s);
         return st;
     }
 #endif
-    st = axmul__conv_cpu(&s, t, x, w, y, d->threads, &path);
+    size_t work = 0;
+    st = axmul__conv_cpu(&s, t, x, w, y, d->threads, &path, &work);
     if (st == AXMUL_OK)
-        fill_info(info, &s, AXMUL_BACKEND_CPU, path, 0.0);
+        fill_info(info, &s, AXMUL_BACKEND_CPU, path, 0.0, work);
     axmul__conv_setup_free(&s);
     return st;
 }
@@ -751,7 +756,7 @@ axmul_status axmul_conv2d_ref(const axmul_conv_desc *d, const axmul_table *t, co
                     y[(((size_t)n * p->oh + oy) * p->ow + ox) * p->co + o] =
                         axmul__conv_out(s.oscale[o], acc);
                 }
-    fill_info(info, &s, AXMUL_BACKEND_CPU, "ref", 0.0);
+    fill_info(info, &s, AXMUL_BACKEND_CPU, "ref", 0.0, 0);
     axmul__conv_setup_free(&s);
     return AXMUL_OK;
 }

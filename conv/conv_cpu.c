@@ -526,7 +526,8 @@ static size_t piece(layout *l, size_t count, size_t size)
 }
 
 axmul_status axmul__conv_cpu(const axmul__conv_setup *s, const axmul_table *t, const float *x,
-                             const float *w, float *y, int threads, const char **path)
+                             const float *w, float *y, int threads, const char **path,
+                             size_t *work_bytes)
 {
     const axmul__conv_plan *p = &s->p;
     kernel_info ki = select_kernel();
@@ -551,6 +552,7 @@ axmul_status axmul__conv_cpu(const axmul__conv_setup *s, const axmul_table *t, c
     const size_t o_threads = piece(&l, (size_t)nthreads, lt.used);
     if (l.overflow || lt.overflow)
         return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "conv: working memory size overflows");
+    *work_bytes = l.used;
     uint8_t *ws = aligned_alloc(64, l.used);
     prepared *tab = ws ? prep_acquire(t, p->is_signed, nthreads) : NULL;
     if (!tab) {

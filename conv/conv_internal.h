@@ -57,8 +57,9 @@ axmul_status axmul__cuda_job_make(const axmul__conv_setup *s, const axmul_table 
 void axmul__cuda_job_free(axmul__cuda_job *job);
 
 /* The CPU engine: chunked im2col + the LUT kernel chosen by cpuid or axmul_set_cpu_path. *path
- * receives the kernel's name. */
+ * receives the kernel's name, *work_bytes the size of the call's one workspace block. */
 axmul_status axmul__conv_cpu(const axmul__conv_setup *s, const axmul_table *t, const float *x,
-                             const float *w, float *y, int threads, const char **path);
+                             const float *w, float *y, int threads, const char **path,
+                             size_t *work_bytes);
 
 #endif

@@ -24,6 +24,7 @@ typedef struct axmul__cuda_job {
     float *y;              /* output, NHWC */
     double kernel_seconds; /* out: time in the convolution kernels (CUDA events) */
     void *hold_;           /* host bookkeeping: the prepared table's cache reference */
+    size_t work_bytes;     /* host bytes allocated for the job (peak, by axmul__cuda_job_make) */
 } axmul__cuda_job;
 
 /* Runs the convolution on device 0. Returns 0, or -1 with the CUDA error text in msg. Images are

@@ -97,6 +97,9 @@ typedef struct axmul_conv_info {
     uint64_t macs;          /* table lookups: n * oh * ow * co * kh * kw * c / groups */
     double device_seconds;  /* CUDA backend: time in the convolution kernels (CUDA events),
                                without quantization and transfers; 0 on the CPU */
+    size_t work_bytes;      /* host working memory the call allocated beyond the caller's
+                               tensors and the table cache (CPU engine: its one workspace block;
+                               CUDA: quantized input and filter codes); 0 for the reference */
 } axmul_conv_info;
 
 /* Approximate convolution. For each output element, with qa/qw the quantized activation and

@@ -823,6 +823,41 @@ START_TEST(test_backends_and_paths)
 }
 END_TEST
 
+/* info.work_bytes: the engine's workspace follows the layout documented in doc/performance.md
+ * (quantized input and its planar copy, filter codes and sums, the tap order, per thread K*256
+ * activation bytes and the accumulators), each piece rounded up to 64 bytes. */
+START_TEST(test_work_bytes)
+{
+    uint64_t s = tu_seed() ^ 0x3b;
+    axmul_table *t = random_table(&s, 0);
+    const int v[7] = {2, 20, 18, 24, 3, 3, 40};
+    rcase c;
+    int oh, ow;
+    shaped_case(&s, v, AXMUL_PADDING_SAME, &c, &oh, &ow);
+    float *y = malloc(c.ny * sizeof(float));
+    const size_t nx = c.nx, k = 3 * 3 * 24, co = 40;
+    size_t per_thread[3] = {0};
+    for (int th = 1; th <= 2; th++) {
+        axmul_conv_info info;
+        c.d.threads = th;
+        ck_assert_int_eq(axmul_conv2d(&c.d, t, c.x, c.w, y, &info), AXMUL_OK);
+        const size_t low = 2 * nx + co * k + 8 * co + (size_t)th * k * 256;
+        const size_t high = low + 4 * co * k + (size_t)th * (256 * 20 + 64 * 4) + 64 * 8;
+        ck_assert_msg(info.work_bytes >= low && info.work_bytes <= high,
+                      "%d threads: work_bytes %zu outside [%zu, %zu]", th, info.work_bytes, low,
+                      high);
+        per_thread[th] = info.work_bytes;
+    }
+    ck_assert_uint_ge(per_thread[2] - per_thread[1], k * 256 + 256 * 20);
+    axmul_conv_info info;
+    ck_assert_int_eq(axmul_conv2d_ref(&c.d, t, c.x, c.w, y, &info), AXMUL_OK);
+    ck_assert_uint_eq(info.work_bytes, 0);
+    free(y);
+    rcase_free(&c);
+    axmul_table_free(t);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("conv");
@@ -846,6 +881,7 @@ int main(void)
     tcase_add_test(tc, test_accumulator_safety);
     tcase_add_test(tc, test_bad_inputs);
     tcase_add_test(tc, test_backends_and_paths);
+    tcase_add_test(tc, test_work_bytes);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }
