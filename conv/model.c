@@ -92,6 +92,30 @@ size_t axmul__model_max_act(const axmul_model *m)
     return mx;
 }
 
+void axmul__layer_conv_desc(const axmul__layer *l, int n, int h, int w, int c,
+                            axmul_conv_desc *d)
+{
+    const int conv = l->kind == AXMUL__L_CONV;
+    axmul_conv_desc_init(d);
+    d->n = n;
+    d->h = h;
+    d->w = w;
+    d->c = c;
+    d->kh = conv ? l->kh : 1;
+    d->kw = conv ? l->kw : 1;
+    d->co = l->units;
+    d->stride_h = l->sh;
+    d->stride_w = l->sw;
+    d->dilation_h = l->dh;
+    d->dilation_w = l->dw;
+    d->padding = conv ? l->padding : AXMUL_PADDING_VALID;
+    d->pad_top = l->pad[0];
+    d->pad_bottom = l->pad[1];
+    d->pad_left = l->pad[2];
+    d->pad_right = l->pad[3];
+    d->groups = conv ? l->groups : 1;
+}
+
 axmul_status axmul__model_resolve(axmul_model *m, const char *name)
 {
     int h = m->in_h, w = m->in_w, c = m->in_c;
@@ -107,24 +131,7 @@ axmul_status axmul__model_resolve(axmul_model *m, const char *name)
         switch (l->kind) {
         case AXMUL__L_CONV: {
             axmul_conv_desc d;
-            axmul_conv_desc_init(&d);
-            d.n = 1;
-            d.h = h;
-            d.w = w;
-            d.c = c;
-            d.kh = l->kh;
-            d.kw = l->kw;
-            d.co = l->units;
-            d.stride_h = l->sh;
-            d.stride_w = l->sw;
-            d.dilation_h = l->dh;
-            d.dilation_w = l->dw;
-            d.padding = l->padding;
-            d.pad_top = l->pad[0];
-            d.pad_bottom = l->pad[1];
-            d.pad_left = l->pad[2];
-            d.pad_right = l->pad[3];
-            d.groups = l->groups;
+            axmul__layer_conv_desc(l, 1, h, w, c, &d);
             int oh, ow;
             if (axmul_conv_output_shape(&d, &oh, &ow) != AXMUL_OK) {
                 char why[512]; /* the detail buffer is about to be rewritten */

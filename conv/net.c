@@ -261,24 +261,7 @@ static axmul_status forward(const axmul_model *m, const axmul_net_options *o, co
         case AXMUL__L_DENSE:
             if (approx) {
                 axmul_conv_desc d;
-                axmul_conv_desc_init(&d);
-                d.n = n;
-                d.h = l->ih;
-                d.w = l->iw;
-                d.c = l->ic;
-                d.kh = l->kind == AXMUL__L_CONV ? l->kh : 1;
-                d.kw = l->kind == AXMUL__L_CONV ? l->kw : 1;
-                d.co = l->units;
-                d.stride_h = l->sh;
-                d.stride_w = l->sw;
-                d.dilation_h = l->dh;
-                d.dilation_w = l->dw;
-                d.padding = l->kind == AXMUL__L_CONV ? l->padding : AXMUL_PADDING_VALID;
-                d.pad_top = l->pad[0];
-                d.pad_bottom = l->pad[1];
-                d.pad_left = l->pad[2];
-                d.pad_right = l->pad[3];
-                d.groups = l->kind == AXMUL__L_CONV ? l->groups : 1;
+                axmul__layer_conv_desc(l, n, l->ih, l->iw, l->ic, &d);
                 d.per_channel = o->per_channel;
                 d.backend = o->backend;
                 d.threads = o->threads;

@@ -44,6 +44,11 @@ struct axmul_model {
  * used in error details (the model.json path). */
 axmul_status axmul__model_resolve(axmul_model *m, const char *name);
 
+/* The convolution descriptor of a conv or dense layer (dense: 1x1 kernel, VALID, one group) on
+ * n images of h x w x c; every other field at its axmul_conv_desc_init default. */
+void axmul__layer_conv_desc(const axmul__layer *l, int n, int h, int w, int c,
+                            axmul_conv_desc *d);
+
 /* Largest activation (h*w*c) in the network, input included. */
 size_t axmul__model_max_act(const axmul_model *m);
 
