@@ -73,7 +73,7 @@ extern "C" int axmul__cuda_conv(axmul__cuda_job *job, char *msg, size_t msg_len)
     int64_t *d_sqw = nullptr;
     int32_t *d_zw = nullptr;
     float *d_os = nullptr, *d_y = nullptr;
-    int dev = 0, optin = 0, rc = -1;
+    int dev = 0, optin = 0, sms = 1, bt = AXMUL__CUDA_PIX, rc = -1;
     uint64_t gx = 0, gy = 0;
     const int vec4 = axmul__cuda_vec4(&p);
     kernel_fn kernel = nullptr;
@@ -92,6 +92,7 @@ extern "C" int axmul__cuda_conv(axmul__cuda_job *job, char *msg, size_t msg_len)
     }
     CK(cudaGetDevice(&dev));
     CK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+    CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
     if ((size_t)optin >= TABLE_BYTES && !(table_env && strcmp(table_env, "cached") == 0)) {
         kernel = vec4 ? lut_conv<1, 1> : lut_conv<0, 1>;
         smem_bytes = TABLE_BYTES;
@@ -123,14 +124,15 @@ extern "C" int axmul__cuda_conv(axmul__cuda_job *job, char *msg, size_t msg_len)
     for (size_t i0 = 0; i0 < (size_t)p.n; i0 += chunk) {
         const size_t nb = (size_t)p.n - i0 < chunk ? (size_t)p.n - i0 : chunk;
         CK(cudaMemcpy(d_qx, job->qx + i0 * in_img, nb * in_img, cudaMemcpyHostToDevice));
-        axmul__cuda_grid(&p, nb, &gx, &gy);
+        bt = axmul__cuda_block_threads(&p, nb, sms);
+        axmul__cuda_grid(&p, nb, bt, &gx, &gy);
         if (gy > 65535 || gx > 0x7fffffff) {
             snprintf(msg, msg_len, "launch grid %llu x %llu too large (channel tiles or pixels)",
                      (unsigned long long)gx, (unsigned long long)gy);
             goto out;
         }
         CK(cudaEventRecord(ev0));
-        kernel<<<dim3((unsigned)gx, (unsigned)gy), AXMUL__CUDA_PIX, smem_bytes>>>(
+        kernel<<<dim3((unsigned)gx, (unsigned)gy), bt, smem_bytes>>>(
             p, (int64_t)nb, d_qx, d_wt, d_table, d_sqw, d_zw, d_os, d_y);
         // a GPU without a kernel image of this build fails here, never silently
         CK(cudaGetLastError());

@@ -5,7 +5,7 @@
  * GPU. Only the loads differ (vector loads through the read-only cache on the device).
  *
  * Work layout (the design measured by others, doc/performance.md): one thread per output pixel,
- * a block of AXMUL__CUDA_PIX pixels x AXMUL__CUDA_CO_TILE output channels of one group. For each
+ * a block of up to AXMUL__CUDA_PIX pixels x AXMUL__CUDA_CO_TILE output channels of one group. For each
  * tap a thread reads its activation code straight from the quantized NHWC input (no im2col ever
  * exists) and the tile's 16 weight codes with one warp-uniform 16-byte load; all lanes then read
  * the same table column T[.][w], held in shared memory where the GPU allows 128 KiB per block.
@@ -20,7 +20,7 @@
 
 #include "conv/conv_plan.h"
 
-#define AXMUL__CUDA_PIX 512     /* threads (output pixels) per block */
+#define AXMUL__CUDA_PIX 512     /* most threads (output pixels) per block */
 #define AXMUL__CUDA_CO_TILE 16  /* output channels per block: one 16-byte load of weight codes */
 #define AXMUL__CUDA_TAP_BLOCK 32768 /* taps summed in 32 bits: 32768 * 65535 < 2^32 */
 /* Device buffers for inputs and outputs stay below this whatever the batch. */
@@ -50,12 +50,27 @@ static inline size_t axmul__cuda_chunk(const axmul__conv_plan *p)
     return chunk > (size_t)p->n ? (size_t)p->n : chunk;
 }
 
-/* The launch grid for nb images: x over blocks of pixels, y over (group, channel tile). */
-static inline void axmul__cuda_grid(const axmul__conv_plan *p, size_t nb, uint64_t *gx,
+/* Threads (pixels) per block for nb images on a GPU with sms multiprocessors: AXMUL__CUDA_PIX,
+ * halved down to 64 while the grid would leave multiprocessors idle. Small launches (dense
+ * layers: one pixel per image) otherwise run on a few multiprocessors with mostly idle lanes;
+ * the table occupies one block's shared memory per multiprocessor either way. */
+static inline int axmul__cuda_block_threads(const axmul__conv_plan *p, size_t nb, int sms)
+{
+    const uint64_t npix = (uint64_t)nb * p->oh * p->ow;
+    const uint64_t rows = (uint64_t)p->groups * axmul__cuda_tiles(p);
+    int t = AXMUL__CUDA_PIX;
+    while (t > 64 && (npix + t - 1) / t * rows < (uint64_t)sms)
+        t /= 2;
+    return t;
+}
+
+/* The launch grid for nb images and blocks of bt threads: x over blocks of pixels, y over
+ * (group, channel tile). */
+static inline void axmul__cuda_grid(const axmul__conv_plan *p, size_t nb, int bt, uint64_t *gx,
                                     uint64_t *gy)
 {
     const uint64_t npix = (uint64_t)nb * p->oh * p->ow;
-    *gx = (npix + AXMUL__CUDA_PIX - 1) / AXMUL__CUDA_PIX;
+    *gx = (npix + (uint64_t)bt - 1) / (uint64_t)bt;
     *gy = (uint64_t)p->groups * axmul__cuda_tiles(p);
 }
 

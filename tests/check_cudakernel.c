@@ -13,8 +13,9 @@
 
 enum { GUARD = 64 };
 
-/* Every thread of every block of every launch, in the device's chunking unless chunk > 0. */
-static void run_grid(const axmul__cuda_job *job, size_t chunk)
+/* Every thread of every block of every launch, in the device's chunking unless chunk > 0, with
+ * the block size that cuda/conv.cu picks on a GPU with sms multiprocessors. */
+static void run_grid(const axmul__cuda_job *job, size_t chunk, int sms)
 {
     const axmul__conv_plan *p = job->p;
     const size_t in_img = (size_t)p->h * p->w * p->c, out_img = (size_t)p->oh * p->ow * p->co;
@@ -24,21 +25,24 @@ static void run_grid(const axmul__cuda_job *job, size_t chunk)
     for (size_t i0 = 0; i0 < (size_t)p->n; i0 += chunk) {
         const size_t nb = (size_t)p->n - i0 < chunk ? (size_t)p->n - i0 : chunk;
         uint64_t gx, gy;
-        axmul__cuda_grid(p, nb, &gx, &gy);
+        const int bt = axmul__cuda_block_threads(p, nb, sms);
+        ck_assert(bt >= 64 && bt <= AXMUL__CUDA_PIX && bt % 32 == 0);
+        axmul__cuda_grid(p, nb, bt, &gx, &gy);
         ck_assert_uint_le(gy, 65535); /* the device's limit for grid rows */
         for (uint64_t by = 0; by < gy; by++)
             for (uint64_t bx = 0; bx < gx; bx++)
-                for (int tx = 0; tx < AXMUL__CUDA_PIX; tx++)
+                for (int tx = 0; tx < bt; tx++)
                     axmul__cuda_conv_thread(p, (int64_t)nb, job->qx + i0 * in_img, job->wt,
                                             job->tt, job->sum_qw, job->zw, job->oscale,
-                                            job->y + i0 * out_img,
-                                            (int64_t)(bx * AXMUL__CUDA_PIX + tx), (int)by, vec4);
+                                            job->y + i0 * out_img, (int64_t)(bx * bt + tx),
+                                            (int)by, vec4);
     }
 }
 
 /* The kernel's output must equal the reference bit for bit, cover every element (the output
  * starts as NaN) and write nothing past the end. */
-static void kernel_vs_ref(const rcase *c, const axmul_table *t, const char *what, size_t chunk)
+static void kernel_vs_ref(const rcase *c, const axmul_table *t, const char *what, size_t chunk,
+                          int sms)
 {
     float *g = malloc((c->ny + GUARD) * sizeof(float)), *r = malloc(c->ny * sizeof(float));
     for (size_t i = 0; i < c->ny + GUARD; i++)
@@ -52,11 +56,11 @@ static void kernel_vs_ref(const rcase *c, const axmul_table *t, const char *what
                   axmul_error_detail());
     axmul__cuda_job job;
     ck_assert_int_eq(axmul__cuda_job_make(&s, t, c->x, c->w, g, &job), AXMUL_OK);
-    run_grid(&job, chunk);
+    run_grid(&job, chunk, sms);
     for (size_t i = 0; i < c->ny; i++)
         ck_assert_msg(memcmp(&g[i], &r[i], sizeof(float)) == 0,
-                      "%s %s (chunk %zu): element %zu kernel %.9g reference %.9g", what, desc,
-                      chunk, i, g[i], r[i]);
+                      "%s %s (chunk %zu, %d SMs): element %zu kernel %.9g reference %.9g", what,
+                      desc, chunk, sms, i, g[i], r[i]);
     for (size_t i = c->ny; i < c->ny + GUARD; i++)
         ck_assert_msg(isnan(g[i]), "%s %s: write past the output at %zu", what, desc, i);
     axmul__cuda_job_free(&job);
@@ -73,7 +77,8 @@ START_TEST(test_random_cases)
     for (int it = 0; it < 300; it++) {
         rcase c;
         random_case(&s, &c);
-        kernel_vs_ref(&c, it % 3 == 0 ? ex : it % 3 == 1 ? tu : ts, "random", it % 4 == 0 ? 1 : 0);
+        kernel_vs_ref(&c, it % 3 == 0 ? ex : it % 3 == 1 ? tu : ts, "random", it % 4 == 0 ? 1 : 0,
+                      it % 2 ? 132 : 1);
         rcase_free(&c);
     }
     axmul_table_free(tu);
@@ -89,7 +94,7 @@ START_TEST(test_edge_shapes)
     for (int k = 0; k < N_EDGE_SHAPES; k++) {
         rcase c;
         edge_case(&s, k, &c);
-        kernel_vs_ref(&c, t, "edge", 0);
+        kernel_vs_ref(&c, t, "edge", 0, 132);
         rcase_free(&c);
     }
     axmul_table_free(t);
@@ -122,7 +127,7 @@ START_TEST(test_groups_and_tiles)
                 c.ny = (size_t)c.d.n * oh * ow * c.d.co;
             }
             c.d.per_channel = (int)(k % 3 == 0);
-            kernel_vs_ref(&c, t[sgn], sgn ? "groups signed" : "groups", 0);
+            kernel_vs_ref(&c, t[sgn], sgn ? "groups signed" : "groups", 0, sgn ? 132 : 1);
             rcase_free(&c);
         }
     axmul_table_free(t[0]);
@@ -145,7 +150,7 @@ START_TEST(test_tap_blocks)
         for (int i = 0; i < 3; i++) {
             rcase c;
             long_dense_case(&c, 2, k, 3);
-            kernel_vs_ref(&c, t[i], "long sums", 0);
+            kernel_vs_ref(&c, t[i], "long sums", 0, 132);
             rcase_free(&c);
         }
     for (int i = 0; i < 3; i++)
@@ -163,7 +168,7 @@ START_TEST(test_chunks)
         rcase c;
         int oh, ow;
         shaped_case(&s, v, AXMUL_PADDING_SAME, &c, &oh, &ow);
-        kernel_vs_ref(&c, t, "chunks", chunk == 4 ? 0 : chunk);
+        kernel_vs_ref(&c, t, "chunks", chunk == 4 ? 0 : chunk, 16);
         rcase_free(&c);
     }
     axmul_table_free(t);
@@ -182,9 +187,19 @@ START_TEST(test_launch_geometry)
     p.groups = 1;
     p.k = 9 * 64;
     uint64_t gx, gy;
-    axmul__cuda_grid(&p, 32, &gx, &gy);
+    ck_assert_int_eq(axmul__cuda_block_threads(&p, 32, 132), AXMUL__CUDA_PIX);
+    axmul__cuda_grid(&p, 32, AXMUL__CUDA_PIX, &gx, &gy);
     ck_assert_uint_eq(gx, (32 * 56 * 56 + AXMUL__CUDA_PIX - 1) / AXMUL__CUDA_PIX);
     ck_assert_uint_eq(gy, 4);
+    /* the benchmark's dense layer (1936 -> 120, batch 256): 8 blocks of 512 would leave 124 of
+     * an H100's 132 multiprocessors idle; blocks of 64 give 32 */
+    axmul__conv_plan dn = p;
+    dn.h = dn.w = dn.oh = dn.ow = 1;
+    dn.c = dn.cin_g = dn.k = 1936;
+    dn.co = dn.cout_g = 120;
+    ck_assert_int_eq(axmul__cuda_block_threads(&dn, 256, 132), 64);
+    ck_assert_int_eq(axmul__cuda_block_threads(&dn, 256, 8), AXMUL__CUDA_PIX);
+    ck_assert_int_eq(axmul__cuda_block_threads(&dn, 256, 16), 128);
     ck_assert_int_eq(axmul__cuda_vec4(&p), 1);
     ck_assert_uint_eq(axmul__cuda_chunk(&p), 32); /* the target batch in one launch */
     ck_assert_uint_eq(axmul__cuda_weight_tile_bytes(&p), (size_t)4 * 576 * 16);
