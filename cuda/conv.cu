@@ -19,8 +19,8 @@ namespace
 constexpr size_t TABLE_BYTES = 65536 * sizeof(uint16_t);
 
 // Templates give the compiler the table's address space (shared-memory loads rather than generic
-// ones) and the activation load width as constants.
-template <int VEC4, int SMEM>
+// ones) and the activation load mode (axmul__cuda_mode) as constants.
+template <int MODE, int SMEM>
 __global__ void __launch_bounds__(AXMUL__CUDA_PIX)
     lut_conv(axmul__conv_plan p, int64_t n_img, const uint8_t *__restrict__ qx,
              const uint8_t *__restrict__ wt, const uint16_t *__restrict__ tt,
@@ -37,8 +37,12 @@ __global__ void __launch_bounds__(AXMUL__CUDA_PIX)
         T = reinterpret_cast<const uint16_t *>(smem);
     }
     const int64_t pix = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-    axmul__cuda_conv_thread(&p, n_img, qx, wt, T, sum_qw, zw, oscale, y, pix, (int)blockIdx.y,
-                            VEC4);
+    if (MODE < 2)
+        axmul__cuda_conv_thread(&p, n_img, qx, wt, T, sum_qw, zw, oscale, y, pix,
+                                (int)blockIdx.y, MODE == 1);
+    else
+        axmul__cuda_dw_thread(&p, n_img, qx, wt, T, sum_qw, zw, oscale, y, pix, (int)blockIdx.y,
+                              MODE == 3);
 }
 
 typedef void (*kernel_fn)(axmul__conv_plan, int64_t, const uint8_t *, const uint8_t *,
@@ -75,7 +79,7 @@ extern "C" int axmul__cuda_conv(axmul__cuda_job *job, char *msg, size_t msg_len)
     float *d_os = nullptr, *d_y = nullptr;
     int dev = 0, optin = 0, sms = 1, bt = AXMUL__CUDA_PIX, rc = -1;
     uint64_t gx = 0, gy = 0;
-    const int vec4 = axmul__cuda_vec4(&p);
+    const int mode = axmul__cuda_mode(&p);
     kernel_fn kernel = nullptr;
     size_t smem_bytes = 0;
     const char *table_env = getenv("AXMUL_CUDA_TABLE");
@@ -94,12 +98,14 @@ extern "C" int axmul__cuda_conv(axmul__cuda_job *job, char *msg, size_t msg_len)
     CK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
     CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
     if ((size_t)optin >= TABLE_BYTES && !(table_env && strcmp(table_env, "cached") == 0)) {
-        kernel = vec4 ? lut_conv<1, 1> : lut_conv<0, 1>;
+        const kernel_fn k[4] = {lut_conv<0, 1>, lut_conv<1, 1>, lut_conv<2, 1>, lut_conv<3, 1>};
+        kernel = k[mode];
         smem_bytes = TABLE_BYTES;
         CK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                 (int)TABLE_BYTES));
     } else { // sm_75 (64 KiB per block): columns through the read-only cache
-        kernel = vec4 ? lut_conv<1, 0> : lut_conv<0, 0>;
+        const kernel_fn k[4] = {lut_conv<0, 0>, lut_conv<1, 0>, lut_conv<2, 0>, lut_conv<3, 0>};
+        kernel = k[mode];
     }
     if (!d_table_valid || memcmp(h_table, job->tt, TABLE_BYTES) != 0) {
         d_table_valid = 0;

@@ -40,6 +40,37 @@ static inline AXMUL__HD int axmul__cuda_tiles(const axmul__conv_plan *p)
     return (p->cout_g + AXMUL__CUDA_CO_TILE - 1) / AXMUL__CUDA_CO_TILE;
 }
 
+/* Depthwise layers (one input channel per group) are tiled across groups: a tile of 16 groups'
+ * channels, each lane reading 16 different input channels, instead of tiles of one group's
+ * cout_g channels that would leave 15 of 16 lookups unused with a multiplier of 1. Their sums
+ * stay in 32 bits (k = kh * kw taps at most one tap block). */
+static inline AXMUL__HD int axmul__cuda_depthwise(const axmul__conv_plan *p)
+{
+    return p->cin_g == 1 && p->groups > 1 && p->k <= AXMUL__CUDA_TAP_BLOCK;
+}
+
+/* Grid rows: channel tiles of each group, or for depthwise layers tiles of all channels. */
+static inline AXMUL__HD int axmul__cuda_rows(const axmul__conv_plan *p)
+{
+    return axmul__cuda_depthwise(p) ? (p->co + AXMUL__CUDA_CO_TILE - 1) / AXMUL__CUDA_CO_TILE
+                                    : p->groups * axmul__cuda_tiles(p);
+}
+
+/* The output channels of grid row r: the first in *o0, the count (1-16) returned. */
+static inline AXMUL__HD int axmul__cuda_row_channels(const axmul__conv_plan *p, int r, int *o0)
+{
+    int end;
+    if (axmul__cuda_depthwise(p)) {
+        *o0 = r * AXMUL__CUDA_CO_TILE;
+        end = p->co;
+    } else {
+        const int tiles = axmul__cuda_tiles(p), g = r / tiles;
+        *o0 = g * p->cout_g + (r % tiles) * AXMUL__CUDA_CO_TILE;
+        end = (g + 1) * p->cout_g;
+    }
+    return end - *o0 < AXMUL__CUDA_CO_TILE ? end - *o0 : AXMUL__CUDA_CO_TILE;
+}
+
 /* Images per launch, so that a chunk's input codes and float outputs fit the device buffers. */
 static inline size_t axmul__cuda_chunk(const axmul__conv_plan *p)
 {
@@ -56,58 +87,61 @@ static inline size_t axmul__cuda_chunk(const axmul__conv_plan *p)
  * the table occupies one block's shared memory per multiprocessor either way. */
 static inline int axmul__cuda_block_threads(const axmul__conv_plan *p, size_t nb, int sms)
 {
-    const uint64_t npix = (uint64_t)nb * p->oh * p->ow;
-    const uint64_t rows = (uint64_t)p->groups * axmul__cuda_tiles(p);
+    const uint64_t npix = (uint64_t)nb * p->oh * p->ow, rows = (uint64_t)axmul__cuda_rows(p);
     int t = AXMUL__CUDA_PIX;
     while (t > 64 && (npix + t - 1) / t * rows < (uint64_t)sms)
         t /= 2;
     return t;
 }
 
-/* The launch grid for nb images and blocks of bt threads: x over blocks of pixels, y over
- * (group, channel tile). */
+/* The launch grid for nb images and blocks of bt threads: x over blocks of pixels, y over grid
+ * rows (channel tiles). */
 static inline void axmul__cuda_grid(const axmul__conv_plan *p, size_t nb, int bt, uint64_t *gx,
                                     uint64_t *gy)
 {
     const uint64_t npix = (uint64_t)nb * p->oh * p->ow;
     *gx = (npix + (uint64_t)bt - 1) / (uint64_t)bt;
-    *gy = (uint64_t)p->groups * axmul__cuda_tiles(p);
+    *gy = (uint64_t)axmul__cuda_rows(p);
 }
 
-/* Activation codes are read 4 taps at a time when every pixel's run of a group's channels starts
- * on a multiple of 4 bytes (buffers themselves are aligned). */
-static inline AXMUL__HD int axmul__cuda_vec4(const axmul__conv_plan *p)
+/* How a thread reads activation codes, a constant of each kernel instance:
+ *   0: one byte per tap;
+ *   1: 4 taps per 4-byte load, where every pixel's run of a group's channels starts on a multiple
+ *      of 4 bytes (the buffers themselves are aligned);
+ *   2: depthwise, one byte per channel of the tile;
+ *   3: depthwise with a multiplier of 1 and c a multiple of 16: the tile's 16 channels are 16
+ *      aligned bytes of the pixel, one load. */
+static inline AXMUL__HD int axmul__cuda_mode(const axmul__conv_plan *p)
 {
-    return p->c % 4 == 0 && p->cin_g % 4 == 0;
+    if (axmul__cuda_depthwise(p))
+        return p->cout_g == 1 && p->c % 16 == 0 ? 3 : 2;
+    return p->c % 4 == 0 && p->cin_g % 4 == 0 ? 1 : 0;
 }
 
 /* Bytes of the tile-major weight codes (axmul__cuda_weight_tiles). */
 static inline size_t axmul__cuda_weight_tile_bytes(const axmul__conv_plan *p)
 {
-    return (size_t)p->groups * axmul__cuda_tiles(p) * p->k * AXMUL__CUDA_CO_TILE;
+    return (size_t)axmul__cuda_rows(p) * p->k * AXMUL__CUDA_CO_TILE;
 }
 
 /* Rearranges filter codes wq[o * k + tap] so that a block reads its 16 channels' codes of one
- * tap with one load: wt[((g * tiles + tile) * k + tap) * 16 + i] = wq[(o0 + i) * k + tap], where
- * o0 = g * cout_g + tile * 16, and 0 past the group's last channel (a harmless lookup whose sum
- * is never stored, so the inner loop needs no test). */
+ * tap with one load: wt[(r * k + tap) * 16 + i] = wq[(o0 + i) * k + tap] for grid row r and its
+ * channels o0.. (axmul__cuda_row_channels), and 0 past the row's last channel (a harmless
+ * lookup whose sum is never stored, so the inner loops need no test). */
 static inline void axmul__cuda_weight_tiles(const axmul__conv_plan *p, const uint8_t *wq,
                                             uint8_t *wt)
 {
-    const int tiles = axmul__cuda_tiles(p);
     memset(wt, 0, axmul__cuda_weight_tile_bytes(p));
-    for (int g = 0; g < p->groups; g++)
-        for (int tile = 0; tile < tiles; tile++) {
-            uint8_t *dst = wt + (size_t)(g * tiles + tile) * p->k * AXMUL__CUDA_CO_TILE;
-            for (int i = 0; i < AXMUL__CUDA_CO_TILE; i++) {
-                const int oc = tile * AXMUL__CUDA_CO_TILE + i;
-                if (oc >= p->cout_g)
-                    break;
-                const uint8_t *src = wq + (size_t)(g * p->cout_g + oc) * p->k;
-                for (int tap = 0; tap < p->k; tap++)
-                    dst[(size_t)tap * AXMUL__CUDA_CO_TILE + i] = src[tap];
-            }
+    for (int r = 0; r < axmul__cuda_rows(p); r++) {
+        int o0;
+        const int nc = axmul__cuda_row_channels(p, r, &o0);
+        uint8_t *dst = wt + (size_t)r * p->k * AXMUL__CUDA_CO_TILE;
+        for (int i = 0; i < nc; i++) {
+            const uint8_t *src = wq + (size_t)(o0 + i) * p->k;
+            for (int tap = 0; tap < p->k; tap++)
+                dst[(size_t)tap * AXMUL__CUDA_CO_TILE + i] = src[tap];
         }
+    }
 }
 
 #if defined(__CUDACC__)
@@ -146,10 +180,10 @@ AXMUL__KFN void axmul__cuda_tap(const uint8_t *wtap, uint32_t qa, const uint16_t
     }
 }
 
-/* The work of the thread for output pixel pix (of the chunk's n_img images) and grid row by
- * (group * tiles + tile). qx: the chunk's input codes, NHWC; wt: tile-major weight codes
- * (axmul__cuda_weight_tiles); T: column-major table, T[w * 256 + a], signed entries stored +
- * 32768; y: the chunk's output, NHWC. vec4: axmul__cuda_vec4(p) (a constant in the kernel). */
+/* The work of the thread for output pixel pix (of the chunk's n_img images) and grid row by,
+ * modes 0 and 1 (axmul__cuda_mode). qx: the chunk's input codes, NHWC; wt: tile-major weight
+ * codes (axmul__cuda_weight_tiles); T: column-major table, T[w * 256 + a], signed entries stored
+ * + 32768; y: the chunk's output, NHWC. */
 AXMUL__KFN void axmul__cuda_conv_thread(const axmul__conv_plan *p, int64_t n_img, const uint8_t *qx,
                                         const uint8_t *wt, const uint16_t *T,
                                         const int64_t *sum_qw, const int32_t *zw,
@@ -158,11 +192,9 @@ AXMUL__KFN void axmul__cuda_conv_thread(const axmul__conv_plan *p, int64_t n_img
 {
     if (pix >= n_img * p->oh * p->ow)
         return;
-    const int tiles = axmul__cuda_tiles(p);
-    const int g = by / tiles;
-    const int o0 = g * p->cout_g + (by % tiles) * AXMUL__CUDA_CO_TILE;
-    const int left = g * p->cout_g + p->cout_g - o0;
-    const int ntile = left < AXMUL__CUDA_CO_TILE ? left : AXMUL__CUDA_CO_TILE;
+    int o0;
+    const int ntile = axmul__cuda_row_channels(p, by, &o0);
+    const int g = o0 / p->cout_g;
     const int ox = (int)(pix % p->ow);
     const int64_t r = pix / p->ow;
     const int oy = (int)(r % p->oh);
@@ -234,6 +266,76 @@ AXMUL__KFN void axmul__cuda_conv_thread(const axmul__conv_plan *p, int64_t n_img
             acc = acc - z * sqa + (int64_t)p->k * zx64 * z - zx64 * sum_qw[o];
         }
         y[pix * p->co + o] = axmul__conv_out(oscale[o], acc);
+    }
+}
+
+/* Modes 2 and 3 (depthwise): the thread's 16 output channels each read their own input channel
+ * (o / cout_g), so the sums of activation codes are per channel; k <= one tap block, so every
+ * sum fits 32 bits (k * 65535 and k * 255 < 2^32). Same arguments as axmul__cuda_conv_thread. */
+AXMUL__KFN void axmul__cuda_dw_thread(const axmul__conv_plan *p, int64_t n_img, const uint8_t *qx,
+                                      const uint8_t *wt, const uint16_t *T, const int64_t *sum_qw,
+                                      const int32_t *zw, const float *oscale, float *y,
+                                      int64_t pix, int by, int vec16)
+{
+    if (pix >= n_img * p->oh * p->ow)
+        return;
+    int o0;
+    const int ntile = axmul__cuda_row_channels(p, by, &o0);
+    const int ox = (int)(pix % p->ow);
+    const int64_t r = pix / p->ow;
+    const int oy = (int)(r % p->oh);
+    const int64_t n = r / p->oh;
+    const uint8_t *wtile = wt + (int64_t)by * p->k * AXMUL__CUDA_CO_TILE;
+    const uint32_t offset = p->is_signed ? 32768u : 0u;
+    const uint32_t zx = (uint32_t)p->zx;
+    uint32_t acc[AXMUL__CUDA_CO_TILE], sqa[AXMUL__CUDA_CO_TILE];
+    int ch[AXMUL__CUDA_CO_TILE]; /* input channel of each output channel; any valid one past
+                                    the row's end */
+    AXMUL__UNROLL
+    for (int t = 0; t < AXMUL__CUDA_CO_TILE; t++) {
+        acc[t] = 0;
+        sqa[t] = 0;
+        const int c = (o0 + t) / p->cout_g;
+        ch[t] = c < p->c ? c : p->c - 1;
+    }
+    int tap = 0;
+    for (int i = 0; i < p->kh; i++) {
+        const int iy = oy * p->sh - p->pad_top + i * p->dh;
+        for (int j = 0; j < p->kw; j++, tap++) {
+            const int ix = ox * p->sw - p->pad_left + j * p->dw;
+            const int inside = iy >= 0 && iy < p->h && ix >= 0 && ix < p->w;
+            const uint8_t *src = inside ? qx + ((n * p->h + iy) * p->w + ix) * p->c : NULL;
+            uint32_t av[4] = {0, 0, 0, 0};
+            if (vec16) { /* channels o0..o0 + 15 of the pixel: 16 aligned bytes */
+                if (src) {
+                    AXMUL__LOAD_W16(src + o0, av);
+                } else {
+                    av[0] = av[1] = av[2] = av[3] = zx * 0x01010101u;
+                }
+            }
+            uint32_t wv[4];
+            AXMUL__LOAD_W16(wtile + (int64_t)tap * AXMUL__CUDA_CO_TILE, wv);
+            AXMUL__UNROLL
+            for (int t = 0; t < AXMUL__CUDA_CO_TILE; t++) {
+                const uint32_t qa = vec16 ? (av[t / 4] >> (8 * (t % 4))) & 255u
+                                          : (src ? src[ch[t]] : zx);
+                const uint32_t w = (wv[t / 4] >> (8 * (t % 4))) & 255u;
+                sqa[t] += qa;
+                acc[t] += T[w * 256u + qa]; /* warp-uniform column for each t */
+            }
+        }
+    }
+    AXMUL__UNROLL
+    for (int t = 0; t < AXMUL__CUDA_CO_TILE; t++) {
+        if (t >= ntile)
+            break;
+        const int o = o0 + t;
+        int64_t a = (int64_t)acc[t] - (int64_t)offset * p->k;
+        if (!p->is_signed) {
+            const int64_t z = zw[o], zx64 = p->zx;
+            a = a - z * (int64_t)sqa[t] + (int64_t)p->k * zx64 * z - zx64 * sum_qw[o];
+        }
+        y[pix * p->co + o] = axmul__conv_out(oscale[o], a);
     }
 }
 

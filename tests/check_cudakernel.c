@@ -19,7 +19,7 @@ static void run_grid(const axmul__cuda_job *job, size_t chunk, int sms)
 {
     const axmul__conv_plan *p = job->p;
     const size_t in_img = (size_t)p->h * p->w * p->c, out_img = (size_t)p->oh * p->ow * p->co;
-    const int vec4 = axmul__cuda_vec4(p);
+    const int mode = axmul__cuda_mode(p);
     if (chunk == 0)
         chunk = axmul__cuda_chunk(p);
     for (size_t i0 = 0; i0 < (size_t)p->n; i0 += chunk) {
@@ -31,11 +31,18 @@ static void run_grid(const axmul__cuda_job *job, size_t chunk, int sms)
         ck_assert_uint_le(gy, 65535); /* the device's limit for grid rows */
         for (uint64_t by = 0; by < gy; by++)
             for (uint64_t bx = 0; bx < gx; bx++)
-                for (int tx = 0; tx < bt; tx++)
-                    axmul__cuda_conv_thread(p, (int64_t)nb, job->qx + i0 * in_img, job->wt,
-                                            job->tt, job->sum_qw, job->zw, job->oscale,
-                                            job->y + i0 * out_img, (int64_t)(bx * bt + tx),
-                                            (int)by, vec4);
+                for (int tx = 0; tx < bt; tx++) {
+                    const uint8_t *qx = job->qx + i0 * in_img;
+                    float *y = job->y + i0 * out_img;
+                    const int64_t pix = (int64_t)(bx * bt + tx);
+                    if (mode < 2)
+                        axmul__cuda_conv_thread(p, (int64_t)nb, qx, job->wt, job->tt,
+                                                job->sum_qw, job->zw, job->oscale, y, pix,
+                                                (int)by, mode == 1);
+                    else
+                        axmul__cuda_dw_thread(p, (int64_t)nb, qx, job->wt, job->tt, job->sum_qw,
+                                              job->zw, job->oscale, y, pix, (int)by, mode == 3);
+                }
     }
 }
 
@@ -102,7 +109,8 @@ START_TEST(test_edge_shapes)
 END_TEST
 
 /* Groups whose channels are read 4 at a time, partial channel tiles (20 and 17 outputs per
- * group), depthwise with a multiplier, strided and dilated windows, signed and unsigned. */
+ * group), depthwise layers in every load mode, strided and dilated windows, signed and
+ * unsigned. */
 START_TEST(test_groups_and_tiles)
 {
     uint64_t s = tu_seed() ^ 0x6a;
@@ -111,7 +119,11 @@ START_TEST(test_groups_and_tiles)
                              {2, 9, 7, 8, 3, 3, 6, 2, 0},    {1, 12, 12, 64, 3, 3, 80, 4, 0},
                              {3, 5, 6, 12, 2, 3, 51, 3, 1},  {2, 10, 9, 8, 3, 3, 24, 8, 0},
                              {1, 8, 8, 36, 1, 1, 34, 1, 0},  {2, 11, 13, 5, 5, 5, 33, 1, 0},
-                             {1, 6, 6, 128, 3, 3, 16, 1, 1}, {4, 3, 3, 4, 3, 3, 17, 1, 0}};
+                             {1, 6, 6, 128, 3, 3, 16, 1, 1}, {4, 3, 3, 4, 3, 3, 17, 1, 0},
+                             /* depthwise with one 16-byte load (c % 16 == 0, multiplier 1) */
+                             {2, 9, 11, 32, 3, 3, 32, 32, 0}, {1, 7, 7, 48, 5, 5, 48, 48, 0},
+                             /* depthwise with multiplier 2 */
+                             {2, 6, 5, 16, 3, 3, 32, 16, 0}};
     for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++)
         for (int sgn = 0; sgn < 2; sgn++) {
             rcase c;
@@ -146,13 +158,23 @@ START_TEST(test_tap_blocks)
         axmul_table_data_mut(t[1])[i] = 32767;
         axmul_table_data_mut(t[2])[i] = 0x8000; /* -32768 */
     }
-    for (int k = 70000; k <= 70001; k++)
-        for (int i = 0; i < 3; i++) {
+    uint64_t s = tu_seed() ^ 0x7b;
+    for (int i = 0; i < 3; i++) {
+        for (int k = 70000; k <= 70001; k++) {
             rcase c;
             long_dense_case(&c, 2, k, 3);
             kernel_vs_ref(&c, t[i], "long sums", 0, 132);
             rcase_free(&c);
         }
+        /* depthwise over a 257x257 window: 66,049 taps overflow 32 bits, so not the depthwise
+         * kernel (whose sums are 32-bit) but the general one */
+        const int v[7] = {1, 257, 257, 2, 257, 257, 2};
+        rcase c;
+        int oh, ow;
+        grouped_case(&s, v, AXMUL_PADDING_VALID, 2, &c, &oh, &ow);
+        kernel_vs_ref(&c, t[i], "long depthwise sums", 0, 132);
+        rcase_free(&c);
+    }
     for (int i = 0; i < 3; i++)
         axmul_table_free(t[i]);
 }
@@ -200,7 +222,7 @@ START_TEST(test_launch_geometry)
     ck_assert_int_eq(axmul__cuda_block_threads(&dn, 256, 132), 64);
     ck_assert_int_eq(axmul__cuda_block_threads(&dn, 256, 8), AXMUL__CUDA_PIX);
     ck_assert_int_eq(axmul__cuda_block_threads(&dn, 256, 16), 128);
-    ck_assert_int_eq(axmul__cuda_vec4(&p), 1);
+    ck_assert_int_eq(axmul__cuda_mode(&p), 1);
     ck_assert_uint_eq(axmul__cuda_chunk(&p), 32); /* the target batch in one launch */
     ck_assert_uint_eq(axmul__cuda_weight_tile_bytes(&p), (size_t)4 * 576 * 16);
     p.n = 100000; /* device buffers stay bounded */
@@ -208,7 +230,25 @@ START_TEST(test_launch_geometry)
     ck_assert_uint_lt(chunk, (size_t)p.n);
     ck_assert_uint_le(chunk * (56 * 56 * 64 * 5), AXMUL__CUDA_CHUNK_BYTES);
     p.c = p.cin_g = 6;
-    ck_assert_int_eq(axmul__cuda_vec4(&p), 0);
+    ck_assert_int_eq(axmul__cuda_mode(&p), 0);
+    /* depthwise 3x3 on 112x112x32: 2 rows of 16 channels across groups, one 16-byte load */
+    p.c = p.groups = 32;
+    p.cin_g = p.cout_g = 1;
+    p.co = 32;
+    p.k = 9;
+    ck_assert_int_eq(axmul__cuda_depthwise(&p), 1);
+    ck_assert_int_eq(axmul__cuda_rows(&p), 2);
+    ck_assert_int_eq(axmul__cuda_mode(&p), 3);
+    p.cout_g = 3; /* multiplier 3: 96 outputs, 6 rows, byte loads */
+    p.co = 96;
+    ck_assert_int_eq(axmul__cuda_rows(&p), 6);
+    ck_assert_int_eq(axmul__cuda_mode(&p), 2);
+    int o0;
+    ck_assert_int_eq(axmul__cuda_row_channels(&p, 5, &o0), 16);
+    ck_assert_int_eq(o0, 80);
+    p.k = 40000; /* sums longer than a tap block: the general kernel */
+    ck_assert_int_eq(axmul__cuda_depthwise(&p), 0);
+    ck_assert_int_eq(axmul__cuda_rows(&p), 32);
 }
 END_TEST
 
