@@ -92,8 +92,7 @@ size_t axmul__model_max_act(const axmul_model *m)
     return mx;
 }
 
-void axmul__layer_conv_desc(const axmul__layer *l, int n, int h, int w, int c,
-                            axmul_conv_desc *d)
+void axmul__layer_conv_desc(const axmul__layer *l, int n, int h, int w, int c, axmul_conv_desc *d)
 {
     const int conv = l->kind == AXMUL__L_CONV;
     axmul_conv_desc_init(d);

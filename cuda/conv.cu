@@ -38,8 +38,8 @@ __global__ void __launch_bounds__(AXMUL__CUDA_PIX)
     }
     const int64_t pix = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (MODE < 2)
-        axmul__cuda_conv_thread(&p, n_img, qx, wt, T, sum_qw, zw, oscale, y, pix,
-                                (int)blockIdx.y, MODE == 1);
+        axmul__cuda_conv_thread(&p, n_img, qx, wt, T, sum_qw, zw, oscale, y, pix, (int)blockIdx.y,
+                                MODE == 1);
     else
         axmul__cuda_dw_thread(&p, n_img, qx, wt, T, sum_qw, zw, oscale, y, pix, (int)blockIdx.y,
                               MODE == 3);

@@ -5,12 +5,13 @@
  * GPU. Only the loads differ (vector loads through the read-only cache on the device).
  *
  * Work layout (the design measured by others, doc/performance.md): one thread per output pixel,
- * a block of up to AXMUL__CUDA_PIX pixels x AXMUL__CUDA_CO_TILE output channels of one group. For each
- * tap a thread reads its activation code straight from the quantized NHWC input (no im2col ever
- * exists) and the tile's 16 weight codes with one warp-uniform 16-byte load; all lanes then read
- * the same table column T[.][w], held in shared memory where the GPU allows 128 KiB per block.
- * Sums are 32-bit per block of AXMUL__CUDA_TAP_BLOCK taps, then 64-bit: no float atomics, no
- * order dependence, and the one float conversion of axmul__conv_out, as on the CPU. */
+ * a block of up to AXMUL__CUDA_PIX pixels x AXMUL__CUDA_CO_TILE output channels of one group
+ * (of 16 groups for depthwise layers, axmul__cuda_depthwise). For each tap a thread reads its
+ * activation code straight from the quantized NHWC input (no im2col ever exists) and the tile's 16
+ * weight codes with one warp-uniform 16-byte load; all lanes then read the same table column
+ * T[.][w], held in shared memory where the GPU allows 128 KiB per block. Sums are 32-bit per block
+ * of AXMUL__CUDA_TAP_BLOCK taps, then 64-bit: no float atomics, no order dependence, and the one
+ * float conversion of axmul__conv_out, as on the CPU. */
 #ifndef AXMUL_CUDA_CONV_KERNEL_H
 #define AXMUL_CUDA_CONV_KERNEL_H
 
@@ -20,8 +21,8 @@
 
 #include "conv/conv_plan.h"
 
-#define AXMUL__CUDA_PIX 512     /* most threads (output pixels) per block */
-#define AXMUL__CUDA_CO_TILE 16  /* output channels per block: one 16-byte load of weight codes */
+#define AXMUL__CUDA_PIX 512    /* most threads (output pixels) per block */
+#define AXMUL__CUDA_CO_TILE 16 /* output channels per block: one 16-byte load of weight codes */
 #define AXMUL__CUDA_TAP_BLOCK 32768 /* taps summed in 32 bits: 32768 * 65535 < 2^32 */
 /* Device buffers for inputs and outputs stay below this whatever the batch. */
 #define AXMUL__CUDA_CHUNK_BYTES ((size_t)256 << 20)
@@ -185,10 +186,9 @@ AXMUL__KFN void axmul__cuda_tap(const uint8_t *wtap, uint32_t qa, const uint16_t
  * codes (axmul__cuda_weight_tiles); T: column-major table, T[w * 256 + a], signed entries stored
  * + 32768; y: the chunk's output, NHWC. */
 AXMUL__KFN void axmul__cuda_conv_thread(const axmul__conv_plan *p, int64_t n_img, const uint8_t *qx,
-                                        const uint8_t *wt, const uint16_t *T,
-                                        const int64_t *sum_qw, const int32_t *zw,
-                                        const float *oscale, float *y, int64_t pix, int by,
-                                        int vec4)
+                                        const uint8_t *wt, const uint16_t *T, const int64_t *sum_qw,
+                                        const int32_t *zw, const float *oscale, float *y,
+                                        int64_t pix, int by, int vec4)
 {
     if (pix >= n_img * p->oh * p->ow)
         return;
@@ -232,8 +232,7 @@ AXMUL__KFN void axmul__cuda_conv_thread(const axmul__conv_plan *p, int64_t n_img
                         for (int u = 0; u < 4; u++) {
                             const uint32_t qa = (a4 >> (8 * u)) & 255u;
                             sqa += qa;
-                            axmul__cuda_tap(wtile + (tap + u) * AXMUL__CUDA_CO_TILE, qa, T,
-                                            acc32);
+                            axmul__cuda_tap(wtile + (tap + u) * AXMUL__CUDA_CO_TILE, qa, T, acc32);
                         }
                     }
                 } else {
@@ -255,7 +254,8 @@ AXMUL__KFN void axmul__cuda_conv_thread(const axmul__conv_plan *p, int64_t n_img
             }
         }
     }
-    AXMUL__UNROLL /* constant indices keep the accumulators in registers */
+    /* unrolled: constant indices keep the accumulators in registers */
+    AXMUL__UNROLL
     for (int t = 0; t < AXMUL__CUDA_CO_TILE; t++) {
         if (t >= ntile)
             break;
@@ -274,8 +274,8 @@ AXMUL__KFN void axmul__cuda_conv_thread(const axmul__conv_plan *p, int64_t n_img
  * sum fits 32 bits (k * 65535 and k * 255 < 2^32). Same arguments as axmul__cuda_conv_thread. */
 AXMUL__KFN void axmul__cuda_dw_thread(const axmul__conv_plan *p, int64_t n_img, const uint8_t *qx,
                                       const uint8_t *wt, const uint16_t *T, const int64_t *sum_qw,
-                                      const int32_t *zw, const float *oscale, float *y,
-                                      int64_t pix, int by, int vec16)
+                                      const int32_t *zw, const float *oscale, float *y, int64_t pix,
+                                      int by, int vec16)
 {
     if (pix >= n_img * p->oh * p->ow)
         return;
@@ -317,8 +317,8 @@ AXMUL__KFN void axmul__cuda_dw_thread(const axmul__conv_plan *p, int64_t n_img, 
             AXMUL__LOAD_W16(wtile + (int64_t)tap * AXMUL__CUDA_CO_TILE, wv);
             AXMUL__UNROLL
             for (int t = 0; t < AXMUL__CUDA_CO_TILE; t++) {
-                const uint32_t qa = vec16 ? (av[t / 4] >> (8 * (t % 4))) & 255u
-                                          : (src ? src[ch[t]] : zx);
+                const uint32_t qa =
+                    vec16 ? (av[t / 4] >> (8 * (t % 4))) & 255u : (src ? src[ch[t]] : zx);
                 const uint32_t w = (wv[t / 4] >> (8 * (t % 4))) & 255u;
                 sqa[t] += qa;
                 acc[t] += T[w * 256u + qa]; /* warp-uniform column for each t */

@@ -58,6 +58,23 @@ START_TEST(test_edge_shapes)
 }
 END_TEST
 
+/* convcase.h's group_shapes: every tiling and activation load mode of the kernels. */
+START_TEST(test_groups_and_depthwise)
+{
+    uint64_t s = tu_seed() ^ 0x6a;
+    axmul_table *t[2] = {random_table(&s, 0), random_table(&s, 1)};
+    for (int k = 0; k < N_GROUP_SHAPES; k++)
+        for (int sgn = 0; sgn < 2; sgn++) {
+            rcase c;
+            group_shape_case(&s, k, &c);
+            cuda_vs_cpu(&c, t[sgn], sgn ? "groups signed" : "groups");
+            rcase_free(&c);
+        }
+    axmul_table_free(t[0]);
+    axmul_table_free(t[1]);
+}
+END_TEST
+
 /* 70,000 taps per output with an all-65535 table overflow 32-bit sums; both activation load
  * widths (k a multiple of 4 or not). */
 START_TEST(test_dense_and_accumulators)
@@ -114,6 +131,7 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_random_cases);
     tcase_add_test(tc, test_edge_shapes);
+    tcase_add_test(tc, test_groups_and_depthwise);
     tcase_add_test(tc, test_dense_and_accumulators);
     tcase_add_test(tc, test_cached_table);
     suite_add_tcase(s, tc);

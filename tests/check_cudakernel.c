@@ -36,9 +36,8 @@ static void run_grid(const axmul__cuda_job *job, size_t chunk, int sms)
                     float *y = job->y + i0 * out_img;
                     const int64_t pix = (int64_t)(bx * bt + tx);
                     if (mode < 2)
-                        axmul__cuda_conv_thread(p, (int64_t)nb, qx, job->wt, job->tt,
-                                                job->sum_qw, job->zw, job->oscale, y, pix,
-                                                (int)by, mode == 1);
+                        axmul__cuda_conv_thread(p, (int64_t)nb, qx, job->wt, job->tt, job->sum_qw,
+                                                job->zw, job->oscale, y, pix, (int)by, mode == 1);
                     else
                         axmul__cuda_dw_thread(p, (int64_t)nb, qx, job->wt, job->tt, job->sum_qw,
                                               job->zw, job->oscale, y, pix, (int)by, mode == 3);
@@ -84,8 +83,11 @@ START_TEST(test_random_cases)
     for (int it = 0; it < 300; it++) {
         rcase c;
         random_case(&s, &c);
-        kernel_vs_ref(&c, it % 3 == 0 ? ex : it % 3 == 1 ? tu : ts, "random", it % 4 == 0 ? 1 : 0,
-                      it % 2 ? 132 : 1);
+        kernel_vs_ref(&c,
+                      it % 3 == 0   ? ex
+                      : it % 3 == 1 ? tu
+                                    : ts,
+                      "random", it % 4 == 0 ? 1 : 0, it % 2 ? 132 : 1);
         rcase_free(&c);
     }
     axmul_table_free(tu);
@@ -108,37 +110,15 @@ START_TEST(test_edge_shapes)
 }
 END_TEST
 
-/* Groups whose channels are read 4 at a time, partial channel tiles (20 and 17 outputs per
- * group), depthwise layers in every load mode, strided and dilated windows, signed and
- * unsigned. */
+/* convcase.h's group_shapes, with signed and unsigned tables. */
 START_TEST(test_groups_and_tiles)
 {
     uint64_t s = tu_seed() ^ 0x6a;
     axmul_table *t[2] = {random_table(&s, 0), random_table(&s, 1)};
-    const int shapes[][9] = {/* n h w c kh kw co groups valid */
-                             {2, 9, 7, 8, 3, 3, 6, 2, 0},    {1, 12, 12, 64, 3, 3, 80, 4, 0},
-                             {3, 5, 6, 12, 2, 3, 51, 3, 1},  {2, 10, 9, 8, 3, 3, 24, 8, 0},
-                             {1, 8, 8, 36, 1, 1, 34, 1, 0},  {2, 11, 13, 5, 5, 5, 33, 1, 0},
-                             {1, 6, 6, 128, 3, 3, 16, 1, 1}, {4, 3, 3, 4, 3, 3, 17, 1, 0},
-                             /* depthwise with one 16-byte load (c % 16 == 0, multiplier 1) */
-                             {2, 9, 11, 32, 3, 3, 32, 32, 0}, {1, 7, 7, 48, 5, 5, 48, 48, 0},
-                             /* depthwise with multiplier 2 */
-                             {2, 6, 5, 16, 3, 3, 32, 16, 0}};
-    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++)
+    for (int k = 0; k < N_GROUP_SHAPES; k++)
         for (int sgn = 0; sgn < 2; sgn++) {
             rcase c;
-            int oh, ow;
-            grouped_case(&s, shapes[k], shapes[k][8] ? AXMUL_PADDING_VALID : AXMUL_PADDING_SAME,
-                         shapes[k][7], &c, &oh, &ow);
-            if (k % 2) { /* same shapes, strided and dilated: recompute the output size */
-                c.d.stride_h = 2;
-                c.d.dilation_w = c.d.w >= 2 * c.d.kw - 1 ? 2 : 1;
-                c.d.padding = AXMUL_PADDING_EXPLICIT;
-                c.d.pad_top = c.d.pad_left = 1;
-                ck_assert_int_eq(axmul_conv_output_shape(&c.d, &oh, &ow), AXMUL_OK);
-                c.ny = (size_t)c.d.n * oh * ow * c.d.co;
-            }
-            c.d.per_channel = (int)(k % 3 == 0);
+            group_shape_case(&s, k, &c);
             kernel_vs_ref(&c, t[sgn], sgn ? "groups signed" : "groups", 0, sgn ? 132 : 1);
             rcase_free(&c);
         }

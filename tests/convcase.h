@@ -147,10 +147,10 @@ static inline void shaped_case(uint64_t *s, const int v[7], axmul_padding pad, r
 /* Shapes a GPU backend must get right: 1x1 kernels and kernel == input with VALID padding
  * (TFApprox's GPU bug, its issue #12), batch 1 vs 7, and layers that span many blocks and
  * channel tiles. Columns: n h w c kh kw co, then 1 for VALID padding (else SAME). */
-static const int edge_shapes[][8] = {
-    {1, 7, 5, 3, 1, 1, 4, 0},     {2, 6, 6, 8, 6, 6, 3, 1},      {3, 1, 1, 16, 1, 1, 9, 0},
-    {1, 13, 11, 2, 13, 11, 2, 1}, {7, 17, 19, 3, 3, 3, 5, 0},    {1, 17, 19, 3, 3, 3, 5, 0},
-    {2, 56, 56, 64, 3, 3, 64, 0}, {1, 28, 28, 256, 1, 1, 128, 0}};
+static const int edge_shapes[][8] = {{1, 7, 5, 3, 1, 1, 4, 0},     {2, 6, 6, 8, 6, 6, 3, 1},
+                                     {3, 1, 1, 16, 1, 1, 9, 0},    {1, 13, 11, 2, 13, 11, 2, 1},
+                                     {7, 17, 19, 3, 3, 3, 5, 0},   {1, 17, 19, 3, 3, 3, 5, 0},
+                                     {2, 56, 56, 64, 3, 3, 64, 0}, {1, 28, 28, 256, 1, 1, 128, 0}};
 enum { N_EDGE_SHAPES = sizeof edge_shapes / sizeof edge_shapes[0] };
 
 /* edge_shapes[k] with explicit ranges. */
@@ -162,6 +162,37 @@ static inline void edge_case(uint64_t *s, int k, rcase *c)
     c->d.input_range_set = c->d.filter_range_set = 1;
     c->d.input_range = (axmul_range){0, 4};
     c->d.filter_range = (axmul_range){-0.5f, 0.5f};
+}
+
+/* Grouped and depthwise layers for a GPU backend's tilings: groups whose channels are read 4 at
+ * a time, partial channel tiles (20 and 17 outputs per group), depthwise layers with one 16-byte
+ * load (c % 16 == 0, multiplier 1), byte loads and a multiplier of 2 or 3. Columns: n h w c kh
+ * kw co groups, then 1 for VALID padding (else SAME). */
+static const int group_shapes[][9] = {
+    {2, 9, 7, 8, 3, 3, 6, 2, 0},     {1, 12, 12, 64, 3, 3, 80, 4, 0},
+    {3, 5, 6, 12, 2, 3, 51, 3, 1},   {2, 10, 9, 8, 3, 3, 24, 8, 0},
+    {1, 8, 8, 36, 1, 1, 34, 1, 0},   {2, 11, 13, 5, 5, 5, 33, 1, 0},
+    {1, 6, 6, 128, 3, 3, 16, 1, 1},  {4, 3, 3, 4, 3, 3, 17, 1, 0},
+    {2, 9, 11, 32, 3, 3, 32, 32, 0}, {1, 7, 7, 48, 5, 5, 48, 48, 0},
+    {2, 6, 5, 16, 3, 3, 32, 16, 0}};
+enum { N_GROUP_SHAPES = sizeof group_shapes / sizeof group_shapes[0] };
+
+/* group_shapes[k]; odd k strided (2, 1), dilated (1, 2) where the window fits, explicit padding;
+ * every third per-channel. */
+static inline void group_shape_case(uint64_t *s, int k, rcase *c)
+{
+    const int *v = group_shapes[k];
+    int oh, ow;
+    grouped_case(s, v, v[8] ? AXMUL_PADDING_VALID : AXMUL_PADDING_SAME, v[7], c, &oh, &ow);
+    if (k % 2) {
+        c->d.stride_h = 2;
+        c->d.dilation_w = c->d.w >= 2 * c->d.kw - 1 ? 2 : 1;
+        c->d.padding = AXMUL_PADDING_EXPLICIT;
+        c->d.pad_top = c->d.pad_left = 1;
+        ck_assert_int_eq(axmul_conv_output_shape(&c->d, &oh, &ow), AXMUL_OK);
+        c->ny = (size_t)c->d.n * oh * ow * c->d.co;
+    }
+    c->d.per_channel = (int)(k % 3 == 0);
 }
 
 /* A dense layer as a conv (n images of 1x1 x k channels, co outputs, per-channel ranges) whose
