@@ -1,14 +1,16 @@
 /* axmul: CPU convolution driver. Activations of a chunk of AXMUL__CHUNK output pixels are
  * gathered tap-major (A[tap][pixel]: an im2col, transposed and cut into chunks so that no
  * full-size im2col ever exists), and for every output channel an inner kernel sums the table
- * entries T[A[tap][p]][w[tap]] over the taps. The kernel is chosen at run time (cpuid): VBMI byte
- * permutes, AVX-512BW word permutes, AVX2 gathers or portable C; all give the same integers, and
+ * entries T[A[tap][p]][w[tap]] over the taps. The kernel is chosen at run time (cpuid, and a
+ * timing between the last two): VBMI byte permutes, AVX-512BW word permutes, AVX2 gathers or
+ * portable C; all give the same integers, and
  * the integers become floats in one place (axmul__conv_out), so every path is bit-identical. */
 #include "config.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -89,6 +91,68 @@ axmul_status axmul_set_cpu_path(const char *name)
     return AXMUL_OK;
 }
 
+/* Without AVX-512 the choice is between AVX2 gathers and the portable loop, and which is faster
+ * depends on the microarchitecture rather than on the instruction set: gathers are slow on AMD
+ * Zen (on this project's Zen 5: 1.7-1.9 against 2.8 GMAC/s per core, doc/performance.md) and on
+ * Intel CPUs with the Gather Data Sampling ("Downfall") microcode mitigation, fast on others. So
+ * the first selection times both kernels on one synthetic chunk (about 0.2 ms, best of 7
+ * interleaved runs) and keeps the faster; both give the same integers. */
+static pthread_once_t calib_once = PTHREAD_ONCE_INIT;
+static const char *calibrated = "portable";
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void calibrate(void)
+{
+#ifdef AXMUL__HAVE_X86_KERNELS
+    enum { TAPS = 64 };
+    if (!cpu_has("avx2"))
+        return;
+    /* + 32 entries after the last column: the AVX2 kernel's 32-bit gathers read one past */
+    uint16_t *tt = calloc(AXMUL_TABLE_ENTRIES + 32, sizeof *tt);
+    uint8_t *A = malloc((size_t)TAPS * AXMUL__CHUNK);
+    uint32_t *acc = malloc(AXMUL__CHUNK * sizeof *acc);
+    if (!tt || !A || !acc)
+        goto out;
+    uint8_t wrow[TAPS];
+    uint32_t r = 0x9e3779b9u; /* scattered codes, as real activations and weights are */
+    for (size_t i = 0; i < (size_t)TAPS * AXMUL__CHUNK; i++) {
+        r = r * 1664525u + 1013904223u;
+        A[i] = (uint8_t)(r >> 24);
+    }
+    for (int i = 0; i < TAPS; i++) {
+        r = r * 1664525u + 1013904223u;
+        wrow[i] = (uint8_t)(r >> 24);
+    }
+    const axmul__lut lut = {tt, NULL};
+    const axmul__lut_kernel fn[2] = {axmul__lut_kernel_avx2, axmul__lut_kernel_portable};
+    double best[2] = {1e30, 1e30};
+    for (int run = 0; run < 7; run++)
+        for (int k = 0; k < 2; k++) {
+            const double t0 = now_s();
+            fn[k](A, TAPS, wrow, &lut, AXMUL__CHUNK, acc);
+            const double t = now_s() - t0;
+            best[k] = t < best[k] ? t : best[k];
+        }
+    calibrated = best[0] < best[1] ? "avx2" : "portable";
+out:
+    free(tt);
+    free(A);
+    free(acc);
+#endif
+}
+
+const char *axmul__cpu_calibrated(void)
+{
+    pthread_once(&calib_once, calibrate);
+    return calibrated;
+}
+
 static kernel_info select_kernel(void)
 {
     if (!env_read) {
@@ -106,9 +170,7 @@ static kernel_info select_kernel(void)
         return kernel_by_name("vbmi");
     if (cpu_has("avx512bw"))
         return kernel_by_name("avx512bw");
-    if (cpu_has("avx2"))
-        return kernel_by_name("avx2");
-    return kernel_by_name("portable");
+    return kernel_by_name(axmul__cpu_calibrated());
 }
 
 const char *axmul_cpu_path(void)

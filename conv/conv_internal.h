@@ -56,6 +56,10 @@ axmul_status axmul__cuda_job_make(const axmul__conv_setup *s, const axmul_table 
                                   const float *w, float *y, axmul__cuda_job *job);
 void axmul__cuda_job_free(axmul__cuda_job *job);
 
+/* The CPU path used without AVX-512: "avx2" or "portable", whichever ran one synthetic chunk
+ * faster at the first call (once per process; "portable" without AVX2). */
+const char *axmul__cpu_calibrated(void);
+
 /* The CPU engine: chunked im2col + the LUT kernel chosen by cpuid or axmul_set_cpu_path. *path
  * receives the kernel's name, *work_bytes the size of the call's one workspace block. */
 axmul_status axmul__conv_cpu(const axmul__conv_setup *s, const axmul_table *t, const float *x,

@@ -151,8 +151,10 @@ axmul_status axmul_conv2d_fakequant_float(const axmul_conv_desc *d, int is_signe
 
 /* CPU kernel selection (for tests and benchmarks): "auto", "portable", "avx2", "avx512bw" (word
  * permutes, for AVX-512 CPUs without VBMI such as Skylake-SP and Cascade Lake), "vbmi". Also
- * read from the AXMUL_CPU_PATH environment variable. ERR_UNSUPPORTED when the CPU lacks the
- * instructions; the name of the path in use is returned by axmul_cpu_path(). */
+ * read from the AXMUL_CPU_PATH environment variable. "auto" takes vbmi, else avx512bw, else
+ * whichever of avx2 and portable ran a synthetic chunk faster at the first call (gathers are
+ * slow on some CPUs). ERR_UNSUPPORTED when the CPU lacks the instructions; the name of the path
+ * in use is returned by axmul_cpu_path(). */
 axmul_status axmul_set_cpu_path(const char *name);
 const char *axmul_cpu_path(void);
 

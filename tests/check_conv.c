@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "axmul.h"
+#include "conv/conv_internal.h"
 #include "testutil.h"
 #include "convcase.h"
 
@@ -815,6 +816,12 @@ START_TEST(test_backends_and_paths)
         ck_assert(info.device_seconds == 0.0);
         axmul_table_free(t);
     }
+    /* the timed choice between AVX2 and portable, used without AVX-512: one of them, once */
+    const char *cal = axmul__cpu_calibrated();
+    ck_assert_msg(strcmp(cal, "avx2") == 0 || strcmp(cal, "portable") == 0, "%s", cal);
+    ck_assert_ptr_eq(cal, axmul__cpu_calibrated());
+    if (strcmp(cal, "avx2") == 0)
+        ck_assert_int_eq(axmul_set_cpu_path("avx2"), AXMUL_OK); /* only where AVX2 runs */
     ck_assert_int_eq(axmul_set_cpu_path("portable"), AXMUL_OK);
     ck_assert_str_eq(axmul_cpu_path(), "portable");
     ck_assert_int_eq(axmul_set_cpu_path("bogus"), AXMUL_ERR_INVALID_ARGUMENT);
