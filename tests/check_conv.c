@@ -212,10 +212,9 @@ static void compare_with_ref(const rcase *c, const axmul_table *t, int threads)
                   axmul_error_detail());
     ck_assert_msg(axmul_conv2d(&d, t, c->x, c->w, y, NULL) == AXMUL_OK, "%s: %s", desc,
                   axmul_error_detail());
-    for (size_t i = 0; i < c->ny; i++)
-        ck_assert_msg(memcmp(&y[i], &r[i], sizeof(float)) == 0,
-                      "%s threads %d: element %zu fast %.9g ref %.9g", desc, threads, i, y[i],
-                      r[i]);
+    char ctx[300];
+    snprintf(ctx, sizeof ctx, "%s threads %d: fast against ref", desc, threads);
+    assert_same_bits(y, r, c->ny, ctx);
     free(y);
     free(r);
 }
@@ -285,10 +284,9 @@ START_TEST(test_paths_quantization_edges)
             if (!use_path(cpu_paths[pi]))
                 continue;
             ck_assert_int_eq(axmul_conv2d(&d, t, x, w, y, NULL), AXMUL_OK);
-            for (int i = 0; i < 120; i++)
-                ck_assert_msg(memcmp(&y[i], &r[i], 4) == 0,
-                              "path %s signed %d element %d: %g vs %g", cpu_paths[pi], sgn, i, y[i],
-                              r[i]);
+            char ctx[64];
+            snprintf(ctx, sizeof ctx, "path %s signed %d", cpu_paths[pi], sgn);
+            assert_same_bits(y, r, 120, ctx);
         }
         axmul_table_free(t);
     }

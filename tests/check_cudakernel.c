@@ -31,17 +31,10 @@ static void run_grid(const axmul__cuda_job *job, size_t chunk, int sms)
         ck_assert_uint_le(gy, 65535); /* the device's limit for grid rows */
         for (uint64_t by = 0; by < gy; by++)
             for (uint64_t bx = 0; bx < gx; bx++)
-                for (int tx = 0; tx < bt; tx++) {
-                    const uint8_t *qx = job->qx + i0 * in_img;
-                    float *y = job->y + i0 * out_img;
-                    const int64_t pix = (int64_t)(bx * bt + tx);
-                    if (mode < 2)
-                        axmul__cuda_conv_thread(p, (int64_t)nb, qx, job->wt, job->tt, job->sum_qw,
-                                                job->zw, job->oscale, y, pix, (int)by, mode == 1);
-                    else
-                        axmul__cuda_dw_thread(p, (int64_t)nb, qx, job->wt, job->tt, job->sum_qw,
-                                              job->zw, job->oscale, y, pix, (int)by, mode == 3);
-                }
+                for (int tx = 0; tx < bt; tx++)
+                    axmul__cuda_thread(p, (int64_t)nb, job->qx + i0 * in_img, job->wt, job->tt,
+                                       job->sum_qw, job->zw, job->oscale, job->y + i0 * out_img,
+                                       (int64_t)(bx * bt + tx), (int)by, mode);
     }
 }
 
@@ -63,10 +56,10 @@ static void kernel_vs_ref(const rcase *c, const axmul_table *t, const char *what
     axmul__cuda_job job;
     ck_assert_int_eq(axmul__cuda_job_make(&s, t, c->x, c->w, g, &job), AXMUL_OK);
     run_grid(&job, chunk, sms);
-    for (size_t i = 0; i < c->ny; i++)
-        ck_assert_msg(memcmp(&g[i], &r[i], sizeof(float)) == 0,
-                      "%s %s (chunk %zu, %d SMs): element %zu kernel %.9g reference %.9g", what,
-                      desc, chunk, sms, i, g[i], r[i]);
+    char ctx[320];
+    snprintf(ctx, sizeof ctx, "%s %s (chunk %zu, %d SMs): kernel against reference", what, desc,
+             chunk, sms);
+    assert_same_bits(g, r, c->ny, ctx);
     for (size_t i = c->ny; i < c->ny + GUARD; i++)
         ck_assert_msg(isnan(g[i]), "%s %s: write past the output at %zu", what, desc, i);
     axmul__cuda_job_free(&job);
@@ -244,10 +237,5 @@ int main(void)
     tcase_add_test(tc, test_chunks);
     tcase_add_test(tc, test_edge_shapes);
     suite_add_tcase(s, tc);
-    tu_seed(); /* once, before the forked tests, so that they share it */
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run(s);
 }

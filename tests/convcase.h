@@ -90,6 +90,15 @@ static inline void describe(const axmul_conv_desc *d, char *buf, size_t n)
              d->groups, d->per_channel, d->input_range_set, d->filter_range_set);
 }
 
+/* Every element of got equals want bit for bit (so -0 differs from +0 and NaNs are compared by
+ * their bits); ctx names the case in the failure message. */
+static inline void assert_same_bits(const float *got, const float *want, size_t n, const char *ctx)
+{
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(memcmp(&got[i], &want[i], sizeof(float)) == 0,
+                      "%s: element %zu is %.9g, expected %.9g", ctx, i, got[i], want[i]);
+}
+
 static inline axmul_table *random_table(uint64_t *s, int sgn)
 {
     axmul_table *t;
