@@ -521,12 +521,12 @@ axmul_status axmul__cuda_job_make(const axmul__conv_setup *s, const axmul_table 
                                   const float *w, float *y, axmul__cuda_job *job)
 {
     const axmul__conv_plan *p = &s->p;
-    size_t nx = (size_t)p->n * p->h * p->w * p->c, nw = (size_t)p->co * p->k;
+    const size_t nx = (size_t)p->n * p->h * p->w * p->c, nw = (size_t)p->co * p->k;
+    const size_t nwt = axmul__cuda_weight_tile_bytes(p);
     memset(job, 0, sizeof *job);
-    uint8_t *qx = malloc(nx ? nx : 1), *wq = malloc(nw ? nw : 1);
-    uint8_t *wt = malloc(axmul__cuda_weight_tile_bytes(p) + 1);
+    uint8_t *qx = malloc(nx ? nx : 1), *wq = malloc(nw ? nw : 1), *wt = malloc(nwt + 1);
     int64_t *sum_qw = malloc(sizeof(int64_t) * (size_t)p->co);
-    job->work_bytes = nx + nw + axmul__cuda_weight_tile_bytes(p) + sizeof(int64_t) * (size_t)p->co;
+    job->work_bytes = nx + nw + nwt + sizeof(int64_t) * (size_t)p->co;
     job->p = p;
     job->qx = qx;
     job->wt = wt;

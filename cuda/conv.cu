@@ -37,17 +37,16 @@ __global__ void __launch_bounds__(AXMUL__CUDA_PIX)
         T = reinterpret_cast<const uint16_t *>(smem);
     }
     const int64_t pix = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (MODE < 2)
-        axmul__cuda_conv_thread(&p, n_img, qx, wt, T, sum_qw, zw, oscale, y, pix, (int)blockIdx.y,
-                                MODE == 1);
-    else
-        axmul__cuda_dw_thread(&p, n_img, qx, wt, T, sum_qw, zw, oscale, y, pix, (int)blockIdx.y,
-                              MODE == 3);
+    axmul__cuda_thread(&p, n_img, qx, wt, T, sum_qw, zw, oscale, y, pix, (int)blockIdx.y, MODE);
 }
 
 typedef void (*kernel_fn)(axmul__conv_plan, int64_t, const uint8_t *, const uint8_t *,
                           const uint16_t *, const int64_t *, const int32_t *, const float *,
                           float *);
+
+// kernels[table in shared memory][axmul__cuda_mode]
+const kernel_fn kernels[2][4] = {{lut_conv<0, 0>, lut_conv<1, 0>, lut_conv<2, 0>, lut_conv<3, 0>},
+                                 {lut_conv<0, 1>, lut_conv<1, 1>, lut_conv<2, 1>, lut_conv<3, 1>}};
 
 // The device copy of the last table, reused while its entries are the same (a host copy is kept
 // to compare them: a hash could collide), and the lock that serialises the calls sharing it.
@@ -97,16 +96,14 @@ extern "C" int axmul__cuda_conv(axmul__cuda_job *job, char *msg, size_t msg_len)
     CK(cudaGetDevice(&dev));
     CK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
     CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
-    if ((size_t)optin >= TABLE_BYTES && !(table_env && strcmp(table_env, "cached") == 0)) {
-        const kernel_fn k[4] = {lut_conv<0, 1>, lut_conv<1, 1>, lut_conv<2, 1>, lut_conv<3, 1>};
-        kernel = k[mode];
-        smem_bytes = TABLE_BYTES;
+    // sm_75 (64 KiB per block) reads the columns through the read-only cache
+    smem_bytes = (size_t)optin >= TABLE_BYTES && !(table_env && strcmp(table_env, "cached") == 0)
+                     ? TABLE_BYTES
+                     : 0;
+    kernel = kernels[smem_bytes != 0][mode];
+    if (smem_bytes)
         CK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                 (int)TABLE_BYTES));
-    } else { // sm_75 (64 KiB per block): columns through the read-only cache
-        const kernel_fn k[4] = {lut_conv<0, 0>, lut_conv<1, 0>, lut_conv<2, 0>, lut_conv<3, 0>};
-        kernel = k[mode];
-    }
     if (!d_table_valid || memcmp(h_table, job->tt, TABLE_BYTES) != 0) {
         d_table_valid = 0;
         if (!d_table)

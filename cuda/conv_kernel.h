@@ -339,4 +339,17 @@ AXMUL__KFN void axmul__cuda_dw_thread(const axmul__conv_plan *p, int64_t n_img, 
     }
 }
 
+/* The thread's work in the given mode (axmul__cuda_mode): the one entry point of the kernel and
+ * of the host run. */
+AXMUL__KFN void axmul__cuda_thread(const axmul__conv_plan *p, int64_t n_img, const uint8_t *qx,
+                                   const uint8_t *wt, const uint16_t *T, const int64_t *sum_qw,
+                                   const int32_t *zw, const float *oscale, float *y, int64_t pix,
+                                   int by, int mode)
+{
+    if (mode < 2)
+        axmul__cuda_conv_thread(p, n_img, qx, wt, T, sum_qw, zw, oscale, y, pix, by, mode == 1);
+    else
+        axmul__cuda_dw_thread(p, n_img, qx, wt, T, sum_qw, zw, oscale, y, pix, by, mode == 3);
+}
+
 #endif
