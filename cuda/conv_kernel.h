@@ -168,6 +168,29 @@ static inline uint32_t axmul__load_u32(const uint8_t *ptr)
 #define AXMUL__LOAD_W16(ptr, v) memcpy((v), (ptr), 16)
 #endif
 
+/* Output coordinates of pixel pix of a chunk: column, row, image. */
+AXMUL__KFN void axmul__cuda_pixel(const axmul__conv_plan *p, int64_t pix, int *ox, int *oy,
+                                  int64_t *n)
+{
+    const int64_t r = pix / p->ow;
+    *ox = (int)(pix % p->ow);
+    *oy = (int)(r % p->oh);
+    *n = r / p->oh;
+}
+
+/* Output channel o from its sum of table entries (the signed storage offset already removed)
+ * and the sum of its activation codes: the CPU engine's zero-point corrections in 64-bit
+ * integers, then its one float conversion. */
+AXMUL__KFN float axmul__cuda_finish(const axmul__conv_plan *p, int o, int64_t acc, int64_t sqa,
+                                    const int64_t *sum_qw, const int32_t *zw, const float *oscale)
+{
+    if (!p->is_signed) {
+        const int64_t z = zw[o], zx = p->zx;
+        acc = acc - z * sqa + (int64_t)p->k * zx * z - zx * sum_qw[o];
+    }
+    return axmul__conv_out(oscale[o], acc);
+}
+
 /* One tap: the 16 channels' lookups of activation code qa, weight codes at wtap (16 bytes). */
 AXMUL__KFN void axmul__cuda_tap(const uint8_t *wtap, uint32_t qa, const uint16_t *T,
                                 uint32_t acc32[AXMUL__CUDA_CO_TILE])
@@ -195,10 +218,9 @@ AXMUL__KFN void axmul__cuda_conv_thread(const axmul__conv_plan *p, int64_t n_img
     int o0;
     const int ntile = axmul__cuda_row_channels(p, by, &o0);
     const int g = o0 / p->cout_g;
-    const int ox = (int)(pix % p->ow);
-    const int64_t r = pix / p->ow;
-    const int oy = (int)(r % p->oh);
-    const int64_t n = r / p->oh;
+    int ox, oy;
+    int64_t n;
+    axmul__cuda_pixel(p, pix, &ox, &oy, &n);
     const uint8_t *wtile = wt + (int64_t)by * p->k * AXMUL__CUDA_CO_TILE;
     const uint32_t offset = p->is_signed ? 32768u : 0u; /* signed entries are stored + 32768 */
     const uint32_t zx = (uint32_t)p->zx;
@@ -259,13 +281,8 @@ AXMUL__KFN void axmul__cuda_conv_thread(const axmul__conv_plan *p, int64_t n_img
     for (int t = 0; t < AXMUL__CUDA_CO_TILE; t++) {
         if (t >= ntile)
             break;
-        const int o = o0 + t;
-        int64_t acc = acc64[t] + (int64_t)acc32[t] - (int64_t)offset * inblock;
-        if (!p->is_signed) { /* zero-point corrections, in the CPU engine's integers */
-            const int64_t z = zw[o], zx64 = p->zx;
-            acc = acc - z * sqa + (int64_t)p->k * zx64 * z - zx64 * sum_qw[o];
-        }
-        y[pix * p->co + o] = axmul__conv_out(oscale[o], acc);
+        const int64_t acc = acc64[t] + (int64_t)acc32[t] - (int64_t)offset * inblock;
+        y[pix * p->co + o0 + t] = axmul__cuda_finish(p, o0 + t, acc, sqa, sum_qw, zw, oscale);
     }
 }
 
@@ -281,10 +298,9 @@ AXMUL__KFN void axmul__cuda_dw_thread(const axmul__conv_plan *p, int64_t n_img, 
         return;
     int o0;
     const int ntile = axmul__cuda_row_channels(p, by, &o0);
-    const int ox = (int)(pix % p->ow);
-    const int64_t r = pix / p->ow;
-    const int oy = (int)(r % p->oh);
-    const int64_t n = r / p->oh;
+    int ox, oy;
+    int64_t n;
+    axmul__cuda_pixel(p, pix, &ox, &oy, &n);
     const uint8_t *wtile = wt + (int64_t)by * p->k * AXMUL__CUDA_CO_TILE;
     const uint32_t offset = p->is_signed ? 32768u : 0u;
     const uint32_t zx = (uint32_t)p->zx;
@@ -329,13 +345,8 @@ AXMUL__KFN void axmul__cuda_dw_thread(const axmul__conv_plan *p, int64_t n_img, 
     for (int t = 0; t < AXMUL__CUDA_CO_TILE; t++) {
         if (t >= ntile)
             break;
-        const int o = o0 + t;
-        int64_t a = (int64_t)acc[t] - (int64_t)offset * p->k;
-        if (!p->is_signed) {
-            const int64_t z = zw[o], zx64 = p->zx;
-            a = a - z * (int64_t)sqa[t] + (int64_t)p->k * zx64 * z - zx64 * sum_qw[o];
-        }
-        y[pix * p->co + o] = axmul__conv_out(oscale[o], a);
+        const int64_t a = (int64_t)acc[t] - (int64_t)offset * p->k;
+        y[pix * p->co + o0 + t] = axmul__cuda_finish(p, o0 + t, a, sqa[t], sum_qw, zw, oscale);
     }
 }
 
