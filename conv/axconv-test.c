@@ -712,10 +712,16 @@ static int cmd_bench(int argc, char **argv)
         errorf("--mtab %s", axmul_error_detail());
         return EXIT_USAGE;
     }
+    const char *cpu_path;
+    if (axmul_cpu_path(&cpu_path) != AXMUL_OK) {
+        errorf("%s", axmul_error_detail());
+        axmul_table_free(t);
+        return EXIT_USAGE;
+    }
     if (!json)
         printf("table %s, backend %s, CPU path %s, threads %s\n",
                mtab ? mtab : "exact (mul8u_1JFF)", backend == AXMUL_BACKEND_CUDA ? "cuda" : "cpu",
-               axmul_cpu_path(), threads ? "as given" : "all");
+               cpu_path, threads ? "as given" : "all");
     int r = axmul__bench(t, backend, threads, repeat, quick, json, stdout);
     axmul_table_free(t);
     if (r < 0) {

@@ -58,9 +58,13 @@ static kernel_info kernel_by_name(const char *name)
 }
 
 /* Forced path (NULL: best available). Set by axmul_set_cpu_path or AXMUL_CPU_PATH; not meant
- * to be changed while convolutions run on other threads. */
+ * to be changed while convolutions run on other threads. An AXMUL_CPU_PATH that names no usable
+ * path is kept as an error (env_status, env_value) that every CPU convolution reports: ignoring
+ * it would let a mistyped value benchmark another path than the one the user asked for. */
 static const char *forced_path;
-static int env_read;
+static pthread_once_t env_once = PTHREAD_ONCE_INIT;
+static axmul_status env_status = AXMUL_OK;
+static char env_value[48];
 
 static const char *valid_name(const char *name)
 {
@@ -71,12 +75,35 @@ static const char *valid_name(const char *name)
     return NULL;
 }
 
+static void read_env(void)
+{
+    const char *e = getenv("AXMUL_CPU_PATH");
+    if (!e || !*e || strcmp(e, "auto") == 0)
+        return;
+    const char *v = valid_name(e);
+    if (v && cpu_has(v)) {
+        forced_path = v;
+        return;
+    }
+    env_status = v ? AXMUL_ERR_UNSUPPORTED : AXMUL_ERR_INVALID_ARGUMENT;
+    /* printable and bounded: the value is echoed in error messages */
+    size_t i = 0;
+    for (; e[i] && i + 4 < sizeof env_value; i++)
+        env_value[i] = e[i] >= 0x20 && e[i] < 0x7f ? e[i] : '?';
+    if (e[i]) {
+        memcpy(env_value + i, "...", 3);
+        i += 3;
+    }
+    env_value[i] = 0;
+}
+
 axmul_status axmul_set_cpu_path(const char *name)
 {
     axmul_error_clear();
-    env_read = 1; /* an explicit choice wins over the environment */
+    pthread_once(&env_once, read_env); /* so that the environment cannot override this later */
     if (!name || strcmp(name, "auto") == 0) {
         forced_path = NULL;
+        env_status = AXMUL_OK;
         return AXMUL_OK;
     }
     const char *v = valid_name(name);
@@ -88,6 +115,7 @@ axmul_status axmul_set_cpu_path(const char *name)
         return axmul__fail(AXMUL_ERR_UNSUPPORTED,
                            "CPU path '%s' needs instructions this CPU (or build) does not have", v);
     forced_path = v;
+    env_status = AXMUL_OK;
     return AXMUL_OK;
 }
 
@@ -153,29 +181,36 @@ const char *axmul__cpu_calibrated(void)
     return calibrated;
 }
 
-static kernel_info select_kernel(void)
+static axmul_status select_kernel(kernel_info *ki)
 {
-    if (!env_read) {
-        env_read = 1;
-        const char *e = getenv("AXMUL_CPU_PATH");
-        if (e && *e && strcmp(e, "auto") != 0) {
-            const char *v = valid_name(e);
-            if (v && cpu_has(v))
-                forced_path = v;
-        }
-    }
+    pthread_once(&env_once, read_env);
+    if (env_status == AXMUL_ERR_INVALID_ARGUMENT)
+        return axmul__fail(env_status,
+                           "AXMUL_CPU_PATH=%s: unknown CPU path (expected auto, portable, avx2, "
+                           "avx512bw or vbmi)",
+                           env_value);
+    if (env_status != AXMUL_OK)
+        return axmul__fail(
+            env_status, "AXMUL_CPU_PATH=%s: needs instructions this CPU (or build) does not have",
+            env_value);
     if (forced_path)
-        return kernel_by_name(forced_path);
-    if (cpu_has("vbmi"))
-        return kernel_by_name("vbmi");
-    if (cpu_has("avx512bw"))
-        return kernel_by_name("avx512bw");
-    return kernel_by_name(axmul__cpu_calibrated());
+        *ki = kernel_by_name(forced_path);
+    else if (cpu_has("vbmi"))
+        *ki = kernel_by_name("vbmi");
+    else if (cpu_has("avx512bw"))
+        *ki = kernel_by_name("avx512bw");
+    else
+        *ki = kernel_by_name(axmul__cpu_calibrated());
+    return AXMUL_OK;
 }
 
-const char *axmul_cpu_path(void)
+axmul_status axmul_cpu_path(const char **name)
 {
-    return select_kernel().name;
+    axmul_error_clear();
+    kernel_info ki;
+    axmul_status s = select_kernel(&ki);
+    *name = s == AXMUL_OK ? ki.name : NULL;
+    return s;
 }
 
 /* ---------------------------------------------------------------- portable kernel */
@@ -592,7 +627,10 @@ axmul_status axmul__conv_cpu(const axmul__conv_setup *s, const axmul_table *t, c
                              size_t *work_bytes)
 {
     const axmul__conv_plan *p = &s->p;
-    kernel_info ki = select_kernel();
+    kernel_info ki;
+    const axmul_status sel = select_kernel(&ki);
+    if (sel != AXMUL_OK)
+        return sel;
     size_t nx = (size_t)p->n * p->h * p->w * p->c;
     const int pointwise = p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 && p->pad_top == 0 &&
                           p->pad_left == 0 && p->oh == p->h && p->ow == p->w;

@@ -150,13 +150,19 @@ axmul_status axmul_conv2d_fakequant_float(const axmul_conv_desc *d, int is_signe
                                           const float *w, float *y);
 
 /* CPU kernel selection (for tests and benchmarks): "auto", "portable", "avx2", "avx512bw" (word
- * permutes, for AVX-512 CPUs without VBMI such as Skylake-SP and Cascade Lake), "vbmi". Also
- * read from the AXMUL_CPU_PATH environment variable. "auto" takes vbmi, else avx512bw, else
- * whichever of avx2 and portable ran a synthetic chunk faster at the first call (gathers are
- * slow on some CPUs). ERR_UNSUPPORTED when the CPU lacks the instructions; the name of the path
- * in use is returned by axmul_cpu_path(). */
+ * permutes, for AVX-512 CPUs without VBMI such as Skylake-SP and Cascade Lake), "vbmi". "auto"
+ * takes vbmi, else avx512bw, else whichever of avx2 and portable ran a synthetic chunk faster at
+ * the first call (gathers are slow on some CPUs). ERR_INVALID_ARGUMENT for an unknown name,
+ * ERR_UNSUPPORTED when the CPU lacks the instructions (the choice in force is then unchanged).
+ * Without a call, the AXMUL_CPU_PATH environment variable gives the name (read once, at the first
+ * use); when it names an unknown or unsupported path, every CPU convolution fails with that
+ * status and a detail naming the variable, rather than running another path than the one asked
+ * for. A call (even "auto") replaces the variable's choice and its error. */
 axmul_status axmul_set_cpu_path(const char *name);
-const char *axmul_cpu_path(void);
+
+/* The CPU path in use ("portable", "avx2", "avx512bw" or "vbmi", a static string) in *name; or
+ * the status and detail of an unusable AXMUL_CPU_PATH, with *name set to NULL. */
+axmul_status axmul_cpu_path(const char **name);
 
 /* Whether the CUDA backend can run here: OK, ERR_NOT_BUILT or ERR_NO_DEVICE (with detail). */
 axmul_status axmul_cuda_available(void);

@@ -114,4 +114,12 @@ expect_err "unknown CPU path 'sse9'"
 AXMUL_CPU_PATH=portable "$C" conv --shape 1,5,5,2 --kernel 3,3,2 > "$T/out" 2> "$T/err" ||
     fail "AXMUL_CPU_PATH=portable: $(cat "$T/err")"
 expect_out "path       portable"
+# a mistyped AXMUL_CPU_PATH is an error, not a silent fallback to another path
+run 2 env AXMUL_CPU_PATH=sse9 "$C" conv --shape 1,5,5,2 --kernel 3,3,2
+expect_err "AXMUL_CPU_PATH=sse9: unknown CPU path"
+run 2 env AXMUL_CPU_PATH=sse9 "$C" bench --quick --repeat 1
+expect_err "AXMUL_CPU_PATH=sse9: unknown CPU path"
+[ -s "$T/out" ] && fail "bench with a bad AXMUL_CPU_PATH printed figures"
+run 0 env AXMUL_CPU_PATH=sse9 "$C" conv --shape 1,5,5,2 --kernel 3,3,2 --path portable
+expect_out "path       portable"
 pass "bench --quick on every CPU path, AXMUL_CPU_PATH"
