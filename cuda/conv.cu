@@ -40,6 +40,32 @@ __global__ void __launch_bounds__(AXMUL__CUDA_PIX)
     axmul__cuda_thread(&p, n_img, qx, wt, T, sum_qw, zw, oscale, y, pix, (int)blockIdx.y, MODE);
 }
 
+// The expanded-table kernel (conv_kernel.h): stages of AXMUL__CUDA_X_TAPS taps, each expanded
+// into shared memory by the whole block, then looked up by every thread for its pixels. Every
+// thread reaches both barriers of every stage (pixels past the end are computed, not stored).
+template <int VEC4>
+__global__ void __launch_bounds__(AXMUL__CUDA_X_THREADS, 2)
+    lut_conv_x(axmul__conv_plan p, int64_t n_img, const uint8_t *__restrict__ qx,
+               const uint8_t *__restrict__ wt, const uint16_t *__restrict__ tt,
+               const int64_t *__restrict__ sum_qw, const int32_t *__restrict__ zw,
+               const float *__restrict__ oscale, float *__restrict__ y)
+{
+    extern __shared__ uint4 smem[];
+    uint32_t *E = reinterpret_cast<uint32_t *>(smem);
+    axmul__cuda_x_state st;
+    axmul__cuda_x_init(&st, &p, n_img, (int64_t)blockIdx.x, (int)blockIdx.y, (int)threadIdx.x,
+                       (int)blockDim.x);
+    const uint8_t *wtile = wt + (int64_t)blockIdx.y * p.k * AXMUL__CUDA_CO_TILE;
+    for (int tap0 = 0; tap0 < p.k; tap0 += AXMUL__CUDA_X_TAPS) {
+        const int nt = p.k - tap0 < AXMUL__CUDA_X_TAPS ? p.k - tap0 : AXMUL__CUDA_X_TAPS;
+        axmul__cuda_x_build(wtile, tt, tap0, nt, E, (int)threadIdx.x, (int)blockDim.x);
+        __syncthreads();
+        axmul__cuda_x_taps(&st, &p, qx, E, nt, VEC4);
+        __syncthreads(); // the next stage overwrites E
+    }
+    axmul__cuda_x_finish(&st, &p, n_img, (int)blockIdx.y, (int)blockDim.x, sum_qw, zw, oscale, y);
+}
+
 typedef void (*kernel_fn)(axmul__conv_plan, int64_t, const uint8_t *, const uint8_t *,
                           const uint16_t *, const int64_t *, const int32_t *, const float *,
                           float *);
@@ -47,6 +73,8 @@ typedef void (*kernel_fn)(axmul__conv_plan, int64_t, const uint8_t *, const uint
 // kernels[table in shared memory][axmul__cuda_mode]
 const kernel_fn kernels[2][4] = {{lut_conv<0, 0>, lut_conv<1, 0>, lut_conv<2, 0>, lut_conv<3, 0>},
                                  {lut_conv<0, 1>, lut_conv<1, 1>, lut_conv<2, 1>, lut_conv<3, 1>}};
+// x_kernels[axmul__cuda_mode], modes 0 and 1
+const kernel_fn x_kernels[2] = {lut_conv_x<0>, lut_conv_x<1>};
 
 // The device copy of the last table, reused while its entries are the same (a host copy is kept
 // to compare them: a hash could collide), and the lock that serialises the calls sharing it.
@@ -76,7 +104,7 @@ extern "C" int axmul__cuda_conv(axmul__cuda_job *job, char *msg, size_t msg_len)
     int64_t *d_sqw = nullptr;
     int32_t *d_zw = nullptr;
     float *d_os = nullptr, *d_y = nullptr;
-    int dev = 0, optin = 0, sms = 1, bt = AXMUL__CUDA_PIX, rc = -1;
+    int dev = 0, optin = 0, sms = 1, bt = AXMUL__CUDA_PIX, rc = -1, expanded = 0;
     uint64_t gx = 0, gy = 0;
     const int mode = axmul__cuda_mode(&p);
     kernel_fn kernel = nullptr;
@@ -88,22 +116,32 @@ extern "C" int axmul__cuda_conv(axmul__cuda_job *job, char *msg, size_t msg_len)
 
     // AXMUL_CUDA_TABLE=cached reads the columns through the read-only cache even where shared
     // memory would hold the table: the texture-like baseline (TFApprox's choice) that the
-    // benchmark compares against.
-    if (table_env && strcmp(table_env, "shared") != 0 && strcmp(table_env, "cached") != 0) {
-        snprintf(msg, msg_len, "AXMUL_CUDA_TABLE=%s: expected shared or cached", table_env);
+    // benchmark compares against. =expanded runs the expanded-table kernel on the layers it
+    // serves (axmul__cuda_expandable), the column kernel on the others.
+    if (table_env && strcmp(table_env, "shared") != 0 && strcmp(table_env, "cached") != 0 &&
+        strcmp(table_env, "expanded") != 0) {
+        snprintf(msg, msg_len, "AXMUL_CUDA_TABLE=%s: expected shared, cached or expanded",
+                 table_env);
         goto out;
     }
+    expanded = table_env && strcmp(table_env, "expanded") == 0 && axmul__cuda_expandable(&p);
     CK(cudaGetDevice(&dev));
     CK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
     CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
-    // sm_75 (64 KiB per block) reads the columns through the read-only cache
-    smem_bytes = (size_t)optin >= TABLE_BYTES && !(table_env && strcmp(table_env, "cached") == 0)
-                     ? TABLE_BYTES
-                     : 0;
-    kernel = kernels[smem_bytes != 0][mode];
-    if (smem_bytes)
-        CK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                (int)TABLE_BYTES));
+    if (expanded) {
+        kernel = x_kernels[mode];
+        smem_bytes = AXMUL__CUDA_X_STAGE_WORDS * sizeof(uint32_t); // 32 KiB: no opt-in needed
+    } else {
+        // sm_75 (64 KiB per block) reads the columns through the read-only cache
+        smem_bytes =
+            (size_t)optin >= TABLE_BYTES && !(table_env && strcmp(table_env, "cached") == 0)
+                ? TABLE_BYTES
+                : 0;
+        kernel = kernels[smem_bytes != 0][mode];
+        if (smem_bytes)
+            CK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                    (int)TABLE_BYTES));
+    }
     if (!d_table_valid || memcmp(h_table, job->tt, TABLE_BYTES) != 0) {
         d_table_valid = 0;
         if (!d_table)
@@ -127,8 +165,13 @@ extern "C" int axmul__cuda_conv(axmul__cuda_job *job, char *msg, size_t msg_len)
     for (size_t i0 = 0; i0 < (size_t)p.n; i0 += chunk) {
         const size_t nb = (size_t)p.n - i0 < chunk ? (size_t)p.n - i0 : chunk;
         CK(cudaMemcpy(d_qx, job->qx + i0 * in_img, nb * in_img, cudaMemcpyHostToDevice));
-        bt = axmul__cuda_block_threads(&p, nb, sms);
-        axmul__cuda_grid(&p, nb, bt, &gx, &gy);
+        if (expanded) {
+            bt = axmul__cuda_x_block_threads(&p, nb, sms);
+            axmul__cuda_x_grid(&p, nb, bt, &gx, &gy);
+        } else {
+            bt = axmul__cuda_block_threads(&p, nb, sms);
+            axmul__cuda_grid(&p, nb, bt, &gx, &gy);
+        }
         if (gy > 65535 || gx > 0x7fffffff) {
             snprintf(msg, msg_len, "launch grid %llu x %llu too large (channel tiles or pixels)",
                      (unsigned long long)gx, (unsigned long long)gy);

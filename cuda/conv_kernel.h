@@ -363,4 +363,254 @@ AXMUL__KFN void axmul__cuda_thread(const axmul__conv_plan *p, int64_t n_img, con
         axmul__cuda_dw_thread(p, n_img, qx, wt, T, sum_qw, zw, oscale, y, pix, by, mode == 3);
 }
 
+/* ---------------------------------------------------------------- the expanded-table kernel
+ *
+ * A second design for the general layers (AXMUL_CUDA_TABLE=expanded), aimed at the shared-memory
+ * bank conflicts that bound the column kernel above: there, each of a lane's 16 lookups per tap
+ * is its own 2-byte shared load, and 32 lanes with scattered activation codes hit the same bank
+ * 2.78 times on average (doc/performance.md). Here a block first expands, for a stage of
+ * AXMUL__CUDA_X_TAPS taps, the 16 weight columns of its channel tile into rows: for every
+ * activation code a, the 16 entries T[w_t][a] of the tile's channels side by side (32 bytes, as
+ * two 16-byte chunks). A lane then gets all 16 products of a tap with two 16-byte shared loads
+ * at its activation code. The expansion reads the 16 columns (8 KiB per tap) with coalesced
+ * loads from the read-only cache and costs the block the same per tap whatever its pixel count,
+ * so each thread takes AXMUL__CUDA_X_PPT pixels. Sums stay in 32 bits: only layers with at most
+ * one tap block per output, and not depthwise ones (each channel of theirs reads its own code). */
+#define AXMUL__CUDA_X_THREADS 256 /* most threads per block */
+#define AXMUL__CUDA_X_PPT 4       /* output pixels per thread */
+#define AXMUL__CUDA_X_TAPS 4      /* taps per stage */
+/* one stage: X_TAPS taps x 2 halves x 256 codes x 16 bytes (32 KiB), as 32-bit words */
+#define AXMUL__CUDA_X_STAGE_WORDS (AXMUL__CUDA_X_TAPS * 2 * 256 * 4)
+
+/* Whether a layer can run the expanded kernel (otherwise the column kernel runs it). */
+static inline AXMUL__HD int axmul__cuda_expandable(const axmul__conv_plan *p)
+{
+    return !axmul__cuda_depthwise(p) && p->k <= AXMUL__CUDA_TAP_BLOCK;
+}
+
+/* Threads per block of the expanded kernel: AXMUL__CUDA_X_THREADS, halved down to 64 while the
+ * grid would leave multiprocessors idle (as axmul__cuda_block_threads). */
+static inline int axmul__cuda_x_block_threads(const axmul__conv_plan *p, size_t nb, int sms)
+{
+    const uint64_t npix = (uint64_t)nb * p->oh * p->ow, rows = (uint64_t)axmul__cuda_rows(p);
+    int t = AXMUL__CUDA_X_THREADS;
+    for (;;) {
+        const uint64_t per = (uint64_t)t * AXMUL__CUDA_X_PPT; /* pixels per block */
+        if (t <= 64 || (npix + per - 1) / per * rows >= (uint64_t)sms)
+            return t;
+        t /= 2;
+    }
+}
+
+/* The expanded kernel's grid: x over blocks of bt * AXMUL__CUDA_X_PPT pixels, y over rows. */
+static inline void axmul__cuda_x_grid(const axmul__conv_plan *p, size_t nb, int bt, uint64_t *gx,
+                                      uint64_t *gy)
+{
+    const uint64_t npix = (uint64_t)nb * p->oh * p->ow, per = (uint64_t)bt * AXMUL__CUDA_X_PPT;
+    *gx = (npix + per - 1) / per;
+    *gy = (uint64_t)axmul__cuda_rows(p);
+}
+
+#if defined(__CUDACC__)
+#define AXMUL__LOAD_T4(ptr, v)                                                                     \
+    do {                                                                                           \
+        const uint2 t_ = __ldg((const uint2 *)(ptr));                                              \
+        (v)[0] = t_.x;                                                                             \
+        (v)[1] = t_.y;                                                                             \
+    } while (0)
+#define AXMUL__LOAD_E8(ptr, v)                                                                     \
+    do {                                                                                           \
+        const uint4 e_ = *(const uint4 *)(ptr);                                                    \
+        (v)[0] = e_.x;                                                                             \
+        (v)[1] = e_.y;                                                                             \
+        (v)[2] = e_.z;                                                                             \
+        (v)[3] = e_.w;                                                                             \
+    } while (0)
+/* One 16-byte shared store, written out: nvcc 13.0 splits a uint4 store through this pointer
+ * into four 4-byte stores (four times the store instructions of the stage build). */
+#define AXMUL__STORE_E8(ptr, v)                                                                    \
+    asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};"                                        \
+                 :                                                                                 \
+                 : "r"((unsigned)__cvta_generic_to_shared(ptr)), "r"((v)[0]), "r"((v)[1]),         \
+                   "r"((v)[2]), "r"((v)[3])                                                        \
+                 : "memory")
+#else
+#define AXMUL__LOAD_T4(ptr, v) memcpy((v), (ptr), 8)
+#define AXMUL__LOAD_E8(ptr, v) memcpy((v), (ptr), 16)
+#define AXMUL__STORE_E8(ptr, v) memcpy((ptr), (v), 16)
+#endif
+
+/* Where the 16-byte chunk of code a lies in its 256-chunk half: the building threads write 4
+ * consecutive codes each, so that 8 neighbouring lanes would write to 2 of the 8 groups of banks;
+ * the swizzle sends them to 8 different ones. Any permutation serves the readers, whose codes are
+ * scattered anyway. */
+AXMUL__KFN int axmul__cuda_x_swz(int a)
+{
+    return a ^ ((a >> 3) & 7);
+}
+
+/* Thread tid of bt's share of building the stage E for the nt taps from tap0 of the tile's
+ * weight codes wtile: unit u = (tap, half, block of 4 codes) reads 4 codes of 8 columns (one
+ * 8-byte load each, a warp's loads covering 256 bytes of a column) and writes 4 chunks, chunk
+ * (tap, half, a) holding T[w_t][a] for the half's 8 channels t, 16 bits each, in word order. */
+AXMUL__KFN void axmul__cuda_x_build(const uint8_t *wtile, const uint16_t *T, int tap0, int nt,
+                                    uint32_t *E, int tid, int bt)
+{
+    for (int u = tid; u < nt * 128; u += bt) {
+        const int tau = u >> 7, half = (u >> 6) & 1, ab = u & 63;
+        const uint8_t *wq = wtile + (int64_t)(tap0 + tau) * AXMUL__CUDA_CO_TILE + 8 * half;
+        uint32_t col[8][2];
+        AXMUL__UNROLL
+        for (int v = 0; v < 8; v++)
+            AXMUL__LOAD_T4(T + (uint32_t)wq[v] * 256u + (uint32_t)ab * 4u, col[v]);
+        uint32_t *dst = E + (size_t)(tau * 2 + half) * 256 * 4;
+        AXMUL__UNROLL
+        for (int j = 0; j < 4; j++) {
+            uint32_t q[4];
+            AXMUL__UNROLL
+            for (int m = 0; m < 4; m++) {
+                const uint32_t lo = (col[2 * m][j >> 1] >> (16 * (j & 1))) & 0xffffu;
+                const uint32_t hi = (col[2 * m + 1][j >> 1] >> (16 * (j & 1))) & 0xffffu;
+                q[m] = lo | hi << 16;
+            }
+            AXMUL__STORE_E8(dst + (size_t)axmul__cuda_x_swz(ab * 4 + j) * 4, q);
+        }
+    }
+}
+
+/* A thread's running state: its pixels, their sums, and the position of its next tap. */
+typedef struct axmul__cuda_x_state {
+    int64_t pix0;                   /* first pixel of the chunk; the others follow bt apart */
+    int32_t img[AXMUL__CUDA_X_PPT]; /* image * h: 0, or under 2^28 (axmul__cuda_chunk) */
+    int iy0[AXMUL__CUDA_X_PPT], ix0[AXMUL__CUDA_X_PPT];
+    uint32_t acc[AXMUL__CUDA_X_PPT][AXMUL__CUDA_CO_TILE], sqa[AXMUL__CUDA_X_PPT];
+    int cbase;    /* the group's first input channel */
+    int i, j, ci; /* the next tap: filter row, column, channel of the group */
+} axmul__cuda_x_state;
+
+/* Thread tid of block (bx, by) of bt threads, for a chunk of n_img images. Pixels past the
+ * chunk's end compute pixel 0 and are never stored (every thread takes part in the stages). */
+AXMUL__KFN void axmul__cuda_x_init(axmul__cuda_x_state *st, const axmul__conv_plan *p,
+                                   int64_t n_img, int64_t bx, int by, int tid, int bt)
+{
+    const int64_t npix = n_img * p->oh * p->ow;
+    int o0;
+    axmul__cuda_row_channels(p, by, &o0);
+    st->pix0 = bx * bt * AXMUL__CUDA_X_PPT + tid;
+    st->cbase = o0 / p->cout_g * p->cin_g;
+    st->i = st->j = st->ci = 0;
+    AXMUL__UNROLL
+    for (int u = 0; u < AXMUL__CUDA_X_PPT; u++) {
+        const int64_t pix = st->pix0 + (int64_t)u * bt;
+        int ox, oy;
+        int64_t n;
+        axmul__cuda_pixel(p, pix < npix ? pix : 0, &ox, &oy, &n);
+        st->img[u] = (int32_t)(n * p->h);
+        st->iy0[u] = oy * p->sh - p->pad_top;
+        st->ix0[u] = ox * p->sw - p->pad_left;
+        st->sqa[u] = 0;
+        AXMUL__UNROLL
+        for (int t = 0; t < AXMUL__CUDA_CO_TILE; t++)
+            st->acc[u][t] = 0;
+    }
+}
+
+/* The input codes of pixel u at the thread's current filter position, or NULL in the padding. */
+AXMUL__KFN const uint8_t *axmul__cuda_x_src(const axmul__cuda_x_state *st,
+                                            const axmul__conv_plan *p, const uint8_t *qx, int u)
+{
+    const int iy = st->iy0[u] + st->i * p->dh, ix = st->ix0[u] + st->j * p->dw;
+    if (iy < 0 || iy >= p->h || ix < 0 || ix >= p->w)
+        return NULL;
+    return qx + ((int64_t)(st->img[u] + iy) * p->w + ix) * p->c + st->cbase;
+}
+
+/* Moves the thread's tap position on by n taps (n divides cin_g when it is more than 1). */
+AXMUL__KFN void axmul__cuda_x_advance(axmul__cuda_x_state *st, const axmul__conv_plan *p, int n)
+{
+    st->ci += n;
+    if (st->ci == p->cin_g) {
+        st->ci = 0;
+        if (++st->j == p->kw) {
+            st->j = 0;
+            st->i++;
+        }
+    }
+}
+
+/* One lookup of all 16 channels: the two chunks of code qa in stage tap tau. */
+AXMUL__KFN void axmul__cuda_x_lookup(const uint32_t *E, int tau, uint32_t qa,
+                                     uint32_t acc[AXMUL__CUDA_CO_TILE])
+{
+    const uint32_t *c0 = E + ((size_t)tau * 2 * 256 + (size_t)axmul__cuda_x_swz((int)qa)) * 4;
+    uint32_t e[8];
+    AXMUL__LOAD_E8(c0, e);
+    AXMUL__LOAD_E8(c0 + 256 * 4, e + 4);
+    AXMUL__UNROLL
+    for (int t = 0; t < AXMUL__CUDA_CO_TILE; t++)
+        acc[t] += (e[t >> 1] >> (16 * (t & 1))) & 0xffffu;
+}
+
+/* The thread's work on a built stage of nt taps. vec4 (mode 1: c and cin_g multiples of 4, so a
+ * stage's 4 taps are 4 channels of one filter position): one 4-byte load per pixel. */
+AXMUL__KFN void axmul__cuda_x_taps(axmul__cuda_x_state *st, const axmul__conv_plan *p,
+                                   const uint8_t *qx, const uint32_t *E, int nt, int vec4)
+{
+    const uint32_t zx = (uint32_t)p->zx;
+    if (vec4) {
+        uint32_t a4[AXMUL__CUDA_X_PPT];
+        AXMUL__UNROLL
+        for (int u = 0; u < AXMUL__CUDA_X_PPT; u++) {
+            const uint8_t *src = axmul__cuda_x_src(st, p, qx, u);
+            a4[u] = src ? AXMUL__LOAD_A4(src + st->ci) : zx * 0x01010101u;
+        }
+        AXMUL__UNROLL
+        for (int tau = 0; tau < AXMUL__CUDA_X_TAPS; tau++) {
+            AXMUL__UNROLL
+            for (int u = 0; u < AXMUL__CUDA_X_PPT; u++) {
+                const uint32_t qa = (a4[u] >> (8 * tau)) & 255u;
+                st->sqa[u] += qa;
+                axmul__cuda_x_lookup(E, tau, qa, st->acc[u]);
+            }
+        }
+        axmul__cuda_x_advance(st, p, AXMUL__CUDA_X_TAPS);
+        return;
+    }
+    for (int tau = 0; tau < nt; tau++) {
+        AXMUL__UNROLL
+        for (int u = 0; u < AXMUL__CUDA_X_PPT; u++) {
+            const uint8_t *src = axmul__cuda_x_src(st, p, qx, u);
+            const uint32_t qa = src ? src[st->ci] : zx;
+            st->sqa[u] += qa;
+            axmul__cuda_x_lookup(E, tau, qa, st->acc[u]);
+        }
+        axmul__cuda_x_advance(st, p, 1);
+    }
+}
+
+/* The thread's outputs, after the last stage (y: the chunk's output, NHWC). */
+AXMUL__KFN void axmul__cuda_x_finish(const axmul__cuda_x_state *st, const axmul__conv_plan *p,
+                                     int64_t n_img, int by, int bt, const int64_t *sum_qw,
+                                     const int32_t *zw, const float *oscale, float *y)
+{
+    const int64_t npix = n_img * p->oh * p->ow;
+    const int64_t offset = p->is_signed ? 32768 : 0;
+    int o0;
+    const int ntile = axmul__cuda_row_channels(p, by, &o0);
+    AXMUL__UNROLL
+    for (int u = 0; u < AXMUL__CUDA_X_PPT; u++) {
+        const int64_t pix = st->pix0 + (int64_t)u * bt;
+        if (pix >= npix)
+            break;
+        AXMUL__UNROLL
+        for (int t = 0; t < AXMUL__CUDA_CO_TILE; t++) {
+            if (t >= ntile)
+                break;
+            const int64_t acc = (int64_t)st->acc[u][t] - offset * p->k;
+            y[pix * p->co + o0 + t] =
+                axmul__cuda_finish(p, o0 + t, acc, (int64_t)st->sqa[u], sum_qw, zw, oscale);
+        }
+    }
+}
+
 #endif

@@ -86,6 +86,9 @@ say "== GPU benchmark"
 say "== GPU benchmark, table through the read-only cache (the texture-like baseline)"
 AXMUL_CUDA_TABLE=cached ./conv/axconv-test bench --backend cuda --repeat 5 --format json \
     > "$out/bench-cuda-cached.json" 2>> "$log" || rc=1
+say "== GPU benchmark, expanded-table kernel (AXMUL_CUDA_TABLE=expanded)"
+AXMUL_CUDA_TABLE=expanded ./conv/axconv-test bench --backend cuda --repeat 5 --format json \
+    > "$out/bench-cuda-expanded.json" 2>> "$log" || rc=1
 if [ "${GPU_CHECK_CPU_BENCH:-0}" = 1 ]; then # the host CPU's figures: a minute more
     ./conv/axconv-test bench --backend cpu --repeat 3 --format json > "$out/bench-cpu.json" \
         2>> "$log" || true
@@ -100,11 +103,15 @@ if command -v ncu > /dev/null 2>&1; then
     # Where the LUT kernel's time goes (shared-memory bank conflicts, issue slots, occupancy) on
     # the benchmark's first CUDA shapes; needs access to the GPU's counters, else it says so.
     say "== ncu: the first LUT kernel launches of the CUDA benchmark"
-    timeout 120 ncu --target-processes all --kernel-name regex:lut_conv --launch-count 3 \
-        --section SpeedOfLight --section Occupancy --section LaunchStats \
-        --section SchedulerStats --section MemoryWorkloadAnalysis_Tables \
-        ./conv/axconv-test bench --backend cuda --quick --repeat 1 > "$out/ncu.txt" 2>&1 || true
-    tail -60 "$out/ncu.txt" >> "$log"
+    for kind in shared expanded; do
+        AXMUL_CUDA_TABLE=$kind timeout 90 ncu --target-processes all \
+            --kernel-name regex:lut_conv --launch-count 3 \
+            --section SpeedOfLight --section Occupancy --section LaunchStats \
+            --section SchedulerStats --section MemoryWorkloadAnalysis_Tables \
+            ./conv/axconv-test bench --backend cuda --quick --repeat 1 > "$out/ncu-$kind.txt" 2>&1 ||
+            true
+        tail -60 "$out/ncu-$kind.txt" >> "$log"
+    done
 fi
 say "== done in $(( $(date +%s) - t0 )) s, status $rc"
 exit $rc

@@ -118,6 +118,46 @@ START_TEST(test_cached_table)
 }
 END_TEST
 
+/* AXMUL_CUDA_TABLE=expanded: the expanded-table kernel on the layers it serves, the column
+ * kernel on the others (depthwise, sums over more than 32,768 taps), the same bits everywhere. */
+START_TEST(test_expanded_table)
+{
+    uint64_t s = tu_seed() ^ 0xe7a;
+    axmul_table *t[2] = {random_table(&s, 0), random_table(&s, 1)};
+    ck_assert_int_eq(setenv("AXMUL_CUDA_TABLE", "expanded", 1), 0);
+    for (int it = 0; it < 60; it++) {
+        rcase c;
+        random_case(&s, &c);
+        cuda_vs_cpu(&c, t[it % 2], "expanded, random");
+        rcase_free(&c);
+    }
+    for (int k = 0; k < N_EDGE_SHAPES; k++) {
+        rcase c;
+        edge_case(&s, k, &c);
+        cuda_vs_cpu(&c, t[k % 2], "expanded, edge");
+        rcase_free(&c);
+    }
+    for (int k = 0; k < N_GROUP_SHAPES; k++) {
+        rcase c;
+        group_shape_case(&s, k, &c);
+        cuda_vs_cpu(&c, t[k % 2], "expanded, groups");
+        rcase_free(&c);
+    }
+    axmul_table *sat = saturated_table();
+    rcase c;
+    long_dense_case(&c, 3, 32768, 5); /* the longest sums it takes: 32768 x 65535 < 2^32 */
+    cuda_vs_cpu(&c, sat, "expanded, K=32768");
+    rcase_free(&c);
+    long_dense_case(&c, 3, 70001, 5);
+    cuda_vs_cpu(&c, sat, "expanded, K=70001 (column kernel)");
+    rcase_free(&c);
+    unsetenv("AXMUL_CUDA_TABLE");
+    axmul_table_free(sat);
+    axmul_table_free(t[0]);
+    axmul_table_free(t[1]);
+}
+END_TEST
+
 int main(void)
 {
     axmul_status st = axmul_cuda_available();
@@ -134,6 +174,7 @@ int main(void)
     tcase_add_test(tc, test_groups_and_depthwise);
     tcase_add_test(tc, test_dense_and_accumulators);
     tcase_add_test(tc, test_cached_table);
+    tcase_add_test(tc, test_expanded_table);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);

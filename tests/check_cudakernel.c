@@ -13,39 +13,79 @@
 
 enum { GUARD = 64 };
 
+/* One block of the expanded kernel as cuda/conv.cu runs it, its threads one after the other
+ * between the barriers: all build a stage, then all look it up. */
+static void run_x_block(const axmul__cuda_job *job, int64_t nb, const uint8_t *qx, float *y,
+                        uint64_t bx, int by, int bt, int vec4)
+{
+    const axmul__conv_plan *p = job->p;
+    static uint32_t E[AXMUL__CUDA_X_STAGE_WORDS];
+    axmul__cuda_x_state *st = malloc((size_t)bt * sizeof *st);
+    ck_assert_ptr_nonnull(st);
+    for (int tx = 0; tx < bt; tx++)
+        axmul__cuda_x_init(&st[tx], p, nb, (int64_t)bx, by, tx, bt);
+    const uint8_t *wtile = job->wt + (int64_t)by * p->k * AXMUL__CUDA_CO_TILE;
+    for (int tap0 = 0; tap0 < p->k; tap0 += AXMUL__CUDA_X_TAPS) {
+        const int nt = p->k - tap0 < AXMUL__CUDA_X_TAPS ? p->k - tap0 : AXMUL__CUDA_X_TAPS;
+        memset(E, 0xa5, sizeof E); /* a stage must not depend on the previous one */
+        for (int tx = 0; tx < bt; tx++)
+            axmul__cuda_x_build(wtile, job->tt, tap0, nt, E, tx, bt);
+        /* a short last stage builds its own taps only (the weight codes end there) */
+        for (size_t i = (size_t)nt * 2 * 256 * 4; i < AXMUL__CUDA_X_STAGE_WORDS; i++)
+            ck_assert_uint_eq(E[i], 0xa5a5a5a5u);
+        for (int tx = 0; tx < bt; tx++)
+            axmul__cuda_x_taps(&st[tx], p, qx, E, nt, vec4);
+    }
+    for (int tx = 0; tx < bt; tx++)
+        axmul__cuda_x_finish(&st[tx], p, nb, by, bt, job->sum_qw, job->zw, job->oscale, y);
+    free(st);
+}
+
 /* Every thread of every block of every launch, in the device's chunking unless chunk > 0, with
- * the block size that cuda/conv.cu picks on a GPU with sms multiprocessors. */
-static void run_grid(const axmul__cuda_job *job, size_t chunk, int sms)
+ * the block size that cuda/conv.cu picks on a GPU with sms multiprocessors; expanded: the
+ * kernel that AXMUL_CUDA_TABLE=expanded picks. */
+static void run_grid(const axmul__cuda_job *job, size_t chunk, int sms, int expanded)
 {
     const axmul__conv_plan *p = job->p;
     const size_t in_img = (size_t)p->h * p->w * p->c, out_img = (size_t)p->oh * p->ow * p->co;
     const int mode = axmul__cuda_mode(p);
+    expanded = expanded && axmul__cuda_expandable(p);
     if (chunk == 0)
         chunk = axmul__cuda_chunk(p);
     for (size_t i0 = 0; i0 < (size_t)p->n; i0 += chunk) {
         const size_t nb = (size_t)p->n - i0 < chunk ? (size_t)p->n - i0 : chunk;
         uint64_t gx, gy;
-        const int bt = axmul__cuda_block_threads(p, nb, sms);
-        ck_assert(bt >= 64 && bt <= AXMUL__CUDA_PIX && bt % 32 == 0);
-        axmul__cuda_grid(p, nb, bt, &gx, &gy);
+        const int bt = expanded ? axmul__cuda_x_block_threads(p, nb, sms)
+                                : axmul__cuda_block_threads(p, nb, sms);
+        ck_assert(bt >= 64 && bt % 32 == 0 &&
+                  bt <= (expanded ? AXMUL__CUDA_X_THREADS : AXMUL__CUDA_PIX));
+        if (expanded)
+            axmul__cuda_x_grid(p, nb, bt, &gx, &gy);
+        else
+            axmul__cuda_grid(p, nb, bt, &gx, &gy);
         ck_assert_uint_le(gy, 65535); /* the device's limit for grid rows */
         for (uint64_t by = 0; by < gy; by++)
-            for (uint64_t bx = 0; bx < gx; bx++)
+            for (uint64_t bx = 0; bx < gx; bx++) {
+                if (expanded) {
+                    ck_assert(mode < 2);
+                    run_x_block(job, (int64_t)nb, job->qx + i0 * in_img, job->y + i0 * out_img, bx,
+                                (int)by, bt, mode == 1);
+                    continue;
+                }
                 for (int tx = 0; tx < bt; tx++)
                     axmul__cuda_thread(p, (int64_t)nb, job->qx + i0 * in_img, job->wt, job->tt,
                                        job->sum_qw, job->zw, job->oscale, job->y + i0 * out_img,
                                        (int64_t)(bx * bt + tx), (int)by, mode);
+            }
     }
 }
 
-/* The kernel's output must equal the reference bit for bit, cover every element (the output
+/* Both kernels' outputs must equal the reference bit for bit, cover every element (the output
  * starts as NaN) and write nothing past the end. */
 static void kernel_vs_ref(const rcase *c, const axmul_table *t, const char *what, size_t chunk,
                           int sms)
 {
     float *g = malloc((c->ny + GUARD) * sizeof(float)), *r = malloc(c->ny * sizeof(float));
-    for (size_t i = 0; i < c->ny + GUARD; i++)
-        g[i] = NAN;
     char desc[256];
     describe(&c->d, desc, sizeof desc);
     ck_assert_msg(axmul_conv2d_ref(&c->d, t, c->x, c->w, r, NULL) == AXMUL_OK, "%s",
@@ -53,16 +93,22 @@ static void kernel_vs_ref(const rcase *c, const axmul_table *t, const char *what
     axmul__conv_setup s;
     ck_assert_msg(axmul__conv_setup_make(&c->d, t, c->x, c->w, &s) == AXMUL_OK, "%s",
                   axmul_error_detail());
-    axmul__cuda_job job;
-    ck_assert_int_eq(axmul__cuda_job_make(&s, t, c->x, c->w, g, &job), AXMUL_OK);
-    run_grid(&job, chunk, sms);
-    char ctx[320];
-    snprintf(ctx, sizeof ctx, "%s %s (chunk %zu, %d SMs): kernel against reference", what, desc,
-             chunk, sms);
-    assert_same_bits(g, r, c->ny, ctx);
-    for (size_t i = c->ny; i < c->ny + GUARD; i++)
-        ck_assert_msg(isnan(g[i]), "%s %s: write past the output at %zu", what, desc, i);
-    axmul__cuda_job_free(&job);
+    for (int expanded = 0; expanded < 2; expanded++) {
+        if (expanded && !axmul__cuda_expandable(&s.p))
+            break;
+        for (size_t i = 0; i < c->ny + GUARD; i++)
+            g[i] = NAN;
+        axmul__cuda_job job;
+        ck_assert_int_eq(axmul__cuda_job_make(&s, t, c->x, c->w, g, &job), AXMUL_OK);
+        run_grid(&job, chunk, sms, expanded);
+        char ctx[320];
+        snprintf(ctx, sizeof ctx, "%s %s (%s kernel, chunk %zu, %d SMs): kernel against reference",
+                 what, desc, expanded ? "expanded" : "column", chunk, sms);
+        assert_same_bits(g, r, c->ny, ctx);
+        for (size_t i = c->ny; i < c->ny + GUARD; i++)
+            ck_assert_msg(isnan(g[i]), "%s: write past the output at %zu", ctx, i);
+        axmul__cuda_job_free(&job);
+    }
     axmul__conv_setup_free(&s);
     free(g);
     free(r);
@@ -120,8 +166,8 @@ START_TEST(test_groups_and_tiles)
 }
 END_TEST
 
-/* Sums longer than one 32-bit tap block with the largest entries, unsigned and signed (stored
- * + 32768: all 65535 or all 0), with both activation load widths. */
+/* Sums as long as one 32-bit tap block and longer, with the largest entries, unsigned and signed
+ * (stored + 32768: all 65535 or all 0), with both activation load widths. */
 START_TEST(test_tap_blocks)
 {
     axmul_table *t[3] = {saturated_table(), NULL, NULL};
@@ -133,9 +179,12 @@ START_TEST(test_tap_blocks)
     }
     uint64_t s = tu_seed() ^ 0x7b;
     for (int i = 0; i < 3; i++) {
-        for (int k = 70000; k <= 70001; k++) {
+        /* 32767 and 32768 taps: the longest sums of the expanded kernel (and of one 32-bit
+         * block), with a short last stage or none */
+        const int ks[4] = {32767, 32768, 70000, 70001};
+        for (int ki = 0; ki < 4; ki++) {
             rcase c;
-            long_dense_case(&c, 2, k, 3);
+            long_dense_case(&c, 2, ks[ki], 3);
             kernel_vs_ref(&c, t[i], "long sums", 0, 132);
             rcase_free(&c);
         }
@@ -196,6 +245,14 @@ START_TEST(test_launch_geometry)
     ck_assert_int_eq(axmul__cuda_block_threads(&dn, 256, 8), AXMUL__CUDA_PIX);
     ck_assert_int_eq(axmul__cuda_block_threads(&dn, 256, 16), 128);
     ck_assert_int_eq(axmul__cuda_mode(&p), 1);
+    /* the expanded kernel: 256 threads x 4 pixels per block */
+    ck_assert_int_eq(axmul__cuda_expandable(&p), 1);
+    ck_assert_int_eq(axmul__cuda_x_block_threads(&p, 32, 132), AXMUL__CUDA_X_THREADS);
+    axmul__cuda_x_grid(&p, 32, AXMUL__CUDA_X_THREADS, &gx, &gy);
+    ck_assert_uint_eq(gx, 98);
+    ck_assert_uint_eq(gy, 4);
+    ck_assert_int_eq(axmul__cuda_x_block_threads(&dn, 256, 132), 64);
+    ck_assert_int_eq(axmul__cuda_x_block_threads(&dn, 256, 1), AXMUL__CUDA_X_THREADS);
     ck_assert_uint_eq(axmul__cuda_chunk(&p), 32); /* the target batch in one launch */
     ck_assert_uint_eq(axmul__cuda_weight_tile_bytes(&p), (size_t)4 * 576 * 16);
     p.n = 100000; /* device buffers stay bounded */
@@ -219,8 +276,10 @@ START_TEST(test_launch_geometry)
     int o0;
     ck_assert_int_eq(axmul__cuda_row_channels(&p, 5, &o0), 16);
     ck_assert_int_eq(o0, 80);
-    p.k = 40000; /* sums longer than a tap block: the general kernel */
+    ck_assert_int_eq(axmul__cuda_expandable(&p), 0);
+    p.k = 40000; /* sums longer than a tap block: the general kernel, never the expanded one */
     ck_assert_int_eq(axmul__cuda_depthwise(&p), 0);
+    ck_assert_int_eq(axmul__cuda_expandable(&p), 0);
     ck_assert_int_eq(axmul__cuda_rows(&p), 32);
 }
 END_TEST
