@@ -558,7 +558,8 @@ void axmul__cuda_job_free(axmul__cuda_job *job)
 #ifdef HAVE_CUDA
 /* The CUDA backend: host preparation as above, then the device kernel (cuda/conv.cu). */
 static axmul_status conv_cuda(const axmul__conv_setup *s, const axmul_table *t, const float *x,
-                              const float *w, float *y, double *kernel_seconds, size_t *work)
+                              const float *w, float *y, double *kernel_seconds, size_t *work,
+                              const char **kernel)
 {
     axmul__cuda_job job;
     axmul_status st = axmul__cuda_job_make(s, t, x, w, y, &job);
@@ -567,6 +568,7 @@ static axmul_status conv_cuda(const axmul__conv_setup *s, const axmul_table *t, 
         st = axmul__fail(AXMUL_ERR_CUDA, "CUDA: %s", msg);
     *kernel_seconds = job.kernel_seconds;
     *work = job.work_bytes;
+    *kernel = job.kernel;
     axmul__cuda_job_free(&job);
     return st;
 }
@@ -590,9 +592,9 @@ axmul_status axmul_conv2d(const axmul_conv_desc *d, const axmul_table *t, const 
     if (b == AXMUL_BACKEND_CUDA) {
         double kernel_s = 0.0;
         size_t work = 0;
-        st = conv_cuda(&s, t, x, w, y, &kernel_s, &work);
+        st = conv_cuda(&s, t, x, w, y, &kernel_s, &work, &path);
         if (st == AXMUL_OK)
-            fill_info(info, &s, AXMUL_BACKEND_CUDA, "cuda", kernel_s, work);
+            fill_info(info, &s, AXMUL_BACKEND_CUDA, path, kernel_s, work);
         axmul__conv_setup_free(&s);
         return st;
     }

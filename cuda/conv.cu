@@ -113,6 +113,7 @@ extern "C" int axmul__cuda_conv(axmul__cuda_job *job, char *msg, size_t msg_len)
     cudaEvent_t ev0 = nullptr, ev1 = nullptr; // kernel time, for the benchmark
     float ms = 0.0f;
     job->kernel_seconds = 0.0;
+    job->kernel = "cuda";
 
     // AXMUL_CUDA_TABLE=cached reads the columns through the read-only cache even where shared
     // memory would hold the table: the texture-like baseline (TFApprox's choice) that the
@@ -130,6 +131,7 @@ extern "C" int axmul__cuda_conv(axmul__cuda_job *job, char *msg, size_t msg_len)
     CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
     if (expanded) {
         kernel = x_kernels[mode];
+        job->kernel = "cuda-expanded";
         smem_bytes = AXMUL__CUDA_X_STAGE_WORDS * sizeof(uint32_t); // 32 KiB: no opt-in needed
     } else {
         // sm_75 (64 KiB per block) reads the columns through the read-only cache
@@ -138,6 +140,7 @@ extern "C" int axmul__cuda_conv(axmul__cuda_job *job, char *msg, size_t msg_len)
                 ? TABLE_BYTES
                 : 0;
         kernel = kernels[smem_bytes != 0][mode];
+        job->kernel = smem_bytes ? "cuda" : "cuda-cached";
         if (smem_bytes)
             CK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                     (int)TABLE_BYTES));

@@ -91,7 +91,9 @@ axmul_status axmul_conv_output_shape(const axmul_conv_desc *d, int *oh, int *ow)
 /* What a run did. */
 typedef struct axmul_conv_info {
     axmul_backend backend; /* backend that ran */
-    const char *path;      /* kernel: "ref", "portable", "avx2", "avx512bw", "vbmi" or "cuda" */
+    const char *path; /* kernel: "ref", "portable", "avx2", "avx512bw", "vbmi"; on the GPU "cuda"
+                         (table in shared memory), "cuda-cached" (through the read-only cache)
+                         or "cuda-expanded" (AXMUL_CUDA_TABLE, axconv-test(1)) */
     axmul_qparams input_q;
     axmul_qparams filter_q; /* per-tensor parameters (channel 0 when per-channel) */
     uint64_t macs;          /* table lookups: n * oh * ow * co * kh * kw * c / groups */
