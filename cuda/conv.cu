@@ -118,14 +118,14 @@ extern "C" int axmul__cuda_conv(axmul__cuda_job *job, char *msg, size_t msg_len)
     // AXMUL_CUDA_TABLE=cached reads the columns through the read-only cache even where shared
     // memory would hold the table: the texture-like baseline (TFApprox's choice) that the
     // benchmark compares against. =expanded runs the expanded-table kernel on the layers it
-    // serves (axmul__cuda_expandable), the column kernel on the others.
+    // serves (axmul__cuda_use_expanded), the column kernel on the others.
     if (table_env && strcmp(table_env, "shared") != 0 && strcmp(table_env, "cached") != 0 &&
         strcmp(table_env, "expanded") != 0) {
         snprintf(msg, msg_len, "AXMUL_CUDA_TABLE=%s: expected shared, cached or expanded",
                  table_env);
         goto out;
     }
-    expanded = table_env && strcmp(table_env, "expanded") == 0 && axmul__cuda_expandable(&p);
+    expanded = table_env && strcmp(table_env, "expanded") == 0 && axmul__cuda_use_expanded(&p);
     CK(cudaGetDevice(&dev));
     CK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
     CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));

@@ -382,10 +382,19 @@ AXMUL__KFN void axmul__cuda_thread(const axmul__conv_plan *p, int64_t n_img, con
 /* one stage: X_TAPS taps x 2 halves x 256 codes x 16 bytes (32 KiB), as 32-bit words */
 #define AXMUL__CUDA_X_STAGE_WORDS (AXMUL__CUDA_X_TAPS * 2 * 256 * 4)
 
-/* Whether a layer can run the expanded kernel (otherwise the column kernel runs it). */
+/* Whether the expanded kernel can compute a layer. */
 static inline AXMUL__HD int axmul__cuda_expandable(const axmul__conv_plan *p)
 {
     return !axmul__cuda_depthwise(p) && p->k <= AXMUL__CUDA_TAP_BLOCK;
+}
+
+/* Whether AXMUL_CUDA_TABLE=expanded runs a layer with the expanded kernel (otherwise with the
+ * column kernel): also at least 256 output pixels, a block of 64 threads. A block builds each
+ * stage whatever its pixel count, and below that the building outweighs the lookups it saves
+ * (model in doc/performance.md: dense layers at small batches). */
+static inline AXMUL__HD int axmul__cuda_use_expanded(const axmul__conv_plan *p)
+{
+    return axmul__cuda_expandable(p) && (int64_t)p->n * p->oh * p->ow >= 64 * AXMUL__CUDA_X_PPT;
 }
 
 /* Threads per block of the expanded kernel: AXMUL__CUDA_X_THREADS, halved down to 64 while the

@@ -38,13 +38,9 @@ static void cuda_vs_cpu(const rcase *c, const axmul_table *t, const char *what)
     cuda_vs_cpu_path(c, t, what, NULL);
 }
 
-/* Whether AXMUL_CUDA_TABLE=expanded runs the expanded kernel on this layer: not depthwise, at
- * most 32,768 taps per output (doc/performance.md). */
 static const char *expanded_path(const axmul_conv_desc *d)
 {
-    const int cin_g = d->c / d->groups;
-    const long k = (long)d->kh * d->kw * cin_g;
-    return (cin_g == 1 && d->groups > 1) || k > 32768 ? "cuda" : "cuda-expanded";
+    return expects_expanded(d) ? "cuda-expanded" : "cuda";
 }
 
 START_TEST(test_random_cases)
@@ -164,9 +160,20 @@ START_TEST(test_expanded_table)
         cuda_vs_cpu_path(&c, t[k % 2], "expanded, groups", expanded_path(&c.d));
         rcase_free(&c);
     }
+    /* grouped layers of enough pixels: 4-byte and byte activation loads, partial tiles */
+    const int gv[2][7] = {{4, 20, 20, 32, 3, 3, 48}, {3, 16, 16, 6, 3, 3, 9}};
+    const int gg[2] = {4, 3};
+    for (int k = 0; k < 2; k++) {
+        rcase c;
+        int oh, ow;
+        grouped_case(&s, gv[k], AXMUL_PADDING_SAME, gg[k], &c, &oh, &ow);
+        cuda_vs_cpu_path(&c, t[k], "expanded, groups", "cuda-expanded");
+        rcase_free(&c);
+    }
     axmul_table *sat = saturated_table();
     rcase c;
-    long_dense_case(&c, 3, 32768, 5); /* the longest sums it takes: 32768 x 65535 < 2^32 */
+    /* the longest sums it takes (32768 x 65535 < 2^32), on 256 pixels: the fewest it runs on */
+    long_dense_case(&c, 256, 32768, 5);
     cuda_vs_cpu_path(&c, sat, "expanded, K=32768", "cuda-expanded");
     rcase_free(&c);
     long_dense_case(&c, 3, 70001, 5);

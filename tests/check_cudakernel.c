@@ -43,7 +43,8 @@ static void run_x_block(const axmul__cuda_job *job, int64_t nb, const uint8_t *q
 
 /* Every thread of every block of every launch, in the device's chunking unless chunk > 0, with
  * the block size that cuda/conv.cu picks on a GPU with sms multiprocessors; expanded: the
- * kernel that AXMUL_CUDA_TABLE=expanded picks. */
+ * expanded kernel wherever it can compute the layer (AXMUL_CUDA_TABLE=expanded leaves layers
+ * of few pixels to the column kernel; here they test the expanded one too). */
 static void run_grid(const axmul__cuda_job *job, size_t chunk, int sms, int expanded)
 {
     const axmul__conv_plan *p = job->p;
@@ -93,6 +94,7 @@ static void kernel_vs_ref(const rcase *c, const axmul_table *t, const char *what
     axmul__conv_setup s;
     ck_assert_msg(axmul__conv_setup_make(&c->d, t, c->x, c->w, &s) == AXMUL_OK, "%s",
                   axmul_error_detail());
+    ck_assert_msg(expects_expanded(&c->d) == axmul__cuda_use_expanded(&s.p), "%s", desc);
     for (int expanded = 0; expanded < 2; expanded++) {
         if (expanded && !axmul__cuda_expandable(&s.p))
             break;
@@ -247,11 +249,17 @@ START_TEST(test_launch_geometry)
     ck_assert_int_eq(axmul__cuda_mode(&p), 1);
     /* the expanded kernel: 256 threads x 4 pixels per block */
     ck_assert_int_eq(axmul__cuda_expandable(&p), 1);
+    ck_assert_int_eq(axmul__cuda_use_expanded(&p), 1);
     ck_assert_int_eq(axmul__cuda_x_block_threads(&p, 32, 132), AXMUL__CUDA_X_THREADS);
     axmul__cuda_x_grid(&p, 32, AXMUL__CUDA_X_THREADS, &gx, &gy);
     ck_assert_uint_eq(gx, 98);
     ck_assert_uint_eq(gy, 4);
     ck_assert_int_eq(axmul__cuda_x_block_threads(&dn, 256, 132), 64);
+    dn.n = 256; /* 256 pixels: the least the expanded kernel is used for */
+    ck_assert_int_eq(axmul__cuda_use_expanded(&dn), 1);
+    dn.n = 255;
+    ck_assert_int_eq(axmul__cuda_expandable(&dn), 1);
+    ck_assert_int_eq(axmul__cuda_use_expanded(&dn), 0);
     ck_assert_int_eq(axmul__cuda_x_block_threads(&dn, 256, 1), AXMUL__CUDA_X_THREADS);
     ck_assert_uint_eq(axmul__cuda_chunk(&p), 32); /* the target batch in one launch */
     ck_assert_uint_eq(axmul__cuda_weight_tile_bytes(&p), (size_t)4 * 576 * 16);

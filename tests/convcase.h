@@ -237,4 +237,17 @@ static inline axmul_table *saturated_table(void)
     return t;
 }
 
+/* Whether AXMUL_CUDA_TABLE=expanded runs the expanded kernel on a layer, from the public
+ * descriptor: not depthwise, at most 32,768 taps per output, at least 256 output pixels
+ * (doc/performance.md). check_cudakernel holds it to the launch code's rule. */
+static inline int expects_expanded(const axmul_conv_desc *d)
+{
+    const int cin_g = d->c / d->groups;
+    const long k = (long)d->kh * d->kw * cin_g;
+    int oh, ow;
+    ck_assert_int_eq(axmul_conv_output_shape(d, &oh, &ow), AXMUL_OK);
+    const int depthwise = cin_g == 1 && d->groups > 1;
+    return !depthwise && k <= 32768 && (long)d->n * oh * ow >= 256;
+}
+
 #endif
