@@ -168,13 +168,7 @@ extern "C" int axmul__cuda_conv(axmul__cuda_job *job, char *msg, size_t msg_len)
     for (size_t i0 = 0; i0 < (size_t)p.n; i0 += chunk) {
         const size_t nb = (size_t)p.n - i0 < chunk ? (size_t)p.n - i0 : chunk;
         CK(cudaMemcpy(d_qx, job->qx + i0 * in_img, nb * in_img, cudaMemcpyHostToDevice));
-        if (expanded) {
-            bt = axmul__cuda_x_block_threads(&p, nb, sms);
-            axmul__cuda_x_grid(&p, nb, bt, &gx, &gy);
-        } else {
-            bt = axmul__cuda_block_threads(&p, nb, sms);
-            axmul__cuda_grid(&p, nb, bt, &gx, &gy);
-        }
+        axmul__cuda_launch_shape(&p, nb, sms, expanded, &bt, &gx, &gy);
         if (gy > 65535 || gx > 0x7fffffff) {
             snprintf(msg, msg_len, "launch grid %llu x %llu too large (channel tiles or pixels)",
                      (unsigned long long)gx, (unsigned long long)gy);

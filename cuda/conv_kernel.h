@@ -420,6 +420,20 @@ static inline void axmul__cuda_x_grid(const axmul__conv_plan *p, size_t nb, int 
     *gy = (uint64_t)axmul__cuda_rows(p);
 }
 
+/* A launch for nb images: the threads per block and the grid of the expanded kernel (expanded)
+ * or of the column kernel, on a GPU with sms multiprocessors. */
+static inline void axmul__cuda_launch_shape(const axmul__conv_plan *p, size_t nb, int sms,
+                                            int expanded, int *bt, uint64_t *gx, uint64_t *gy)
+{
+    if (expanded) {
+        *bt = axmul__cuda_x_block_threads(p, nb, sms);
+        axmul__cuda_x_grid(p, nb, *bt, gx, gy);
+    } else {
+        *bt = axmul__cuda_block_threads(p, nb, sms);
+        axmul__cuda_grid(p, nb, *bt, gx, gy);
+    }
+}
+
 #if defined(__CUDACC__)
 #define AXMUL__LOAD_T4(ptr, v)                                                                     \
     do {                                                                                           \

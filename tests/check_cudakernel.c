@@ -56,14 +56,10 @@ static void run_grid(const axmul__cuda_job *job, size_t chunk, int sms, int expa
     for (size_t i0 = 0; i0 < (size_t)p->n; i0 += chunk) {
         const size_t nb = (size_t)p->n - i0 < chunk ? (size_t)p->n - i0 : chunk;
         uint64_t gx, gy;
-        const int bt = expanded ? axmul__cuda_x_block_threads(p, nb, sms)
-                                : axmul__cuda_block_threads(p, nb, sms);
+        int bt;
+        axmul__cuda_launch_shape(p, nb, sms, expanded, &bt, &gx, &gy);
         ck_assert(bt >= 64 && bt % 32 == 0 &&
                   bt <= (expanded ? AXMUL__CUDA_X_THREADS : AXMUL__CUDA_PIX));
-        if (expanded)
-            axmul__cuda_x_grid(p, nb, bt, &gx, &gy);
-        else
-            axmul__cuda_grid(p, nb, bt, &gx, &gy);
         ck_assert_uint_le(gy, 65535); /* the device's limit for grid rows */
         for (uint64_t by = 0; by < gy; by++)
             for (uint64_t bx = 0; bx < gx; bx++) {
