@@ -58,7 +58,7 @@ __global__ void __launch_bounds__(AXMUL__CUDA_X_THREADS, 2)
     const uint8_t *wtile = wt + (int64_t)blockIdx.y * p.k * AXMUL__CUDA_CO_TILE;
     for (int tap0 = 0; tap0 < p.k; tap0 += AXMUL__CUDA_X_TAPS) {
         const int nt = p.k - tap0 < AXMUL__CUDA_X_TAPS ? p.k - tap0 : AXMUL__CUDA_X_TAPS;
-        axmul__cuda_x_build(wtile, tt, tap0, nt, E, (int)threadIdx.x, (int)blockDim.x);
+        axmul__cuda_x_build(wtile, tt, tap0, nt, st.halves, E, (int)threadIdx.x, (int)blockDim.x);
         __syncthreads();
         axmul__cuda_x_taps(&st, &p, qx, E, nt, VEC4);
         __syncthreads(); // the next stage overwrites E

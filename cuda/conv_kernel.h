@@ -472,15 +472,25 @@ AXMUL__KFN int axmul__cuda_x_swz(int a)
     return a ^ ((a >> 3) & 7);
 }
 
-/* Thread tid of bt's share of building the stage E for the nt taps from tap0 of the tile's
- * weight codes wtile: unit u = (tap, half, block of 4 codes) reads 4 codes of 8 columns (one
- * 8-byte load each, a warp's loads covering 256 bytes of a column) and writes 4 chunks, chunk
- * (tap, half, a) holding T[w_t][a] for the half's 8 channels t, 16 bits each, in word order. */
-AXMUL__KFN void axmul__cuda_x_build(const uint8_t *wtile, const uint16_t *T, int tap0, int nt,
-                                    uint32_t *E, int tid, int bt)
+/* Halves of 8 channels that grid row by uses: 1 where it has at most 8 output channels (small
+ * layers and groups, a last partial tile), whose stages are then built and read half as much. */
+AXMUL__KFN int axmul__cuda_x_halves(const axmul__conv_plan *p, int by)
 {
-    for (int u = tid; u < nt * 128; u += bt) {
-        const int tau = u >> 7, half = (u >> 6) & 1, ab = u & 63;
+    int o0;
+    return axmul__cuda_row_channels(p, by, &o0) > 8 ? 2 : 1;
+}
+
+/* Thread tid of bt's share of building the stage E for the nt taps from tap0 of the tile's
+ * weight codes wtile, first halves (1 or 2) halves: unit u = (tap, half, block of 4 codes) reads
+ * 4 codes of 8 columns (one 8-byte load each, a warp's loads covering 256 bytes of a column) and
+ * writes 4 chunks, chunk (tap, half, a) holding T[w_t][a] for the half's 8 channels t, 16 bits
+ * each, in word order. */
+AXMUL__KFN void axmul__cuda_x_build(const uint8_t *wtile, const uint16_t *T, int tap0, int nt,
+                                    int halves, uint32_t *E, int tid, int bt)
+{
+    const int shift = halves == 2 ? 7 : 6; /* log2 of the units per tap */
+    for (int u = tid; u < nt << shift; u += bt) {
+        const int tau = u >> shift, half = (u >> 6) & (halves - 1), ab = u & 63;
         const uint8_t *wq = wtile + (int64_t)(tap0 + tau) * AXMUL__CUDA_CO_TILE + 8 * half;
         uint32_t col[8][2];
         AXMUL__UNROLL
@@ -508,6 +518,7 @@ typedef struct axmul__cuda_x_state {
     int iy0[AXMUL__CUDA_X_PPT], ix0[AXMUL__CUDA_X_PPT];
     uint32_t acc[AXMUL__CUDA_X_PPT][AXMUL__CUDA_CO_TILE], sqa[AXMUL__CUDA_X_PPT];
     int cbase;    /* the group's first input channel */
+    int halves;   /* axmul__cuda_x_halves of the block's row */
     int i, j, ci; /* the next tap: filter row, column, channel of the group */
 } axmul__cuda_x_state;
 
@@ -521,6 +532,7 @@ AXMUL__KFN void axmul__cuda_x_init(axmul__cuda_x_state *st, const axmul__conv_pl
     axmul__cuda_row_channels(p, by, &o0);
     st->pix0 = bx * bt * AXMUL__CUDA_X_PPT + tid;
     st->cbase = o0 / p->cout_g * p->cin_g;
+    st->halves = axmul__cuda_x_halves(p, by);
     st->i = st->j = st->ci = 0;
     AXMUL__UNROLL
     for (int u = 0; u < AXMUL__CUDA_X_PPT; u++) {
@@ -561,14 +573,16 @@ AXMUL__KFN void axmul__cuda_x_advance(axmul__cuda_x_state *st, const axmul__conv
     }
 }
 
-/* One lookup of all 16 channels: the two chunks of code qa in stage tap tau. */
-AXMUL__KFN void axmul__cuda_x_lookup(const uint32_t *E, int tau, uint32_t qa,
+/* One lookup of all 16 channels: the chunks of code qa in stage tap tau (channels 8-15 add 0
+ * where the row has only one half). */
+AXMUL__KFN void axmul__cuda_x_lookup(const uint32_t *E, int tau, uint32_t qa, int halves,
                                      uint32_t acc[AXMUL__CUDA_CO_TILE])
 {
     const uint32_t *c0 = E + ((size_t)tau * 2 * 256 + (size_t)axmul__cuda_x_swz((int)qa)) * 4;
-    uint32_t e[8];
+    uint32_t e[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     AXMUL__LOAD_E8(c0, e);
-    AXMUL__LOAD_E8(c0 + 256 * 4, e + 4);
+    if (halves == 2)
+        AXMUL__LOAD_E8(c0 + 256 * 4, e + 4);
     AXMUL__UNROLL
     for (int t = 0; t < AXMUL__CUDA_CO_TILE; t++)
         acc[t] += (e[t >> 1] >> (16 * (t & 1))) & 0xffffu;
@@ -593,7 +607,7 @@ AXMUL__KFN void axmul__cuda_x_taps(axmul__cuda_x_state *st, const axmul__conv_pl
             for (int u = 0; u < AXMUL__CUDA_X_PPT; u++) {
                 const uint32_t qa = (a4[u] >> (8 * tau)) & 255u;
                 st->sqa[u] += qa;
-                axmul__cuda_x_lookup(E, tau, qa, st->acc[u]);
+                axmul__cuda_x_lookup(E, tau, qa, st->halves, st->acc[u]);
             }
         }
         axmul__cuda_x_advance(st, p, AXMUL__CUDA_X_TAPS);
@@ -605,7 +619,7 @@ AXMUL__KFN void axmul__cuda_x_taps(axmul__cuda_x_state *st, const axmul__conv_pl
             const uint8_t *src = axmul__cuda_x_src(st, p, qx, u);
             const uint32_t qa = src ? src[st->ci] : zx;
             st->sqa[u] += qa;
-            axmul__cuda_x_lookup(E, tau, qa, st->acc[u]);
+            axmul__cuda_x_lookup(E, tau, qa, st->halves, st->acc[u]);
         }
         axmul__cuda_x_advance(st, p, 1);
     }

@@ -29,10 +29,18 @@ static void run_x_block(const axmul__cuda_job *job, int64_t nb, const uint8_t *q
         const int nt = p->k - tap0 < AXMUL__CUDA_X_TAPS ? p->k - tap0 : AXMUL__CUDA_X_TAPS;
         memset(E, 0xa5, sizeof E); /* a stage must not depend on the previous one */
         for (int tx = 0; tx < bt; tx++)
-            axmul__cuda_x_build(wtile, job->tt, tap0, nt, E, tx, bt);
-        /* a short last stage builds its own taps only (the weight codes end there) */
-        for (size_t i = (size_t)nt * 2 * 256 * 4; i < AXMUL__CUDA_X_STAGE_WORDS; i++)
-            ck_assert_uint_eq(E[i], 0xa5a5a5a5u);
+            axmul__cuda_x_build(wtile, job->tt, tap0, nt, st[tx].halves, E, tx, bt);
+        /* a stage builds its own taps only (the weight codes end after the last one), and only
+         * the halves its row uses; all of those */
+        for (size_t part = 0; part < 2 * AXMUL__CUDA_X_TAPS; part++) { /* (tap, half) */
+            if (part / 2 < (size_t)nt && part % 2 < (size_t)st[0].halves)
+                continue;
+            const uint32_t *w = E + part * 256 * 4;
+            size_t i = 0;
+            while (i < 256 * 4 && w[i] == 0xa5a5a5a5u)
+                i++;
+            ck_assert_msg(i == 256 * 4, "stage tap %zu half %zu written", part / 2, part % 2);
+        }
         for (int tx = 0; tx < bt; tx++)
             axmul__cuda_x_taps(&st[tx], p, qx, E, nt, vec4);
     }
@@ -251,6 +259,10 @@ START_TEST(test_launch_geometry)
     ck_assert_uint_eq(gx, 98);
     ck_assert_uint_eq(gy, 4);
     ck_assert_int_eq(axmul__cuda_x_block_threads(&dn, 256, 132), 64);
+    /* rows of at most 8 channels build and read one half of each stage: 120 = 7 x 16 + 8 */
+    ck_assert_int_eq(axmul__cuda_x_halves(&dn, 6), 2);
+    ck_assert_int_eq(axmul__cuda_x_halves(&dn, 7), 1);
+    ck_assert_int_eq(axmul__cuda_x_halves(&p, 0), 2);
     dn.n = 256; /* 256 pixels: the least the expanded kernel is used for */
     ck_assert_int_eq(axmul__cuda_use_expanded(&dn), 1);
     dn.n = 255;
