@@ -71,8 +71,9 @@ typedef void (*kernel_fn)(axmul__conv_plan, int64_t, const uint8_t *, const uint
                           float *);
 
 // kernels[table in shared memory][axmul__cuda_mode]
-const kernel_fn kernels[2][4] = {{lut_conv<0, 0>, lut_conv<1, 0>, lut_conv<2, 0>, lut_conv<3, 0>},
-                                 {lut_conv<0, 1>, lut_conv<1, 1>, lut_conv<2, 1>, lut_conv<3, 1>}};
+const kernel_fn kernels[2][5] = {
+    {lut_conv<0, 0>, lut_conv<1, 0>, lut_conv<2, 0>, lut_conv<3, 0>, lut_conv<4, 0>},
+    {lut_conv<0, 1>, lut_conv<1, 1>, lut_conv<2, 1>, lut_conv<3, 1>, lut_conv<4, 1>}};
 // x_kernels[axmul__cuda_mode], modes 0 and 1
 const kernel_fn x_kernels[2] = {lut_conv_x<0>, lut_conv_x<1>};
 

@@ -111,11 +111,13 @@ static inline void axmul__cuda_grid(const axmul__conv_plan *p, size_t nb, int bt
  *      of 4 bytes (the buffers themselves are aligned);
  *   2: depthwise, one byte per channel of the tile;
  *   3: depthwise with a multiplier of 1 and c a multiple of 16: the tile's 16 channels are 16
- *      aligned bytes of the pixel, one load. */
+ *      aligned bytes of the pixel, one load;
+ *   4: depthwise with a multiplier of 1 and c a multiple of 4 (24, 40, 72, 120: MobileNetV3,
+ *      EfficientNet): the tile's channels as 4-byte loads, none past the pixel's last channel. */
 static inline AXMUL__HD int axmul__cuda_mode(const axmul__conv_plan *p)
 {
     if (axmul__cuda_depthwise(p))
-        return p->cout_g == 1 && p->c % 16 == 0 ? 3 : 2;
+        return p->cout_g != 1 ? 2 : p->c % 16 == 0 ? 3 : p->c % 4 == 0 ? 4 : 2;
     return p->c % 4 == 0 && p->cin_g % 4 == 0 ? 1 : 0;
 }
 
@@ -286,13 +288,14 @@ AXMUL__KFN void axmul__cuda_conv_thread(const axmul__conv_plan *p, int64_t n_img
     }
 }
 
-/* Modes 2 and 3 (depthwise): the thread's 16 output channels each read their own input channel
+/* Modes 2-4 (depthwise): the thread's 16 output channels each read their own input channel
  * (o / cout_g), so the sums of activation codes are per channel; k <= one tap block, so every
- * sum fits 32 bits (k * 65535 and k * 255 < 2^32). Same arguments as axmul__cuda_conv_thread. */
+ * sum fits 32 bits (k * 65535 and k * 255 < 2^32). vec: the bytes per activation load, 1 (mode
+ * 2), 16 (mode 3) or 4 (mode 4). Other arguments as axmul__cuda_conv_thread. */
 AXMUL__KFN void axmul__cuda_dw_thread(const axmul__conv_plan *p, int64_t n_img, const uint8_t *qx,
                                       const uint8_t *wt, const uint16_t *T, const int64_t *sum_qw,
                                       const int32_t *zw, const float *oscale, float *y, int64_t pix,
-                                      int by, int vec16)
+                                      int by, int vec)
 {
     if (pix >= n_img * p->oh * p->ow)
         return;
@@ -322,19 +325,22 @@ AXMUL__KFN void axmul__cuda_dw_thread(const axmul__conv_plan *p, int64_t n_img, 
             const int inside = iy >= 0 && iy < p->h && ix >= 0 && ix < p->w;
             const uint8_t *src = inside ? qx + ((n * p->h + iy) * p->w + ix) * p->c : NULL;
             uint32_t av[4] = {0, 0, 0, 0};
-            if (vec16) { /* channels o0..o0 + 15 of the pixel: 16 aligned bytes */
-                if (src) {
-                    AXMUL__LOAD_W16(src + o0, av);
-                } else {
-                    av[0] = av[1] = av[2] = av[3] = zx * 0x01010101u;
-                }
+            if (vec > 1 && !src) {
+                av[0] = av[1] = av[2] = av[3] = zx * 0x01010101u;
+            } else if (vec == 16) { /* channels o0..o0 + 15 of the pixel: 16 aligned bytes */
+                AXMUL__LOAD_W16(src + o0, av);
+            } else if (vec == 4) { /* a partial last tile reads its own words only */
+                AXMUL__UNROLL
+                for (int q = 0; q < 4; q++)
+                    if (o0 + 4 * q < p->c)
+                        av[q] = AXMUL__LOAD_A4(src + o0 + 4 * q);
             }
             uint32_t wv[4];
             AXMUL__LOAD_W16(wtile + (int64_t)tap * AXMUL__CUDA_CO_TILE, wv);
             AXMUL__UNROLL
             for (int t = 0; t < AXMUL__CUDA_CO_TILE; t++) {
                 const uint32_t qa =
-                    vec16 ? (av[t / 4] >> (8 * (t % 4))) & 255u : (src ? src[ch[t]] : zx);
+                    vec > 1 ? (av[t / 4] >> (8 * (t % 4))) & 255u : (src ? src[ch[t]] : zx);
                 const uint32_t w = (wv[t / 4] >> (8 * (t % 4))) & 255u;
                 sqa[t] += qa;
                 acc[t] += T[w * 256u + qa]; /* warp-uniform column for each t */
@@ -360,7 +366,10 @@ AXMUL__KFN void axmul__cuda_thread(const axmul__conv_plan *p, int64_t n_img, con
     if (mode < 2)
         axmul__cuda_conv_thread(p, n_img, qx, wt, T, sum_qw, zw, oscale, y, pix, by, mode == 1);
     else
-        axmul__cuda_dw_thread(p, n_img, qx, wt, T, sum_qw, zw, oscale, y, pix, by, mode == 3);
+        axmul__cuda_dw_thread(p, n_img, qx, wt, T, sum_qw, zw, oscale, y, pix, by,
+                              mode == 3   ? 16
+                              : mode == 4 ? 4
+                                          : 1);
 }
 
 /* ---------------------------------------------------------------- the expanded-table kernel

@@ -285,6 +285,12 @@ START_TEST(test_launch_geometry)
     ck_assert_int_eq(axmul__cuda_depthwise(&p), 1);
     ck_assert_int_eq(axmul__cuda_rows(&p), 2);
     ck_assert_int_eq(axmul__cuda_mode(&p), 3);
+    p.c = p.groups = p.co = 40; /* 40 channels: 4-byte loads, 3 rows, the last of 8 */
+    ck_assert_int_eq(axmul__cuda_mode(&p), 4);
+    ck_assert_int_eq(axmul__cuda_rows(&p), 3);
+    p.c = p.groups = p.co = 10; /* 10: byte loads */
+    ck_assert_int_eq(axmul__cuda_mode(&p), 2);
+    p.c = p.groups = 32;
     p.cout_g = 3; /* multiplier 3: 96 outputs, 6 rows, byte loads */
     p.co = 96;
     ck_assert_int_eq(axmul__cuda_rows(&p), 6);

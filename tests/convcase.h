@@ -183,7 +183,8 @@ static const int group_shapes[][9] = {
     {1, 8, 8, 36, 1, 1, 34, 1, 0},   {2, 11, 13, 5, 5, 5, 33, 1, 0},
     {1, 6, 6, 128, 3, 3, 16, 1, 1},  {4, 3, 3, 4, 3, 3, 17, 1, 0},
     {2, 9, 11, 32, 3, 3, 32, 32, 0}, {1, 7, 7, 48, 5, 5, 48, 48, 0},
-    {2, 6, 5, 16, 3, 3, 32, 16, 0}};
+    {2, 6, 5, 16, 3, 3, 32, 16, 0},  {2, 8, 9, 40, 3, 3, 40, 40, 0},
+    {1, 6, 7, 24, 3, 3, 24, 24, 1},  {1, 7, 6, 10, 3, 3, 10, 10, 0}};
 enum { N_GROUP_SHAPES = sizeof group_shapes / sizeof group_shapes[0] };
 
 /* group_shapes[k]; odd k strided (2, 1), dilated (1, 2) where the window fits, explicit padding;
