@@ -363,7 +363,7 @@ int axmul__bench(const axmul_table *t, axmul_backend backend, int threads, int r
     if (json)
         fprintf(out, "[\n");
     else if (cuda)
-        fprintf(out, "%-30s %-6s %9s %10s %12s %12s %9s %11s %9s\n", "shape", "path", "GMAC/s",
+        fprintf(out, "%-30s %-13s %9s %10s %12s %12s %9s %11s %9s\n", "shape", "path", "GMAC/s",
                 "ms", "kernel GMAC/s", "cuDNN GMAC/s", "vs cuDNN", "ref check", "peak MB");
     else
         fprintf(out, "%-30s %-8s %9s %10s %12s %9s %8s %11s %9s\n", "shape", "path", "GMAC/s", "ms",
@@ -425,7 +425,7 @@ int axmul__bench(const axmul_table *t, axmul_backend backend, int threads, int r
                 snprintf(cg, sizeof cg, "%.1f", r->macs / r->cudnn_seconds / 1e9);
                 snprintf(vs, sizeof vs, "%.2fx", r->kernel_seconds / r->cudnn_seconds);
             }
-            fprintf(out, "%-30s %-6s %9.2f %10.3f %12s %12s %9s %11s %9.1f\n", shapes[i].name,
+            fprintf(out, "%-30s %-13s %9.2f %10.3f %12s %12s %9s %11s %9.1f\n", shapes[i].name,
                     r->path, r->gmacs, r->seconds * 1e3, kg, cg, vs,
                     r->ref_ok ? "bit-exact" : "MISMATCH", r->peak_rss_kb / 1024.0);
             if (r->cudnn_seconds <= 0 && r->cudnn_note[0])

@@ -113,5 +113,32 @@ if command -v ncu > /dev/null 2>&1; then
         tail -60 "$out/ncu-$kind.txt" >> "$log"
     done
 fi
+# One table of the three table placements side by side (kernel time only), for the log and
+# doc/performance.md: which kernel ran per shape, its LUT-MAC/s and its time over cuDNN's.
+python3 - "$out" > "$out/summary.txt" 2>&1 << 'PY' || true
+import json, os, sys
+out = sys.argv[1]
+runs = [("shared", "bench-cuda.json"), ("cached", "bench-cuda-cached.json"),
+        ("expanded", "bench-cuda-expanded.json")]
+rows = {}
+for label, name in runs:
+    try:
+        with open(os.path.join(out, name)) as f:
+            data = json.load(f)
+    except (OSError, ValueError) as e:
+        print("%s: no figures (%s)" % (name, e))
+        continue
+    for r in data:
+        cell = r.get("error") or "%-13s %8.0f G %7s" % (
+            r["path"], r.get("kernel_gmacs", 0),
+            "%.2fx" % r["kernel_vs_cudnn"] if "kernel_vs_cudnn" in r else "-")
+        rows.setdefault(r["shape"], {})[label] = cell
+print("%-30s %-33s %-33s %s" % ("shape (kernel LUT-MAC/s, vs cuDNN)", "shared", "cached",
+                                "expanded"))
+for shape, cells in rows.items():
+    print("%-30s %-33s %-33s %s" % (shape, cells.get("shared", "-"), cells.get("cached", "-"),
+                                    cells.get("expanded", "-")))
+PY
+cat "$out/summary.txt" | tee -a "$log"
 say "== done in $(( $(date +%s) - t0 )) s, status $rc"
 exit $rc
