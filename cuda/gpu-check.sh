@@ -94,10 +94,12 @@ if [ "${GPU_CHECK_CPU_BENCH:-0}" = 1 ]; then # the host CPU's figures: a minute 
         2>> "$log" || true
 fi
 if [ -f "$deps/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz" ]; then
-    say "== LeNet-5, 10,000 Fashion-MNIST images, bundled tables, CUDA backend"
-    ./conv/axconv-test net --model models/lenet5-fashion-mnist \
-        --dataset "fashion-mnist:$deps/usr/share/datasets/fashion-mnist" --mtab-dir tables \
-        --backend cuda --format json --quiet > "$out/net-cuda.json" 2>> "$log" || rc=1
+    for kind in shared expanded; do
+        say "== LeNet-5, 10,000 Fashion-MNIST images, bundled tables, CUDA backend ($kind)"
+        AXMUL_CUDA_TABLE=$kind ./conv/axconv-test net --model models/lenet5-fashion-mnist \
+            --dataset "fashion-mnist:$deps/usr/share/datasets/fashion-mnist" --mtab-dir tables \
+            --backend cuda --format json --quiet > "$out/net-cuda-$kind.json" 2>> "$log" || rc=1
+    done
 fi
 if command -v ncu > /dev/null 2>&1; then
     # Where the LUT kernel's time goes (shared-memory bank conflicts, issue slots, occupancy) on
