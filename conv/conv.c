@@ -518,7 +518,7 @@ static axmul_status pick_backend(axmul_backend want, axmul_backend *out)
 }
 
 axmul_status axmul__cuda_job_make(const axmul__conv_setup *s, const axmul_table *t, const float *x,
-                                  const float *w, float *y, axmul__cuda_job *job)
+                                  const float *w, float *y, int threads, axmul__cuda_job *job)
 {
     const axmul__conv_plan *p = &s->p;
     const size_t nx = (size_t)p->n * p->h * p->w * p->c, nw = (size_t)p->co * p->k;
@@ -539,8 +539,8 @@ axmul_status axmul__cuda_job_make(const axmul__conv_setup *s, const axmul_table 
         free(wq);
         return axmul__fail(AXMUL_ERR_NOMEM, "conv: out of memory");
     }
-    axmul__quantize_bulk(x, nx, &s->xq, qx);
-    axmul__conv_quantize_filter(s, w, wq, sum_qw, 0);
+    axmul__quantize_threads(x, nx, &s->xq, qx, threads);
+    axmul__conv_quantize_filter(s, w, wq, sum_qw, threads);
     axmul__cuda_weight_tiles(p, wq, wt);
     free(wq);
     return AXMUL_OK;
@@ -558,11 +558,11 @@ void axmul__cuda_job_free(axmul__cuda_job *job)
 #ifdef HAVE_CUDA
 /* The CUDA backend: host preparation as above, then the device kernel (cuda/conv.cu). */
 static axmul_status conv_cuda(const axmul__conv_setup *s, const axmul_table *t, const float *x,
-                              const float *w, float *y, double *kernel_seconds, size_t *work,
-                              const char **kernel)
+                              const float *w, float *y, int threads, double *kernel_seconds,
+                              size_t *work, const char **kernel)
 {
     axmul__cuda_job job;
-    axmul_status st = axmul__cuda_job_make(s, t, x, w, y, &job);
+    axmul_status st = axmul__cuda_job_make(s, t, x, w, y, threads, &job);
     char msg[512];
     if (st == AXMUL_OK && axmul__cuda_conv(&job, msg, sizeof msg) != 0)
         st = axmul__fail(AXMUL_ERR_CUDA, "CUDA: %s", msg);
@@ -592,7 +592,7 @@ axmul_status axmul_conv2d(const axmul_conv_desc *d, const axmul_table *t, const 
     if (b == AXMUL_BACKEND_CUDA) {
         double kernel_s = 0.0;
         size_t work = 0;
-        st = conv_cuda(&s, t, x, w, y, &kernel_s, &work, &path);
+        st = conv_cuda(&s, t, x, w, y, d->threads, &kernel_s, &work, &path);
         if (st == AXMUL_OK)
             fill_info(info, &s, AXMUL_BACKEND_CUDA, path, kernel_s, work);
         axmul__conv_setup_free(&s);

@@ -268,15 +268,28 @@ void axmul__quantize_bulk(const float *x, size_t n, const axmul_qparams *q, uint
     }
     float inv = 1.0f / q->scale;
 #ifdef AXMUL__HAVE_X86_KERNELS
-    static int avx512 = -1;
-    if (avx512 < 0)
-        avx512 = cpu_has("avx512bw");
-    if (avx512) {
+    if (cpu_has("avx512bw")) { /* cpuid bits cached by the compiler's runtime: cheap, race-free */
         axmul__quantize_avx512(x, n, q->nudged_min, q->nudged_max, inv, q->is_signed, out);
         return;
     }
 #endif
     axmul__quantize_portable(x, n, q->nudged_min, q->nudged_max, inv, q->is_signed, out);
+}
+
+void axmul__quantize_threads(const float *x, size_t n, const axmul_qparams *q, uint8_t *out,
+                             int nthreads)
+{
+    const size_t block = 4096; /* 16 KiB of floats: a thread's share stays in L1 */
+    const int64_t nblocks = (int64_t)((n + block - 1) / block);
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nthreads > 0 ? nthreads : omp_get_max_threads())              \
+    schedule(static) if (nblocks > 16)
+#endif
+    for (int64_t b = 0; b < nblocks; b++) {
+        size_t i0 = (size_t)b * block, len = n - i0 < block ? n - i0 : block;
+        axmul__quantize_bulk(x + i0, len, q, out + i0);
+    }
+    (void)nthreads;
 }
 
 static void table_colmajor(const axmul_table *t, int is_signed, uint16_t *tt)
@@ -666,15 +679,7 @@ axmul_status axmul__conv_cpu(const axmul__conv_setup *s, const axmul_table *t, c
 
     /* Quantize (NHWC), then transpose to planar: each image to [c][h][w], so that the gather
      * copies whole output-row runs, or for pointwise layers the whole batch to [c][n*h*w]. */
-    const size_t block = 4096;
-    const int64_t nblocks = (int64_t)((nx + block - 1) / block);
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(nthreads) schedule(static)
-#endif
-    for (int64_t b = 0; b < nblocks; b++) {
-        size_t i0 = (size_t)b * block, len = nx - i0 < block ? nx - i0 : block;
-        axmul__quantize_bulk(x + i0, len, &s->xq, qx + i0);
-    }
+    axmul__quantize_threads(x, nx, &s->xq, qx, nthreads);
     const size_t hw = pointwise ? nx / (size_t)p->c : (size_t)p->h * p->w;
     const int64_t images = pointwise ? 1 : p->n;
     /* blocks of 256 pixels, so that one image keeps every thread busy */

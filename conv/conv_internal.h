@@ -41,6 +41,9 @@ void axmul__conv_quantize_filter(const axmul__conv_setup *s, const float *w, uin
 /* Quantizes n floats to table indices (identical to axmul_quantize) with the fastest code the
  * CPU runs. */
 void axmul__quantize_bulk(const float *x, size_t n, const axmul_qparams *q, uint8_t *out);
+/* The same over nthreads threads (0: all), in blocks of 4096. */
+void axmul__quantize_threads(const float *x, size_t n, const axmul_qparams *q, uint8_t *out,
+                             int nthreads);
 
 /* The column-major form of t from the engine's cache of prepared tables: tt[b * 256 + a] =
  * entry (a, b), signed entries XOR 0x8000 (stored + 32768, summed unsigned, corrected by the
@@ -49,11 +52,11 @@ const uint16_t *axmul__prepared_colmajor(const axmul_table *t, int is_signed, vo
 void axmul__prepared_release(void *hold);
 
 /* The host half of the CUDA backend, also used by the test suite's host run of the kernel:
- * quantizes x and w exactly as the CPU engine, lays out the filter codes for the kernel, and
- * takes the column-major table from the cache. y is only stored in the job. Free with
- * axmul__cuda_job_free (also after a failure, and on a zeroed job). */
+ * quantizes x and w exactly as the CPU engine (on threads threads, 0: all), lays out the filter
+ * codes for the kernel, and takes the column-major table from the cache. y is only stored in the
+ * job. Free with axmul__cuda_job_free (also after a failure, and on a zeroed job). */
 axmul_status axmul__cuda_job_make(const axmul__conv_setup *s, const axmul_table *t, const float *x,
-                                  const float *w, float *y, axmul__cuda_job *job);
+                                  const float *w, float *y, int threads, axmul__cuda_job *job);
 void axmul__cuda_job_free(axmul__cuda_job *job);
 
 /* The CPU path used without AVX-512: "avx2" or "portable", whichever ran one synthetic chunk

@@ -76,7 +76,7 @@ typedef struct axmul_conv_desc {
     int per_channel;
     const axmul_range *channel_ranges;
     axmul_backend backend;
-    int threads;                          /* CPU threads; 0 = OpenMP default */
+    int threads; /* CPU threads, also for the CUDA backend's host quantization; 0 = OpenMP's */
     const char *input_name, *filter_name; /* for error details; NULL = "input"/"filter" */
 } axmul_conv_desc;
 

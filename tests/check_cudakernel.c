@@ -105,7 +105,7 @@ static void kernel_vs_ref(const rcase *c, const axmul_table *t, const char *what
         for (size_t i = 0; i < c->ny + GUARD; i++)
             g[i] = NAN;
         axmul__cuda_job job;
-        ck_assert_int_eq(axmul__cuda_job_make(&s, t, c->x, c->w, g, &job), AXMUL_OK);
+        ck_assert_int_eq(axmul__cuda_job_make(&s, t, c->x, c->w, g, 0, &job), AXMUL_OK);
         run_grid(&job, chunk, sms, expanded);
         char ctx[320];
         snprintf(ctx, sizeof ctx, "%s %s (%s kernel, chunk %zu, %d SMs): kernel against reference",
