@@ -390,6 +390,12 @@ AXMUL__KFN void axmul__cuda_thread(const axmul__conv_plan *p, int64_t n_img, con
 #define AXMUL__CUDA_X_TAPS 4      /* taps per stage */
 /* one stage: X_TAPS taps x 2 halves x 256 codes x 16 bytes (32 KiB), as 32-bit words */
 #define AXMUL__CUDA_X_STAGE_WORDS (AXMUL__CUDA_X_TAPS * 2 * 256 * 4)
+/* cuda/conv.cu launches it without the opt-in to more than 48 KiB of shared memory per block */
+#ifdef __cplusplus
+static_assert(AXMUL__CUDA_X_STAGE_WORDS * 4 <= 48 * 1024, "expanded stage within 48 KiB");
+#else
+_Static_assert(AXMUL__CUDA_X_STAGE_WORDS * 4 <= 48 * 1024, "expanded stage within 48 KiB");
+#endif
 
 /* Whether the expanded kernel can compute a layer. */
 static inline AXMUL__HD int axmul__cuda_expandable(const axmul__conv_plan *p)
