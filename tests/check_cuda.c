@@ -1,6 +1,8 @@
 /* CUDA backend: bit-identical to the CPU engine on every feature. Exits 77 (SKIP) with the
  * reason when the build has no CUDA or no usable device is present. Runs without Check's fork
  * mode: a CUDA context does not survive fork(). */
+#include <pthread.h>
+
 #include "axmul.h"
 #include "convcase.h"
 #include "testutil.h"
@@ -186,6 +188,77 @@ START_TEST(test_expanded_table)
 }
 END_TEST
 
+/* The device keeps the last table, recognised by its entries: a table changed in place, the
+ * same entries read as signed, and threads that run different tables at once (their calls are
+ * serialised around the one device copy) must all give the CPU's results. No Check assertion
+ * runs on the worker threads (no fork mode: it would unwind the wrong stack). */
+static int cuda_equals_cpu(const rcase *c, const axmul_table *t)
+{
+    float *g = malloc(c->ny * sizeof(float)), *r = malloc(c->ny * sizeof(float));
+    axmul_conv_desc d = c->d;
+    d.backend = AXMUL_BACKEND_CPU;
+    int ok = g && r && axmul_conv2d(&d, t, c->x, c->w, r, NULL) == AXMUL_OK;
+    d.backend = AXMUL_BACKEND_CUDA;
+    ok = ok && axmul_conv2d(&d, t, c->x, c->w, g, NULL) == AXMUL_OK &&
+         memcmp(g, r, c->ny * sizeof(float)) == 0;
+    free(g);
+    free(r);
+    return ok;
+}
+
+typedef struct {
+    const rcase *c;
+    const axmul_table *t;
+    int ok;
+} table_job;
+
+static void *table_worker(void *arg)
+{
+    table_job *j = arg;
+    j->ok = 1;
+    for (int i = 0; i < 3; i++)
+        j->ok = j->ok && cuda_equals_cpu(j->c, j->t);
+    return NULL;
+}
+
+START_TEST(test_device_table_cache)
+{
+    uint64_t s = tu_seed() ^ 0x7ab1e;
+    rcase c;
+    int oh, ow;
+    const int v[7] = {2, 12, 10, 8, 3, 3, 20};
+    shaped_case(&s, v, AXMUL_PADDING_SAME, &c, &oh, &ow);
+    axmul_table *t = random_table(&s, 0);
+    ck_assert_msg(cuda_equals_cpu(&c, t), "first call: %s", axmul_error_detail());
+    uint16_t *e = axmul_table_data_mut(t);
+    for (int a = 0; a < 256; a++) /* one weight's column, and scattered entries */
+        e[a * 256 + 7] = (uint16_t)(e[a * 256 + 7] + 1000);
+    for (unsigned i = 0; i < AXMUL_TABLE_ENTRIES; i += 101)
+        e[i] ^= 0x0100;
+    ck_assert_msg(cuda_equals_cpu(&c, t), "table changed in place");
+    axmul_table_set_signed(t, 1);
+    ck_assert_msg(cuda_equals_cpu(&c, t), "same entries, signed");
+    axmul_table_set_signed(t, 0);
+    axmul_table *many[4];
+    for (int i = 0; i < 4; i++)
+        many[i] = random_table(&s, i % 2);
+    pthread_t th[4];
+    table_job jobs[4];
+    for (int i = 0; i < 4; i++) {
+        jobs[i] = (table_job){&c, many[i], 0};
+        ck_assert_int_eq(pthread_create(&th[i], NULL, table_worker, &jobs[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_msg(jobs[i].ok, "thread %d (table %d) differs from the CPU", i, i);
+    }
+    for (int i = 0; i < 4; i++)
+        axmul_table_free(many[i]);
+    axmul_table_free(t);
+    rcase_free(&c);
+}
+END_TEST
+
 int main(void)
 {
     axmul_status st = axmul_cuda_available();
@@ -203,6 +276,7 @@ int main(void)
     tcase_add_test(tc, test_dense_and_accumulators);
     tcase_add_test(tc, test_cached_table);
     tcase_add_test(tc, test_expanded_table);
+    tcase_add_test(tc, test_device_table_cache);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);
