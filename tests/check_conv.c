@@ -483,21 +483,6 @@ static int conv_equals_ref(const rcase *c, const axmul_table *t)
     return ok;
 }
 
-typedef struct {
-    const rcase *c;
-    const axmul_table *t;
-    int ok;
-} cache_job;
-
-static void *cache_worker(void *arg)
-{
-    cache_job *j = arg;
-    j->ok = 1;
-    for (int i = 0; i < 4; i++)
-        j->ok = j->ok && conv_equals_ref(j->c, j->t);
-    return NULL;
-}
-
 START_TEST(test_prepared_table_cache)
 {
     uint64_t s = tu_seed() ^ 0xcac4e;
@@ -527,16 +512,8 @@ START_TEST(test_prepared_table_cache)
         for (int i = 0; i < 7; i++)
             ck_assert_msg(conv_equals_ref(&c, many[i]), "round %d table %d", round, i);
     /* concurrent callers with different tables */
-    pthread_t th[6];
-    cache_job jobs[6];
-    for (int i = 0; i < 6; i++) {
-        jobs[i] = (cache_job){&c, many[i], 0};
-        ck_assert_int_eq(pthread_create(&th[i], NULL, cache_worker, &jobs[i]), 0);
-    }
-    for (int i = 0; i < 6; i++) {
-        pthread_join(th[i], NULL);
-        ck_assert_msg(jobs[i].ok, "thread %d", i);
-    }
+    const int failed = run_case_threads(&c, many, 6, conv_equals_ref, 4);
+    ck_assert_msg(failed < 0, "thread %d", failed);
     for (int i = 0; i < 7; i++)
         axmul_table_free(many[i]);
     axmul_table_free(t);

@@ -1,8 +1,6 @@
 /* CUDA backend: bit-identical to the CPU engine on every feature. Exits 77 (SKIP) with the
  * reason when the build has no CUDA or no usable device is present. Runs without Check's fork
  * mode: a CUDA context does not survive fork(). */
-#include <pthread.h>
-
 #include "axmul.h"
 #include "convcase.h"
 #include "testutil.h"
@@ -190,8 +188,7 @@ END_TEST
 
 /* The device keeps the last table, recognised by its entries: a table changed in place, the
  * same entries read as signed, and threads that run different tables at once (their calls are
- * serialised around the one device copy) must all give the CPU's results. No Check assertion
- * runs on the worker threads (no fork mode: it would unwind the wrong stack). */
+ * serialised around the one device copy) must all give the CPU's results. */
 static int cuda_equals_cpu(const rcase *c, const axmul_table *t)
 {
     float *g = malloc(c->ny * sizeof(float)), *r = malloc(c->ny * sizeof(float));
@@ -204,21 +201,6 @@ static int cuda_equals_cpu(const rcase *c, const axmul_table *t)
     free(g);
     free(r);
     return ok;
-}
-
-typedef struct {
-    const rcase *c;
-    const axmul_table *t;
-    int ok;
-} table_job;
-
-static void *table_worker(void *arg)
-{
-    table_job *j = arg;
-    j->ok = 1;
-    for (int i = 0; i < 3; i++)
-        j->ok = j->ok && cuda_equals_cpu(j->c, j->t);
-    return NULL;
 }
 
 START_TEST(test_device_table_cache)
@@ -242,16 +224,8 @@ START_TEST(test_device_table_cache)
     axmul_table *many[4];
     for (int i = 0; i < 4; i++)
         many[i] = random_table(&s, i % 2);
-    pthread_t th[4];
-    table_job jobs[4];
-    for (int i = 0; i < 4; i++) {
-        jobs[i] = (table_job){&c, many[i], 0};
-        ck_assert_int_eq(pthread_create(&th[i], NULL, table_worker, &jobs[i]), 0);
-    }
-    for (int i = 0; i < 4; i++) {
-        pthread_join(th[i], NULL);
-        ck_assert_msg(jobs[i].ok, "thread %d (table %d) differs from the CPU", i, i);
-    }
+    const int failed = run_case_threads(&c, many, 4, cuda_equals_cpu, 3);
+    ck_assert_msg(failed < 0, "thread %d (table %d) differs from the CPU", failed, failed);
     for (int i = 0; i < 4; i++)
         axmul_table_free(many[i]);
     axmul_table_free(t);

@@ -2,6 +2,8 @@
 #ifndef AXMUL_CONVCASE_H
 #define AXMUL_CONVCASE_H
 
+#include <pthread.h>
+
 #include "axmul.h"
 #include "testutil.h"
 
@@ -249,6 +251,45 @@ static inline int expects_expanded(const axmul_conv_desc *d)
     ck_assert_int_eq(axmul_conv_output_shape(d, &oh, &ow), AXMUL_OK);
     const int depthwise = cin_g == 1 && d->groups > 1;
     return !depthwise && k <= 32768 && (long)d->n * oh * ow >= 256;
+}
+
+/* Threads that each run check(c, tables[i]) reps times, all at once: the index of the first
+ * thread whose checks failed, or -1. No Check assertion runs on the threads (in no-fork mode it
+ * would unwind the wrong stack). */
+typedef int (*case_check_fn)(const rcase *c, const axmul_table *t);
+typedef struct {
+    const rcase *c;
+    const axmul_table *t;
+    case_check_fn check;
+    int reps, ok;
+} case_thread;
+
+static void *case_thread_main(void *arg)
+{
+    case_thread *j = arg;
+    j->ok = 1;
+    for (int i = 0; i < j->reps; i++)
+        j->ok = j->ok && j->check(j->c, j->t);
+    return NULL;
+}
+
+static inline int run_case_threads(const rcase *c, axmul_table *const *tables, int n,
+                                   case_check_fn check, int reps)
+{
+    pthread_t th[16];
+    case_thread jobs[16];
+    ck_assert_int_le(n, 16);
+    for (int i = 0; i < n; i++) {
+        jobs[i] = (case_thread){c, tables[i], check, reps, 0};
+        ck_assert_int_eq(pthread_create(&th[i], NULL, case_thread_main, &jobs[i]), 0);
+    }
+    int failed = -1;
+    for (int i = 0; i < n; i++) {
+        pthread_join(th[i], NULL);
+        if (!jobs[i].ok && failed < 0)
+            failed = i;
+    }
+    return failed;
 }
 
 #endif
