@@ -25,7 +25,8 @@ __global__ void __launch_bounds__(AXMUL__CUDA_PIX)
     lut_conv(axmul__conv_plan p, int64_t n_img, const uint8_t *__restrict__ qx,
              const uint8_t *__restrict__ wt, const uint16_t *__restrict__ tt,
              const int64_t *__restrict__ sum_qw, const int32_t *__restrict__ zw,
-             const float *__restrict__ oscale, float *__restrict__ y)
+             const float *__restrict__ oscale, float *__restrict__ y, int slices,
+             int64_t *__restrict__ part, int64_t *__restrict__ psq)
 {
     extern __shared__ uint4 smem[];
     const uint16_t *T = tt;
@@ -37,7 +38,18 @@ __global__ void __launch_bounds__(AXMUL__CUDA_PIX)
         T = reinterpret_cast<const uint16_t *>(smem);
     }
     const int64_t pix = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-    axmul__cuda_thread(&p, n_img, qx, wt, T, sum_qw, zw, oscale, y, pix, (int)blockIdx.y, MODE);
+    axmul__cuda_thread(&p, n_img, qx, wt, T, sum_qw, zw, oscale, y, pix, (int)blockIdx.y, MODE,
+                       slices, (int)blockIdx.z, part, psq);
+}
+
+// The second kernel of a split launch (axmul__cuda_splits): one thread per output element.
+__global__ void split_finish(axmul__conv_plan p, int64_t n_img, int slices,
+                             const int64_t *__restrict__ part, const int64_t *__restrict__ psq,
+                             const int64_t *__restrict__ sum_qw, const int32_t *__restrict__ zw,
+                             const float *__restrict__ oscale, float *__restrict__ y)
+{
+    axmul__cuda_split_finish(&p, n_img, slices, part, psq, sum_qw, zw, oscale, y,
+                             (int64_t)blockIdx.x * blockDim.x + threadIdx.x);
 }
 
 // The expanded-table kernel (conv_kernel.h): stages of AXMUL__CUDA_X_TAPS taps, each expanded
@@ -68,14 +80,17 @@ __global__ void __launch_bounds__(AXMUL__CUDA_X_THREADS, 2)
 
 typedef void (*kernel_fn)(axmul__conv_plan, int64_t, const uint8_t *, const uint8_t *,
                           const uint16_t *, const int64_t *, const int32_t *, const float *,
-                          float *);
+                          float *, int, int64_t *, int64_t *);
+typedef void (*x_kernel_fn)(axmul__conv_plan, int64_t, const uint8_t *, const uint8_t *,
+                            const uint16_t *, const int64_t *, const int32_t *, const float *,
+                            float *);
 
 // kernels[table in shared memory][axmul__cuda_mode]
 const kernel_fn kernels[2][5] = {
     {lut_conv<0, 0>, lut_conv<1, 0>, lut_conv<2, 0>, lut_conv<3, 0>, lut_conv<4, 0>},
     {lut_conv<0, 1>, lut_conv<1, 1>, lut_conv<2, 1>, lut_conv<3, 1>, lut_conv<4, 1>}};
 // x_kernels[axmul__cuda_mode], modes 0 and 1
-const kernel_fn x_kernels[2] = {lut_conv_x<0>, lut_conv_x<1>};
+const x_kernel_fn x_kernels[2] = {lut_conv_x<0>, lut_conv_x<1>};
 
 // The device copy of the last table, reused while its entries are the same (a host copy is kept
 // to compare them: a hash could collide), and the lock that serialises the calls sharing it.
@@ -105,10 +120,12 @@ extern "C" int axmul__cuda_conv(axmul__cuda_job *job, char *msg, size_t msg_len)
     int64_t *d_sqw = nullptr;
     int32_t *d_zw = nullptr;
     float *d_os = nullptr, *d_y = nullptr;
-    int dev = 0, optin = 0, sms = 1, bt = AXMUL__CUDA_PIX, rc = -1, expanded = 0;
-    uint64_t gx = 0, gy = 0;
+    int64_t *d_part = nullptr, *d_psq = nullptr; // split-K sums (axmul__cuda_splits)
+    int dev = 0, optin = 0, sms = 1, bt = AXMUL__CUDA_PIX, rc = -1, expanded = 0, slices = 1;
+    uint64_t gx = 0, gy = 0, part_pix = 0;
     const int mode = axmul__cuda_mode(&p);
     kernel_fn kernel = nullptr;
+    x_kernel_fn x_kernel = nullptr;
     size_t smem_bytes = 0;
     const char *table_env = getenv("AXMUL_CUDA_TABLE");
     cudaEvent_t ev0 = nullptr, ev1 = nullptr; // kernel time, for the benchmark
@@ -131,7 +148,7 @@ extern "C" int axmul__cuda_conv(axmul__cuda_job *job, char *msg, size_t msg_len)
     CK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
     CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
     if (expanded) {
-        kernel = x_kernels[mode];
+        x_kernel = x_kernels[mode];
         job->kernel = "cuda-expanded";
         smem_bytes = AXMUL__CUDA_X_STAGE_WORDS * sizeof(uint32_t); // 32 KiB: no opt-in needed
     } else {
@@ -166,20 +183,42 @@ extern "C" int axmul__cuda_conv(axmul__cuda_job *job, char *msg, size_t msg_len)
     CK(cudaMemcpy(d_sqw, job->sum_qw, sizeof(int64_t) * p.co, cudaMemcpyHostToDevice));
     CK(cudaMemcpy(d_zw, job->zw, sizeof(int32_t) * p.co, cudaMemcpyHostToDevice));
     CK(cudaMemcpy(d_os, job->oscale, sizeof(float) * p.co, cudaMemcpyHostToDevice));
+    // split-K buffers for the largest of the launches (all chunks but the last are alike)
+    for (int last = 0; last < 2 && !expanded; last++) {
+        const size_t nb = last && p.n % chunk ? (size_t)p.n % chunk : chunk;
+        const uint64_t need = (uint64_t)axmul__cuda_splits(&p, nb, sms) * nb * p.oh * p.ow;
+        if (need > (uint64_t)nb * p.oh * p.ow && need > part_pix)
+            part_pix = need;
+    }
+    if (part_pix) {
+        CK(cudaMalloc(&d_part, sizeof(int64_t) * part_pix * p.co));
+        CK(cudaMalloc(&d_psq, sizeof(int64_t) * part_pix));
+    }
     for (size_t i0 = 0; i0 < (size_t)p.n; i0 += chunk) {
         const size_t nb = (size_t)p.n - i0 < chunk ? (size_t)p.n - i0 : chunk;
         CK(cudaMemcpy(d_qx, job->qx + i0 * in_img, nb * in_img, cudaMemcpyHostToDevice));
         axmul__cuda_launch_shape(&p, nb, sms, expanded, &bt, &gx, &gy);
+        slices = expanded ? 1 : axmul__cuda_splits(&p, nb, sms);
         if (gy > 65535 || gx > 0x7fffffff) {
             snprintf(msg, msg_len, "launch grid %llu x %llu too large (channel tiles or pixels)",
                      (unsigned long long)gx, (unsigned long long)gy);
             goto out;
         }
         CK(cudaEventRecord(ev0));
-        kernel<<<dim3((unsigned)gx, (unsigned)gy), bt, smem_bytes>>>(
-            p, (int64_t)nb, d_qx, d_wt, d_table, d_sqw, d_zw, d_os, d_y);
+        if (expanded)
+            x_kernel<<<dim3((unsigned)gx, (unsigned)gy), bt, smem_bytes>>>(
+                p, (int64_t)nb, d_qx, d_wt, d_table, d_sqw, d_zw, d_os, d_y);
+        else
+            kernel<<<dim3((unsigned)gx, (unsigned)gy, (unsigned)slices), bt, smem_bytes>>>(
+                p, (int64_t)nb, d_qx, d_wt, d_table, d_sqw, d_zw, d_os, d_y, slices, d_part, d_psq);
         // a GPU without a kernel image of this build fails here, never silently
         CK(cudaGetLastError());
+        if (slices > 1) {
+            const uint64_t outs = (uint64_t)nb * out_img;
+            split_finish<<<(unsigned)((outs + 255) / 256), 256>>>(p, (int64_t)nb, slices, d_part,
+                                                                  d_psq, d_sqw, d_zw, d_os, d_y);
+            CK(cudaGetLastError());
+        }
         CK(cudaEventRecord(ev1));
         CK(cudaMemcpy(job->y + i0 * out_img, d_y, nb * out_img * sizeof(float),
                       cudaMemcpyDeviceToHost));
@@ -198,6 +237,8 @@ out:
     cudaFree(d_sqw);
     cudaFree(d_zw);
     cudaFree(d_os);
+    cudaFree(d_part);
+    cudaFree(d_psq);
     if (rc != 0)
         cudaGetLastError(); // clear a sticky launch error for the next call
     return rc;

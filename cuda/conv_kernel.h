@@ -105,6 +105,45 @@ static inline void axmul__cuda_grid(const axmul__conv_plan *p, size_t nb, int bt
     *gy = (uint64_t)axmul__cuda_rows(p);
 }
 
+/* Split-K for launches that would leave most of the GPU idle (dense layers and small 1x1
+ * layers at small batches: one pixel per image, a few blocks): the input channels of each
+ * output are cut into slices, blockIdx.z, whose integer sums (and sums of activation codes) go
+ * to a buffer, and a second kernel adds the slices in order and finishes the outputs
+ * (axmul__cuda_split_finish): no float atomics, the same integers, so the same bits. Only
+ * ungrouped layers (one sum of activation codes per pixel) of the column kernel, slices of at
+ * least 256 channels, about two blocks per multiprocessor in all, at most 32 slices and 64 MiB
+ * of partial sums. Returns the slice count, 1 for no split. */
+#define AXMUL__CUDA_SPLIT_MIN 256 /* least input channels per slice */
+#define AXMUL__CUDA_SPLIT_MAX 32
+#define AXMUL__CUDA_SPLIT_BYTES ((uint64_t)64 << 20)
+static inline int axmul__cuda_splits(const axmul__conv_plan *p, size_t nb, int sms)
+{
+    if (p->groups != 1) /* modes 0 and 1 */
+        return 1;
+    const uint64_t npix = (uint64_t)nb * p->oh * p->ow;
+    const int bt = axmul__cuda_block_threads(p, nb, sms);
+    const uint64_t blocks =
+        (npix + (uint64_t)bt - 1) / (uint64_t)bt * (uint64_t)axmul__cuda_rows(p);
+    uint64_t s = (2 * (uint64_t)sms + blocks - 1) / blocks;
+    const uint64_t by_len = (uint64_t)p->cin_g / AXMUL__CUDA_SPLIT_MIN;
+    s = s < by_len ? s : by_len;
+    s = s < AXMUL__CUDA_SPLIT_MAX ? s : AXMUL__CUDA_SPLIT_MAX;
+    while (s > 1 && s * npix * (uint64_t)(p->co + 1) * 8 > AXMUL__CUDA_SPLIT_BYTES)
+        s--;
+    return s > 1 ? (int)s : 1;
+}
+
+/* Input channels [*c0, *c1) of slice s of S: equal runs rounded up to a multiple of 4, so that
+ * 4-byte activation loads stay aligned (the last slices may be short or empty). */
+static inline AXMUL__HD void axmul__cuda_slice(const axmul__conv_plan *p, int s, int S, int *c0,
+                                               int *c1)
+{
+    const int len = ((p->cin_g + S - 1) / S + 3) & ~3;
+    const int64_t a = (int64_t)s * len, b = a + len;
+    *c0 = (int)(a < p->cin_g ? a : p->cin_g);
+    *c1 = (int)(b < p->cin_g ? b : p->cin_g);
+}
+
 /* How a thread reads activation codes, a constant of each kernel instance:
  *   0: one byte per tap;
  *   1: 4 taps per 4-byte load, where every pixel's run of a group's channels starts on a multiple
@@ -209,14 +248,21 @@ AXMUL__KFN void axmul__cuda_tap(const uint8_t *wtap, uint32_t qa, const uint16_t
 /* The work of the thread for output pixel pix (of the chunk's n_img images) and grid row by,
  * modes 0 and 1 (axmul__cuda_mode). qx: the chunk's input codes, NHWC; wt: tile-major weight
  * codes (axmul__cuda_weight_tiles); T: column-major table, T[w * 256 + a], signed entries stored
- * + 32768; y: the chunk's output, NHWC. */
+ * + 32768; y: the chunk's output, NHWC. With slices > 1 (axmul__cuda_splits) the thread sums
+ * slice `slice` only and writes its sums to part[(slice * npix + pix) * co + o] and, in grid row
+ * 0, its sum of activation codes to psq[slice * npix + pix], instead of y. */
 AXMUL__KFN void axmul__cuda_conv_thread(const axmul__conv_plan *p, int64_t n_img, const uint8_t *qx,
                                         const uint8_t *wt, const uint16_t *T, const int64_t *sum_qw,
                                         const int32_t *zw, const float *oscale, float *y,
-                                        int64_t pix, int by, int vec4)
+                                        int64_t pix, int by, int vec4, int slices, int slice,
+                                        int64_t *part, int64_t *psq)
 {
-    if (pix >= n_img * p->oh * p->ow)
+    const int64_t npix = n_img * p->oh * p->ow;
+    if (pix >= npix)
         return;
+    int c0 = 0, c1 = p->cin_g;
+    if (slices > 1)
+        axmul__cuda_slice(p, slice, slices, &c0, &c1);
     int o0;
     const int ntile = axmul__cuda_row_channels(p, by, &o0);
     const int g = o0 / p->cout_g;
@@ -234,7 +280,6 @@ AXMUL__KFN void axmul__cuda_conv_thread(const axmul__conv_plan *p, int64_t n_img
         acc64[t] = 0;
     }
     int64_t sqa = 0;
-    int64_t tap = 0;
     int inblock = 0;
     for (int i = 0; i < p->kh; i++) {
         const int iy = oy * p->sh - p->pad_top + i * p->dh;
@@ -244,12 +289,13 @@ AXMUL__KFN void axmul__cuda_conv_thread(const axmul__conv_plan *p, int64_t n_img
             /* padding reads the zero point: the code of real 0 */
             const uint8_t *src =
                 inside ? qx + ((n * p->h + iy) * p->w + ix) * p->c + (int64_t)g * p->cin_g : NULL;
-            int ci = 0;
-            while (ci < p->cin_g) {
+            int ci = c0;
+            int64_t tap = (int64_t)(i * p->kw + j) * p->cin_g + c0;
+            while (ci < c1) {
                 const int room = AXMUL__CUDA_TAP_BLOCK - inblock;
-                const int seg = p->cin_g - ci < room ? p->cin_g - ci : room;
+                const int seg = c1 - ci < room ? c1 - ci : room;
                 const int end = ci + seg;
-                if (vec4) { /* seg is a multiple of 4: so are cin_g and the tap block */
+                if (vec4) { /* seg is a multiple of 4: so are cin_g, slices and the tap block */
                     for (; ci < end; ci += 4, tap += 4) {
                         const uint32_t a4 = src ? AXMUL__LOAD_A4(src + ci) : zx * 0x01010101u;
                         AXMUL__UNROLL
@@ -284,8 +330,33 @@ AXMUL__KFN void axmul__cuda_conv_thread(const axmul__conv_plan *p, int64_t n_img
         if (t >= ntile)
             break;
         const int64_t acc = acc64[t] + (int64_t)acc32[t] - (int64_t)offset * inblock;
-        y[pix * p->co + o0 + t] = axmul__cuda_finish(p, o0 + t, acc, sqa, sum_qw, zw, oscale);
+        if (slices > 1)
+            part[((int64_t)slice * npix + pix) * p->co + o0 + t] = acc;
+        else
+            y[pix * p->co + o0 + t] = axmul__cuda_finish(p, o0 + t, acc, sqa, sum_qw, zw, oscale);
     }
+    if (slices > 1 && by == 0)
+        psq[(int64_t)slice * npix + pix] = sqa;
+}
+
+/* Output element idx (pixel idx / co, channel idx % co) of a split launch: the slices' sums
+ * added in slice order, then the corrections and the float conversion of axmul__cuda_finish. */
+AXMUL__KFN void axmul__cuda_split_finish(const axmul__conv_plan *p, int64_t n_img, int slices,
+                                         const int64_t *part, const int64_t *psq,
+                                         const int64_t *sum_qw, const int32_t *zw,
+                                         const float *oscale, float *y, int64_t idx)
+{
+    const int64_t npix = n_img * p->oh * p->ow;
+    if (idx >= npix * p->co)
+        return;
+    const int64_t pix = idx / p->co;
+    const int o = (int)(idx % p->co);
+    int64_t acc = 0, sqa = 0;
+    for (int s = 0; s < slices; s++) {
+        acc += part[(int64_t)s * npix * p->co + idx];
+        sqa += psq[(int64_t)s * npix + pix];
+    }
+    y[idx] = axmul__cuda_finish(p, o, acc, sqa, sum_qw, zw, oscale);
 }
 
 /* Modes 2-4 (depthwise): the thread's 16 output channels each read their own input channel
@@ -357,14 +428,16 @@ AXMUL__KFN void axmul__cuda_dw_thread(const axmul__conv_plan *p, int64_t n_img, 
 }
 
 /* The thread's work in the given mode (axmul__cuda_mode): the one entry point of the kernel and
- * of the host run. */
+ * of the host run. slices, slice, part, psq: split-K (axmul__cuda_conv_thread), modes 0-1. */
 AXMUL__KFN void axmul__cuda_thread(const axmul__conv_plan *p, int64_t n_img, const uint8_t *qx,
                                    const uint8_t *wt, const uint16_t *T, const int64_t *sum_qw,
                                    const int32_t *zw, const float *oscale, float *y, int64_t pix,
-                                   int by, int mode)
+                                   int by, int mode, int slices, int slice, int64_t *part,
+                                   int64_t *psq)
 {
     if (mode < 2)
-        axmul__cuda_conv_thread(p, n_img, qx, wt, T, sum_qw, zw, oscale, y, pix, by, mode == 1);
+        axmul__cuda_conv_thread(p, n_img, qx, wt, T, sum_qw, zw, oscale, y, pix, by, mode == 1,
+                                slices, slice, part, psq);
     else
         axmul__cuda_dw_thread(p, n_img, qx, wt, T, sum_qw, zw, oscale, y, pix, by,
                               mode == 3   ? 16
@@ -404,12 +477,15 @@ static inline AXMUL__HD int axmul__cuda_expandable(const axmul__conv_plan *p)
 }
 
 /* Whether AXMUL_CUDA_TABLE=expanded runs a layer with the expanded kernel (otherwise with the
- * column kernel): also at least 256 output pixels, a block of 64 threads. A block builds each
- * stage whatever its pixel count, and below that the building outweighs the lookups it saves
- * (model in doc/performance.md: dense layers at small batches). */
+ * column kernel): also at least 4096 output pixels, 16 blocks of the smallest size per channel
+ * tile. A block builds each stage whatever its pixel count: below 256 pixels (a block of 64
+ * threads) the building outweighs the lookups it saves (model in doc/performance.md), and
+ * layers of a few thousand pixels (dense layers at small batches) would leave most of the GPU
+ * idle, where the column kernel splits the sums over the input channels (axmul__cuda_splits). */
+#define AXMUL__CUDA_X_MIN_PIXELS 4096
 static inline AXMUL__HD int axmul__cuda_use_expanded(const axmul__conv_plan *p)
 {
-    return axmul__cuda_expandable(p) && (int64_t)p->n * p->oh * p->ow >= 64 * AXMUL__CUDA_X_PPT;
+    return axmul__cuda_expandable(p) && (int64_t)p->n * p->oh * p->ow >= AXMUL__CUDA_X_MIN_PIXELS;
 }
 
 /* Threads per block of the expanded kernel: AXMUL__CUDA_X_THREADS, halved down to 64 while the

@@ -103,6 +103,25 @@ START_TEST(test_dense_and_accumulators)
         cuda_vs_cpu(&c, t, "dense K=70000");
         rcase_free(&c);
     }
+    /* launches split over the input channels (split-K): the benchmark's dense layer, and a
+     * strided 1x1 layer with padding on a few pixels */
+    uint64_t s = tu_seed() ^ 0x5b1;
+    axmul_table *r = random_table(&s, 1);
+    rcase c;
+    long_dense_case(&c, 256, 1936, 120);
+    cuda_vs_cpu(&c, r, "dense 1936->120 b256");
+    rcase_free(&c);
+    int oh, ow;
+    const int v[7] = {2, 3, 3, 1024, 1, 1, 40};
+    shaped_case(&s, v, AXMUL_PADDING_SAME, &c, &oh, &ow);
+    c.d.stride_h = c.d.stride_w = 2;
+    c.d.padding = AXMUL_PADDING_EXPLICIT;
+    c.d.pad_top = c.d.pad_left = c.d.pad_bottom = c.d.pad_right = 1;
+    ck_assert_int_eq(axmul_conv_output_shape(&c.d, &oh, &ow), AXMUL_OK);
+    c.ny = (size_t)c.d.n * oh * ow * c.d.co;
+    cuda_vs_cpu(&c, r, "1x1 stride 2, padded");
+    rcase_free(&c);
+    axmul_table_free(r);
     axmul_table_free(t);
 }
 END_TEST
@@ -161,7 +180,7 @@ START_TEST(test_expanded_table)
         rcase_free(&c);
     }
     /* grouped layers of enough pixels: 4-byte and byte activation loads, partial tiles */
-    const int gv[2][7] = {{4, 20, 20, 32, 3, 3, 48}, {3, 16, 16, 6, 3, 3, 9}};
+    const int gv[2][7] = {{4, 32, 32, 32, 3, 3, 48}, {3, 40, 40, 6, 3, 3, 9}};
     const int gg[2] = {4, 3};
     for (int k = 0; k < 2; k++) {
         rcase c;
@@ -172,9 +191,12 @@ START_TEST(test_expanded_table)
     }
     axmul_table *sat = saturated_table();
     rcase c;
-    /* the longest sums it takes (32768 x 65535 < 2^32), on 256 pixels: the fewest it runs on */
-    long_dense_case(&c, 256, 32768, 5);
-    cuda_vs_cpu_path(&c, sat, "expanded, K=32768", "cuda-expanded");
+    /* near the longest sums it takes (32,760 x 65535 < 2^32; the host run tests 32,768) on
+     * 4096 pixels, the fewest it runs on */
+    int oh, ow;
+    const int kv[7] = {1, 64, 64, 3640, 3, 3, 3};
+    shaped_case(&s, kv, AXMUL_PADDING_SAME, &c, &oh, &ow);
+    cuda_vs_cpu_path(&c, sat, "expanded, K=32760", "cuda-expanded");
     rcase_free(&c);
     long_dense_case(&c, 3, 70001, 5);
     cuda_vs_cpu_path(&c, sat, "expanded, K=70001 (column kernel)", "cuda");

@@ -49,16 +49,40 @@ static void run_x_block(const axmul__cuda_job *job, int64_t nb, const uint8_t *q
     free(st);
 }
 
-/* Every thread of every block of every launch, in the device's chunking unless chunk > 0, with
- * the block size that cuda/conv.cu picks on a GPU with sms multiprocessors; expanded: the
- * expanded kernel wherever it can compute the layer (AXMUL_CUDA_TABLE=expanded leaves layers
- * of few pixels to the column kernel; here they test the expanded one too). */
-static void run_grid(const axmul__cuda_job *job, size_t chunk, int sms, int expanded)
+/* The kernels as the host runs them: the column kernel with the split-K slices that
+ * cuda/conv.cu picks, with none, or with SPLIT_FORCED slices; the expanded kernel wherever it
+ * can compute the layer (AXMUL_CUDA_TABLE=expanded leaves layers of few pixels to the column
+ * kernel; here they test the expanded one too). */
+enum { COLUMN, COLUMN_UNSPLIT, COLUMN_SPLIT_FORCED, EXPANDED, N_KINDS };
+enum { SPLIT_FORCED = 3 };
+static const char *const kind_names[N_KINDS] = {"column", "column unsplit", "column, 3 slices",
+                                                "expanded"};
+
+/* Whether kind runs differently from COLUMN on this layer (else the test skips it). */
+static int kind_differs(const axmul__conv_plan *p, size_t chunk, int sms, int kind)
 {
+    const int split = axmul__cuda_splits(p, chunk ? chunk : axmul__cuda_chunk(p), sms);
+    switch (kind) {
+    case COLUMN_UNSPLIT:
+        return split > 1;
+    case COLUMN_SPLIT_FORCED:
+        return p->groups == 1 && split != SPLIT_FORCED;
+    case EXPANDED:
+        return axmul__cuda_expandable(p);
+    default:
+        return 1;
+    }
+}
+
+/* Every thread of every block of every launch, in the device's chunking unless chunk > 0, with
+ * the block size that cuda/conv.cu picks on a GPU with sms multiprocessors; split launches
+ * write their slices' sums, then every output element runs the finishing kernel's thread. */
+static void run_grid(const axmul__cuda_job *job, size_t chunk, int sms, int kind)
+{
+    const int expanded = kind == EXPANDED;
     const axmul__conv_plan *p = job->p;
     const size_t in_img = (size_t)p->h * p->w * p->c, out_img = (size_t)p->oh * p->ow * p->co;
     const int mode = axmul__cuda_mode(p);
-    expanded = expanded && axmul__cuda_expandable(p);
     if (chunk == 0)
         chunk = axmul__cuda_chunk(p);
     for (size_t i0 = 0; i0 < (size_t)p->n; i0 += chunk) {
@@ -69,23 +93,50 @@ static void run_grid(const axmul__cuda_job *job, size_t chunk, int sms, int expa
         ck_assert(bt >= 64 && bt % 32 == 0 &&
                   bt <= (expanded ? AXMUL__CUDA_X_THREADS : AXMUL__CUDA_PIX));
         ck_assert_uint_le(gy, 65535); /* the device's limit for grid rows */
-        for (uint64_t by = 0; by < gy; by++)
-            for (uint64_t bx = 0; bx < gx; bx++) {
-                if (expanded) {
-                    ck_assert(mode < 2);
-                    run_x_block(job, (int64_t)nb, job->qx + i0 * in_img, job->y + i0 * out_img, bx,
-                                (int)by, bt, mode == 1);
-                    continue;
+        const int slices = kind == COLUMN_UNSPLIT        ? 1
+                           : kind == COLUMN_SPLIT_FORCED ? SPLIT_FORCED
+                           : kind == COLUMN              ? axmul__cuda_splits(p, nb, sms)
+                                                         : 1;
+        const size_t npix = nb * p->oh * p->ow;
+        int64_t *part = NULL, *psq = NULL;
+        if (slices > 1) {
+            ck_assert(mode < 2 && p->groups == 1);
+            ck_assert_int_le(slices, AXMUL__CUDA_SPLIT_MAX);
+            part = malloc(sizeof *part * slices * npix * p->co);
+            psq = malloc(sizeof *psq * slices * npix);
+            ck_assert(part && psq);
+            memset(part, 0xa5, sizeof *part * slices * npix * p->co); /* every sum is written */
+            memset(psq, 0xa5, sizeof *psq * slices * npix);
+        }
+        float *y = job->y + i0 * out_img;
+        for (int z = 0; z < slices; z++)
+            for (uint64_t by = 0; by < gy; by++)
+                for (uint64_t bx = 0; bx < gx; bx++) {
+                    if (expanded) {
+                        ck_assert(mode < 2);
+                        run_x_block(job, (int64_t)nb, job->qx + i0 * in_img, y, bx, (int)by, bt,
+                                    mode == 1);
+                        continue;
+                    }
+                    for (int tx = 0; tx < bt; tx++)
+                        axmul__cuda_thread(p, (int64_t)nb, job->qx + i0 * in_img, job->wt, job->tt,
+                                           job->sum_qw, job->zw, job->oscale, y,
+                                           (int64_t)(bx * bt + tx), (int)by, mode, slices, z, part,
+                                           psq);
                 }
-                for (int tx = 0; tx < bt; tx++)
-                    axmul__cuda_thread(p, (int64_t)nb, job->qx + i0 * in_img, job->wt, job->tt,
-                                       job->sum_qw, job->zw, job->oscale, job->y + i0 * out_img,
-                                       (int64_t)(bx * bt + tx), (int)by, mode);
-            }
+        if (slices > 1) {
+            for (size_t i = 0; i < nb * out_img; i++) /* the first kernel wrote no output */
+                ck_assert_msg(isnan(y[i]), "split launch wrote output %zu", i);
+            for (size_t idx = 0; idx < nb * out_img + 256; idx++) /* a whole last block */
+                axmul__cuda_split_finish(p, (int64_t)nb, slices, part, psq, job->sum_qw, job->zw,
+                                         job->oscale, y, (int64_t)idx);
+        }
+        free(part);
+        free(psq);
     }
 }
 
-/* Both kernels' outputs must equal the reference bit for bit, cover every element (the output
+/* Every kind's output must equal the reference bit for bit, cover every element (the output
  * starts as NaN) and write nothing past the end. */
 static void kernel_vs_ref(const rcase *c, const axmul_table *t, const char *what, size_t chunk,
                           int sms)
@@ -99,17 +150,17 @@ static void kernel_vs_ref(const rcase *c, const axmul_table *t, const char *what
     ck_assert_msg(axmul__conv_setup_make(&c->d, t, c->x, c->w, &s) == AXMUL_OK, "%s",
                   axmul_error_detail());
     ck_assert_msg(expects_expanded(&c->d) == axmul__cuda_use_expanded(&s.p), "%s", desc);
-    for (int expanded = 0; expanded < 2; expanded++) {
-        if (expanded && !axmul__cuda_expandable(&s.p))
-            break;
+    for (int kind = 0; kind < N_KINDS; kind++) {
+        if (!kind_differs(&s.p, chunk, sms, kind))
+            continue;
         for (size_t i = 0; i < c->ny + GUARD; i++)
             g[i] = NAN;
         axmul__cuda_job job;
         ck_assert_int_eq(axmul__cuda_job_make(&s, t, c->x, c->w, g, 0, &job), AXMUL_OK);
-        run_grid(&job, chunk, sms, expanded);
+        run_grid(&job, chunk, sms, kind);
         char ctx[320];
         snprintf(ctx, sizeof ctx, "%s %s (%s kernel, chunk %zu, %d SMs): kernel against reference",
-                 what, desc, expanded ? "expanded" : "column", chunk, sms);
+                 what, desc, kind_names[kind], chunk, sms);
         assert_same_bits(g, r, c->ny, ctx);
         for (size_t i = c->ny; i < c->ny + GUARD; i++)
             ck_assert_msg(isnan(g[i]), "%s: write past the output at %zu", ctx, i);
@@ -263,9 +314,20 @@ START_TEST(test_launch_geometry)
     ck_assert_int_eq(axmul__cuda_x_halves(&dn, 6), 2);
     ck_assert_int_eq(axmul__cuda_x_halves(&dn, 7), 1);
     ck_assert_int_eq(axmul__cuda_x_halves(&p, 0), 2);
-    dn.n = 256; /* 256 pixels: the least the expanded kernel is used for */
+    /* split-K: 32 blocks of 64 pixels and 16 channels would leave most of the 132 SMs idle; 7
+     * slices (of at least 256 of the 1936 channels) make about 2 blocks per SM; none for the 3x3
+     * layer (784 blocks) */
+    ck_assert_int_eq(axmul__cuda_splits(&dn, 256, 132), 7);
+    ck_assert_int_eq(axmul__cuda_splits(&dn, 256, 8), 2); /* 8 blocks of 512: 2 per SM */
+    ck_assert_int_eq(axmul__cuda_splits(&dn, 256, 4), 1);
+    ck_assert_int_eq(axmul__cuda_splits(&p, 32, 132), 1);
+    int c0, c1;
+    axmul__cuda_slice(&dn, 6, 7, &c0, &c1);
+    ck_assert_int_eq(c0, 6 * 280);
+    ck_assert_int_eq(c1, 1936);
+    dn.n = 4096; /* 4096 pixels: the least the expanded kernel is used for */
     ck_assert_int_eq(axmul__cuda_use_expanded(&dn), 1);
-    dn.n = 255;
+    dn.n = 4095;
     ck_assert_int_eq(axmul__cuda_expandable(&dn), 1);
     ck_assert_int_eq(axmul__cuda_use_expanded(&dn), 0);
     ck_assert_int_eq(axmul__cuda_x_block_threads(&dn, 256, 1), AXMUL__CUDA_X_THREADS);

@@ -241,7 +241,7 @@ static inline axmul_table *saturated_table(void)
 }
 
 /* Whether AXMUL_CUDA_TABLE=expanded runs the expanded kernel on a layer, from the public
- * descriptor: not depthwise, at most 32,768 taps per output, at least 256 output pixels
+ * descriptor: not depthwise, at most 32,768 taps per output, at least 4096 output pixels
  * (doc/performance.md). check_cudakernel holds it to the launch code's rule. */
 static inline int expects_expanded(const axmul_conv_desc *d)
 {
@@ -250,7 +250,7 @@ static inline int expects_expanded(const axmul_conv_desc *d)
     int oh, ow;
     ck_assert_int_eq(axmul_conv_output_shape(d, &oh, &ow), AXMUL_OK);
     const int depthwise = cin_g == 1 && d->groups > 1;
-    return !depthwise && k <= 32768 && (long)d->n * oh * ow >= 256;
+    return !depthwise && k <= 32768 && (long)d->n * oh * ow >= 4096;
 }
 
 /* Threads that each run check(c, tables[i]) reps times, all at once: the index of the first
