@@ -113,12 +113,14 @@ static inline void axmul__cuda_grid(const axmul__conv_plan *p, size_t nb, int bt
  * ungrouped layers (one sum of activation codes per pixel) of the column kernel, slices of at
  * least 256 channels, about two blocks per multiprocessor in all, at most 32 slices and 64 MiB
  * of partial sums. Returns the slice count, 1 for no split. */
-#define AXMUL__CUDA_SPLIT_MIN 256 /* least input channels per slice */
+/* least input channels per slice: a block's lookups (256 taps x 16 per thread at least) then
+ * outweigh its copy of the 128 KiB table into shared memory */
+#define AXMUL__CUDA_SPLIT_MIN 256
 #define AXMUL__CUDA_SPLIT_MAX 32
 #define AXMUL__CUDA_SPLIT_BYTES ((uint64_t)64 << 20)
 static inline int axmul__cuda_splits(const axmul__conv_plan *p, size_t nb, int sms)
 {
-    if (p->groups != 1) /* modes 0 and 1 */
+    if (p->groups != 1) /* ungrouped layers run modes 0 and 1 */
         return 1;
     const uint64_t npix = (uint64_t)nb * p->oh * p->ow;
     const int bt = axmul__cuda_block_threads(p, nb, sms);
