@@ -429,7 +429,7 @@ static void usage_net(FILE *f)
                "                 [--approx conv|dense|all] [--ranges calibrated|batch]\n"
                "                 [--per-channel] [--dump-operands DIR] [--predictions FILE]\n"
                "                 [--report DIR] [--shard I/N] [--output FILE [--resume]]\n"
-            "                 [--format text|json|csv] [--quiet]\n"
+               "                 [--format text|json|csv] [--quiet]\n"
                "Top-1 accuracy of the network on the test set with each multiplier table in the\n"
                "approximated layers (conv2d by default), next to the exact table's accuracy (the\n"
                "same quantized network with exact products), the float network's accuracy, the\n"
@@ -439,8 +439,8 @@ static void usage_net(FILE *f)
                "--report DIR writes an HTML page with a Pareto plot, metrics, error heatmaps,\n"
                "confusion matrices and layer difference heatmaps; --shard I/N takes every N-th\n"
                "table starting at the I-th (doc/sweeps.md). --output FILE appends one complete,\n"
-            "synced row per table; SIGINT/SIGTERM stop after the current table (exit 130) and\n"
-            "--resume skips the tables already in FILE.\n");
+               "synced row per table; SIGINT/SIGTERM stop after the current table (exit 130) and\n"
+               "--resume skips the tables already in FILE.\n");
 }
 
 static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp);
@@ -651,44 +651,38 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
         return EXIT_USAGE;
     }
     int out_fd = -1, new_file = 1;
-    if (out_path) {
-        if (resume) {
-            char **done;
-            int ndone;
-            if ((ndone = axmul__tool_done_rows(out_path, fmt == 1, "table,", &done)) < 0) {
-                errorf("--resume %s: %s", out_path, strerror(errno));
-                return EXIT_USAGE;
-            }
-            new_file = ndone == 0;
-            int k = 0;
-            for (int i = 0; i < npaths; i++) {
-                int seen = 0;
-                for (int j = 0; j < ndone && !seen; j++)
-                    seen = strcmp(done[j], paths[i]) == 0;
-                if (seen)
-                    free(paths[i]);
-                else
-                    paths[k++] = paths[i];
-            }
-            if (!quiet)
-                fprintf(stderr, PROG ": --resume: %d tables already in %s, %d to go\n", ndone,
-                        out_path, k);
-            for (int j = 0; j < ndone; j++)
-                free(done[j]);
-            free(done);
-            npaths = k;
-            if (npaths == 0)
-                return 0;
-        }
-        out_fd = open(out_path, O_WRONLY | O_CREAT | O_APPEND | (resume ? 0 : O_TRUNC) | O_CLOEXEC,
-                      0666);
-        if (out_fd < 0) {
-            errorf("--output %s: %s", out_path, strerror(errno));
+    if (out_path && resume) {
+        char **done;
+        int ndone;
+        if ((ndone = axmul__tool_done_rows(out_path, fmt == 1, "table,", &done)) < 0) {
+            errorf("--resume %s: %s", out_path, strerror(errno));
             return EXIT_USAGE;
         }
-        struct stat st;
-        if (fstat(out_fd, &st) == 0 && st.st_size > 0)
-            new_file = 0;
+        new_file = ndone == 0;
+        int k = 0;
+        for (int i = 0; i < npaths; i++) {
+            int seen = 0;
+            for (int j = 0; j < ndone && !seen; j++)
+                seen = strcmp(done[j], paths[i]) == 0;
+            if (seen)
+                free(paths[i]);
+            else
+                paths[k++] = paths[i];
+        }
+        if (!quiet)
+            fprintf(stderr, PROG ": --resume: %d tables already in %s, %d to go\n", ndone, out_path,
+                    k);
+        for (int j = 0; j < ndone; j++)
+            free(done[j]);
+        free(done);
+        npaths = k;
+        if (npaths == 0)
+            return 0;
+    }
+    const char *cpu_path; /* a bad AXMUL_CPU_PATH fails now, not after the float pass */
+    if (axmul_cpu_path(&cpu_path) != AXMUL_OK) {
+        errorf("%s", axmul_error_detail());
+        return EXIT_USAGE;
     }
     axmul__tool_catch_interrupts();
     /* The LUT layers run on OpenMP threads; OpenBLAS's own pool would spin against them, and the
@@ -741,6 +735,20 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
     if (check_input_shape(d, m, model_dir, dataset) != 0) {
         rc = EXIT_USAGE;
         goto out;
+    }
+    /* Opened (and without --resume truncated) only once the model, the dataset and their shapes
+     * are known to be usable: a mistyped argument must not wipe the results of an earlier run. */
+    if (out_path) {
+        out_fd = open(out_path, O_WRONLY | O_CREAT | O_APPEND | (resume ? 0 : O_TRUNC) | O_CLOEXEC,
+                      0666);
+        if (out_fd < 0) {
+            errorf("--output %s: %s", out_path, strerror(errno));
+            rc = EXIT_USAGE;
+            goto out;
+        }
+        struct stat st;
+        if (fstat(out_fd, &st) == 0 && st.st_size > 0)
+            new_file = 0;
     }
     axmul_net_options o;
     axmul_net_options_init(&o);
@@ -906,16 +914,15 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
             agree += pa[i] == pe[sgn][i];
         }
         double acc = (double)ok / n, agr = (double)agree / n;
-        if (pred_path) {
-            FILE *pf2 = fopen(pred_path, "w");
-            if (!pf2) {
-                errorf("--predictions %s: %s", pred_path, strerror(errno));
+        if (pred_path) { /* whole or absent, as every other file the tools write */
+            axmul__tool_buf pb = {0};
+            for (int i = 0; i < n; i++)
+                axmul__tool_bprintf(&pb, "%d %d %d\n", i, pa[i], labels[i]);
+            if (axmul_file_write_atomic(pred_path, pb.s ? pb.s : "", pb.len) != AXMUL_OK) {
+                errorf("--predictions %s", axmul_error_detail());
                 rc = EXIT_USAGE;
-            } else {
-                for (int i = 0; i < n; i++)
-                    fprintf(pf2, "%d %d %d\n", i, pa[i], labels[i]);
-                fclose(pf2);
             }
+            free(pb.s);
         }
         char snrtxt[1024] = "";
         size_t sl = 0;

@@ -86,7 +86,14 @@ run 2 "$C" net --model "$M" --mtab "$T/nope.bin" --limit 10
 expect_err "nope.bin"
 run 2 "$C" net --model "$T/nomodel" --mtab "$E"
 expect_err "nomodel"
-pass "bad datasets, models and tables"
+# a failing run leaves an earlier run's results alone (the output is opened once all is loaded)
+echo "earlier results" > "$T/results.csv"
+run 2 "$C" net --model "$T/nomodel" --mtab "$E" --format csv --output "$T/results.csv"
+run 2 "$C" net --model "$M" --mtab "$E" --dataset "mnist:$T/badset" --output "$T/results.csv"
+run 2 env AXMUL_CPU_PATH=sse9 "$C" net --model "$M" --mtab "$E" --output "$T/results.csv"
+expect_err "AXMUL_CPU_PATH=sse9: unknown CPU path"
+[ "$(cat "$T/results.csv")" = "earlier results" ] || fail "a failed run changed --output"
+pass "bad datasets, models and tables; --output untouched by a failed run"
 
 # training is bit-reproducible for one seed (small run)
 run 0 "$C" train --out "$T/t1" --limit 1000 --epochs 1 --calibrate 200 --seed 3 --quiet
