@@ -128,6 +128,8 @@ extern "C" int axmul__cuda_conv(axmul__cuda_job *job, char *msg, size_t msg_len)
     x_kernel_fn x_kernel = nullptr;
     size_t smem_bytes = 0;
     const char *table_env = getenv("AXMUL_CUDA_TABLE");
+    const int want_cached = table_env && strcmp(table_env, "cached") == 0;
+    const int want_expanded = table_env && strcmp(table_env, "expanded") == 0;
     cudaEvent_t ev0 = nullptr, ev1 = nullptr; // kernel time, for the benchmark
     float ms = 0.0f;
     job->kernel_seconds = 0.0;
@@ -137,13 +139,12 @@ extern "C" int axmul__cuda_conv(axmul__cuda_job *job, char *msg, size_t msg_len)
     // memory would hold the table: the texture-like baseline (TFApprox's choice) that the
     // benchmark compares against. =expanded runs the expanded-table kernel on the layers it
     // serves (axmul__cuda_use_expanded), the column kernel on the others.
-    if (table_env && strcmp(table_env, "shared") != 0 && strcmp(table_env, "cached") != 0 &&
-        strcmp(table_env, "expanded") != 0) {
+    if (table_env && strcmp(table_env, "shared") != 0 && !want_cached && !want_expanded) {
         snprintf(msg, msg_len, "AXMUL_CUDA_TABLE=%s: expected shared, cached or expanded",
                  table_env);
         goto out;
     }
-    expanded = table_env && strcmp(table_env, "expanded") == 0 && axmul__cuda_use_expanded(&p);
+    expanded = want_expanded && axmul__cuda_use_expanded(&p);
     CK(cudaGetDevice(&dev));
     CK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
     CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
@@ -153,10 +154,7 @@ extern "C" int axmul__cuda_conv(axmul__cuda_job *job, char *msg, size_t msg_len)
         smem_bytes = AXMUL__CUDA_X_STAGE_WORDS * sizeof(uint32_t); // 32 KiB: no opt-in needed
     } else {
         // sm_75 (64 KiB per block) reads the columns through the read-only cache
-        smem_bytes =
-            (size_t)optin >= TABLE_BYTES && !(table_env && strcmp(table_env, "cached") == 0)
-                ? TABLE_BYTES
-                : 0;
+        smem_bytes = (size_t)optin >= TABLE_BYTES && !want_cached ? TABLE_BYTES : 0;
         kernel = kernels[smem_bytes != 0][mode];
         job->kernel = smem_bytes ? "cuda" : "cuda-cached";
         if (smem_bytes)
