@@ -736,18 +736,18 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
         rc = EXIT_USAGE;
         goto out;
     }
-    /* Opened (and without --resume truncated) only once the model, the dataset and their shapes
-     * are known to be usable: a mistyped argument must not wipe the results of an earlier run. */
+    /* Opened here so that an unwritable file fails early, but replaced (without --resume) only
+     * when the first table's row is ready: a mistyped argument or a run whose tables all fail
+     * must not wipe the results of an earlier run. */
     if (out_path) {
-        out_fd = open(out_path, O_WRONLY | O_CREAT | O_APPEND | (resume ? 0 : O_TRUNC) | O_CLOEXEC,
-                      0666);
+        out_fd = open(out_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
         if (out_fd < 0) {
             errorf("--output %s: %s", out_path, strerror(errno));
             rc = EXIT_USAGE;
             goto out;
         }
         struct stat st;
-        if (fstat(out_fd, &st) == 0 && st.st_size > 0)
+        if (resume && fstat(out_fd, &st) == 0 && st.st_size > 0)
             new_file = 0;
     }
     axmul_net_options o;
@@ -779,20 +779,22 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
     double float_acc = (double)fok / n;
 
     FILE *out = stdout;
-    char row[4096];
-    int rl;
-    if (fmt == 0) {
-        rl =
-            snprintf(row, sizeof row,
+    char row[4096], head[4096];
+    int rl, head_len = 0; /* head: written before the first row (into the file: see above) */
+    if (fmt == 0)
+        head_len =
+            snprintf(head, sizeof head,
                      "model %s, %d test images of %s, float accuracy %.4f\n%-28s %9s %9s %9s  %s\n",
                      model_dir, n, dataset, float_acc, "table", "accuracy", "exact", "agreement",
                      "layer SNR dB");
-        emit_row(out_fd, out, row, (size_t)rl);
-    } else if (fmt == 2 && shard_i == 1 && new_file) { /* one header when shards concatenate */
-        rl = snprintf(row, sizeof row,
-                      "table,accuracy,exact_accuracy,float_accuracy,agreement,"
-                      "layer_snr_db,images,seconds\n");
-        emit_row(out_fd, out, row, (size_t)rl);
+    else if (fmt == 2 && shard_i == 1 && new_file) /* one header when shards concatenate */
+        head_len = snprintf(head, sizeof head,
+                            "table,accuracy,exact_accuracy,float_accuracy,agreement,"
+                            "layer_snr_db,images,seconds\n");
+    head_len = head_len < 0 ? 0 : head_len < (int)sizeof head ? head_len : (int)sizeof head - 1;
+    if (out_fd < 0 && head_len) {
+        emit_row(out_fd, out, head, (size_t)head_len);
+        head_len = 0;
     }
     int done_tables = 0;
     for (int i = 0; i < nl; i++) {
@@ -965,6 +967,10 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
         } else
             rl = snprintf(row, sizeof row, "%s,%.6f,%.6f,%.6f,%.6f,%s,%d,%.4f\n", path, acc,
                           exact_acc[sgn], float_acc, agr, snrtxt, n, secs);
+        if (out_fd >= 0 && done_tables == 0 && /* the first row replaces an earlier run's file */
+            ((!resume && ftruncate(out_fd, 0) != 0) ||
+             (head_len && emit_row(out_fd, out, head, (size_t)head_len) != 0)))
+            rl = -1;
         if (rl < 0 || (size_t)rl >= sizeof row || emit_row(out_fd, out, row, (size_t)rl) != 0) {
             errorf("%s: %s", out_path ? out_path : "standard output",
                    rl >= (int)sizeof row ? "result row too long" : strerror(errno));

@@ -92,7 +92,15 @@ run 2 "$C" net --model "$T/nomodel" --mtab "$E" --format csv --output "$T/result
 run 2 "$C" net --model "$M" --mtab "$E" --dataset "mnist:$T/badset" --output "$T/results.csv"
 run 2 env AXMUL_CPU_PATH=sse9 "$C" net --model "$M" --mtab "$E" --output "$T/results.csv"
 expect_err "AXMUL_CPU_PATH=sse9: unknown CPU path"
+head -c 1000 "$E" > "$T/mul8u_short.bin"
+run 2 "$C" net --model "$M" --mtab "$T/mul8u_short.bin" --limit 10 --output "$T/results.csv"
+expect_err "mul8u_short.bin"
 [ "$(cat "$T/results.csv")" = "earlier results" ] || fail "a failed run changed --output"
+# the first good row replaces it (header, then the row)
+run 2 "$C" net --model "$M" --mtab "$T/mul8u_short.bin" --mtab "$E" --limit 10 --format csv \
+    --output "$T/results.csv" --quiet
+[ "$(wc -l < "$T/results.csv")" -eq 2 ] && head -1 "$T/results.csv" | grep -q '^table,accuracy' &&
+    grep -q 'mul8u_1JFF.bin,' "$T/results.csv" || fail "--output after a failed table: $(cat "$T/results.csv")"
 pass "bad datasets, models and tables; --output untouched by a failed run"
 
 # training is bit-reproducible for one seed (small run)
