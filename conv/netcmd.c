@@ -412,13 +412,13 @@ static int list_dir(const char *dir, char ***paths, int *n)
 /* ---------------------------------------------------------------- interrupts, resume */
 
 /* One result row, in one write, synced: an interrupted run leaves only complete rows. */
-static int emit_row(int fd, FILE *out, const char *row, size_t len)
+static int emit_row(axmul__tool_rows *rows, FILE *out, const char *row, size_t len)
 {
-    if (fd < 0) {
+    if (rows->fd < 0) {
         fwrite(row, 1, len, out);
         return fflush(out) == 0 ? 0 : -1;
     }
-    return axmul__tool_write_row(fd, row, len);
+    return axmul__tool_rows_write(rows, row, len);
 }
 
 static void usage_net(FILE *f)
@@ -650,7 +650,8 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
         errorf("--resume needs --output FILE with --format csv or json");
         return EXIT_USAGE;
     }
-    int out_fd = -1, new_file = 1;
+    axmul__tool_rows rows = {.fd = -1};
+    int new_file = 1;
     if (out_path && resume) {
         char **done;
         int ndone;
@@ -740,14 +741,12 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
      * when the first table's row is ready: a mistyped argument or a run whose tables all fail
      * must not wipe the results of an earlier run. */
     if (out_path) {
-        out_fd = open(out_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
-        if (out_fd < 0) {
+        if (axmul__tool_rows_open(&rows, out_path, resume) != 0) {
             errorf("--output %s: %s", out_path, strerror(errno));
             rc = EXIT_USAGE;
             goto out;
         }
-        struct stat st;
-        if (resume && fstat(out_fd, &st) == 0 && st.st_size > 0)
+        if (resume && rows.had_content)
             new_file = 0;
     }
     axmul_net_options o;
@@ -792,8 +791,8 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
                             "table,accuracy,exact_accuracy,float_accuracy,agreement,"
                             "layer_snr_db,images,seconds\n");
     head_len = head_len < 0 ? 0 : head_len < (int)sizeof head ? head_len : (int)sizeof head - 1;
-    if (out_fd < 0 && head_len) {
-        emit_row(out_fd, out, head, (size_t)head_len);
+    if (rows.fd < 0 && head_len) {
+        emit_row(&rows, out, head, (size_t)head_len);
         head_len = 0;
     }
     int done_tables = 0;
@@ -967,11 +966,10 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
         } else
             rl = snprintf(row, sizeof row, "%s,%.6f,%.6f,%.6f,%.6f,%s,%d,%.4f\n", path, acc,
                           exact_acc[sgn], float_acc, agr, snrtxt, n, secs);
-        if (out_fd >= 0 && done_tables == 0 && /* the first row replaces an earlier run's file */
-            ((!resume && ftruncate(out_fd, 0) != 0) ||
-             (head_len && emit_row(out_fd, out, head, (size_t)head_len) != 0)))
+        if (rows.fd >= 0 && done_tables == 0 && head_len &&
+            emit_row(&rows, out, head, (size_t)head_len) != 0)
             rl = -1;
-        if (rl < 0 || (size_t)rl >= sizeof row || emit_row(out_fd, out, row, (size_t)rl) != 0) {
+        if (rl < 0 || (size_t)rl >= sizeof row || emit_row(&rows, out, row, (size_t)rl) != 0) {
             errorf("%s: %s", out_path ? out_path : "standard output",
                    rl >= (int)sizeof row ? "result row too long" : strerror(errno));
             rc = EXIT_USAGE;
@@ -1057,8 +1055,7 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
         }
     }
 out:
-    if (out_fd >= 0)
-        close(out_fd);
+    axmul__tool_rows_close(&rows);
     if (rep)
         axmul__report_end(rep);
     for (int i = 0; i < 64; i++)

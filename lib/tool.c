@@ -2,11 +2,13 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -107,6 +109,51 @@ int axmul__tool_write_row(int fd, const char *s, size_t len)
         len -= (size_t)w;
     }
     return fsync(fd) == 0 || errno == EINVAL ? 0 : -1;
+}
+
+int axmul__tool_rows_open(axmul__tool_rows *r, const char *path, int resume)
+{
+    memset(r, 0, sizeof *r);
+    r->path = path;
+    r->resume = resume;
+    /* O_EXCL first, to know whether a later failure leaves behind a file of ours; a file removed
+     * between the two opens is created on the next round. */
+    for (int tries = 0; tries < 3; tries++) {
+        r->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0666);
+        if (r->fd >= 0) {
+            r->created = 1;
+            return 0;
+        }
+        if (errno != EEXIST)
+            return -1;
+        r->fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+        if (r->fd >= 0) {
+            struct stat st;
+            r->had_content = fstat(r->fd, &st) == 0 && st.st_size > 0;
+            return 0;
+        }
+        if (errno != ENOENT)
+            return -1;
+    }
+    return -1;
+}
+
+int axmul__tool_rows_write(axmul__tool_rows *r, const char *s, size_t len)
+{
+    if (!r->written && !r->resume && r->had_content && ftruncate(r->fd, 0) != 0)
+        return -1;
+    r->written = 1;
+    return axmul__tool_write_row(r->fd, s, len);
+}
+
+void axmul__tool_rows_close(axmul__tool_rows *r)
+{
+    if (r->fd < 0)
+        return;
+    close(r->fd);
+    r->fd = -1;
+    if (r->created && !r->written)
+        unlink(r->path);
 }
 
 int axmul__tool_done_rows(const char *path, int json, const char *csv_header, char ***done)

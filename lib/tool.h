@@ -36,6 +36,29 @@ int axmul__tool_interrupted(void);
 /* Writes len bytes to fd in full and syncs them; for result rows of sweeps. 0 or -1 (errno). */
 int axmul__tool_write_row(int fd, const char *s, size_t len);
 
+/* A sweep's result file, written row by row. Opening it does not change it: without resume its
+ * old content is cut only when the first row is written, so a run that fails before its first
+ * result (a mistyped argument, only bad tables) leaves an earlier run's results as they were, and
+ * a file that this run created but never wrote is removed again by axmul__tool_rows_close. */
+typedef struct {
+    int fd;           /* -1 when not open */
+    const char *path; /* borrowed */
+    int resume;       /* append to the old content instead of replacing it */
+    int created;      /* this run created the file */
+    int had_content;  /* the file was not empty when opened */
+    int written;      /* at least one row was written */
+} axmul__tool_rows;
+
+/* Opens (creating if needed) path for rows; 0, or -1 with errno set and r->fd == -1. */
+int axmul__tool_rows_open(axmul__tool_rows *r, const char *path, int resume);
+
+/* Writes len bytes in full and syncs them; the first call without resume first empties the
+ * file. 0 or -1 (errno). */
+int axmul__tool_rows_write(axmul__tool_rows *r, const char *s, size_t len);
+
+/* Closes the file (no-op when not open); removes it when this run created it and wrote none. */
+void axmul__tool_rows_close(axmul__tool_rows *r);
+
 /* Names already present in a sweep's result file: CSV (first field; lines starting with
  * csv_header are skipped) or JSON lines (the value of "table"). A last line without its newline
  * (a run killed mid-write) is cut off the file. Returns the count (caller frees each name and

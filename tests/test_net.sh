@@ -96,6 +96,8 @@ head -c 1000 "$E" > "$T/mul8u_short.bin"
 run 2 "$C" net --model "$M" --mtab "$T/mul8u_short.bin" --limit 10 --output "$T/results.csv"
 expect_err "mul8u_short.bin"
 [ "$(cat "$T/results.csv")" = "earlier results" ] || fail "a failed run changed --output"
+run 2 "$C" net --model "$M" --mtab "$T/mul8u_short.bin" --limit 10 --output "$T/fresh.csv"
+[ ! -e "$T/fresh.csv" ] || fail "a run without a row left an empty --output behind"
 # the first good row replaces it (header, then the row)
 run 2 "$C" net --model "$M" --mtab "$T/mul8u_short.bin" --mtab "$E" --limit 10 --format csv \
     --output "$T/results.csv" --quiet

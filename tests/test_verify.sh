@@ -134,6 +134,23 @@ run 0 "$V" -o "$T/report.csv" --format csv "$E"
 [ "$(wc -l < "$T/report.csv")" -eq 2 ] || fail "-o report"
 pass "bad inputs"
 
+# -o FILE --format csv is replaced only when the first row is ready: runs whose tables all fail
+# leave an earlier run's results as they were, and leave no file behind where there was none
+cp "$T/report.csv" "$T/report.keep"
+run 2 "$V" -o "$T/report.csv" --format csv "$T/missing.bin"
+cmp -s "$T/report.csv" "$T/report.keep" || fail "a run with only a missing table changed -o FILE"
+run 2 "$V" -o "$T/report.csv" --format csv "$T/bytes8.bin" "$T/empty.bin"
+cmp -s "$T/report.csv" "$T/report.keep" || fail "a run with only bad tables changed -o FILE"
+run 2 "$V" -o "$T/report.csv" --format csv --resume "$T/missing.bin"
+cmp -s "$T/report.csv" "$T/report.keep" || fail "--resume with only a missing table changed -o FILE"
+run 2 "$V" -o "$T/new.csv" --format csv "$T/missing.bin"
+[ ! -e "$T/new.csv" ] || fail "a run without a row left an empty -o FILE behind"
+run 2 "$V" -o "$T/report.csv" --format csv "$T/missing.bin" "$T/zero.bin"
+[ "$(wc -l < "$T/report.csv")" -eq 2 ] && head -1 "$T/report.csv" | grep -q '^file,' &&
+    grep -q "zero.bin," "$T/report.csv" && ! grep -q "mul8u_1JFF" "$T/report.csv" ||
+    fail "a good table after a bad one: header + its row, the old rows replaced"
+pass "-o FILE (csv) kept until the first row"
+
 if have_fixtures; then
     run 0 "$V" --format csv "$fixtures"/mul8u_*.bin
     [ "$(wc -l < "$T/out")" -eq 37 ] || fail "36 fixture rows"

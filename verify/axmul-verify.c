@@ -45,7 +45,8 @@ static void usage(FILE *f)
                "      --scale N           enlarge heatmaps N times (1..16, default 1)\n"
                "  -o, --output FILE       write the report to FILE instead of stdout: atomically\n"
                "                          (text, json), or row by row (csv), so that an\n"
-               "                          interrupted sweep keeps its finished rows\n"
+               "                          interrupted sweep keeps its finished rows (the file\n"
+               "                          is replaced only when the first row is ready)\n"
                "      --resume            with -o FILE and --format csv: skip the tables already\n"
                "                          in FILE and append the others\n"
                "  -h, --help              show this help and exit\n"
@@ -386,8 +387,11 @@ int main(int argc, char **argv)
 
     int rc = 0;
     axmul__tool_buf out = {0};
-    /* CSV into a file goes out row by row (and can resume); the other formats at the end. */
-    int row_fd = -1;
+    /* CSV into a file goes out row by row (and can resume); the other formats at the end. The
+     * file is replaced only when the first row is ready: a run whose tables all fail to load
+     * leaves an earlier run's results as they were. */
+    axmul__tool_rows rows = {.fd = -1};
+    int pending = 0; /* out holds a row not yet in the file */
     char **done = NULL;
     int ndone = 0;
     if (resume && !(output && fmt == FMT_CSV)) {
@@ -399,9 +403,7 @@ int main(int argc, char **argv)
             errorf("--resume %s: %s", output, strerror(errno));
             return EXIT_USAGE;
         }
-        row_fd =
-            open(output, O_WRONLY | O_CREAT | O_APPEND | (resume ? 0 : O_TRUNC) | O_CLOEXEC, 0666);
-        if (row_fd < 0) {
+        if (axmul__tool_rows_open(&rows, output, resume) != 0) {
             errorf("-o %s: %s", output, strerror(errno));
             return EXIT_USAGE;
         }
@@ -409,11 +411,8 @@ int main(int argc, char **argv)
     axmul__tool_catch_interrupts();
     if (fmt == FMT_JSON)
         axmul__tool_bprintf(&out, "[\n");
-    if (fmt == FMT_CSV && !(resume && ndone > 0)) {
-        struct stat hst;
-        if (row_fd < 0 || (fstat(row_fd, &hst) == 0 && hst.st_size == 0))
-            emit_csv_header(&out, check_packing || against);
-    }
+    if (fmt == FMT_CSV && !(resume && rows.had_content))
+        emit_csv_header(&out, check_packing || against);
     int first = 1, processed = 0;
     for (int i = optind; i < argc; i++) {
         if (axmul__tool_interrupted())
@@ -424,13 +423,14 @@ int main(int argc, char **argv)
             skip = strcmp(done[j], path) == 0;
         if (skip)
             continue;
-        if (row_fd >= 0 && out.len) { /* flush the header or the previous row */
-            if (axmul__tool_write_row(row_fd, out.s, out.len) != 0) {
+        if (rows.fd >= 0 && pending) { /* the previous row (the first: with the header) */
+            if (axmul__tool_rows_write(&rows, out.s, out.len) != 0) {
                 errorf("-o %s: %s", output, strerror(errno));
                 rc = EXIT_USAGE;
                 break;
             }
             out.len = 0;
+            pending = 0;
         }
         result_t r;
         memset(&r, 0, sizeof r);
@@ -450,6 +450,7 @@ int main(int argc, char **argv)
             if (!cmp) {
                 if (axmul_table_create_exact(r.is_signed, &exact) != AXMUL_OK) {
                     errorf("%s", axmul_error_detail());
+                    axmul__tool_rows_close(&rows);
                     return EXIT_USAGE;
                 }
                 cmp = exact;
@@ -510,6 +511,7 @@ int main(int argc, char **argv)
             break;
         case FMT_CSV:
             emit_csv(&out, &r, check_packing || against);
+            pending = 1;
             break;
         }
         first = 0;
@@ -523,20 +525,20 @@ int main(int argc, char **argv)
     axmul_table_free(ref);
     if (axmul__tool_interrupted()) {
         errorf("interrupted after %d tables%s", processed,
-               row_fd >= 0 ? "; every row in the output is complete: add --resume to continue"
-                           : "; no report written");
+               rows.fd >= 0 ? "; every row in the output is complete: add --resume to continue"
+                            : "; no report written");
         rc = 130;
-        if (row_fd < 0) {
+        if (rows.fd < 0) {
             free(out.s);
             return rc;
         }
     }
-    if (row_fd >= 0) {
-        if (out.len && axmul__tool_write_row(row_fd, out.s, out.len) != 0) {
+    if (rows.fd >= 0) {
+        if (pending && axmul__tool_rows_write(&rows, out.s, out.len) != 0) {
             errorf("-o %s: %s", output, strerror(errno));
             rc = EXIT_USAGE;
         }
-        close(row_fd);
+        axmul__tool_rows_close(&rows);
     } else if (output) {
         /* Written via the library's atomic writer: a report file is whole or absent. */
         if (axmul_file_write_atomic(output, out.s ? out.s : "", out.len) != AXMUL_OK) {
