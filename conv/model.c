@@ -202,27 +202,26 @@ axmul_status axmul__model_resolve(axmul_model *m, const char *name)
 static axmul_status json_ints(json_t *v, int *out, int n, int dflt, const char *what,
                               const char *path, int layer)
 {
+    char where[32] = ""; /* layer -1: a model-level field */
+    if (layer >= 0)
+        snprintf(where, sizeof where, "layer %d: ", layer);
     if (!v) {
         for (int i = 0; i < n; i++)
             out[i] = dflt;
         return AXMUL_OK;
     }
-    if (json_is_integer(v)) {
-        for (int i = 0; i < n; i++)
-            out[i] = (int)json_integer_value(v);
-        return AXMUL_OK;
-    }
-    if (!json_is_array(v) || (int)json_array_size(v) != n)
-        return axmul__fail(AXMUL_ERR_FORMAT,
-                           "%s: layer %d: '%s' must be an integer or a list of %d", path, layer,
-                           what, n);
+    int scalar = json_is_integer(v);
+    if (!scalar && (!json_is_array(v) || (int)json_array_size(v) != n))
+        return axmul__fail(AXMUL_ERR_FORMAT, "%s: %s'%s' must be an integer or a list of %d", path,
+                           where, what, n);
     for (int i = 0; i < n; i++) {
-        json_t *e = json_array_get(v, (size_t)i);
+        json_t *e = scalar ? v : json_array_get(v, (size_t)i);
+        /* range-checked before the cast: 4294967299 must not become 3 */
         if (!json_is_integer(e) || json_integer_value(e) < 0 || json_integer_value(e) > 1 << 20)
             return axmul__fail(AXMUL_ERR_FORMAT,
-                               "%s: layer %d: '%s' holds a non-integer or "
-                               "out-of-range value",
-                               path, layer, what);
+                               "%s: %s'%s' holds a non-integer or out-of-range value (allowed: "
+                               "0 .. %d)",
+                               path, where, what, 1 << 20);
         out[i] = (int)json_integer_value(e);
     }
     return AXMUL_OK;

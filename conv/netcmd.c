@@ -369,7 +369,8 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Appends every *.bin of dir, sorted by name. */
+/* Appends every *.bin of dir, sorted by name. A sweep must not silently run on part of a folder:
+ * a read error or out-of-memory fails the whole listing. */
 static int list_dir(const char *dir, char ***paths, int *n)
 {
     DIR *d = opendir(dir);
@@ -379,27 +380,39 @@ static int list_dir(const char *dir, char ***paths, int *n)
     }
     struct dirent *e;
     char **found = NULL;
-    int nf = 0;
-    while ((e = readdir(d))) {
+    int nf = 0, err = 0;
+    for (;;) {
+        errno = 0;
+        if (!(e = readdir(d))) {
+            err = errno;
+            break;
+        }
         size_t l = strlen(e->d_name);
         if (l < 5 || strcmp(e->d_name + l - 4, ".bin") != 0)
             continue;
-        char **nfnd = realloc(found, sizeof(char *) * (size_t)(nf + 1));
-        if (!nfnd)
-            break;
-        found = nfnd;
         size_t pl = strlen(dir) + l + 2;
-        found[nf] = malloc(pl);
-        snprintf(found[nf], pl, "%s/%s", dir, e->d_name);
-        nf++;
+        char **nfnd = realloc(found, sizeof(char *) * (size_t)(nf + 1));
+        char *name = nfnd ? malloc(pl) : NULL;
+        if (nfnd)
+            found = nfnd;
+        if (!name) {
+            err = ENOMEM;
+            break;
+        }
+        snprintf(name, pl, "%s/%s", dir, e->d_name);
+        found[nf++] = name;
     }
     closedir(d);
-    qsort(found, (size_t)nf, sizeof(char *), cmp_str);
-    char **all = realloc(*paths, sizeof(char *) * (size_t)(*n + nf));
-    if (!all && nf) {
-        errorf("out of memory");
+    char **all = err ? NULL : realloc(*paths, sizeof(char *) * (size_t)(*n + nf + 1));
+    if (!all) {
+        errorf("--mtab-dir %s: %s", dir, strerror(err ? err : ENOMEM));
+        for (int i = 0; i < nf; i++)
+            free(found[i]);
+        free(found);
         return -1;
     }
+    if (nf)
+        qsort(found, (size_t)nf, sizeof(char *), cmp_str);
     *paths = all;
     for (int i = 0; i < nf; i++)
         (*paths)[(*n)++] = found[i];

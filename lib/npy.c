@@ -366,7 +366,7 @@ axmul_status axmul_npy_to_double(const axmul_npy *a, double *out, size_t n)
 axmul_status axmul_npy_save_f32(const char *path, const float *data, const size_t *shape, int ndim)
 {
     axmul_error_clear();
-    if (!path || (!data && ndim) || ndim < 0 || ndim > AXMUL_NPY_MAX_DIMS)
+    if (!path || ndim < 0 || ndim > AXMUL_NPY_MAX_DIMS || (ndim && !shape))
         return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "axmul_npy_save_f32: bad argument");
     char dict[512];
     int n = snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (");
@@ -378,6 +378,9 @@ axmul_status axmul_npy_save_f32(const char *path, const float *data, const size_
             return axmul__fail(AXMUL_ERR_OVERFLOW, "%s: shape overflows", path);
     }
     n += snprintf(dict + n, sizeof dict - (size_t)n, "), }");
+    if (!data && count) /* a 0-d array holds one element */
+        return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "axmul_npy_save_f32: %s: data is NULL",
+                           path);
     /* Pad with spaces so that magic + length + dict + '\n' is a multiple of 64 (NEP 1). */
     size_t total_hdr = 10 + (size_t)n + 1;
     size_t pad = (64 - total_hdr % 64) % 64;

@@ -351,6 +351,20 @@ START_TEST(test_model_bad_inputs)
              "\"weights\": \"c_w.npy\", \"input_range\": [1, 0]}]}",
              head);
     expect_model_error(j, "inverted");
+    /* 2^32 + 2 would wrap to a valid 2 if the scalar were cast before its range check */
+    snprintf(j, sizeof j,
+             "%s{\"type\": \"conv2d\", \"filters\": 2, \"kernel_size\": 4294967298, "
+             "\"weights\": \"c_w.npy\"}]}",
+             head);
+    expect_model_error(j, "layer 0: 'kernel_size' holds a non-integer or out-of-range value");
+    snprintf(j, sizeof j,
+             "%s{\"type\": \"conv2d\", \"filters\": 2, \"kernel_size\": 2, \"strides\": -1, "
+             "\"weights\": \"c_w.npy\"}]}",
+             head);
+    expect_model_error(j, "'strides' holds a non-integer or out-of-range value");
+    expect_model_error("{\"format\": \"axmul-model\", \"version\": 1, \"input_shape\": [4, 4, "
+                       "-1], \"layers\": []}",
+                       "model.json: 'input_shape' holds");
     expect_model_error("{\"format\": \"axmul-model\", \"version\": 1, ", "model.json:1");
     expect_model_error("{\"format\": \"keras\"}", "not an axmul model");
     expect_model_error("{\"format\": \"axmul-model\", \"version\": 7}", "version");

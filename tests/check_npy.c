@@ -50,6 +50,22 @@ START_TEST(test_roundtrip)
         ck_assert_int_eq(memcmp(d, v, sizeof v), 0);
         axmul_npy_free(a);
     }
+    /* 0-d (one element) and empty arrays; NULL data only where there is nothing to read */
+    ck_assert_int_eq(axmul_npy_save_f32(path, v + 3, NULL, 0), AXMUL_OK);
+    axmul_npy *a;
+    ck_assert_int_eq(axmul_npy_load(path, &a), AXMUL_OK);
+    ck_assert_int_eq(axmul_npy_ndim(a), 0);
+    ck_assert_uint_eq(axmul_npy_count(a), 1);
+    ck_assert(((const float *)axmul_npy_data(a))[0] == v[3]);
+    axmul_npy_free(a);
+    size_t zero[2] = {3, 0};
+    ck_assert_int_eq(axmul_npy_save_f32(path, NULL, zero, 2), AXMUL_OK);
+    ck_assert_int_eq(axmul_npy_load(path, &a), AXMUL_OK);
+    ck_assert_uint_eq(axmul_npy_count(a), 0);
+    axmul_npy_free(a);
+    ck_assert_int_eq(axmul_npy_save_f32(path, NULL, NULL, 0), AXMUL_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(axmul_npy_save_f32(path, v, NULL, 2), AXMUL_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(axmul_npy_save_f32(path, NULL, shapes[1], 2), AXMUL_ERR_INVALID_ARGUMENT);
     axmul_npy_free(NULL);
     tu_rmdir(dir);
 }
