@@ -111,6 +111,56 @@ static int parse_range(const char *s, axmul_range *r)
     return 0;
 }
 
+/* The layer options that conv and bench share: --stride, --padding, --dilation, --groups (c as
+ * getopt returns it). 1: c was one of them and d holds its value; 0: another option; -1: a bad
+ * value (message printed). */
+static int geometry_option(int c, const char *arg, axmul_conv_desc *d)
+{
+    int v[4], n;
+    switch (c) {
+    case 's':
+        if (parse_ints(arg, v, 2, &n) != 0) {
+            errorf("--stride '%s': expected S or SH,SW", arg);
+            return -1;
+        }
+        d->stride_h = v[0];
+        d->stride_w = n == 2 ? v[1] : v[0];
+        return 1;
+    case 'd':
+        if (parse_ints(arg, v, 2, &n) != 0) {
+            errorf("--dilation '%s': expected D or DH,DW", arg);
+            return -1;
+        }
+        d->dilation_h = v[0];
+        d->dilation_w = n == 2 ? v[1] : v[0];
+        return 1;
+    case 'p':
+        if (strcmp(arg, "same") == 0)
+            d->padding = AXMUL_PADDING_SAME;
+        else if (strcmp(arg, "valid") == 0)
+            d->padding = AXMUL_PADDING_VALID;
+        else if (parse_ints(arg, v, 4, &n) == 0 && n == 4) {
+            d->padding = AXMUL_PADDING_EXPLICIT;
+            d->pad_top = v[0];
+            d->pad_bottom = v[1];
+            d->pad_left = v[2];
+            d->pad_right = v[3];
+        } else {
+            errorf("--padding '%s': expected same, valid or T,B,L,R", arg);
+            return -1;
+        }
+        return 1;
+    case 'g':
+        if (parse_ints(arg, v, 1, &n) != 0) {
+            errorf("--groups '%s': expected an integer", arg);
+            return -1;
+        }
+        d->groups = v[0];
+        return 1;
+    }
+    return 0;
+}
+
 static void fill_random(float *v, size_t n, uint64_t *state)
 {
     for (size_t i = 0; i < n; i++)
@@ -312,43 +362,11 @@ static int cmd_conv(int argc, char **argv)
             force_signed = 0;
             break;
         case 's':
-            if (parse_ints(optarg, v, 2, &n) != 0) {
-                errorf("--stride '%s': expected S or SH,SW", optarg);
-                return EXIT_USAGE;
-            }
-            d.stride_h = v[0];
-            d.stride_w = n == 2 ? v[1] : v[0];
-            break;
         case 'd':
-            if (parse_ints(optarg, v, 2, &n) != 0) {
-                errorf("--dilation '%s': expected D or DH,DW", optarg);
-                return EXIT_USAGE;
-            }
-            d.dilation_h = v[0];
-            d.dilation_w = n == 2 ? v[1] : v[0];
-            break;
         case 'p':
-            if (strcmp(optarg, "same") == 0)
-                d.padding = AXMUL_PADDING_SAME;
-            else if (strcmp(optarg, "valid") == 0)
-                d.padding = AXMUL_PADDING_VALID;
-            else if (parse_ints(optarg, v, 4, &n) == 0 && n == 4) {
-                d.padding = AXMUL_PADDING_EXPLICIT;
-                d.pad_top = v[0];
-                d.pad_bottom = v[1];
-                d.pad_left = v[2];
-                d.pad_right = v[3];
-            } else {
-                errorf("--padding '%s': expected same, valid or T,B,L,R", optarg);
-                return EXIT_USAGE;
-            }
-            break;
         case 'g':
-            if (parse_ints(optarg, v, 1, &n) != 0) {
-                errorf("--groups '%s': expected an integer", optarg);
+            if (geometry_option(c, optarg, &d) < 0)
                 return EXIT_USAGE;
-            }
-            d.groups = v[0];
             break;
         case 6:
             if (parse_range(optarg, &d.input_range) != 0) {
@@ -618,20 +636,35 @@ static void usage_bench(FILE *f)
             "Usage: " PROG " bench [--backend cpu|cuda] [--path auto|vbmi|avx512bw|avx2|portable]\n"
             "                   [--threads N] [--repeat R] [--mtab T.bin] [--quick]\n"
             "                   [--format text|json]\n"
+            "                   [--shape N,H,W,C --kernel KH,KW,CO [--stride S|SH,SW]\n"
+            "                    [--padding same|valid|T,B,L,R] [--dilation D|DH,DW]\n"
+            "                    [--groups G]]\n"
             "Times the LUT convolution on standard shapes (3x3 56x56x64->64 at batch 1 and 8,\n"
             "1x1 28x28x256->128, depthwise 3x3 112x112x32, dense 1936->120 batch 256, the LeNet\n"
-            "conv layers), next to the exact float convolution of the same shape (im2col +\n"
-            "SGEMM) in the same program; checks the first image bit for bit against the\n"
-            "reference kernel; reports GMAC/s (median of R runs), the time ratio and the peak\n"
-            "memory of each shape's process. Exit 1 if a reference check fails.\n");
+            "conv layers; with --backend cuda first 3x3 56x56x64->64 at batch 32), or the one\n"
+            "layer given with --shape and --kernel (options as for 'conv'; a dense layer is\n"
+            "N,1,1,C with kernel 1,1,CO), next to the exact float convolution of the same shape\n"
+            "(im2col + SGEMM, checked on the first image against a direct loop) in the same\n"
+            "program; checks the first image bit for bit against the reference kernel; reports\n"
+            "GMAC/s (median of R runs), the time ratio and the peak memory of each shape's\n"
+            "process. Exit 1 if a check fails.\n");
 }
 
 static int cmd_bench(int argc, char **argv)
 {
     int threads = 0, repeat = 5, quick = 0, json = 0, v[1], n;
+    int shape[4], nshape = 0, kern[3], nkern = 0, geo_given = 0;
     const char *mtab = NULL;
     axmul_backend backend = AXMUL_BACKEND_CPU;
+    axmul_conv_desc layer;
+    axmul_conv_desc_init(&layer);
     static const struct option opts[] = {
+        {"shape", required_argument, NULL, 1},
+        {"kernel", required_argument, NULL, 2},
+        {"stride", required_argument, NULL, 's'},
+        {"padding", required_argument, NULL, 3}, /* -p is --path here */
+        {"dilation", required_argument, NULL, 'd'},
+        {"groups", required_argument, NULL, 'g'},
         {"backend", required_argument, NULL, 'b'},
         {"path", required_argument, NULL, 'p'},
         {"threads", required_argument, NULL, 't'},
@@ -644,8 +677,28 @@ static int cmd_bench(int argc, char **argv)
     };
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "b:p:t:r:m:qf:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "b:p:t:r:m:qf:s:d:g:h", opts, NULL)) != -1) {
         switch (c) {
+        case 1:
+            if (parse_ints(optarg, shape, 4, &nshape) != 0 || nshape != 4) {
+                errorf("--shape '%s': expected N,H,W,C", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 2:
+            if (parse_ints(optarg, kern, 3, &nkern) != 0 || nkern != 3) {
+                errorf("--kernel '%s': expected KH,KW,CO", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 's':
+        case 3:
+        case 'd':
+        case 'g':
+            if (geometry_option(c == 3 ? 'p' : c, optarg, &layer) < 0)
+                return EXIT_USAGE;
+            geo_given = 1;
+            break;
         case 'b':
             if (strcmp(optarg, "cuda") == 0) {
                 char why[512];
@@ -705,6 +758,46 @@ static int cmd_bench(int argc, char **argv)
         errorf("unexpected argument '%s'", argv[optind]);
         return EXIT_USAGE;
     }
+    if ((nshape || geo_given) && !nkern) {
+        errorf("--shape and the layer options need --kernel KH,KW,CO");
+        return EXIT_USAGE;
+    }
+    if (nkern && !nshape) {
+        errorf("--kernel needs --shape N,H,W,C");
+        return EXIT_USAGE;
+    }
+    if (nshape && quick) {
+        errorf("--quick and --shape: choose one (--quick runs small standard shapes)");
+        return EXIT_USAGE;
+    }
+    if (nshape) {
+        layer.n = shape[0];
+        layer.h = shape[1];
+        layer.w = shape[2];
+        layer.c = shape[3];
+        layer.kh = kern[0];
+        layer.kw = kern[1];
+        layer.co = kern[2];
+        int oh, ow;
+        if (axmul_conv_output_shape(&layer, &oh, &ow) != AXMUL_OK) {
+            errorf("--shape %d,%d,%d,%d --kernel %d,%d,%d: %s", shape[0], shape[1], shape[2],
+                   shape[3], kern[0], kern[1], kern[2], axmul_error_detail());
+            return EXIT_USAGE;
+        }
+        /* the benchmark holds the input, filter, output and one image's im2col as floats */
+        const double limit = (double)(1 << 30);
+        const double nx = (double)layer.n * layer.h * layer.w * layer.c,
+                     ny = (double)layer.n * oh * ow * layer.co,
+                     ncol = (double)oh * ow * layer.kh * layer.kw * (layer.c / layer.groups),
+                     nw = (double)layer.kh * layer.kw * (layer.c / layer.groups) * layer.co;
+        if (nx > limit || ny > limit || ncol > limit || nw > limit) {
+            errorf("--shape %d,%d,%d,%d --kernel %d,%d,%d: more than 2^30 elements in a tensor "
+                   "(input %.0f, output %.0f, filter %.0f, one image's im2col %.0f)",
+                   shape[0], shape[1], shape[2], shape[3], kern[0], kern[1], kern[2], nx, ny, nw,
+                   ncol);
+            return EXIT_USAGE;
+        }
+    }
     axmul_table *t;
     axmul_status st = mtab ? axmul_table_load(mtab, axmul_name_is_signed(mtab), &t)
                            : axmul_table_create_exact(0, &t);
@@ -722,7 +815,7 @@ static int cmd_bench(int argc, char **argv)
         printf("table %s, backend %s, CPU path %s, threads %s\n",
                mtab ? mtab : "exact (mul8u_1JFF)", backend == AXMUL_BACKEND_CUDA ? "cuda" : "cpu",
                cpu_path, threads ? "as given" : "all");
-    int r = axmul__bench(t, backend, threads, repeat, quick, json, stdout);
+    int r = axmul__bench(t, backend, threads, repeat, quick, nshape ? &layer : NULL, json, stdout);
     axmul_table_free(t);
     if (r < 0) {
         errorf("benchmark: %s", strerror(errno));

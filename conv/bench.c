@@ -37,29 +37,30 @@ typedef struct {
     int dense;
     int n, h, w, c, kh, kw, co, groups, stride;
     axmul_padding pad;
+    const axmul_conv_desc *geo; /* a layer given on the command line: its whole geometry */
 } shape_t;
 
 /* The shapes of the issue: ResNet-like 3x3 and 1x1 layers, a MobileNet depthwise layer, the
  * LeNet-5 dense and conv layers. */
 static const shape_t full_shapes[] = {
-    {"conv3x3 56x56x64->64 b1", 0, 1, 56, 56, 64, 3, 3, 64, 1, 1, AXMUL_PADDING_SAME},
-    {"conv3x3 56x56x64->64 b8", 0, 8, 56, 56, 64, 3, 3, 64, 1, 1, AXMUL_PADDING_SAME},
-    {"conv1x1 28x28x256->128 b8", 0, 8, 28, 28, 256, 1, 1, 128, 1, 1, AXMUL_PADDING_SAME},
-    {"depthwise3x3 112x112x32 b1", 0, 1, 112, 112, 32, 3, 3, 32, 32, 1, AXMUL_PADDING_SAME},
-    {"dense 1936->120 b256", 1, 256, 1, 1, 1936, 1, 1, 120, 1, 1, AXMUL_PADDING_VALID},
-    {"lenet conv1 28x28x1->6 b256", 0, 256, 28, 28, 1, 3, 3, 6, 1, 1, AXMUL_PADDING_VALID},
-    {"lenet conv2 13x13x6->16 b256", 0, 256, 13, 13, 6, 3, 3, 16, 1, 1, AXMUL_PADDING_VALID},
+    {"conv3x3 56x56x64->64 b1", 0, 1, 56, 56, 64, 3, 3, 64, 1, 1, AXMUL_PADDING_SAME, NULL},
+    {"conv3x3 56x56x64->64 b8", 0, 8, 56, 56, 64, 3, 3, 64, 1, 1, AXMUL_PADDING_SAME, NULL},
+    {"conv1x1 28x28x256->128 b8", 0, 8, 28, 28, 256, 1, 1, 128, 1, 1, AXMUL_PADDING_SAME, NULL},
+    {"depthwise3x3 112x112x32 b1", 0, 1, 112, 112, 32, 3, 3, 32, 32, 1, AXMUL_PADDING_SAME, NULL},
+    {"dense 1936->120 b256", 1, 256, 1, 1, 1936, 1, 1, 120, 1, 1, AXMUL_PADDING_VALID, NULL},
+    {"lenet conv1 28x28x1->6 b256", 0, 256, 28, 28, 1, 3, 3, 6, 1, 1, AXMUL_PADDING_VALID, NULL},
+    {"lenet conv2 13x13x6->16 b256", 0, 256, 13, 13, 6, 3, 3, 16, 1, 1, AXMUL_PADDING_VALID, NULL},
 };
 
 /* The CUDA backend's target shape (issue: >= 2 T LUT-MAC/s on an H100), then the others. */
 static const shape_t cuda_first_shape = {
-    "conv3x3 56x56x64->64 b32", 0, 32, 56, 56, 64, 3, 3, 64, 1, 1, AXMUL_PADDING_SAME};
+    "conv3x3 56x56x64->64 b32", 0, 32, 56, 56, 64, 3, 3, 64, 1, 1, AXMUL_PADDING_SAME, NULL};
 
 /* Small versions for the test suite (same code paths, seconds instead of minutes). */
 static const shape_t quick_shapes[] = {
-    {"conv3x3 14x14x16->16 b2", 0, 2, 14, 14, 16, 3, 3, 16, 1, 1, AXMUL_PADDING_SAME},
-    {"depthwise3x3 20x20x8 b1", 0, 1, 20, 20, 8, 3, 3, 8, 8, 1, AXMUL_PADDING_SAME},
-    {"dense 100->10 b16", 1, 16, 1, 1, 100, 1, 1, 10, 1, 1, AXMUL_PADDING_VALID},
+    {"conv3x3 14x14x16->16 b2", 0, 2, 14, 14, 16, 3, 3, 16, 1, 1, AXMUL_PADDING_SAME, NULL},
+    {"depthwise3x3 20x20x8 b1", 0, 1, 20, 20, 8, 3, 3, 8, 8, 1, AXMUL_PADDING_SAME, NULL},
+    {"dense 100->10 b16", 1, 16, 1, 1, 100, 1, 1, 10, 1, 1, AXMUL_PADDING_VALID, NULL},
 };
 
 typedef struct {
@@ -106,13 +107,29 @@ static long current_rss_kb(void)
     return rss * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
+/* Top and left padding of d (TensorFlow's SAME puts the odd pixel at the bottom and right). */
+static void float_pads(const axmul_conv_desc *d, int oh, int ow, int *ph, int *pw)
+{
+    *ph = *pw = 0;
+    if (d->padding == AXMUL_PADDING_EXPLICIT) {
+        *ph = d->pad_top;
+        *pw = d->pad_left;
+    } else if (d->padding == AXMUL_PADDING_SAME) {
+        int th = (oh - 1) * d->stride_h + (d->kh - 1) * d->dilation_h + 1 - d->h;
+        int tw = (ow - 1) * d->stride_w + (d->kw - 1) * d->dilation_w + 1 - d->w;
+        *ph = th > 0 ? th / 2 : 0;
+        *pw = tw > 0 ? tw / 2 : 0;
+    }
+}
+
 /* Exact float convolution: im2col of one image and group at a time, then SGEMM (OpenBLAS when
  * configured, else a plain loop nest). The baseline an ML framework would run. */
 static void float_conv(const axmul_conv_desc *d, int oh, int ow, const float *x, const float *w,
                        float *y, float *col)
 {
     int cin = d->c / d->groups, cout = d->co / d->groups, k = d->kh * d->kw * cin;
-    int ph = 0, pw = 0;
+    int ph, pw;
+    float_pads(d, oh, ow, &ph, &pw);
 #ifdef HAVE_OPENBLAS
     if (d->groups == 1 && d->kh == 1 && d->kw == 1 && d->stride_h == 1 && d->stride_w == 1 &&
         oh == d->h && ow == d->w) {
@@ -123,11 +140,6 @@ static void float_conv(const axmul_conv_desc *d, int oh, int ow, const float *x,
         return;
     }
 #endif
-    if (d->padding == AXMUL_PADDING_SAME) {
-        int th = (oh - 1) * d->stride_h + d->kh - d->h, tw = (ow - 1) * d->stride_w + d->kw - d->w;
-        ph = th > 0 ? th / 2 : 0;
-        pw = tw > 0 ? tw / 2 : 0;
-    }
     for (int n = 0; n < d->n; n++)
         for (int g = 0; g < d->groups; g++) {
             for (int oy = 0; oy < oh; oy++)
@@ -135,7 +147,8 @@ static void float_conv(const axmul_conv_desc *d, int oh, int ow, const float *x,
                     float *dst = col + ((size_t)oy * ow + ox) * k;
                     for (int i = 0; i < d->kh; i++)
                         for (int j = 0; j < d->kw; j++) {
-                            int iy = oy * d->stride_h - ph + i, ix = ox * d->stride_w - pw + j;
+                            int iy = oy * d->stride_h - ph + i * d->dilation_h,
+                                ix = ox * d->stride_w - pw + j * d->dilation_w;
                             float *t = dst + ((size_t)i * d->kw + j) * cin;
                             if (iy < 0 || iy >= d->h || ix < 0 || ix >= d->w)
                                 memset(t, 0, sizeof(float) * (size_t)cin);
@@ -163,21 +176,58 @@ static void float_conv(const axmul_conv_desc *d, int oh, int ow, const float *x,
         }
 }
 
+/* The baseline's first image against a direct loop in double: the largest difference relative
+ * to the largest output, so that a baseline computing another convolution (padding, dilation,
+ * groups of a layer given on the command line) cannot pass for a fast one. */
+static double float_conv_check(const axmul_conv_desc *d, int oh, int ow, const float *x,
+                               const float *w, const float *y)
+{
+    const int cin = d->c / d->groups, cout = d->co / d->groups;
+    int ph, pw;
+    float_pads(d, oh, ow, &ph, &pw);
+    double mx = 0.0, md = 0.0;
+    for (int oy = 0; oy < oh; oy++)
+        for (int ox = 0; ox < ow; ox++)
+            for (int o = 0; o < d->co; o++) {
+                const int g = o / cout;
+                double acc = 0.0;
+                for (int i = 0; i < d->kh; i++)
+                    for (int j = 0; j < d->kw; j++) {
+                        int iy = oy * d->stride_h - ph + i * d->dilation_h,
+                            ix = ox * d->stride_w - pw + j * d->dilation_w;
+                        if (iy < 0 || iy >= d->h || ix < 0 || ix >= d->w)
+                            continue;
+                        const float *xr = x + ((size_t)iy * d->w + ix) * d->c + (size_t)g * cin;
+                        const float *wr = w + ((size_t)i * d->kw + j) * cin * d->co + o;
+                        for (int ci = 0; ci < cin; ci++)
+                            acc += (double)xr[ci] * wr[(size_t)ci * d->co];
+                    }
+                const double got = y[((size_t)oy * ow + ox) * d->co + o];
+                mx = fmax(mx, fabs(acc));
+                md = fmax(md, fabs(got - acc));
+            }
+    return mx > 0 ? md / mx : md;
+}
+
 static void run_shape(const shape_t *sh, const axmul_table *t, axmul_backend backend, int threads,
                       int repeat, double warm_s, result_t *r)
 {
     axmul_conv_desc d;
     axmul_conv_desc_init(&d);
-    d.n = sh->n;
-    d.h = sh->h;
-    d.w = sh->w;
-    d.c = sh->c;
-    d.kh = sh->kh;
-    d.kw = sh->kw;
-    d.co = sh->co;
-    d.groups = sh->groups;
-    d.stride_h = d.stride_w = sh->stride;
-    d.padding = sh->pad;
+    if (sh->geo) {
+        d = *sh->geo;
+    } else {
+        d.n = sh->n;
+        d.h = sh->h;
+        d.w = sh->w;
+        d.c = sh->c;
+        d.kh = sh->kh;
+        d.kw = sh->kw;
+        d.co = sh->co;
+        d.groups = sh->groups;
+        d.stride_h = d.stride_w = sh->stride;
+        d.padding = sh->pad;
+    }
     d.threads = threads;
     d.backend = backend;
     int oh, ow;
@@ -255,6 +305,12 @@ static void run_shape(const shape_t *sh, const axmul_table *t, axmul_backend bac
         float_conv(&d, oh, ow, x, w, y, col);
         tf[i] = axmul__tool_now() - t0;
     }
+    const double fdiff = float_conv_check(&d, oh, ow, x, w, y);
+    if (!(fdiff <= 1e-4))
+        snprintf(r->error, sizeof r->error,
+                 "the float baseline differs from a direct loop on image 0 (largest difference "
+                 "%.3g of the largest output)",
+                 fdiff);
     qsort(ts, (size_t)repeat, sizeof *ts, cmp_double);
     qsort(tf, (size_t)repeat, sizeof *tf, cmp_double);
     qsort(tk, (size_t)repeat, sizeof *tk, cmp_double);
@@ -343,13 +399,46 @@ int axmul__bench_cuda_usable(char *why, size_t why_len)
     return 0;
 }
 
+/* A name for a layer given on the command line, in the style of the standard shapes. */
+static void layer_name(const axmul_conv_desc *d, char *buf, size_t len)
+{
+    size_t k = 0;
+#define AXMUL__ADD(...)                                                                            \
+    do {                                                                                           \
+        int w_ = snprintf(buf + k, len - k, __VA_ARGS__);                                          \
+        k += w_ > 0 && (size_t)w_ < len - k ? (size_t)w_ : 0;                                      \
+    } while (0)
+    AXMUL__ADD("%s%dx%d %dx%dx%d->%d b%d",
+               d->groups == d->c && d->co == d->c && d->c > 1 ? "depthwise" : "conv", d->kh, d->kw,
+               d->h, d->w, d->c, d->co, d->n);
+    if (d->groups > 1 && !(d->groups == d->c && d->co == d->c))
+        AXMUL__ADD(" g%d", d->groups);
+    if (d->stride_h != 1 || d->stride_w != 1)
+        AXMUL__ADD(d->stride_h == d->stride_w ? " s%d" : " s%d,%d", d->stride_h, d->stride_w);
+    if (d->dilation_h != 1 || d->dilation_w != 1)
+        AXMUL__ADD(d->dilation_h == d->dilation_w ? " d%d" : " d%d,%d", d->dilation_h,
+                   d->dilation_w);
+    if (d->padding == AXMUL_PADDING_VALID)
+        AXMUL__ADD(" valid");
+    else if (d->padding == AXMUL_PADDING_EXPLICIT)
+        AXMUL__ADD(" pad %d,%d,%d,%d", d->pad_top, d->pad_bottom, d->pad_left, d->pad_right);
+#undef AXMUL__ADD
+}
+
 int axmul__bench(const axmul_table *t, axmul_backend backend, int threads, int repeat, int quick,
-                 int json, FILE *out)
+                 const axmul_conv_desc *layer, int json, FILE *out)
 {
     const int cuda = backend == AXMUL_BACKEND_CUDA;
     shape_t list[1 + sizeof full_shapes / sizeof full_shapes[0]];
     size_t nshapes = 0;
-    if (quick) {
+    char layer_text[160];
+    if (layer) {
+        layer_name(layer, layer_text, sizeof layer_text);
+        shape_t one = {0};
+        one.name = layer_text;
+        one.geo = layer;
+        list[nshapes++] = one;
+    } else if (quick) {
         for (size_t i = 0; i < sizeof quick_shapes / sizeof quick_shapes[0]; i++)
             list[nshapes++] = quick_shapes[i];
     } else {

@@ -9,10 +9,11 @@
 /* Runs the benchmark shapes with table t and prints one line (or JSON object) per shape.
  * backend: CPU or CUDA (the float baseline runs on the CPU; with CUDA also cuDNN's when built with
  * it, and the kernel time); threads 0 = default; repeat =
- * timed runs per shape (median reported); quick = small shapes. Returns the number of shapes that
- * failed or whose reference check failed, -1 on a system error. */
+ * timed runs per shape (median reported); quick = small shapes; layer: when not NULL, the one
+ * layer to time instead (its geometry fields; validated by the caller). Returns the number of
+ * shapes that failed or whose reference check failed, -1 on a system error. */
 int axmul__bench(const axmul_table *t, axmul_backend backend, int threads, int repeat, int quick,
-                 int json, FILE *out);
+                 const axmul_conv_desc *layer, int json, FILE *out);
 
 /* Whether the CUDA backend can run, probed in a child process so that this process never
  * initialises CUDA (which does not survive the fork of every benchmark shape); on 0, why holds

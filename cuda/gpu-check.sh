@@ -89,6 +89,14 @@ AXMUL_CUDA_TABLE=cached ./conv/axconv-test bench --backend cuda --repeat 5 --for
 say "== GPU benchmark, expanded-table kernel (AXMUL_CUDA_TABLE=expanded)"
 AXMUL_CUDA_TABLE=expanded ./conv/axconv-test bench --backend cuda --repeat 5 --format json \
     > "$out/bench-cuda-expanded.json" 2>> "$log" || rc=1
+# A grouped layer (ResNeXt-50's first-stage 3x3: 32 groups of 4 channels): the column kernel
+# computes 16 channels per tile whatever the group's width, so this shows what that costs.
+for kind in shared cached expanded; do
+    say "== GPU benchmark, grouped 3x3 56x56x128 g32 b32 ($kind)"
+    AXMUL_CUDA_TABLE=$kind ./conv/axconv-test bench --backend cuda --repeat 5 --format json \
+        --shape 32,56,56,128 --kernel 3,3,128 --groups 32 > "$out/bench-cuda-grouped-$kind.json" \
+        2>> "$log" || rc=1
+done
 if [ "${GPU_CHECK_CPU_BENCH:-0}" = 1 ]; then # the host CPU's figures: a minute more
     ./conv/axconv-test bench --backend cpu --repeat 3 --format json > "$out/bench-cpu.json" \
         2>> "$log" || true
@@ -122,6 +130,7 @@ import json, os, sys
 out = sys.argv[1]
 runs = [("shared", "bench-cuda.json"), ("cached", "bench-cuda-cached.json"),
         ("expanded", "bench-cuda-expanded.json")]
+runs += [(k, "bench-cuda-grouped-%s.json" % k) for k in ("shared", "cached", "expanded")]
 rows = {}
 for label, name in runs:
     try:

@@ -123,3 +123,32 @@ expect_err "AXMUL_CPU_PATH=sse9: unknown CPU path"
 run 0 env AXMUL_CPU_PATH=sse9 "$C" conv --shape 1,5,5,2 --kernel 3,3,2 --path portable
 expect_out "path       portable"
 pass "bench --quick on every CPU path, AXMUL_CPU_PATH"
+
+# bench --shape: one layer of the user's, every geometry option; its float baseline is checked
+# against a direct loop (a baseline without dilation or with the wrong padding fails)
+run 0 "$C" bench --shape 2,13,11,12 --kernel 3,2,8 --groups 4 --stride 2,1 --dilation 2,1 \
+    --padding 1,2,0,3 --repeat 1 --format json
+expect_out '"shape": "conv3x2 13x11x12->8 b2 g4 s2,1 d2,1 pad 1,2,0,3"'
+expect_out '"macs": 22464,' # 2 images x 6x13 pixels x 8 channels x 3x2 taps x 3 channels
+expect_out '"ref_check": true'
+[ "$(grep -c '"shape"' "$T/out")" -eq 1 ] || fail "bench --shape: one layer only"
+run 0 "$C" bench --shape 1,9,9,8 --kernel 3,3,8 --groups 8 --padding same --dilation 3 --repeat 1
+expect_out "depthwise3x3 9x9x8->8 b1 d3"
+expect_out "bit-exact"
+run 0 "$C" bench --shape 5,1,1,40 --kernel 1,1,7 --padding valid --repeat 1
+expect_out "conv1x1 1x1x40->7 b5 valid"
+run 2 "$C" bench --shape 1,9,9,8 --kernel 3,3,8 --groups 3
+expect_err "--shape 1,9,9,8 --kernel 3,3,8: groups = 3 must divide"
+run 2 "$C" bench --shape 1,9,9,8
+expect_err "need --kernel"
+run 2 "$C" bench --groups 2
+expect_err "need --kernel"
+run 2 "$C" bench --kernel 3,3,8
+expect_err "--kernel needs --shape"
+run 2 "$C" bench --quick --shape 1,9,9,8 --kernel 3,3,8
+expect_err "--quick and --shape"
+run 2 "$C" bench --shape 1,4,4,2 --kernel 3,3,2 --padding 1,1
+expect_err "--padding '1,1'"
+run 2 "$C" bench --shape 1,40000,30000,1 --kernel 1,1,1
+expect_err "more than 2^30 elements"
+pass "bench --shape: one layer with every geometry option"
