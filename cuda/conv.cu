@@ -19,9 +19,10 @@ namespace
 constexpr size_t TABLE_BYTES = 65536 * sizeof(uint16_t);
 
 // Templates give the compiler the table's address space (shared-memory loads rather than generic
-// ones) and the activation load mode (axmul__cuda_mode) as constants.
-template <int MODE, int SMEM>
-__global__ void __launch_bounds__(AXMUL__CUDA_PIX)
+// ones), the activation load mode (axmul__cuda_mode) and, for modes 5-6, the output channels per
+// group as constants.
+template <int MODE, int SMEM, int COUT_G = 0>
+__global__ void __launch_bounds__(AXMUL__CUDA_PIX, SMEM ? 1 : 0)
     lut_conv(axmul__conv_plan p, int64_t n_img, const uint8_t *__restrict__ qx,
              const uint8_t *__restrict__ wt, const uint16_t *__restrict__ tt,
              const int64_t *__restrict__ sum_qw, const int32_t *__restrict__ zw,
@@ -39,7 +40,7 @@ __global__ void __launch_bounds__(AXMUL__CUDA_PIX)
     }
     const int64_t pix = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     axmul__cuda_thread(&p, n_img, qx, wt, T, sum_qw, zw, oscale, y, pix, (int)blockIdx.y, MODE,
-                       slices, (int)blockIdx.z, part, psq);
+                       COUT_G, slices, (int)blockIdx.z, part, psq);
 }
 
 // The second kernel of a split launch (axmul__cuda_splits): one thread per output element.
@@ -85,10 +86,25 @@ typedef void (*x_kernel_fn)(axmul__conv_plan, int64_t, const uint8_t *, const ui
                             const uint16_t *, const int64_t *, const int32_t *, const float *,
                             float *);
 
-// kernels[table in shared memory][axmul__cuda_mode]
+// kernels[table in shared memory][axmul__cuda_mode], modes 0-4
 const kernel_fn kernels[2][5] = {
     {lut_conv<0, 0>, lut_conv<1, 0>, lut_conv<2, 0>, lut_conv<3, 0>, lut_conv<4, 0>},
     {lut_conv<0, 1>, lut_conv<1, 1>, lut_conv<2, 1>, lut_conv<3, 1>, lut_conv<4, 1>}};
+// sg_kernels[table in shared memory][mode 5 or 6][log2 of the output channels per group]
+const kernel_fn sg_kernels[2][2][4] = {
+    {{lut_conv<5, 0, 1>, lut_conv<5, 0, 2>, lut_conv<5, 0, 4>, lut_conv<5, 0, 8>},
+     {lut_conv<6, 0, 1>, lut_conv<6, 0, 2>, lut_conv<6, 0, 4>, lut_conv<6, 0, 8>}},
+    {{lut_conv<5, 1, 1>, lut_conv<5, 1, 2>, lut_conv<5, 1, 4>, lut_conv<5, 1, 8>},
+     {lut_conv<6, 1, 1>, lut_conv<6, 1, 2>, lut_conv<6, 1, 4>, lut_conv<6, 1, 8>}}};
+
+// The kernel instance for a layer's mode (axmul__cuda_mode) and table placement.
+kernel_fn column_kernel(const axmul__conv_plan &p, int mode, int smem)
+{
+    if (mode < 5)
+        return kernels[smem][mode];
+    const int lg = p.cout_g == 1 ? 0 : p.cout_g == 2 ? 1 : p.cout_g == 4 ? 2 : 3;
+    return sg_kernels[smem][mode - 5][lg];
+}
 // x_kernels[axmul__cuda_mode], modes 0 and 1
 const x_kernel_fn x_kernels[2] = {lut_conv_x<0>, lut_conv_x<1>};
 
@@ -155,7 +171,7 @@ extern "C" int axmul__cuda_conv(axmul__cuda_job *job, char *msg, size_t msg_len)
     } else {
         // sm_75 (64 KiB per block) reads the columns through the read-only cache
         smem_bytes = (size_t)optin >= TABLE_BYTES && !want_cached ? TABLE_BYTES : 0;
-        kernel = kernels[smem_bytes != 0][mode];
+        kernel = column_kernel(p, mode, smem_bytes != 0);
         job->kernel = smem_bytes ? "cuda" : "cuda-cached";
         if (smem_bytes)
             CK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,

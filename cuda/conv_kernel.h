@@ -6,7 +6,8 @@
  *
  * Work layout (the design measured by others, doc/performance.md): one thread per output pixel,
  * a block of up to AXMUL__CUDA_PIX pixels x AXMUL__CUDA_CO_TILE output channels of one group
- * (of 16 groups for depthwise layers, axmul__cuda_depthwise). For each tap a thread reads its
+ * (of several groups for depthwise layers and groups of 1-8 outputs, axmul__cuda_across_groups).
+ * For each tap a thread reads its
  * activation code straight from the quantized NHWC input (no im2col ever exists) and the tile's 16
  * weight codes with one warp-uniform 16-byte load; all lanes then read the same table column
  * T[.][w], held in shared memory where the GPU allows 128 KiB per block. Sums are 32-bit per block
@@ -50,18 +51,36 @@ static inline AXMUL__HD int axmul__cuda_depthwise(const axmul__conv_plan *p)
     return p->cin_g == 1 && p->groups > 1 && p->k <= AXMUL__CUDA_TAP_BLOCK;
 }
 
-/* Grid rows: channel tiles of each group, or for depthwise layers tiles of all channels. */
+/* Grouped layers with 1, 2, 4 or 8 output channels per group and more than one input channel
+ * (ResNeXt: 32 groups of 4; RegNet: groups of 8): tiles of one group's channels would leave 8-15
+ * of a tile's 16 lookups per tap unused, so these too are tiled across groups: a tile holds
+ * 16 / cout_g whole groups (tiles start on a multiple of 16 channels, which cout_g divides), each
+ * group's channels reading that group's codes. Sums in 32 bits, as for depthwise layers. */
+static inline AXMUL__HD int axmul__cuda_small_groups(const axmul__conv_plan *p)
+{
+    return p->groups > 1 && p->cin_g > 1 && p->cout_g < AXMUL__CUDA_CO_TILE &&
+           AXMUL__CUDA_CO_TILE % p->cout_g == 0 && p->k <= AXMUL__CUDA_TAP_BLOCK;
+}
+
+/* Whether a layer's channel tiles run across groups: 16 consecutive output channels per tile. */
+static inline AXMUL__HD int axmul__cuda_across_groups(const axmul__conv_plan *p)
+{
+    return axmul__cuda_depthwise(p) || axmul__cuda_small_groups(p);
+}
+
+/* Grid rows: channel tiles of each group, or for layers tiled across groups tiles of all
+ * channels. */
 static inline AXMUL__HD int axmul__cuda_rows(const axmul__conv_plan *p)
 {
-    return axmul__cuda_depthwise(p) ? (p->co + AXMUL__CUDA_CO_TILE - 1) / AXMUL__CUDA_CO_TILE
-                                    : p->groups * axmul__cuda_tiles(p);
+    return axmul__cuda_across_groups(p) ? (p->co + AXMUL__CUDA_CO_TILE - 1) / AXMUL__CUDA_CO_TILE
+                                        : p->groups * axmul__cuda_tiles(p);
 }
 
 /* The output channels of grid row r: the first in *o0, the count (1-16) returned. */
 static inline AXMUL__HD int axmul__cuda_row_channels(const axmul__conv_plan *p, int r, int *o0)
 {
     int end;
-    if (axmul__cuda_depthwise(p)) {
+    if (axmul__cuda_across_groups(p)) {
         *o0 = r * AXMUL__CUDA_CO_TILE;
         end = p->co;
     } else {
@@ -154,12 +173,17 @@ static inline AXMUL__HD void axmul__cuda_slice(const axmul__conv_plan *p, int s,
  *   3: depthwise with a multiplier of 1 and c a multiple of 16: the tile's 16 channels are 16
  *      aligned bytes of the pixel, one load;
  *   4: depthwise with a multiplier of 1 and c a multiple of 4 (24, 40, 72, 120: MobileNetV3,
- *      EfficientNet): the tile's channels as 4-byte loads, none past the pixel's last channel. */
+ *      EfficientNet): the tile's channels as 4-byte loads, none past the pixel's last channel;
+ *   5: small groups (axmul__cuda_small_groups), one byte per tap and group of the tile;
+ *   6: small groups, 4 taps per 4-byte load and group of the tile (the alignment of mode 1). */
 static inline AXMUL__HD int axmul__cuda_mode(const axmul__conv_plan *p)
 {
+    const int vec4 = p->c % 4 == 0 && p->cin_g % 4 == 0;
     if (axmul__cuda_depthwise(p))
         return p->cout_g != 1 ? 2 : p->c % 16 == 0 ? 3 : p->c % 4 == 0 ? 4 : 2;
-    return p->c % 4 == 0 && p->cin_g % 4 == 0 ? 1 : 0;
+    if (axmul__cuda_small_groups(p))
+        return vec4 ? 6 : 5;
+    return vec4 ? 1 : 0;
 }
 
 /* Bytes of the tile-major weight codes (axmul__cuda_weight_tiles). */
@@ -429,17 +453,118 @@ AXMUL__KFN void axmul__cuda_dw_thread(const axmul__conv_plan *p, int64_t n_img, 
     }
 }
 
+/* Modes 5 and 6 (axmul__cuda_small_groups): the tile's 16 channels are gpt = 16 / cout_g whole
+ * groups, channel t of group slot t / cout_g; per tap, each slot's activation code (one byte, or
+ * with vec4 one 4-byte load for 4 taps) serves its cout_g channels. cout_g is the layer's, a
+ * constant of each kernel instance on the device (so that the slot arrays stay in registers).
+ * Slots past the last group read the last group (harmless lookups whose sums are never stored).
+ * k <= one tap block: 32-bit sums. Other arguments as axmul__cuda_conv_thread. */
+AXMUL__KFN void axmul__cuda_sg_thread(const axmul__conv_plan *p, int64_t n_img, const uint8_t *qx,
+                                      const uint8_t *wt, const uint16_t *T, const int64_t *sum_qw,
+                                      const int32_t *zw, const float *oscale, float *y, int64_t pix,
+                                      int by, int cout_g, int vec4)
+{
+    if (pix >= n_img * p->oh * p->ow)
+        return;
+    int o0;
+    const int ntile = axmul__cuda_row_channels(p, by, &o0);
+    const int gpt = AXMUL__CUDA_CO_TILE / cout_g, g0 = o0 / cout_g;
+    int ox, oy;
+    int64_t n;
+    axmul__cuda_pixel(p, pix, &ox, &oy, &n);
+    const uint8_t *wtile = wt + (int64_t)by * p->k * AXMUL__CUDA_CO_TILE;
+    const uint32_t offset = p->is_signed ? 32768u : 0u;
+    const uint32_t zx = (uint32_t)p->zx;
+    uint32_t acc[AXMUL__CUDA_CO_TILE], sqa[AXMUL__CUDA_CO_TILE];
+    AXMUL__UNROLL
+    for (int t = 0; t < AXMUL__CUDA_CO_TILE; t++) {
+        acc[t] = 0;
+        sqa[t] = 0;
+    }
+    /* the first input channel of slot s's group: cbase + s * cin_g, but the last group's for the
+     * slots past it (at most the last tile has such slots) */
+    const int cbase = g0 * p->cin_g, last = (p->groups - 1 - g0) * p->cin_g;
+    int64_t tap = 0;
+    for (int i = 0; i < p->kh; i++) {
+        const int iy = oy * p->sh - p->pad_top + i * p->dh;
+        for (int j = 0; j < p->kw; j++) {
+            const int ix = ox * p->sw - p->pad_left + j * p->dw;
+            const int inside = iy >= 0 && iy < p->h && ix >= 0 && ix < p->w;
+            const uint8_t *src = inside ? qx + ((n * p->h + iy) * p->w + ix) * p->c : NULL;
+            if (vec4) {
+                for (int ci = 0; ci < p->cin_g; ci += 4, tap += 4) {
+                    uint32_t a4[AXMUL__CUDA_CO_TILE];
+                    AXMUL__UNROLL
+                    for (int s = 0; s < AXMUL__CUDA_CO_TILE; s++)
+                        if (s < gpt) {
+                            const int at = cbase + ci + (s * p->cin_g < last ? s * p->cin_g : last);
+                            a4[s] = src ? AXMUL__LOAD_A4(src + at) : zx * 0x01010101u;
+                        }
+                    AXMUL__UNROLL
+                    for (int u = 0; u < 4; u++) {
+                        uint32_t wv[4];
+                        AXMUL__LOAD_W16(wtile + (tap + u) * AXMUL__CUDA_CO_TILE, wv);
+                        AXMUL__UNROLL
+                        for (int t = 0; t < AXMUL__CUDA_CO_TILE; t++) {
+                            const uint32_t qa = (a4[t / cout_g] >> (8 * u)) & 255u;
+                            const uint32_t w = (wv[t / 4] >> (8 * (t % 4))) & 255u;
+                            acc[t] += T[w * 256u + qa]; /* warp-uniform column for each t */
+                        }
+                    }
+                    AXMUL__UNROLL
+                    for (int s = 0; s < AXMUL__CUDA_CO_TILE; s++)
+                        if (s < gpt) { /* the 4 codes' sum: bytes added pairwise */
+                            const uint32_t v = (a4[s] & 0x00ff00ffu) + ((a4[s] >> 8) & 0x00ff00ffu);
+                            sqa[s] += (v & 0xffffu) + (v >> 16);
+                        }
+                }
+            } else {
+                for (int ci = 0; ci < p->cin_g; ci++, tap++) {
+                    uint32_t a[AXMUL__CUDA_CO_TILE];
+                    AXMUL__UNROLL
+                    for (int s = 0; s < AXMUL__CUDA_CO_TILE; s++)
+                        if (s < gpt) {
+                            const int at = cbase + ci + (s * p->cin_g < last ? s * p->cin_g : last);
+                            a[s] = src ? src[at] : zx;
+                            sqa[s] += a[s];
+                        }
+                    uint32_t wv[4];
+                    AXMUL__LOAD_W16(wtile + tap * AXMUL__CUDA_CO_TILE, wv);
+                    AXMUL__UNROLL
+                    for (int t = 0; t < AXMUL__CUDA_CO_TILE; t++) {
+                        const uint32_t w = (wv[t / 4] >> (8 * (t % 4))) & 255u;
+                        acc[t] += T[w * 256u + a[t / cout_g]];
+                    }
+                }
+            }
+        }
+    }
+    AXMUL__UNROLL
+    for (int t = 0; t < AXMUL__CUDA_CO_TILE; t++) {
+        if (t >= ntile)
+            break;
+        const int64_t a = (int64_t)acc[t] - (int64_t)offset * p->k;
+        y[pix * p->co + o0 + t] =
+            axmul__cuda_finish(p, o0 + t, a, sqa[t / cout_g], sum_qw, zw, oscale);
+    }
+}
+
 /* The thread's work in the given mode (axmul__cuda_mode): the one entry point of the kernel and
- * of the host run. slices, slice, part, psq: split-K (axmul__cuda_conv_thread), modes 0-1. */
+ * of the host run. slices, slice, part, psq: split-K (axmul__cuda_conv_thread), modes 0-1.
+ * cout_g: the layer's output channels per group (modes 5-6; a constant of the kernel instance on
+ * the device). */
 AXMUL__KFN void axmul__cuda_thread(const axmul__conv_plan *p, int64_t n_img, const uint8_t *qx,
                                    const uint8_t *wt, const uint16_t *T, const int64_t *sum_qw,
                                    const int32_t *zw, const float *oscale, float *y, int64_t pix,
-                                   int by, int mode, int slices, int slice, int64_t *part,
-                                   int64_t *psq)
+                                   int by, int mode, int cout_g, int slices, int slice,
+                                   int64_t *part, int64_t *psq)
 {
     if (mode < 2)
         axmul__cuda_conv_thread(p, n_img, qx, wt, T, sum_qw, zw, oscale, y, pix, by, mode == 1,
                                 slices, slice, part, psq);
+    else if (mode >= 5)
+        axmul__cuda_sg_thread(p, n_img, qx, wt, T, sum_qw, zw, oscale, y, pix, by, cout_g,
+                              mode == 6);
     else
         axmul__cuda_dw_thread(p, n_img, qx, wt, T, sum_qw, zw, oscale, y, pix, by,
                               mode == 3   ? 16
@@ -472,10 +597,11 @@ static_assert(AXMUL__CUDA_X_STAGE_WORDS * 4 <= 48 * 1024, "expanded stage within
 _Static_assert(AXMUL__CUDA_X_STAGE_WORDS * 4 <= 48 * 1024, "expanded stage within 48 KiB");
 #endif
 
-/* Whether the expanded kernel can compute a layer. */
+/* Whether the expanded kernel can compute a layer: not one tiled across groups (its tile's 16
+ * channels share one activation code). */
 static inline AXMUL__HD int axmul__cuda_expandable(const axmul__conv_plan *p)
 {
-    return !axmul__cuda_depthwise(p) && p->k <= AXMUL__CUDA_TAP_BLOCK;
+    return !axmul__cuda_across_groups(p) && p->k <= AXMUL__CUDA_TAP_BLOCK;
 }
 
 /* Whether AXMUL_CUDA_TABLE=expanded runs a layer with the expanded kernel (otherwise with the

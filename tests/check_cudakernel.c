@@ -121,8 +121,8 @@ static void run_grid(const axmul__cuda_job *job, size_t chunk, int sms, int kind
                     for (int tx = 0; tx < bt; tx++)
                         axmul__cuda_thread(p, (int64_t)nb, job->qx + i0 * in_img, job->wt, job->tt,
                                            job->sum_qw, job->zw, job->oscale, y,
-                                           (int64_t)(bx * bt + tx), (int)by, mode, slices, z, part,
-                                           psq);
+                                           (int64_t)(bx * bt + tx), (int)by, mode, p->cout_g,
+                                           slices, z, part, psq);
                 }
         if (slices > 1) {
             for (size_t i = 0; i < nb * out_img; i++) /* the first kernel wrote no output */
@@ -364,6 +364,35 @@ START_TEST(test_launch_geometry)
     p.k = 40000; /* sums longer than a tap block: the general kernel, never the expanded one */
     ck_assert_int_eq(axmul__cuda_depthwise(&p), 0);
     ck_assert_int_eq(axmul__cuda_expandable(&p), 0);
+    ck_assert_int_eq(axmul__cuda_rows(&p), 32);
+    /* ResNeXt's 3x3 on 56x56x128, 32 groups of 4 -> 4: 8 tiles of 4 groups each (not 32 tiles of
+     * 4 used channels), 4-byte loads, not the expanded kernel */
+    p.c = p.co = 128;
+    p.groups = 32;
+    p.cin_g = p.cout_g = 4;
+    p.k = 36;
+    ck_assert_int_eq(axmul__cuda_small_groups(&p), 1);
+    ck_assert_int_eq(axmul__cuda_rows(&p), 8);
+    ck_assert_int_eq(axmul__cuda_mode(&p), 6);
+    ck_assert_int_eq(axmul__cuda_expandable(&p), 0);
+    ck_assert_int_eq(axmul__cuda_row_channels(&p, 7, &o0), 16);
+    ck_assert_int_eq(o0, 112);
+    p.cin_g = 2; /* 64 input channels: byte loads */
+    p.c = 64;
+    p.k = 18;
+    ck_assert_int_eq(axmul__cuda_mode(&p), 5);
+    p.cout_g = 16; /* whole tiles per group: the general tiling */
+    p.co = 512;
+    ck_assert_int_eq(axmul__cuda_small_groups(&p), 0);
+    ck_assert_int_eq(axmul__cuda_rows(&p), 32);
+    ck_assert_int_eq(axmul__cuda_mode(&p), 0);
+    p.cout_g = 3; /* 16 is no multiple of 3 */
+    p.co = 96;
+    ck_assert_int_eq(axmul__cuda_small_groups(&p), 0);
+    p.cout_g = 8;
+    p.co = 256;
+    p.k = 40000; /* long sums: not in 32 bits */
+    ck_assert_int_eq(axmul__cuda_small_groups(&p), 0);
     ck_assert_int_eq(axmul__cuda_rows(&p), 32);
 }
 END_TEST

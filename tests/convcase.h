@@ -177,8 +177,10 @@ static inline void edge_case(uint64_t *s, int k, rcase *c)
 
 /* Grouped and depthwise layers for a GPU backend's tilings: groups whose channels are read 4 at
  * a time, partial channel tiles (20 and 17 outputs per group), depthwise layers with one 16-byte
- * load (c % 16 == 0, multiplier 1), byte loads and a multiplier of 2 or 3. Columns: n h w c kh
- * kw co groups, then 1 for VALID padding (else SAME). */
+ * load (c % 16 == 0, multiplier 1), byte loads and a multiplier of 2 or 3; groups of 1, 2, 4 or 8
+ * outputs that tiles hold several of (ResNeXt's 4 x 4 channels, 4-byte or byte loads, group
+ * counts that leave the last tile partial). Columns: n h w c kh kw co groups, then 1 for VALID
+ * padding (else SAME). */
 static const int group_shapes[][9] = {
     {2, 9, 7, 8, 3, 3, 6, 2, 0},     {1, 12, 12, 64, 3, 3, 80, 4, 0},
     {3, 5, 6, 12, 2, 3, 51, 3, 1},   {2, 10, 9, 8, 3, 3, 24, 8, 0},
@@ -186,7 +188,10 @@ static const int group_shapes[][9] = {
     {1, 6, 6, 128, 3, 3, 16, 1, 1},  {4, 3, 3, 4, 3, 3, 17, 1, 0},
     {2, 9, 11, 32, 3, 3, 32, 32, 0}, {1, 7, 7, 48, 5, 5, 48, 48, 0},
     {2, 6, 5, 16, 3, 3, 32, 16, 0},  {2, 8, 9, 40, 3, 3, 40, 40, 0},
-    {1, 6, 7, 24, 3, 3, 24, 24, 1},  {1, 7, 6, 10, 3, 3, 10, 10, 0}};
+    {1, 6, 7, 24, 3, 3, 24, 24, 1},  {1, 7, 6, 10, 3, 3, 10, 10, 0},
+    {2, 9, 9, 64, 3, 3, 64, 16, 0},  {1, 7, 8, 24, 3, 3, 48, 6, 0},
+    {2, 6, 7, 18, 3, 3, 12, 6, 1},   {1, 5, 6, 40, 3, 3, 10, 10, 0},
+    {2, 8, 8, 10, 3, 3, 20, 5, 0},   {1, 6, 6, 36, 1, 1, 72, 9, 0}};
 enum { N_GROUP_SHAPES = sizeof group_shapes / sizeof group_shapes[0] };
 
 /* group_shapes[k]; odd k strided (2, 1), dilated (1, 2) where the window fits, explicit padding;
@@ -241,16 +246,18 @@ static inline axmul_table *saturated_table(void)
 }
 
 /* Whether AXMUL_CUDA_TABLE=expanded runs the expanded kernel on a layer, from the public
- * descriptor: not depthwise, at most 32,768 taps per output, at least 4096 output pixels
- * (doc/performance.md). check_cudakernel holds it to the launch code's rule. */
+ * descriptor: not depthwise, not groups of 1, 2, 4 or 8 outputs with more than one input channel,
+ * at most 32,768 taps per output, at least 4096 output pixels (doc/performance.md).
+ * check_cudakernel holds it to the launch code's rule. */
 static inline int expects_expanded(const axmul_conv_desc *d)
 {
     const int cin_g = d->c / d->groups;
     const long k = (long)d->kh * d->kw * cin_g;
     int oh, ow;
     ck_assert_int_eq(axmul_conv_output_shape(d, &oh, &ow), AXMUL_OK);
-    const int depthwise = cin_g == 1 && d->groups > 1;
-    return !depthwise && k <= 32768 && (long)d->n * oh * ow >= 4096;
+    const int depthwise = cin_g == 1 && d->groups > 1, cout_g = d->co / d->groups;
+    const int small_groups = d->groups > 1 && cin_g > 1 && 16 % cout_g == 0 && cout_g < 16;
+    return !depthwise && !small_groups && k <= 32768 && (long)d->n * oh * ow >= 4096;
 }
 
 /* Threads that each run check(c, tables[i]) reps times, all at once: the index of the first
