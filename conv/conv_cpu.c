@@ -24,7 +24,6 @@
 typedef struct {
     const char *name;
     axmul__lut_kernel fn;
-    axmul__lut_kernel_sorted sorted; /* NULL: the natural tap order only */
     int needs_planes;
 } kernel_info;
 
@@ -47,14 +46,14 @@ static kernel_info kernel_by_name(const char *name)
 {
 #ifdef AXMUL__HAVE_X86_KERNELS
     if (strcmp(name, "vbmi") == 0)
-        return (kernel_info){"vbmi", axmul__lut_kernel_vbmi, axmul__lut_kernel_vbmi_sorted, 1};
+        return (kernel_info){"vbmi", axmul__lut_kernel_vbmi, 1};
     if (strcmp(name, "avx512bw") == 0)
-        return (kernel_info){"avx512bw", axmul__lut_kernel_avx512bw, NULL, 0};
+        return (kernel_info){"avx512bw", axmul__lut_kernel_avx512bw, 0};
     if (strcmp(name, "avx2") == 0)
-        return (kernel_info){"avx2", axmul__lut_kernel_avx2, NULL, 0};
+        return (kernel_info){"avx2", axmul__lut_kernel_avx2, 0};
 #endif
     (void)name;
-    return (kernel_info){"portable", axmul__lut_kernel_portable, NULL, 0};
+    return (kernel_info){"portable", axmul__lut_kernel_portable, 0};
 }
 
 /* Forced path (NULL: best available). Set by axmul_set_cpu_path or AXMUL_CPU_PATH; not meant
@@ -431,8 +430,6 @@ typedef struct {
     const uint8_t *qp;    /* quantized input codes, planar: [n][c][h][w], or [c][n*h*w] when
                              pointwise */
     const uint8_t *wq;    /* [co][k] codes */
-    const int32_t *order; /* [co][k] taps sorted by weight code, or order[o*k] = -1: natural */
-    axmul__lut_kernel_sorted sorted;
     const int64_t *sum_qw;
     axmul__lut lut;
     axmul__lut_kernel kernel;
@@ -595,9 +592,6 @@ static void run_chunk(const job_t *J, int g, int oo0, int oo1, int64_t p0, int n
             continue;
         }
         const uint8_t *wrow = J->wq + (size_t)o * p->k;
-        const int32_t *ord = J->order ? J->order + (size_t)o * p->k : NULL;
-        if (ord && ord[0] < 0)
-            ord = NULL;
         /* The constant part of the sum: signed entries are stored + 32768 (one per tap);
          * unsigned layers have their zero-point corrections. */
         const int64_t zx = p->zx, zw = p->is_signed ? 0 : J->s->zw[o];
@@ -610,10 +604,7 @@ static void run_chunk(const job_t *J, int g, int oo0, int oo1, int64_t p0, int n
         }
         for (int t0 = 0; t0 < p->k; t0 += AXMUL__TAP_BLOCK) {
             int nt = p->k - t0 < AXMUL__TAP_BLOCK ? p->k - t0 : AXMUL__TAP_BLOCK;
-            if (ord)
-                J->sorted(A, nt, ord + t0, wrow, &J->lut, np, acc32);
-            else
-                J->kernel(A + (size_t)t0 * AXMUL__CHUNK, nt, wrow + t0, &J->lut, np, acc32);
+            J->kernel(A + (size_t)t0 * AXMUL__CHUNK, nt, wrow + t0, &J->lut, np, acc32);
             if (p->k > AXMUL__TAP_BLOCK)
                 for (int q = 0; q < np; q++)
                     acc64[q] += acc32[q];
@@ -674,7 +665,6 @@ axmul_status axmul__conv_cpu(const axmul__conv_setup *s, const axmul_table *t, c
     layout l = {0, 0};
     const size_t o_qx = piece(&l, nx, 1), o_qp = piece(&l, nx + AXMUL__SLACK, 1);
     const size_t o_wq = piece(&l, co * k, 1), o_sum = piece(&l, co, sizeof(int64_t));
-    const size_t o_order = piece(&l, ki.sorted ? co * k : 0, sizeof(int32_t));
     /* per thread: A[k][AXMUL__CHUNK], sum(qa), 32- and 64-bit accumulators */
     layout lt = {0, 0};
     const size_t o_a = piece(&lt, k * AXMUL__CHUNK + AXMUL__SLACK, 1),
@@ -693,7 +683,6 @@ axmul_status axmul__conv_cpu(const axmul__conv_setup *s, const axmul_table *t, c
     }
     uint8_t *qx = ws + o_qx, *qp = ws + o_qp, *wq = ws + o_wq;
     int64_t *sum_qw = (int64_t *)(void *)(ws + o_sum);
-    int32_t *order = ki.sorted ? (int32_t *)(void *)(ws + o_order) : NULL;
 
     /* Quantize (NHWC), then transpose to planar: each image to [c][h][w], so that the gather
      * copies whole output-row runs, or for pointwise layers the whole batch to [c][n*h*w]. */
@@ -719,32 +708,8 @@ axmul_status axmul__conv_cpu(const axmul__conv_setup *s, const axmul_table *t, c
     }
     memset(qp + nx, 0, AXMUL__SLACK);
     axmul__conv_quantize_filter(s, w, wq, sum_qw, nthreads);
-    /* Per output channel, the taps sorted by weight code (counting sort) when codes repeat
-     * enough (trained weights cluster around the zero point) for shared column loads to pay
-     * for the scattered row accesses; else the natural order (-1). */
-    if (order) {
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(nthreads) schedule(static)
-#endif
-        for (int o = 0; o < p->co; o++) {
-            const uint8_t *wr = wq + (size_t)o * p->k;
-            int32_t *ord = order + (size_t)o * p->k;
-            int32_t start[257] = {0};
-            int distinct = 0;
-            for (int tp = 0; tp < p->k; tp++)
-                distinct += start[wr[tp] + 1]++ == 0;
-            if ((int64_t)distinct * 4 > p->k) {
-                ord[0] = -1;
-                continue;
-            }
-            for (int c = 0; c < 256; c++)
-                start[c + 1] += start[c];
-            for (int tp = 0; tp < p->k; tp++)
-                ord[start[wr[tp]]++] = tp;
-        }
-    }
 
-    job_t J = {s, pointwise, qp, wq, order, ki.sorted, sum_qw, {tab->tt, tab->planes}, ki.fn, y};
+    job_t J = {s, pointwise, qp, wq, sum_qw, {tab->tt, tab->planes}, ki.fn, y};
     int64_t npix = (int64_t)p->n * p->oh * p->ow;
     int64_t nchunks = (npix + AXMUL__CHUNK - 1) / AXMUL__CHUNK;
     /* With fewer than two chunks per thread (dense layers, tiny batches) threads would idle: split

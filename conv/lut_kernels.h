@@ -31,13 +31,6 @@ typedef struct {
 typedef void (*axmul__lut_kernel)(const uint8_t *A, int ntaps, const uint8_t *wrow,
                                   const axmul__lut *lut, int np, uint32_t *acc);
 
-/* The same sum over the taps listed in taps[] (ntaps of them, sorted by weight code): consecutive
- * taps then share their table column, which is loaded once per distinct code. The integer sum
- * does not depend on the order. */
-typedef void (*axmul__lut_kernel_sorted)(const uint8_t *A, int ntaps, const int32_t *taps,
-                                         const uint8_t *wrow, const axmul__lut *lut, int np,
-                                         uint32_t *acc);
-
 void axmul__lut_kernel_portable(const uint8_t *A, int ntaps, const uint8_t *wrow,
                                 const axmul__lut *lut, int np, uint32_t *acc);
 /* Quantizes n floats to table indices exactly as axmul_quantize does (finite inputs; the caller
@@ -55,9 +48,6 @@ void axmul__lut_kernel_avx2(const uint8_t *A, int ntaps, const uint8_t *wrow, co
                             int np, uint32_t *acc);
 void axmul__lut_kernel_vbmi(const uint8_t *A, int ntaps, const uint8_t *wrow, const axmul__lut *lut,
                             int np, uint32_t *acc);
-void axmul__lut_kernel_vbmi_sorted(const uint8_t *A, int ntaps, const int32_t *taps,
-                                   const uint8_t *wrow, const axmul__lut *lut, int np,
-                                   uint32_t *acc);
 #endif
 
 #endif

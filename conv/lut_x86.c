@@ -113,35 +113,6 @@ axmul__lut_kernel_vbmi(const uint8_t *A, int ntaps, const uint8_t *wrow, const a
     }
 }
 
-__attribute__((target("avx512f,avx512bw,avx512vbmi"))) void
-axmul__lut_kernel_vbmi_sorted(const uint8_t *A, int ntaps, const int32_t *taps, const uint8_t *wrow,
-                              const axmul__lut *lut, int np, uint32_t *acc)
-{
-    const int nv = (np + 63) / 64;
-    for (int p = 0; p < 64 * nv; p++)
-        acc[p] = 0;
-    for (int t0 = 0; t0 < ntaps; t0 += 256) {
-        int t1 = ntaps - t0 < 256 ? ntaps : t0 + 256;
-        __m512i s[NV][4];
-        for (int v = 0; v < NV; v++)
-            for (int k = 0; k < 4; k++)
-                s[v][k] = _mm512_setzero_si512();
-        __m512i l0 = _mm512_setzero_si512(), l1 = l0, l2 = l0, l3 = l0;
-        __m512i h0 = l0, h1 = l0, h2 = l0, h3 = l0;
-        int cur = -1;
-        for (int t = t0; t < t1; t++) {
-            const int tap = taps[t];
-            if (wrow[tap] != cur) { /* a new code: its column, for all the taps that share it */
-                cur = wrow[tap];
-                VBMI_COLUMN(lut->planes + (size_t)cur * 512);
-            }
-            const uint8_t *row = A + (size_t)tap * AXMUL__CHUNK;
-            VBMI_ROW();
-        }
-        vbmi_flush(s, nv, acc);
-    }
-}
-
 /* AVX-512BW: one 32-pixel vector (pixels 32v..32v+31 in word lanes): zero-extended indices,
  * four vpermi2w over the column c0..c7 (entries 32k..32k+31 in ck), blends by bits 6 and 7, then
  * the entries' whole words (wrapping) and high bytes are summed, as in the VBMI kernel. */
