@@ -426,10 +426,10 @@ void axmul__prepared_release(void *hold)
 
 typedef struct {
     const axmul__conv_setup *s;
-    int pointwise;        /* 1x1 kernel, stride 1, no padding: output pixel = input pixel */
-    const uint8_t *qp;    /* quantized input codes, planar: [n][c][h][w], or [c][n*h*w] when
-                             pointwise */
-    const uint8_t *wq;    /* [co][k] codes */
+    int pointwise;     /* 1x1 kernel, stride 1, no padding: output pixel = input pixel */
+    const uint8_t *qp; /* quantized input codes, planar: [n][c][h][w], or [c][n*h*w] when
+                          pointwise */
+    const uint8_t *wq; /* [co][k] codes */
     const int64_t *sum_qw;
     axmul__lut lut;
     axmul__lut_kernel kernel;
