@@ -6,6 +6,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "conv/conv_internal.h"
 #include "conv/net_internal.h"
@@ -127,9 +130,20 @@ void axmul__conv_float(const axmul__layer *l, const float *x, int n, float *y, f
 
 /* Channels innermost (NHWC): the loops over channels vectorize. Each output is still the taps
  * combined in row-major order from 0 (average) or -inf (max), as one element at a time would. */
-static void pool(const axmul__layer *l, const float *x, int n, float *y)
+/* The float layers between the LUT convolutions (pooling, bias, ReLU) run on the same threads:
+ * left serial, they were a third of a LeNet-5 sweep's time on 2 cores while the other core
+ * waited. Each output element is computed by one thread in the same order whatever the thread
+ * count, so the results do not depend on it. Small tensors stay on one thread. */
+#define AXMUL__PAR_MIN 65536 /* elements */
+
+static void pool(const axmul__layer *l, const float *x, int n, float *y, int nt)
 {
     const int c = l->ic, is_max = l->kind == AXMUL__L_MAXPOOL;
+    (void)nt;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nt)                                                           \
+    schedule(static) if ((size_t)n * l->ih * l->iw * c >= AXMUL__PAR_MIN)
+#endif
     for (int img = 0; img < n; img++) {
         const float *xi = x + (size_t)img * l->ih * l->iw * c;
         float *yi = y + (size_t)img * l->oh * l->ow * c;
@@ -206,6 +220,23 @@ static axmul_status layer_histograms(const axmul__layer *l, const axmul_conv_des
     return AXMUL_OK;
 }
 
+/* y[r][c] += bias[c] for rows r < rows (see AXMUL__PAR_MIN). */
+static void add_bias(float *y, size_t rows, int units, const float *bias, int nt)
+{
+    (void)nt;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static) if (rows * units >= AXMUL__PAR_MIN)
+#endif
+    for (size_t r = 0; r < rows; r++) {
+        float *yr = y + r * (size_t)units;
+#ifdef _OPENMP
+#pragma omp simd
+#endif
+        for (int c = 0; c < units; c++)
+            yr[c] += bias[c];
+    }
+}
+
 /* The forward pass. observe (calibration): per layer, min/max of each conv/dense input. */
 static axmul_status forward(const axmul_model *m, const axmul_net_options *o, const float *x, int n,
                             uint8_t *pred, float *scores, axmul_range *observe, int *observed)
@@ -237,6 +268,11 @@ static axmul_status forward(const axmul_model *m, const axmul_net_options *o, co
     }
     float *a = ws->a, *b = ws->b, *col = ws->col;
     memcpy(a, x, (size_t)n * m->in_h * m->in_w * m->in_c * sizeof(float));
+    int nt = o->threads > 0 ? o->threads : 1;
+#ifdef _OPENMP
+    if (o->threads <= 0)
+        nt = omp_get_max_threads();
+#endif
     axmul_status s = AXMUL_OK;
     int is_signed = o->table ? axmul_table_is_signed(o->table) : 0;
     for (int i = 0; i < m->nl && s == AXMUL_OK; i++) {
@@ -285,34 +321,25 @@ static axmul_status forward(const axmul_model *m, const axmul_net_options *o, co
                 if ((s = axmul_conv2d(&d, o->table, a, l->w, b, NULL)) != AXMUL_OK)
                     break;
                 if (l->b)
-                    for (size_t p = 0; p < nout / (size_t)l->units; p++) {
-                        float *bp = b + p * l->units;
-#ifdef _OPENMP
-#pragma omp simd
-#endif
-                        for (int c = 0; c < l->units; c++)
-                            bp[c] += l->b[c];
-                    }
+                    add_bias(b, nout / (size_t)l->units, l->units, l->b, nt);
             } else if (l->kind == AXMUL__L_CONV) {
                 axmul__conv_float(l, a, n, b, col);
             } else {
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, l->units, l->ic, 1.0f, a,
                             l->ic, l->w, l->units, 0.0f, b, l->units);
                 if (l->b)
-                    for (int r = 0; r < n; r++)
-                        for (int c = 0; c < l->units; c++)
-                            b[(size_t)r * l->units + c] += l->b[c];
+                    add_bias(b, (size_t)n, l->units, l->b, nt);
             }
             if (o->layer_output)
                 o->layer_output(o->ctx, i, b, nout);
             break;
         case AXMUL__L_AVGPOOL:
         case AXMUL__L_MAXPOOL:
-            pool(l, a, n, b);
+            pool(l, a, n, b, nt);
             break;
         case AXMUL__L_RELU: /* in place: no buffer swap */
 #ifdef _OPENMP
-#pragma omp simd
+#pragma omp parallel for simd num_threads(nt) schedule(static) if (nin >= AXMUL__PAR_MIN)
 #endif
             for (size_t k = 0; k < nin; k++)
                 a[k] = a[k] > 0 ? a[k] : 0.0f;

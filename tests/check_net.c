@@ -261,15 +261,18 @@ static void expect_model_error(const char *json, const char *needle)
  * combines each window's taps in row-major order. */
 START_TEST(test_pooling_matches_direct)
 {
-    enum { H = 7, W = 9, C = 3, KH = 3, KW = 2, SH = 2, SW = 3, N = 2 };
+    /* 400 images: 75,600 inputs, enough for the pooling to run on several threads */
+    enum { H = 7, W = 9, C = 3, KH = 3, KW = 2, SH = 2, SW = 3, N = 400 };
     const int oh = (H - KH) / SH + 1, ow = (W - KW) / SW + 1, out = oh * ow * C;
     uint64_t s = tu_seed() ^ 0x9001;
-    float x[N * H * W * C], *ident = calloc((size_t)out * out, sizeof(float));
+    float *x = malloc(sizeof(float) * N * H * W * C),
+          *ident = calloc((size_t)out * out, sizeof(float));
     for (int i = 0; i < N * H * W * C; i++)
         x[i] = tu_randf(&s, -2.0f, 2.0f);
     for (int i = 0; i < out; i++)
         ident[(size_t)i * out + i] = 1.0f;
-    for (int is_max = 0; is_max < 2; is_max++) {
+    for (int run = 0; run < 4; run++) {
+        const int is_max = run % 2, threads = run < 2 ? 1 : 3;
         char *dir = tu_mkdtemp();
         size_t ishape[2] = {(size_t)out, (size_t)out};
         save_tensor(dir, "i.npy", ident, ishape, 2);
@@ -286,6 +289,7 @@ START_TEST(test_pooling_matches_direct)
         ck_assert_msg(axmul_model_load(dir, &m) == AXMUL_OK, "%s", axmul_error_detail());
         axmul_net_options o;
         axmul_net_options_init(&o);
+        o.threads = threads;
         float *got = malloc(sizeof(float) * N * out);
         uint8_t pred[N];
         ck_assert_int_eq(axmul_model_predict(m, &o, x, N, pred, got), AXMUL_OK);
@@ -303,14 +307,60 @@ START_TEST(test_pooling_matches_direct)
                             acc /= (float)(KH * KW);
                         float g = got[img * out + (oy * ow + ox) * C + ch];
                         ck_assert_msg(memcmp(&g, &acc, sizeof g) == 0,
-                                      "%s image %d (%d,%d,%d): %.9g, expected %.9g",
-                                      is_max ? "max" : "avg", img, oy, ox, ch, g, acc);
+                                      "%s, %d threads, image %d (%d,%d,%d): %.9g, expected %.9g",
+                                      is_max ? "max" : "avg", threads, img, oy, ox, ch, g, acc);
                     }
         free(got);
         axmul_model_free(m);
         tu_rmdir(dir);
     }
     free(ident);
+    free(x);
+}
+END_TEST
+
+/* The float layers between the LUT convolutions run on the conv's threads: scores must not
+ * depend on the thread count (6000 images of the tiny model: its bias, ReLU and pooling tensors
+ * are large enough to run on several threads). */
+START_TEST(test_threads_do_not_change_results)
+{
+    enum { N = 6000 };
+    size_t ws[4] = {2, 2, 1, 2};
+    char *dir = tiny_model("conv2d", ws);
+    axmul_model *m;
+    ck_assert_msg(axmul_model_load(dir, &m) == AXMUL_OK, "%s", axmul_error_detail());
+    uint64_t s = tu_seed() ^ 0x7e4d;
+    float *x = malloc(sizeof(float) * N * 16), *sc[2];
+    for (int i = 0; i < N * 16; i++)
+        x[i] = tu_randf(&s, 0.0f, 1.0f);
+    axmul_table *t; /* an approximate table: the exact products, some off by a few units */
+    ck_assert_int_eq(axmul_table_create_exact(0, &t), AXMUL_OK);
+    for (unsigned i = 0; i < AXMUL_TABLE_ENTRIES; i++)
+        axmul_table_data_mut(t)[i] += (uint16_t)tu_randint(&s, 0, 3);
+    uint8_t *pr[2];
+    for (int approx = 0; approx < 2; approx++) {
+        for (int k = 0; k < 2; k++) {
+            axmul_net_options o;
+            axmul_net_options_init(&o);
+            o.threads = k ? 3 : 1;
+            o.table = approx ? t : NULL;
+            sc[k] = malloc(sizeof(float) * N * 2);
+            pr[k] = malloc(N);
+            ck_assert_int_eq(axmul_model_predict(m, &o, x, N, pr[k], sc[k]), AXMUL_OK);
+        }
+        ck_assert_msg(memcmp(sc[0], sc[1], sizeof(float) * N * 2) == 0,
+                      "%s network: scores differ between 1 and 3 threads",
+                      approx ? "approximate" : "float");
+        ck_assert_int_eq(memcmp(pr[0], pr[1], N), 0);
+        for (int k = 0; k < 2; k++) {
+            free(sc[k]);
+            free(pr[k]);
+        }
+    }
+    axmul_table_free(t);
+    free(x);
+    axmul_model_free(m);
+    tu_rmdir(dir);
 }
 END_TEST
 
@@ -464,6 +514,7 @@ int main(void)
     tcase_add_test(tc, test_idx_bad_inputs);
     tcase_add_test(tc, test_model_load_save_predict);
     tcase_add_test(tc, test_pooling_matches_direct);
+    tcase_add_test(tc, test_threads_do_not_change_results);
     tcase_add_test(tc, test_model_bad_inputs);
     tcase_add_test(tc, test_training_deterministic);
     suite_add_tcase(s, tc);
