@@ -21,13 +21,13 @@ constexpr size_t TABLE_BYTES = 65536 * sizeof(uint16_t);
 // Templates give the compiler the table's address space (shared-memory loads rather than generic
 // ones), the activation load mode (axmul__cuda_mode) and, for modes 5-6, the output channels per
 // group as constants.
-template <int MODE, int SMEM, int COUT_G = 0>
-__global__ void __launch_bounds__(AXMUL__CUDA_PIX, SMEM ? 1 : 0)
-    lut_conv(axmul__conv_plan p, int64_t n_img, const uint8_t *__restrict__ qx,
-             const uint8_t *__restrict__ wt, const uint16_t *__restrict__ tt,
-             const int64_t *__restrict__ sum_qw, const int32_t *__restrict__ zw,
-             const float *__restrict__ oscale, float *__restrict__ y, int slices,
-             int64_t *__restrict__ part, int64_t *__restrict__ psq)
+template <int MODE, int SMEM, int COUT_G>
+__device__ __forceinline__ void
+lut_conv_body(const axmul__conv_plan &p, int64_t n_img, const uint8_t *__restrict__ qx,
+              const uint8_t *__restrict__ wt, const uint16_t *__restrict__ tt,
+              const int64_t *__restrict__ sum_qw, const int32_t *__restrict__ zw,
+              const float *__restrict__ oscale, float *__restrict__ y, int slices,
+              int64_t *__restrict__ part, int64_t *__restrict__ psq)
 {
     extern __shared__ uint4 smem[];
     const uint16_t *T = tt;
@@ -41,6 +41,31 @@ __global__ void __launch_bounds__(AXMUL__CUDA_PIX, SMEM ? 1 : 0)
     const int64_t pix = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     axmul__cuda_thread(&p, n_img, qx, wt, T, sum_qw, zw, oscale, y, pix, (int)blockIdx.y, MODE,
                        COUT_G, slices, (int)blockIdx.z, part, psq);
+}
+
+// The table in shared memory: 128 KiB allow one block per multiprocessor, and saying so keeps
+// ptxas from spilling to fit the registers of a second block that could never run.
+template <int MODE, int COUT_G = 0>
+__global__ void __launch_bounds__(AXMUL__CUDA_PIX, 1)
+    lut_conv_smem(axmul__conv_plan p, int64_t n_img, const uint8_t *__restrict__ qx,
+                  const uint8_t *__restrict__ wt, const uint16_t *__restrict__ tt,
+                  const int64_t *__restrict__ sum_qw, const int32_t *__restrict__ zw,
+                  const float *__restrict__ oscale, float *__restrict__ y, int slices,
+                  int64_t *__restrict__ part, int64_t *__restrict__ psq)
+{
+    lut_conv_body<MODE, 1, COUT_G>(p, n_img, qx, wt, tt, sum_qw, zw, oscale, y, slices, part, psq);
+}
+
+// The table through the read-only cache: several blocks per multiprocessor can run.
+template <int MODE, int COUT_G = 0>
+__global__ void __launch_bounds__(AXMUL__CUDA_PIX)
+    lut_conv_cached(axmul__conv_plan p, int64_t n_img, const uint8_t *__restrict__ qx,
+                    const uint8_t *__restrict__ wt, const uint16_t *__restrict__ tt,
+                    const int64_t *__restrict__ sum_qw, const int32_t *__restrict__ zw,
+                    const float *__restrict__ oscale, float *__restrict__ y, int slices,
+                    int64_t *__restrict__ part, int64_t *__restrict__ psq)
+{
+    lut_conv_body<MODE, 0, COUT_G>(p, n_img, qx, wt, tt, sum_qw, zw, oscale, y, slices, part, psq);
 }
 
 // The second kernel of a split launch (axmul__cuda_splits): one thread per output element.
@@ -88,14 +113,15 @@ typedef void (*x_kernel_fn)(axmul__conv_plan, int64_t, const uint8_t *, const ui
 
 // kernels[table in shared memory][axmul__cuda_mode], modes 0-4
 const kernel_fn kernels[2][5] = {
-    {lut_conv<0, 0>, lut_conv<1, 0>, lut_conv<2, 0>, lut_conv<3, 0>, lut_conv<4, 0>},
-    {lut_conv<0, 1>, lut_conv<1, 1>, lut_conv<2, 1>, lut_conv<3, 1>, lut_conv<4, 1>}};
+    {lut_conv_cached<0>, lut_conv_cached<1>, lut_conv_cached<2>, lut_conv_cached<3>,
+     lut_conv_cached<4>},
+    {lut_conv_smem<0>, lut_conv_smem<1>, lut_conv_smem<2>, lut_conv_smem<3>, lut_conv_smem<4>}};
 // sg_kernels[table in shared memory][mode 5 or 6][log2 of the output channels per group]
 const kernel_fn sg_kernels[2][2][4] = {
-    {{lut_conv<5, 0, 1>, lut_conv<5, 0, 2>, lut_conv<5, 0, 4>, lut_conv<5, 0, 8>},
-     {lut_conv<6, 0, 1>, lut_conv<6, 0, 2>, lut_conv<6, 0, 4>, lut_conv<6, 0, 8>}},
-    {{lut_conv<5, 1, 1>, lut_conv<5, 1, 2>, lut_conv<5, 1, 4>, lut_conv<5, 1, 8>},
-     {lut_conv<6, 1, 1>, lut_conv<6, 1, 2>, lut_conv<6, 1, 4>, lut_conv<6, 1, 8>}}};
+    {{lut_conv_cached<5, 1>, lut_conv_cached<5, 2>, lut_conv_cached<5, 4>, lut_conv_cached<5, 8>},
+     {lut_conv_cached<6, 1>, lut_conv_cached<6, 2>, lut_conv_cached<6, 4>, lut_conv_cached<6, 8>}},
+    {{lut_conv_smem<5, 1>, lut_conv_smem<5, 2>, lut_conv_smem<5, 4>, lut_conv_smem<5, 8>},
+     {lut_conv_smem<6, 1>, lut_conv_smem<6, 2>, lut_conv_smem<6, 4>, lut_conv_smem<6, 8>}}};
 
 // The kernel instance for a layer's mode (axmul__cuda_mode) and table placement.
 kernel_fn column_kernel(const axmul__conv_plan &p, int mode, int smem)
