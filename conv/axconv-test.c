@@ -111,13 +111,26 @@ static int parse_range(const char *s, axmul_range *r)
     return 0;
 }
 
-/* The layer options that conv and bench share: --stride, --padding, --dilation, --groups (c as
- * getopt returns it). 1: c was one of them and d holds its value; 0: another option; -1: a bad
- * value (message printed). */
-static int geometry_option(int c, const char *arg, axmul_conv_desc *d)
+/* The layer options that conv and bench share (c as getopt returns it): --shape (1) and
+ * --kernel (2) into shape and kern with their counts, --stride, --padding ('p'), --dilation,
+ * --groups into d. 1: c was one of them; 0: another option; -1: a bad value (message printed). */
+static int layer_option(int c, const char *arg, axmul_conv_desc *d, int shape[4], int *nshape,
+                        int kern[3], int *nkern)
 {
     int v[4], n;
     switch (c) {
+    case 1:
+        if (parse_ints(arg, shape, 4, nshape) != 0 || *nshape != 4) {
+            errorf("--shape '%s': expected N,H,W,C", arg);
+            return -1;
+        }
+        return 1;
+    case 2:
+        if (parse_ints(arg, kern, 3, nkern) != 0 || *nkern != 3) {
+            errorf("--kernel '%s': expected KH,KW,CO", arg);
+            return -1;
+        }
+        return 1;
     case 's':
         if (parse_ints(arg, v, 2, &n) != 0) {
             errorf("--stride '%s': expected S or SH,SW", arg);
@@ -329,18 +342,6 @@ static int cmd_conv(int argc, char **argv)
         case 'w':
             w_path = optarg;
             break;
-        case 1:
-            if (parse_ints(optarg, shape, 4, &nshape) != 0 || nshape != 4) {
-                errorf("--shape '%s': expected N,H,W,C", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case 2:
-            if (parse_ints(optarg, kern, 3, &nkern) != 0 || nkern != 3) {
-                errorf("--kernel '%s': expected KH,KW,CO", optarg);
-                return EXIT_USAGE;
-            }
-            break;
         case 3: {
             char *end;
             errno = 0;
@@ -361,11 +362,13 @@ static int cmd_conv(int argc, char **argv)
         case 5:
             force_signed = 0;
             break;
+        case 1:
+        case 2:
         case 's':
         case 'd':
         case 'p':
         case 'g':
-            if (geometry_option(c, optarg, &d) < 0)
+            if (layer_option(c, optarg, &d, shape, &nshape, kern, &nkern) < 0)
                 return EXIT_USAGE;
             break;
         case 6:
@@ -680,24 +683,14 @@ static int cmd_bench(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "b:p:t:r:m:qf:s:d:g:h", opts, NULL)) != -1) {
         switch (c) {
         case 1:
-            if (parse_ints(optarg, shape, 4, &nshape) != 0 || nshape != 4) {
-                errorf("--shape '%s': expected N,H,W,C", optarg);
-                return EXIT_USAGE;
-            }
-            break;
         case 2:
-            if (parse_ints(optarg, kern, 3, &nkern) != 0 || nkern != 3) {
-                errorf("--kernel '%s': expected KH,KW,CO", optarg);
-                return EXIT_USAGE;
-            }
-            break;
         case 's':
         case 3:
         case 'd':
         case 'g':
-            if (geometry_option(c == 3 ? 'p' : c, optarg, &layer) < 0)
+            if (layer_option(c == 3 ? 'p' : c, optarg, &layer, shape, &nshape, kern, &nkern) < 0)
                 return EXIT_USAGE;
-            geo_given = 1;
+            geo_given |= c > 2;
             break;
         case 'b':
             if (strcmp(optarg, "cuda") == 0) {
