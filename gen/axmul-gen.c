@@ -562,7 +562,10 @@ int main(int argc, char **argv)
                 return EXIT_USAGE;
             }
             char buf[4096];
-            snprintf(buf, sizeof buf, "-D%s", optarg);
+            if (snprintf(buf, sizeof buf, "-D%s", optarg) >= (int)sizeof buf) {
+                errorf("--define: longer than %zu characters", sizeof buf - 3);
+                return EXIT_USAGE;
+            }
             if (av_push(&defines, buf) != 0) {
                 errorf("out of memory");
                 return EXIT_USAGE;

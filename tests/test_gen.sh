@@ -72,6 +72,10 @@ run 0 "$G" "$S/define.c" --define K=4 -o d.bin
 [ "$(entry d.bin 15 15)" -eq 224 ] || fail "define: 225 truncated to 224"
 "$G" "$S/define.c" -D K=4 -o - > d_stdout.bin 2>/dev/null || fail "-o - failed"
 cmp d.bin d_stdout.bin || fail "-o - differs from -o FILE"
+long=$(head -c 5000 /dev/zero | tr '\0' 'x')
+run 2 "$G" "$S/define.c" --define "K=$long" -o d_long.bin
+expect_err "--define: longer than 4093 characters"
+[ -f d_long.bin ] && fail "a table was written for a cut --define"
 "$G" "$S/noisy.c" -o - > noisy.bin 2>/dev/null || fail "noisy function"
 [ "$(wc -c < noisy.bin)" -eq 131072 ] || fail "output printed by the function reached the table"
 no_temp_left
