@@ -471,14 +471,39 @@ static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
 static int probe_ok;
 static char probe_why[256];
 
+/* A fork() while another thread is inside the probe (the CUDA runtime dlopen()s the driver
+ * library there) gives a child whose dynamic loader is caught mid-update, and the child's own
+ * probe (glibc lets a child re-run an unfinished pthread_once) crashed in dlopen: seen as a
+ * SIGSEGV in tests/check_conv's fork test under load. So fork() waits for a running probe: the
+ * lock is held across the probe and taken around fork(), the handlers being registered when the
+ * library is loaded, before any thread can probe. */
+static pthread_mutex_t probe_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void probe_fork_prepare(void)
+{
+    pthread_mutex_lock(&probe_lock);
+}
+
+static void probe_fork_after(void)
+{
+    pthread_mutex_unlock(&probe_lock);
+}
+
+__attribute__((constructor)) static void probe_register_fork(void)
+{
+    pthread_atfork(probe_fork_prepare, probe_fork_after, probe_fork_after);
+}
+
 static void probe_run(void)
 {
     int n = 0;
     char msg[256] = "";
+    pthread_mutex_lock(&probe_lock);
     if (axmul__cuda_probe(&n, msg, sizeof msg) != 0 || n == 0)
         snprintf(probe_why, sizeof probe_why, "%s", msg);
     else
         probe_ok = 1;
+    pthread_mutex_unlock(&probe_lock);
 }
 #endif
 

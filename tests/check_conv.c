@@ -586,6 +586,68 @@ START_TEST(test_fork_while_converting)
 }
 END_TEST
 
+/* The first axmul_cuda_available() probes the CUDA driver (which dlopen()s it) in whatever thread
+ * gets there first; a child forked meanwhile must get a usable library (it probes again, since
+ * the parent's probe had not finished). The probe runs once per process and takes about a
+ * millisecond, so each of 60 rounds is a fresh process (this test's process never probes) that
+ * starts a probing thread and forks children until the probe is over. Meaningful in CUDA builds;
+ * the others answer at once. */
+static void *probe_thread(void *arg)
+{
+    axmul_cuda_available();
+    *(volatile int *)arg = 1;
+    return NULL;
+}
+
+static int probe_round(void)
+{
+    volatile int done = 0;
+    pthread_t th;
+    if (pthread_create(&th, NULL, probe_thread, (void *)&done) != 0)
+        return 1;
+    int bad = 0, kids = 0;
+    do {
+        pid_t pid = fork();
+        if (pid < 0)
+            break;
+        if (pid == 0) {
+            alarm(20);
+            axmul_status st = axmul_cuda_available();
+            _exit(st == AXMUL_OK || st == AXMUL_ERR_NO_DEVICE || st == AXMUL_ERR_NOT_BUILT ? 0 : 1);
+        }
+        int status = 0;
+        if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            bad++;
+        kids++;
+    } while (!done && kids < 200);
+    pthread_join(th, NULL);
+    return bad;
+}
+
+START_TEST(test_fork_during_cuda_probe)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    fprintf(stderr, "note: fork test skipped under AddressSanitizer (see the test above)\n");
+    return;
+#endif
+    for (int round = 0; round < 60; round++) {
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            alarm(60);
+            _exit(probe_round() ? 1 : 0);
+        }
+        int status = 0;
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "round %d: %s (status %d)",
+                      round,
+                      WIFEXITED(status) ? "a child forked during the probe crashed or hung"
+                                        : "the probing process died",
+                      status);
+    }
+}
+END_TEST
+
 START_TEST(test_batch_and_threads_independence)
 {
     uint64_t s = tu_seed() ^ 0x55;
@@ -864,6 +926,7 @@ int main(void)
     tcase_add_test(tc, test_wide_rows_and_partial_chunks);
     tcase_add_test(tc, test_prepared_table_cache);
     tcase_add_test(tc, test_fork_while_converting);
+    tcase_add_test(tc, test_fork_during_cuda_probe);
     tcase_add_test(tc, test_exact_table_equals_float_conv);
     tcase_add_test(tc, test_batch_and_threads_independence);
     tcase_add_test(tc, test_dense);
