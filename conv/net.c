@@ -128,14 +128,14 @@ void axmul__conv_float(const axmul__layer *l, const float *x, int n, float *y, f
                 y[p * l->units + o] += l->b[o];
 }
 
-/* Channels innermost (NHWC): the loops over channels vectorize. Each output is still the taps
- * combined in row-major order from 0 (average) or -inf (max), as one element at a time would. */
 /* The float layers between the LUT convolutions (pooling, bias, ReLU) run on the same threads:
  * left serial, they were a third of a LeNet-5 sweep's time on 2 cores while the other core
  * waited. Each output element is computed by one thread in the same order whatever the thread
  * count, so the results do not depend on it. Small tensors stay on one thread. */
 #define AXMUL__PAR_MIN 65536 /* elements */
 
+/* Channels innermost (NHWC): the loops over channels vectorize. Each output is still the taps
+ * combined in row-major order from 0 (average) or -inf (max), as one element at a time would. */
 static void pool(const axmul__layer *l, const float *x, int n, float *y, int nt)
 {
     const int c = l->ic, is_max = l->kind == AXMUL__L_MAXPOOL;
