@@ -258,6 +258,27 @@ START_TEST(test_fast_matches_ref_random)
 }
 END_TEST
 
+/* convcase.h's padded_shapes through every CPU path. */
+START_TEST(test_padded_shapes)
+{
+    for (size_t pi = 0; pi < NPATHS; pi++) {
+        if (!use_path(cpu_paths[pi]))
+            continue;
+        uint64_t s = tu_seed() ^ 0x9ad;
+        axmul_table *tu = random_table(&s, 0), *ts = random_table(&s, 1);
+        for (int k = 0; k < N_PADDED_SHAPES; k++) {
+            rcase c;
+            padded_case(&s, k, &c);
+            compare_with_ref(&c, k % 2 ? ts : tu, 1 + k % 2);
+            rcase_free(&c);
+        }
+        axmul_table_free(tu);
+        axmul_table_free(ts);
+    }
+    axmul_set_cpu_path("auto");
+}
+END_TEST
+
 /* Quantization edge values through every path: exact range bounds, +-0, far outside the range,
  * exact half steps; unsigned and signed tables. */
 START_TEST(test_paths_quantization_edges)
@@ -459,7 +480,7 @@ START_TEST(test_wide_rows_and_partial_chunks)
             rcase c;
             int oh, ow, v[7] = {1, 1, widths[k], 2, 1, 3, 2};
             shaped_case(&s, v, AXMUL_PADDING_SAME, &c, &oh, &ow);
-            compare_with_ref(&c, k % 2 ? ts : tu, 1 + (int)k % 2);
+            compare_with_ref(&c, k % 2 ? ts : tu, 1 + k % 2);
             rcase_free(&c);
         }
         axmul_table_free(tu);
@@ -920,6 +941,7 @@ int main(void)
     tcase_add_test(tc, test_ref_hand_2x2);
     tcase_add_test(tc, test_ref_hand_padding_zero_point);
     tcase_add_test(tc, test_fast_matches_ref_random);
+    tcase_add_test(tc, test_padded_shapes);
     tcase_add_test(tc, test_paths_quantization_edges);
     tcase_add_test(tc, test_few_valued_weights);
     tcase_add_test(tc, test_fast_matches_ref_edge_shapes);

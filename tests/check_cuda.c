@@ -75,6 +75,22 @@ START_TEST(test_edge_shapes)
 }
 END_TEST
 
+/* convcase.h's padded_shapes. */
+START_TEST(test_padded_shapes)
+{
+    uint64_t s = tu_seed() ^ 0x9ad;
+    axmul_table *t[2] = {random_table(&s, 0), random_table(&s, 1)};
+    for (int k = 0; k < N_PADDED_SHAPES; k++) {
+        rcase c;
+        padded_case(&s, k, &c);
+        cuda_vs_cpu(&c, t[k % 2], "padded");
+        rcase_free(&c);
+    }
+    axmul_table_free(t[0]);
+    axmul_table_free(t[1]);
+}
+END_TEST
+
 /* convcase.h's group_shapes: every tiling and activation load mode of the kernels. */
 START_TEST(test_groups_and_depthwise)
 {
@@ -268,6 +284,7 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_random_cases);
     tcase_add_test(tc, test_edge_shapes);
+    tcase_add_test(tc, test_padded_shapes);
     tcase_add_test(tc, test_groups_and_depthwise);
     tcase_add_test(tc, test_dense_and_accumulators);
     tcase_add_test(tc, test_cached_table);

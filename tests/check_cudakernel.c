@@ -206,6 +206,22 @@ START_TEST(test_edge_shapes)
 }
 END_TEST
 
+/* convcase.h's padded_shapes, unsigned and signed tables. */
+START_TEST(test_padded_shapes)
+{
+    uint64_t s = tu_seed() ^ 0x9ad;
+    axmul_table *t[2] = {random_table(&s, 0), random_table(&s, 1)};
+    for (int k = 0; k < N_PADDED_SHAPES; k++) {
+        rcase c;
+        padded_case(&s, k, &c);
+        kernel_vs_ref(&c, t[k % 2], "padded", 0, k % 2 ? 132 : 1);
+        rcase_free(&c);
+    }
+    axmul_table_free(t[0]);
+    axmul_table_free(t[1]);
+}
+END_TEST
+
 /* convcase.h's group_shapes, with signed and unsigned tables. */
 START_TEST(test_groups_and_tiles)
 {
@@ -408,6 +424,7 @@ int main(void)
     tcase_add_test(tc, test_tap_blocks);
     tcase_add_test(tc, test_chunks);
     tcase_add_test(tc, test_edge_shapes);
+    tcase_add_test(tc, test_padded_shapes);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

@@ -20,6 +20,23 @@ static inline void rcase_free(rcase *c)
     free(c->w);
 }
 
+/* Sizes c's tensors from its descriptor (output oh x ow) and fills x and w with uniform values
+ * in [xlo, xhi) and [wlo, whi). */
+static inline void fill_case(uint64_t *s, rcase *c, int oh, int ow, float xlo, float xhi, float wlo,
+                             float whi)
+{
+    const axmul_conv_desc *d = &c->d;
+    c->nx = (size_t)d->n * d->h * d->w * d->c;
+    c->nw = (size_t)d->kh * d->kw * (d->c / d->groups) * d->co;
+    c->ny = (size_t)d->n * oh * ow * d->co;
+    c->x = malloc(c->nx * sizeof(float));
+    c->w = malloc(c->nw * sizeof(float));
+    for (size_t i = 0; i < c->nx; i++)
+        c->x[i] = tu_randf(s, xlo, xhi);
+    for (size_t i = 0; i < c->nw; i++)
+        c->w[i] = tu_randf(s, wlo, whi);
+}
+
 /* A random valid descriptor covering stride, dilation, every padding kind, groups, depthwise,
  * per-channel ranges, explicit or data ranges. */
 static inline void random_case(uint64_t *s, rcase *c)
@@ -70,15 +87,7 @@ static inline void random_case(uint64_t *s, rcase *c)
             d->input_range.min = tu_randf(s, -1.0f, 0.5f);
             d->input_range.max = tu_randf(s, 0.6f, 2.0f);
         }
-        c->nx = (size_t)d->n * d->h * d->w * d->c;
-        c->nw = (size_t)d->kh * d->kw * cin_g * d->co;
-        c->ny = (size_t)d->n * oh * ow * d->co;
-        c->x = malloc(c->nx * sizeof(float));
-        c->w = malloc(c->nw * sizeof(float));
-        for (size_t i = 0; i < c->nx; i++)
-            c->x[i] = tu_randf(s, -1.0f, 2.0f);
-        for (size_t i = 0; i < c->nw; i++)
-            c->w[i] = tu_randf(s, -1.0f, 1.0f);
+        fill_case(s, c, oh, ow, -1.0f, 2.0f, -1.0f, 1.0f);
         return;
     }
 }
@@ -138,15 +147,7 @@ static inline void grouped_case(uint64_t *s, const int v[7], axmul_padding pad, 
     c->d.groups = groups;
     c->d.padding = pad;
     ck_assert_int_eq(axmul_conv_output_shape(&c->d, oh, ow), AXMUL_OK);
-    c->nx = (size_t)v[0] * v[1] * v[2] * v[3];
-    c->nw = (size_t)v[4] * v[5] * (v[3] / groups) * v[6];
-    c->ny = (size_t)v[0] * *oh * *ow * v[6];
-    c->x = malloc(c->nx * sizeof(float));
-    c->w = malloc(c->nw * sizeof(float));
-    for (size_t i = 0; i < c->nx; i++)
-        c->x[i] = tu_randf(s, 0.0f, 4.0f);
-    for (size_t i = 0; i < c->nw; i++)
-        c->w[i] = tu_randf(s, -0.5f, 0.5f);
+    fill_case(s, c, *oh, *ow, 0.0f, 4.0f, -0.5f, 0.5f);
 }
 
 static inline void shaped_case(uint64_t *s, const int v[7], axmul_padding pad, rcase *c, int *oh,
@@ -210,6 +211,41 @@ static inline void group_shape_case(uint64_t *s, int k, rcase *c)
         c->ny = (size_t)c->d.n * oh * ow * c->d.co;
     }
     c->d.per_channel = (int)(k % 3 == 0);
+}
+
+/* Explicit pads larger than the image or than the kernel's reach, one-sided pads, strides and
+ * dilations that leave input rows unread, SAME padding of a large dilation, rows that span
+ * chunks. Columns: n h w c kh kw co groups, stride h w, dilation h w, pads top bottom left right
+ * (top -1: SAME). */
+static const int padded_shapes[][16] = {
+    {2, 3, 4, 2, 2, 2, 3, 1, 1, 1, 3, 3, 9, 0, 0, 7},
+    {1, 5, 5, 4, 3, 3, 4, 4, 2, 3, 1, 1, 0, 5, 6, 0},
+    {3, 1, 1, 3, 1, 1, 5, 1, 1, 1, 1, 1, 4, 4, 4, 4},
+    {1, 9, 6, 6, 3, 2, 6, 3, 3, 1, 2, 3, 1, 0, 2, 2},
+    {2, 7, 70, 2, 1, 5, 17, 1, 1, 1, 1, 2, 0, 0, 3, 0},
+    {2, 5, 5, 3, 3, 3, 3, 3, 1, 1, 4, 4, -1, 0, 0, 0},
+    {1, 2, 300, 1, 2, 3, 2, 1, 1, 2, 1, 1, 1, 1, 0, 41},
+};
+enum { N_PADDED_SHAPES = sizeof padded_shapes / sizeof padded_shapes[0] };
+
+/* padded_shapes[k], inputs in [-1, 3) and weights in [-1, 1), ranges from the data. */
+static inline void padded_case(uint64_t *s, int k, rcase *c)
+{
+    const int *v = padded_shapes[k];
+    memset(c, 0, sizeof *c);
+    axmul_conv_desc *d = &c->d;
+    axmul_conv_desc_init(d);
+    d->n = v[0], d->h = v[1], d->w = v[2], d->c = v[3];
+    d->kh = v[4], d->kw = v[5], d->co = v[6], d->groups = v[7];
+    d->stride_h = v[8], d->stride_w = v[9], d->dilation_h = v[10], d->dilation_w = v[11];
+    if (v[12] >= 0) {
+        d->padding = AXMUL_PADDING_EXPLICIT;
+        d->pad_top = v[12], d->pad_bottom = v[13], d->pad_left = v[14], d->pad_right = v[15];
+    }
+    int oh, ow;
+    ck_assert_msg(axmul_conv_output_shape(d, &oh, &ow) == AXMUL_OK, "padded shape %d: %s", k,
+                  axmul_error_detail());
+    fill_case(s, c, oh, ow, -1.0f, 3.0f, -1.0f, 1.0f);
 }
 
 /* A dense layer as a conv (n images of 1x1 x k channels, co outputs, per-channel ranges) whose
