@@ -195,6 +195,12 @@ START_TEST(test_expanded_table)
         cuda_vs_cpu_path(&c, t[k % 2], "expanded, groups", expanded_path(&c.d));
         rcase_free(&c);
     }
+    for (int k = 0; k < N_PADDED_SHAPES; k++) {
+        rcase c;
+        padded_case(&s, k, &c);
+        cuda_vs_cpu_path(&c, t[k % 2], "expanded, padded", expanded_path(&c.d));
+        rcase_free(&c);
+    }
     /* grouped layers of enough pixels: 4-byte and byte activation loads, partial tiles */
     const int gv[2][7] = {{4, 32, 32, 32, 3, 3, 48}, {3, 40, 40, 6, 3, 3, 9}};
     const int gg[2] = {4, 3};

@@ -225,6 +225,7 @@ static const int padded_shapes[][16] = {
     {2, 7, 70, 2, 1, 5, 17, 1, 1, 1, 1, 2, 0, 0, 3, 0},
     {2, 5, 5, 3, 3, 3, 3, 3, 1, 1, 4, 4, -1, 0, 0, 0},
     {1, 2, 300, 1, 2, 3, 2, 1, 1, 2, 1, 1, 1, 1, 0, 41},
+    {2, 40, 60, 3, 3, 3, 8, 1, 1, 1, 2, 1, 5, 0, 0, 9}, /* enough pixels for the expanded kernel */
 };
 enum { N_PADDED_SHAPES = sizeof padded_shapes / sizeof padded_shapes[0] };
 
