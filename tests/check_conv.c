@@ -462,15 +462,7 @@ START_TEST(test_wide_rows_and_partial_chunks)
             int oh, ow;
             if (axmul_conv_output_shape(d, &oh, &ow) != AXMUL_OK)
                 continue;
-            c.nx = (size_t)d->n * d->h * d->w * d->c;
-            c.nw = (size_t)d->kh * d->kw * d->c * d->co;
-            c.ny = (size_t)d->n * oh * ow * d->co;
-            c.x = malloc(c.nx * sizeof(float));
-            c.w = malloc(c.nw * sizeof(float));
-            for (size_t i = 0; i < c.nx; i++)
-                c.x[i] = tu_randf(&s, -1.0f, 2.0f);
-            for (size_t i = 0; i < c.nw; i++)
-                c.w[i] = tu_randf(&s, -1.0f, 1.0f);
+            fill_case(&s, &c, oh, ow, -1.0f, 2.0f, -1.0f, 1.0f);
             compare_with_ref(&c, it % 2 ? ts : tu, 1 + it % 3);
             rcase_free(&c);
         }
