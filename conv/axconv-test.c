@@ -111,6 +111,17 @@ static int parse_range(const char *s, axmul_range *r)
     return 0;
 }
 
+/* "A" or "A,B" into *a and *b (one value serves both). 0, or -1 for a bad value. */
+static int int_pair(const char *arg, int *a, int *b)
+{
+    int v[2], n;
+    if (parse_ints(arg, v, 2, &n) != 0)
+        return -1;
+    *a = v[0];
+    *b = n == 2 ? v[1] : v[0];
+    return 0;
+}
+
 /* The layer options that conv and bench share (c as getopt returns it): --shape (1) and
  * --kernel (2) into shape and kern with their counts, --stride, --padding ('p'), --dilation,
  * --groups into d. 1: c was one of them; 0: another option; -1: a bad value (message printed). */
@@ -132,20 +143,16 @@ static int layer_option(int c, const char *arg, axmul_conv_desc *d, int shape[4]
         }
         return 1;
     case 's':
-        if (parse_ints(arg, v, 2, &n) != 0) {
+        if (int_pair(arg, &d->stride_h, &d->stride_w) != 0) {
             errorf("--stride '%s': expected S or SH,SW", arg);
             return -1;
         }
-        d->stride_h = v[0];
-        d->stride_w = n == 2 ? v[1] : v[0];
         return 1;
     case 'd':
-        if (parse_ints(arg, v, 2, &n) != 0) {
+        if (int_pair(arg, &d->dilation_h, &d->dilation_w) != 0) {
             errorf("--dilation '%s': expected D or DH,DW", arg);
             return -1;
         }
-        d->dilation_h = v[0];
-        d->dilation_w = n == 2 ? v[1] : v[0];
         return 1;
     case 'p':
         if (strcmp(arg, "same") == 0)

@@ -64,6 +64,12 @@ run 2 "$C" conv --input "$T/y.npy" --filter "$T/w_dw.npy"
 expect_err "1 input channels per group x 1 groups != the input's 4 channels"
 run 2 "$C" conv --shape 1,4,4,1 --kernel 3,3,1 --stride 0
 expect_err "stride height must be >= 1"
+run 2 "$C" conv --shape 1,4,4,1 --kernel 3,3,1 --stride 2,x
+expect_err "--stride '2,x': expected S or SH,SW"
+run 2 "$C" conv --shape 1,4,4,1 --kernel 3,3,1 --dilation 1,1,1
+expect_err "--dilation '1,1,1': expected D or DH,DW"
+run 2 "$C" conv --shape 1,4,4,1 --kernel 3,3,1 --stride 1,0
+expect_err "stride width must be >= 1"
 run 2 "$C" conv --shape 1,4,4,1 --kernel 3,3,1 --padding 1,-1,0,0
 expect_err "must not be negative"
 run 2 "$C" conv --shape 1,2,2,1 --kernel 3,3,1 --padding valid
