@@ -245,6 +245,19 @@ AXMUL__KFN void axmul__cuda_pixel(const axmul__conv_plan *p, int64_t pix, int *o
     *n = r / p->oh;
 }
 
+/* The input pixel that tap (i, j) of output pixel (n, oy, ox) reads: its channel 0 in the NHWC
+ * codes, or NULL where the tap falls in the padding (which reads the zero point: the code of
+ * real 0). */
+AXMUL__KFN const uint8_t *axmul__cuda_tap_pixel(const axmul__conv_plan *p, const uint8_t *qx,
+                                                int64_t n, int oy, int ox, int i, int j)
+{
+    const int iy = oy * p->sh - p->pad_top + i * p->dh;
+    const int ix = ox * p->sw - p->pad_left + j * p->dw;
+    if (iy < 0 || iy >= p->h || ix < 0 || ix >= p->w)
+        return NULL;
+    return qx + ((n * p->h + iy) * p->w + ix) * p->c;
+}
+
 /* Output channel o from its sum of table entries (the signed storage offset already removed)
  * and the sum of its activation codes: the CPU engine's zero-point corrections in 64-bit
  * integers, then its one float conversion. */
@@ -416,11 +429,8 @@ AXMUL__KFN void axmul__cuda_dw_thread(const axmul__conv_plan *p, int64_t n_img, 
     }
     int tap = 0;
     for (int i = 0; i < p->kh; i++) {
-        const int iy = oy * p->sh - p->pad_top + i * p->dh;
         for (int j = 0; j < p->kw; j++, tap++) {
-            const int ix = ox * p->sw - p->pad_left + j * p->dw;
-            const int inside = iy >= 0 && iy < p->h && ix >= 0 && ix < p->w;
-            const uint8_t *src = inside ? qx + ((n * p->h + iy) * p->w + ix) * p->c : NULL;
+            const uint8_t *src = axmul__cuda_tap_pixel(p, qx, n, oy, ox, i, j);
             uint32_t av[4] = {0, 0, 0, 0};
             if (vec > 1 && !src) {
                 av[0] = av[1] = av[2] = av[3] = zx * 0x01010101u;
@@ -486,11 +496,8 @@ AXMUL__KFN void axmul__cuda_sg_thread(const axmul__conv_plan *p, int64_t n_img, 
     const int cbase = g0 * p->cin_g, last = (p->groups - 1 - g0) * p->cin_g;
     int64_t tap = 0;
     for (int i = 0; i < p->kh; i++) {
-        const int iy = oy * p->sh - p->pad_top + i * p->dh;
         for (int j = 0; j < p->kw; j++) {
-            const int ix = ox * p->sw - p->pad_left + j * p->dw;
-            const int inside = iy >= 0 && iy < p->h && ix >= 0 && ix < p->w;
-            const uint8_t *src = inside ? qx + ((n * p->h + iy) * p->w + ix) * p->c : NULL;
+            const uint8_t *src = axmul__cuda_tap_pixel(p, qx, n, oy, ox, i, j);
             if (vec4) {
                 for (int ci = 0; ci < p->cin_g; ci += 4, tap += 4) {
                     uint32_t a4[AXMUL__CUDA_CO_TILE];
