@@ -21,9 +21,9 @@ esac
 
 # Debian packages the build, the tests and the demo need.
 packages="build-essential autoconf automake libtool pkg-config libpng-dev zlib1g-dev check perl libopenblas-dev libjansson-dev dataset-fashion-mnist"
-# The test suite also renders the sweep report in a headless browser.
-# and compares the convolution with an independent NumPy implementation.
-[ "$mode" = check ] && packages="$packages chromium python3-numpy"
+# The test suite also renders the sweep report in a headless browser and checks the
+# convolution and an exported network against NumPy and PyTorch (independent oracles).
+[ "$mode" = check ] && packages="$packages chromium python3-numpy python3-torch"
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

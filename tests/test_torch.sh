@@ -1,0 +1,16 @@
+#!/bin/sh
+# Optional: PyTorch (Debian's python3-torch) as an independent oracle: torch's fake quantizers and
+# conv2d against axconv-test conv, and a CNN exported from torch as doc/models.md says against
+# axconv-test calibrate/net (tests/torch_oracle.py). Skips when torch is absent; the core suite
+# does not need it. Random tensors: AXMUL_TEST_SEED replays a run.
+. "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
+PY=""
+for p in /usr/bin/python3 python3; do
+    if command -v "$p" >/dev/null && "$p" -c 'import numpy, torch' 2>/dev/null; then PY=$p; break; fi
+done
+[ -n "$PY" ] || skip "PyTorch not installed (Debian: python3-torch): torch oracle test skipped"
+seed=${AXMUL_TEST_SEED:-$(date +%s)}
+echo "random seed: $seed (replay with AXMUL_TEST_SEED=$seed)"
+"$PY" "$top_srcdir/tests/torch_oracle.py" "$top_builddir/conv/axconv-test" "$top_srcdir" "$T" "$seed" ||
+    fail "torch oracle (replay with AXMUL_TEST_SEED=$seed)"
+pass "9 conv cases bit-identical to torch; an exported torch CNN calibrated and run as torch runs it"

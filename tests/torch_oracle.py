@@ -1,0 +1,394 @@
+"""PyTorch as an independent oracle (Debian's python3-torch; optional: test_torch.sh skips without
+it). Usage: torch_oracle.py AXCONV_TEST TOP_SRCDIR WORKDIR [SEED]
+
+The default backend (auto) runs: on a machine with a GPU this checks the CUDA kernels too.
+conv: axconv-test conv with an exact table against torch's own fake quantizers
+  (fake_quantize_per_tensor_affine / _per_channel_affine) and conv2d. The tensors are drawn so that
+  no value lies within 0.1 of a rounding tie (TensorFlow rounds ties up, torch to even; see
+  doc/semantics.md) and the scales are powers of two: then every product and sum is exact in
+  float64 and the engine's output must equal torch's float32-rounded result bit for bit.
+net: a small CNN built in torch (conv, dilated depthwise, grouped strided conv, average and max
+  pooling, two dense layers) exported as doc/models.md's PyTorch recipe says, calibrated by
+  axconv-test calibrate, then run by axconv-test net on an IDX data set: the float network must
+  predict what torch predicts, and the quantized network with the exact table what torch
+  predicts with TensorFlow's fake quantization and doc/semantics.md's output formula in float32,
+  except where torch's top two logits are too close for float rounding to decide.
+Exit 0 ok, 1 mismatch, 2 setup error."""
+import json
+import os
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+torch.set_num_threads(2)
+f32 = np.float32
+
+
+def fail(msg):
+    print("FAIL: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def run(cmd):
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if r.returncode != 0:
+        fail("'%s' exited %d: %s" % (" ".join(cmd), r.returncode, r.stderr.strip()))
+    return r.stdout
+
+
+# ---------------------------------------------------------------- conv
+
+
+def tie_free_codes(rng, shape, lo, hi):
+    """Integer codes in [lo, hi] plus offsets in [-0.4, 0.4]: never near a rounding tie, and
+    never beyond the range that lo and hi span."""
+    k = rng.integers(lo, hi + 1, size=shape)
+    u = rng.uniform(-0.4, 0.4, size=shape)
+    u = np.where(k == lo, np.abs(u), np.where(k == hi, -np.abs(u), u))
+    return k, u
+
+
+def tie_free_tensor(rng, shape, scale, zp, qmin, qmax, channel_axis=None):
+    """Values (k - zp + u) * scale for codes k in [qmin, qmax] and offsets u in [-0.4, 0.4],
+    with codes qmin and qmax (u = 0) in every channel, so that the tensor's TensorFlow range is
+    exactly ((qmin - zp) * scale, (qmax - zp) * scale). scale and zp are scalars or per-channel
+    arrays along channel_axis."""
+    k, u = tie_free_codes(rng, shape, qmin, qmax)
+    axis = 0 if channel_axis is None else channel_axis
+    k, u = np.moveaxis(k, axis, 0), np.moveaxis(u, axis, 0)
+    k = k.reshape(len(k) if channel_axis is not None else 1, -1)
+    u = u.reshape(k.shape)
+    k[:, 0], u[:, 0], k[:, -1], u[:, -1] = qmin, 0, qmax, 0
+    x = (k - np.reshape(zp, (-1, 1)) + u) * np.reshape(scale, (-1, 1))
+    moved = np.moveaxis(np.empty(shape), axis, 0).shape
+    return np.moveaxis(x.reshape(moved), 0, axis).astype(f32)
+
+
+def same_pads(size, k, s, d):
+    out = -(-size // s)
+    total = max((out - 1) * s + (k - 1) * d + 1 - size, 0)
+    return total // 2, total - total // 2
+
+
+def check_conv(axc, src, work, rng, case):
+    n, h, w, c = case["shape"]
+    kh, kw, co = case["kernel"]
+    g, (sh, sw), (dh, dw) = case["groups"], case["stride"], case["dilation"]
+    signed, per_ch, pad = case["signed"], case["per_channel"], case["padding"]
+    xs = 2.0 ** -rng.integers(4, 9)
+    zx, qmin, qmax = (0, -128, 127) if signed else (int(rng.integers(0, 256)), 0, 255)
+    x = tie_free_tensor(rng, (n, h, w, c), xs, zx, qmin, qmax)
+    xr = ((qmin - zx) * xs, (qmax - zx) * xs)
+    # values beyond an explicit input range are clamped by both
+    if case.get("clamp"):
+        x.flat[1], x.flat[2] = f32(xr[0] - 3 * xs), f32(xr[1] + 2.25 * xs)
+    wshape = (kh, kw, c // g, co)
+    if per_ch:
+        ws = 2.0 ** -rng.integers(5, 11, size=co)
+        zw = np.zeros(co, dtype=np.int64) if signed else rng.integers(0, 256, size=co)
+        wt = tie_free_tensor(rng, wshape, ws, zw, qmin, qmax, 3)
+    else:
+        ws = 2.0 ** -rng.integers(5, 11)
+        zw = 0 if signed else int(rng.integers(0, 256))
+        wt = tie_free_tensor(rng, wshape, ws, zw, qmin, qmax)
+    np.save(os.path.join(work, "x.npy"), x)
+    np.save(os.path.join(work, "w.npy"), wt)
+    table = os.path.join(src, "tables", "mul8s_exact.bin" if signed else "mul8u_1JFF.bin")
+    cmd = [axc, "conv", "--input", os.path.join(work, "x.npy"), "--filter",
+           os.path.join(work, "w.npy"), "--mtab", table, "--stride", "%d,%d" % (sh, sw),
+           "--dilation", "%d,%d" % (dh, dw), "--groups", str(g), "--padding", pad,
+           "--input-range", "%.9g,%.9g" % xr, "--output", os.path.join(work, "y.npy")]
+    if per_ch:
+        cmd.append("--per-channel")
+    run(cmd)
+    y = np.load(os.path.join(work, "y.npy"))
+
+    tx = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous()
+    tw = torch.from_numpy(wt).permute(3, 2, 0, 1).contiguous()   # HWIO -> (out, in/g, kh, kw)
+    fx = torch.fake_quantize_per_tensor_affine(tx, float(xs), zx, qmin, qmax)
+    if per_ch:
+        fw = torch.fake_quantize_per_channel_affine(
+            tw, torch.tensor(ws, dtype=torch.float32), torch.tensor(zw, dtype=torch.int32), 0,
+            qmin, qmax)
+    else:
+        fw = torch.fake_quantize_per_tensor_affine(tw, float(ws), zw, qmin, qmax)
+    if pad == "same":
+        pt, pb = same_pads(h, kh, sh, dh)
+        pl, pr = same_pads(w, kw, sw, dw)
+    elif pad == "valid":
+        pt = pb = pl = pr = 0
+    else:
+        pt, pb, pl, pr = (int(v) for v in pad.split(","))
+    # padded taps hold the zero point, whose fake-quantized value is 0.0
+    fx = F.pad(fx.double(), (pl, pr, pt, pb))
+    ref = F.conv2d(fx, fw.double(), stride=(sh, sw), dilation=(dh, dw), groups=g)
+    ref = ref.permute(0, 2, 3, 1).numpy().astype(f32)
+    name = case["name"]
+    if y.shape != ref.shape:
+        fail("conv %s: output shape %s, torch %s" % (name, y.shape, ref.shape))
+    bad = np.flatnonzero(y.view(np.uint32) != ref.view(np.uint32))
+    if bad.size:
+        i = bad[0]
+        fail("conv %s: %d of %d outputs differ from torch, first at %d: %r vs %r"
+             % (name, bad.size, y.size, i, float(y.flat[i]), float(ref.flat[i])))
+    print("ok conv %s: %d outputs bit-identical to torch (peak |y| %.3g)"
+          % (name, y.size, float(np.abs(y).max())))
+
+
+CONV_CASES = [
+    dict(name="3x3 same", shape=(2, 9, 11, 6), kernel=(3, 3, 4), stride=(1, 1), dilation=(1, 1),
+         padding="same", groups=1, signed=False, per_channel=False),
+    dict(name="stride 2 same, odd padding at the bottom/right, 2 groups", shape=(3, 10, 7, 4),
+         kernel=(3, 2, 6), stride=(2, 2), dilation=(1, 1), padding="same", groups=2,
+         signed=False, per_channel=False, clamp=True),
+    dict(name="depthwise dilation 2 valid", shape=(1, 12, 12, 8), kernel=(3, 3, 8),
+         stride=(1, 1), dilation=(2, 2), padding="valid", groups=8, signed=False,
+         per_channel=False),
+    dict(name="1x1", shape=(2, 8, 9, 3), kernel=(1, 1, 5), stride=(1, 1), dilation=(1, 1),
+         padding="valid", groups=1, signed=False, per_channel=False),
+    dict(name="kernel == input", shape=(2, 7, 7, 4), kernel=(7, 7, 3), stride=(1, 1),
+         dilation=(1, 1), padding="valid", groups=1, signed=False, per_channel=False),
+    dict(name="explicit padding, stride 2x1, dilation 1x2", shape=(2, 6, 8, 4), kernel=(2, 3, 4),
+         stride=(2, 1), dilation=(1, 2), padding="1,0,2,1", groups=1, signed=False,
+         per_channel=False),
+    dict(name="per-channel 3 groups", shape=(2, 8, 8, 6), kernel=(3, 3, 6), stride=(1, 1),
+         dilation=(1, 1), padding="same", groups=3, signed=False, per_channel=True),
+    dict(name="signed", shape=(2, 9, 9, 4), kernel=(3, 3, 5), stride=(1, 1), dilation=(1, 1),
+         padding="same", groups=1, signed=True, per_channel=False, clamp=True),
+    dict(name="signed per-channel stride 2", shape=(2, 9, 9, 4), kernel=(3, 3, 5),
+         stride=(2, 2), dilation=(1, 1), padding="same", groups=1, signed=True,
+         per_channel=True),
+]
+
+# ---------------------------------------------------------------- net
+
+
+def avg_pool2(x):
+    """2x2 average pooling that adds the four taps in the engine's order (row by row)."""
+    return (((x[..., 0::2, 0::2] + x[..., 0::2, 1::2]) + x[..., 1::2, 0::2]) + x[..., 1::2, 1::2]) / 4
+
+
+class Net(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(1, 6, 3, padding=1)
+        self.dw = torch.nn.Conv2d(6, 6, 3, padding=2, dilation=2, groups=6)
+        self.conv3 = torch.nn.Conv2d(6, 8, 3, stride=2, padding=1, groups=2)
+        self.fc1 = torch.nn.Linear(8 * 3 * 3, 32)
+        self.fc2 = torch.nn.Linear(32, 10)
+
+    def forward(self, x, layer=None):
+        """layer(name, input, weight, bias, op) computes a conv2d/dense layer, where op(a, w) is
+        the layer's convolution or product without the bias; None: op(input, weight) + bias."""
+        lay = layer or (lambda name, a, w, b, op: op(a, w) + b.reshape(b.shape + (1,) * (a.dim() - 2)))
+        x = lay("conv1", x, self.conv1.weight, self.conv1.bias, lambda a, w: F.conv2d(a, w, padding=1))
+        x = avg_pool2(F.relu(x))
+        x = lay("dw", x, self.dw.weight, self.dw.bias,
+                lambda a, w: F.conv2d(a, w, padding=2, dilation=2, groups=6))
+        x = F.relu(x)
+        x = lay("conv3", x, self.conv3.weight, self.conv3.bias,
+                lambda a, w: F.conv2d(a, w, stride=2, padding=1, groups=2))
+        x = F.max_pool2d(F.relu(x), 2)
+        x = torch.flatten(x, 1)
+        x = F.relu(lay("fc1", x, self.fc1.weight, self.fc1.bias, F.linear))
+        return lay("fc2", x, self.fc2.weight, self.fc2.bias, F.linear)
+
+
+def export(net, out):
+    """doc/models.md, "Exporting from PyTorch"."""
+    def save(name, a):
+        np.save(os.path.join(out, name), np.ascontiguousarray(a).astype("<f4"))
+
+    layers = []
+    for name, conv, kind in (("conv1", net.conv1, "conv2d"), ("dw", net.dw, "depthwise"),
+                             ("conv3", net.conv3, "conv2d")):
+        save(name + "_weights.npy", conv.weight.detach().numpy().transpose(2, 3, 1, 0))
+        save(name + "_bias.npy", conv.bias.detach().numpy())
+        p = conv.padding[0]
+        layers.append({"type": kind, "name": name, "filters": conv.out_channels,
+                       "kernel_size": list(conv.kernel_size), "strides": list(conv.stride),
+                       "dilation": list(conv.dilation), "groups": conv.groups,
+                       "padding": [p, p, p, p], "weights": name + "_weights.npy",
+                       "bias": name + "_bias.npy"})
+        layers.append({"type": "relu"})
+        if name == "conv1":
+            layers.append({"type": "avgpool", "pool_size": [2, 2], "strides": [2, 2]})
+    layers.append({"type": "maxpool", "pool_size": [2, 2], "strides": [2, 2]})
+    layers.append({"type": "flatten"})
+    fc_w = net.fc1.weight.detach().numpy()
+    fc_w = fc_w.reshape(-1, 8, 3, 3).transpose(0, 2, 3, 1).reshape(fc_w.shape[0], -1)
+    save("fc1_weights.npy", fc_w.T)
+    save("fc1_bias.npy", net.fc1.bias.detach().numpy())
+    save("fc2_weights.npy", net.fc2.weight.detach().numpy().T)
+    save("fc2_bias.npy", net.fc2.bias.detach().numpy())
+    layers += [{"type": "dense", "name": "fc1", "units": 32, "weights": "fc1_weights.npy",
+                "bias": "fc1_bias.npy"},
+               {"type": "relu"},
+               {"type": "dense", "name": "fc2", "units": 10, "weights": "fc2_weights.npy",
+                "bias": "fc2_bias.npy"},
+               {"type": "softmax"}]
+    with open(os.path.join(out, "model.json"), "w") as f:
+        json.dump({"format": "axmul-model", "version": 1, "name": "torchnet",
+                   "input_shape": [28, 28, 1], "layers": layers}, f, indent=2)
+
+
+def write_idx(folder, prefix, images, labels):
+    with open(os.path.join(folder, prefix + "-images-idx3-ubyte"), "wb") as f:
+        f.write(struct.pack(">IIII", 0x803, len(images), 28, 28) + images.tobytes())
+    with open(os.path.join(folder, prefix + "-labels-idx1-ubyte"), "wb") as f:
+        f.write(struct.pack(">II", 0x801, len(labels)) + labels.tobytes())
+
+
+def tf_quantizer(lo, hi):
+    """TensorFlow's nudged range (doc/semantics.md) as (scale, zero point)."""
+    lo, hi = f32(lo), f32(hi)
+    scale = f32((hi - lo) / f32(255))
+    zf = f32(f32(0) - lo / scale)
+    zp = 0 if zf < 0 else 255 if zf > 255 else int(np.floor(zf + f32(0.5)))
+    return scale, zp
+
+
+def tf_codes(a, lo, hi, axis):
+    """TensorFlow's FakeQuant codes minus the zero point (float64, exact) and the scales, in
+    torch float32 operations, per tensor (one lo/hi) or per channel along axis. torch's own
+    fake_quantize rounds ties to even where TensorFlow rounds them up, and the network's input
+    pixels p/255 hit exact ties whenever the calibrated range is not [0, 1]."""
+    sz = [tf_quantizer(l, h) for l, h in zip(lo, hi)]
+    shape = [1] * a.dim()
+    shape[axis] = -1
+    scale = torch.tensor([v[0] for v in sz], dtype=torch.float32).reshape(shape)
+    zp = torch.tensor([v[1] for v in sz], dtype=torch.float32).reshape(shape)
+    nmin, nmax = -zp * scale, (255 - zp) * scale
+    c = torch.minimum(torch.maximum(a.float(), nmin), nmax)
+    q = torch.floor((c - nmin) * (1 / scale) + 0.5).clamp(max=255)
+    return (q - zp).double(), scale
+
+
+def margins(logits):
+    top = torch.topk(logits, 2, dim=1).values
+    return (top[:, 0] - top[:, 1]).numpy()
+
+
+def check_net(axc, src, work, rng, n=400):
+    torch.manual_seed(int(rng.integers(0, 2 ** 31)))
+    net = Net().double().eval()
+    model = os.path.join(work, "model")
+    data = os.path.join(work, "data")
+    os.makedirs(model, exist_ok=True)
+    os.makedirs(data, exist_ok=True)
+    # images: blurred blobs of random brightness
+    coarse = torch.rand(2 * n, 1, 7, 7, dtype=torch.float64) ** 2
+    img = F.interpolate(coarse, scale_factor=4, mode="bilinear", align_corners=False)
+    img = img * torch.rand(2 * n, 1, 1, 1, dtype=torch.float64) * 255 / img.amax((2, 3), True)
+    img = img.round().clamp(0, 255).to(torch.uint8)
+    x = img.double() / 255
+    with torch.no_grad():
+        # a random network tends to predict one class for everything: standardize each class's
+        # logit over the images so that the predictions spread over the classes
+        lf = net(x[:n])
+        mu, sd = lf.mean(0), lf.std(0)
+        net.fc2.weight /= sd[:, None]
+        net.fc2.bias.copy_((net.fc2.bias - mu) / sd)
+        net.float()
+        net.double()  # the float32 weights that export() writes
+        lf = net(x[:n])
+    pred_f = lf.argmax(1).numpy().astype(np.uint8)
+    classes = len(set(pred_f.tolist()))
+    if classes < 5:
+        fail("net: the float network predicts only %d classes on the test images" % classes)
+    export(net, model)
+    write_idx(data, "t10k", img[:n].numpy(), pred_f)
+    write_idx(data, "train", img[n:].numpy(), np.zeros(n, dtype=np.uint8))
+    run([axc, "calibrate", "--model", model, "--dataset", "mnist:" + data, "--limit", str(n)])
+    with open(os.path.join(model, "model.json")) as f:
+        ranges = {l["name"]: l["input_range"] for l in json.load(f)["layers"] if "input_range" in l}
+    # the calibrated ranges are the min/max of each layer's input in torch's float network
+    seen = {}
+
+    def record(name, a, w, b, op):
+        seen[name] = (a.min().item(), a.max().item())
+        return op(a, w) + b.reshape(b.shape + (1,) * (a.dim() - 2))
+
+    with torch.no_grad():
+        net(x[n:], record)
+    for name, (lo, hi) in seen.items():
+        r = ranges.get(name)
+        if r is None or abs(r[0] - lo) > 1e-5 * max(1, abs(lo)) or abs(r[1] - hi) > 1e-5 * max(1, abs(hi)):
+            fail("net: calibrated range of %s is %s, torch sees [%g, %g]" % (name, r, lo, hi))
+    print("ok net: calibrate wrote the input ranges torch's float network sees (%d layers)" % len(seen))
+
+    table = os.path.join(src, "tables", "mul8u_1JFF.bin")
+    fnet = Net().float().eval()
+    fnet.load_state_dict(net.state_dict())
+    fnet.float()
+    for approx, per_ch in (("conv", False), ("all", True)):
+        pfile = os.path.join(work, "pred.txt")
+        cmd = [axc, "net", "--model", model, "--dataset", "mnist:" + data, "--mtab", table,
+               "--approx", approx, "--predictions", pfile, "--format", "json", "--quiet",
+               "--batch", "128"]
+        if per_ch:
+            cmd.append("--per-channel")
+        res = json.loads(run(cmd).splitlines()[0])
+        # float network: the labels are torch's float predictions
+        close_f = int((margins(lf) < 1e-5 * float(lf.std())).sum())
+        wrong_f = round((1 - res["float_accuracy"]) * n)
+        if wrong_f > close_f:
+            fail("net: float network disagrees with torch on %d of %d images (%d near ties)"
+                 % (wrong_f, n, close_f))
+
+        # The quantized network in float32 as doc/semantics.md defines it: exact integer sums of
+        # code products, y = (s_x * s_w) * (float)sum + bias.
+        def layer(name, a, w, b, op):
+            bias = b.reshape(b.shape + (1,) * (a.dim() - 2))
+            if name.startswith("fc") and approx == "conv":
+                return op(a, w) + bias
+            ca, sa = tf_codes(a, [ranges[name][0]], [ranges[name][1]], 0)
+            # TensorFlow's weight ranges as they are (one without 0 is nudged, not widened)
+            dims = tuple(range(1, w.dim()))
+            if per_ch:
+                cw, sw = tf_codes(w, w.amin(dims).tolist(), w.amax(dims).tolist(), 0)
+            else:
+                cw, sw = tf_codes(w, [w.min().item()], [w.max().item()], 0)
+            osc = sa.reshape(()) * sw.reshape(-1)
+            osc = osc.reshape(bias.shape) if per_ch else osc.reshape(())
+            return osc * op(ca, cw).float() + bias
+
+        with torch.no_grad():
+            lq = fnet(x[:n].float(), layer)
+        pred_q = lq.argmax(1).numpy()
+        ours = np.loadtxt(pfile, dtype=np.int64).reshape(-1, 3)[:, 1]
+        # float32 rounding (dense layers summed in another order) decides only near ties
+        tol = 1e-4 * float(lq.std())
+        diff = np.flatnonzero(ours != pred_q)
+        far = [i for i in diff if margins(lq)[i] > tol]
+        what = "--approx %s%s" % (approx, " --per-channel" if per_ch else "")
+        if far:
+            i = far[0]
+            fail("net %s: %d images disagree with torch's fake-quantized network, %d of them "
+                 "with a top-2 margin above %.3g (image %d: %d vs %d, margin %.3g)"
+                 % (what, diff.size, len(far), tol, i, ours[i], pred_q[i], margins(lq)[i]))
+        print("ok net %s: float network = torch on %d of %d images, exact-table network = "
+              "torch's fake-quantized one on %d (%d classes)"
+              % (what, n - wrong_f, n, n - diff.size, classes))
+
+
+def main():
+    if len(sys.argv) not in (4, 5):
+        print(__doc__, file=sys.stderr)
+        return 2
+    axc, src, work = sys.argv[1:4]
+    seed = int(sys.argv[4]) if len(sys.argv) == 5 else 1
+    print("seed %d (torch %s)" % (seed, torch.__version__))
+    rng = np.random.default_rng(seed)
+    for case in CONV_CASES:
+        check_conv(axc, src, work, rng, case)
+    check_net(axc, src, work, rng)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
