@@ -181,11 +181,15 @@ int axmul__cmd_train(int argc, char **argv)
     float *x = NULL, *xt = NULL;
     uint8_t *pred = NULL;
     axmul_model *m = NULL;
-    if (axmul_dataset_rows(tr) != 28 || axmul_dataset_cols(tr) != 28) {
-        errorf("%s: %dx%d images; the LeNet-5 trainer needs 28x28", dataset, axmul_dataset_rows(tr),
-               axmul_dataset_cols(tr));
-        goto out;
-    }
+    /* the test images too: they go through the same 28x28 network */
+    const axmul_dataset *sets[2] = {tr, te};
+    for (int i = 0; i < 2; i++)
+        if (axmul_dataset_rows(sets[i]) != 28 || axmul_dataset_cols(sets[i]) != 28) {
+            errorf("%s: %dx%d %s images; the LeNet-5 trainer needs 28x28", dataset,
+                   axmul_dataset_rows(sets[i]), axmul_dataset_cols(sets[i]),
+                   i == 0 ? "training" : "test");
+            goto out;
+        }
     x = dataset_floats(tr, limit, &n);
     xt = dataset_floats(te, 0, &nt);
     pred = malloc((size_t)nt);
@@ -302,6 +306,11 @@ int axmul__cmd_calibrate(int argc, char **argv)
     axmul_dataset *d;
     if (axmul_dataset_load(dataset, 1, &d) != AXMUL_OK) {
         errorf("%s", axmul_error_detail());
+        axmul_model_free(m);
+        return EXIT_USAGE;
+    }
+    if (check_input_shape(d, m, model, dataset) != 0) {
+        axmul_dataset_free(d);
         axmul_model_free(m);
         return EXIT_USAGE;
     }

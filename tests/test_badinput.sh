@@ -118,6 +118,26 @@ if [ -f "$FM/t10k-images-idx3-ubyte.gz" ]; then
     bad 2 "dataset 'mnist:$T/nods'" - "$C" net --model "$M" --mtab "$E" --dataset "mnist:$T/nods"
     bad 2 "no/such/model" - "$C" train --out "$O/no/such/model" --limit 64 --epochs 1 --quiet
 fi
+# data sets whose images are not what the model reads (the float buffers would be read past
+# their end): 20x20 images for the 28x28 LeNet-5, in the calibration and in the trainer's test set
+idx() { # idx DIR PREFIX COUNT ROWS COLS: plain IDX images and labels
+    perl -e 'binmode STDOUT; my ($n, $r, $c) = @ARGV;
+        print pack("N4", 0x803, $n, $r, $c), pack("C*", map { ($_ * 7) % 256 } 1 .. $n * $r * $c)' \
+        "$3" "$4" "$5" > "$1/$2-images-idx3-ubyte"
+    perl -e 'binmode STDOUT; my $n = shift; print pack("N2", 0x801, $n), pack("C*", map { $_ % 10 } 1 .. $n)' \
+        "$3" > "$1/$2-labels-idx1-ubyte"
+}
+mkdir "$T/ds20" "$T/dsmix"
+idx "$T/ds20" train 40 20 20
+idx "$T/ds20" t10k 40 20 20
+idx "$T/dsmix" train 40 28 28
+idx "$T/dsmix" t10k 40 20 20
+cp -r "$M" "$T/mc"
+bad 2 "expects 28x28x1 inputs but mnist:$T/ds20 has 20x20 images" - "$C" calibrate --model "$T/mc" --dataset "mnist:$T/ds20"
+cmp -s "$M/model.json" "$T/mc/model.json" || fail "a failed calibrate changed model.json"
+bad 2 "expects 28x28x1 inputs but mnist:$T/ds20 has 20x20 images" - "$C" net --model "$M" --mtab "$E" --dataset "mnist:$T/ds20"
+bad 2 "20x20 training images; the LeNet-5 trainer needs 28x28" "$O/t20" "$C" train --dataset "mnist:$T/ds20" --out "$O/t20" --epochs 1 --quiet
+bad 2 "20x20 test images; the LeNet-5 trainer needs 28x28" "$O/tmix" "$C" train --dataset "mnist:$T/dsmix" --out "$O/tmix" --epochs 1 --quiet
 pass "bad-input matrix: $cases cases, each a clear error, no signal, no partial output"
 
 # ---- a full disk: a tiny tmpfs when this machine lets us mount one, else a file size limit
