@@ -275,7 +275,6 @@ def margins(logits):
 
 def check_net(axc, src, work, rng, n=400):
     torch.manual_seed(int(rng.integers(0, 2 ** 31)))
-    net = Net().double().eval()
     model = os.path.join(work, "model")
     data = os.path.join(work, "data")
     os.makedirs(model, exist_ok=True)
@@ -286,20 +285,27 @@ def check_net(axc, src, work, rng, n=400):
     img = img * torch.rand(2 * n, 1, 1, 1, dtype=torch.float64) * 255 / img.amax((2, 3), True)
     img = img.round().clamp(0, 255).to(torch.uint8)
     x = img.double() / 255
-    with torch.no_grad():
-        # a random network tends to predict one class for everything: standardize each class's
-        # logit over the images so that the predictions spread over the classes
-        lf = net(x[:n])
-        mu, sd = lf.mean(0), lf.std(0)
-        net.fc2.weight /= sd[:, None]
-        net.fc2.bias.copy_((net.fc2.bias - mu) / sd)
-        net.float()
-        net.double()  # the float32 weights that export() writes
-        lf = net(x[:n])
-    pred_f = lf.argmax(1).numpy().astype(np.uint8)
-    classes = len(set(pred_f.tolist()))
-    if classes < 5:
-        fail("net: the float network predicts only %d classes on the test images" % classes)
+    # A random network tends to predict one class for everything: standardize each class's
+    # logit over the images so that the predictions spread over the classes. Some draws leave
+    # too few ReLUs alive for that; the next draw of weights is taken then.
+    for draw in range(20):
+        net = Net().double().eval()
+        with torch.no_grad():
+            lf = net(x[:n])
+            mu, sd = lf.mean(0), lf.std(0)
+            if float(sd.min()) < 1e-6:
+                continue
+            net.fc2.weight /= sd[:, None]
+            net.fc2.bias.copy_((net.fc2.bias - mu) / sd)
+            net.float()
+            net.double()  # the float32 weights that export() writes
+            lf = net(x[:n])
+        pred_f = lf.argmax(1).numpy().astype(np.uint8)
+        classes = len(set(pred_f.tolist()))
+        if classes >= 5:
+            break
+    else:
+        fail("net: 20 random networks predicted fewer than 5 classes on the test images")
     export(net, model)
     write_idx(data, "t10k", img[:n].numpy(), pred_f)
     write_idx(data, "train", img[n:].numpy(), np.zeros(n, dtype=np.uint8))
@@ -325,13 +331,17 @@ def check_net(axc, src, work, rng, n=400):
     fnet = Net().float().eval()
     fnet.load_state_dict(net.state_dict())
     fnet.float()
-    for approx, per_ch in (("conv", False), ("all", True)):
+    batch = 128
+    for approx, per_ch, batch_ranges in (("conv", False, False), ("all", True, False),
+                                         ("conv", False, True)):
         pfile = os.path.join(work, "pred.txt")
         cmd = [axc, "net", "--model", model, "--dataset", "mnist:" + data, "--mtab", table,
                "--approx", approx, "--predictions", pfile, "--format", "json", "--quiet",
-               "--batch", "128"]
+               "--batch", str(batch)]
         if per_ch:
             cmd.append("--per-channel")
+        if batch_ranges:
+            cmd += ["--ranges", "batch"]
         res = json.loads(run(cmd).splitlines()[0])
         # float network: the labels are torch's float predictions
         close_f = int((margins(lf) < 1e-5 * float(lf.std())).sum())
@@ -346,7 +356,12 @@ def check_net(axc, src, work, rng, n=400):
             bias = b.reshape(b.shape + (1,) * (a.dim() - 2))
             if name.startswith("fc") and approx == "conv":
                 return op(a, w) + bias
-            ca, sa = tf_codes(a, [ranges[name][0]], [ranges[name][1]], 0)
+            if batch_ranges:  # TFApprox: the batch's min/max, widened to 0 if constant
+                lo, hi = a.min().item(), a.max().item()
+                lo, hi = (min(lo, 0.0), max(hi, 0.0)) if lo == hi else (lo, hi)
+            else:
+                lo, hi = ranges[name]
+            ca, sa = tf_codes(a, [lo], [hi], 0)
             # TensorFlow's weight ranges as they are (one without 0 is nudged, not widened)
             dims = tuple(range(1, w.dim()))
             if per_ch:
@@ -358,14 +373,16 @@ def check_net(axc, src, work, rng, n=400):
             return osc * op(ca, cw).float() + bias
 
         with torch.no_grad():
-            lq = fnet(x[:n].float(), layer)
+            lq = torch.cat([fnet(x[i:min(i + batch, n)].float(), layer)
+                            for i in range(0, n, batch)])
         pred_q = lq.argmax(1).numpy()
         ours = np.loadtxt(pfile, dtype=np.int64).reshape(-1, 3)[:, 1]
         # float32 rounding (dense layers summed in another order) decides only near ties
         tol = 1e-4 * float(lq.std())
         diff = np.flatnonzero(ours != pred_q)
         far = [i for i in diff if margins(lq)[i] > tol]
-        what = "--approx %s%s" % (approx, " --per-channel" if per_ch else "")
+        what = "--approx %s%s%s" % (approx, " --per-channel" if per_ch else "",
+                                    " --ranges batch" if batch_ranges else "")
         if far:
             i = far[0]
             fail("net %s: %d images disagree with torch's fake-quantized network, %d of them "
