@@ -341,7 +341,7 @@ static int cmd_conv(int argc, char **argv)
     };
     int c, v[4], n;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "i:w:m:s:p:d:g:b:o:f:h", opts, NULL)) != -1) {
+    while ((c = axmul__tool_getopt(argc, argv, "i:w:m:s:p:d:g:b:o:f:h", opts)) != -1) {
         switch (c) {
         case 'i':
             in_path = optarg;
@@ -687,7 +687,7 @@ static int cmd_bench(int argc, char **argv)
     };
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "b:p:t:r:m:qf:s:d:g:h", opts, NULL)) != -1) {
+    while ((c = axmul__tool_getopt(argc, argv, "b:p:t:r:m:qf:s:d:g:h", opts)) != -1) {
         switch (c) {
         case 1:
         case 2:

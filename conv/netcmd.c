@@ -117,7 +117,7 @@ int axmul__cmd_train(int argc, char **argv)
     };
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "d:o:e:b:l:s:n:c:t:qh", opts, NULL)) != -1) {
+    while ((c = axmul__tool_getopt(argc, argv, "d:o:e:b:l:s:n:c:t:qh", opts)) != -1) {
         int bad = 0;
         switch (c) {
         case 'd':
@@ -262,7 +262,7 @@ int axmul__cmd_calibrate(int argc, char **argv)
     };
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "m:d:n:t:h", opts, NULL)) != -1) {
+    while ((c = axmul__tool_getopt(argc, argv, "m:d:n:t:h", opts)) != -1) {
         switch (c) {
         case 'm':
             model = optarg;
@@ -516,7 +516,7 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
     };
     int c, rc = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "m:d:T:D:n:b:B:t:a:r:po:P:f:qhR:S:O:U", opts, NULL)) !=
+    while ((c = axmul__tool_getopt(argc, argv, "m:d:T:D:n:b:B:t:a:r:po:P:f:qhR:S:O:U", opts)) !=
            -1) {
         switch (c) {
         case 'm':

@@ -542,7 +542,7 @@ int main(int argc, char **argv)
         {"version", no_argument, NULL, 'V'},        {NULL, 0, NULL, 0},
     };
     int c;
-    while ((c = getopt_long(argc, argv, "f:o:suD:t:qhV", opts, NULL)) != -1) {
+    while ((c = axmul__tool_getopt(argc, argv, "f:o:suD:t:qhV", opts)) != -1) {
         switch (c) {
         case 'f':
             function = optarg;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,6 +31,47 @@ void axmul__tool_error(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
+}
+
+/* Options whose name starts with the name part of arg ("--NAME" or "--NAME=VALUE") and, when
+ * val is not 0, whose val is val. */
+static int long_matches(const struct option *opts, const char *arg, int val)
+{
+    if (strncmp(arg, "--", 2) != 0)
+        return 0;
+    size_t len = strcspn(arg + 2, "=");
+    int n = 0;
+    for (const struct option *o = opts; o->name; o++)
+        n += strncmp(o->name, arg + 2, len) == 0 && (val == 0 || o->val == val);
+    return n;
+}
+
+int axmul__tool_getopt(int argc, char **argv, const char *optstring, const struct option *opts)
+{
+    char lead[128]; /* a leading ':' makes getopt tell a missing argument from a bad option */
+    snprintf(lead, sizeof lead, ":%s", optstring);
+    opterr = 0;
+    int c = getopt_long(argc, argv, lead, opts, NULL);
+    if (c != '?' && c != ':')
+        return c;
+    /* getopt says which option only through optopt (0 for an unknown or ambiguous long one)
+     * and optind: a long option has moved optind past itself, a short one in a cluster ("-qZ")
+     * may not have. */
+    const char *arg = optind > 0 && optind <= argc ? argv[optind - 1] : "";
+    const int len = (int)strcspn(arg, "=");
+    const int is_long = optopt == 0 || long_matches(opts, arg, optopt) > 0;
+    if (c == ':' && is_long)
+        axmul__tool_error("option '%s' needs an argument", arg);
+    else if (c == ':')
+        axmul__tool_error("option '-%c' needs an argument", optopt);
+    else if (!is_long)
+        axmul__tool_error("unknown option '-%c'", optopt);
+    else if (optopt != 0)
+        axmul__tool_error("option '%.*s' takes no argument", len, arg);
+    else
+        axmul__tool_error("%s option '%.*s'",
+                          long_matches(opts, arg, 0) > 1 ? "ambiguous" : "unknown", len, arg);
+    return '?';
 }
 
 void axmul__tool_bprintf(axmul__tool_buf *b, const char *fmt, ...)

@@ -12,6 +12,13 @@ void axmul__tool_set_name(const char *prog);
 /* Prints "PROG: error: <message>" and a newline to stderr. */
 void axmul__tool_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+struct option;
+/* getopt_long with the tools' error format: an unknown, ambiguous or misused option and a
+ * missing argument are reported as "PROG: error: ..." (getopt's own messages name the libtool
+ * wrapper's path or the subcommand) and returned as '?'; otherwise as getopt_long. optstring
+ * must not start with ':' or '+'. */
+int axmul__tool_getopt(int argc, char **argv, const char *optstring, const struct option *opts);
+
 /* A growing text buffer for reports that are written in one go. */
 typedef struct {
     char *s;

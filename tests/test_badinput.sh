@@ -27,6 +27,15 @@ bad() {
     cases=$((cases + 1))
 }
 
+# ---- options: the tools' own error format, not getopt's (which names libtool's wrapper path)
+bad 2 "axmul-verify: error: unknown option '--bogus'" - "$V" --bogus x
+bad 2 "axmul-verify: error: option '--check-packing' takes no argument" - "$V" --check-packing=1 x
+bad 2 "axmul-gen: error: option '--timeout' needs an argument" - "$G" --timeout
+bad 2 "axmul-gen: error: option '-o' needs an argument" - "$G" x.c -o
+bad 2 "axconv-test: error: ambiguous option '--s'" - "$C" conv --s 2
+bad 2 "axconv-test: error: unknown option '-Z'" - "$C" bench -qZ
+grep -F -q "Try 'axconv-test bench --help'" "$T/err" || fail "bench -qZ: no hint: $(cat "$T/err")"
+
 # ---- inputs
 I="$T/in"
 : > "$I/empty.bin"

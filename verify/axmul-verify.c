@@ -275,7 +275,7 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     int c;
-    while ((c = getopt_long(argc, argv, "f:supr:o:hV", opts, NULL)) != -1) {
+    while ((c = axmul__tool_getopt(argc, argv, "f:supr:o:hV", opts)) != -1) {
         switch (c) {
         case 'f':
             if (strcmp(optarg, "text") == 0)
