@@ -58,6 +58,21 @@ static int check_input_shape(const axmul_dataset *d, const axmul_model *m, const
     return 0;
 }
 
+/* Every label must be one of the model's classes: a data set with more classes than the model
+ * is the wrong data set, not a lower accuracy. */
+static int check_labels(const axmul_dataset *d, size_t n, const axmul_model *m, const char *dataset)
+{
+    const uint8_t *lab = axmul_dataset_labels(d);
+    const int classes = axmul_model_classes(m);
+    for (size_t i = 0; i < n; i++)
+        if (lab[i] >= classes) {
+            errorf("%s: image %zu has label %d but the model has %d classes (0..%d)", dataset, i,
+                   lab[i], classes, classes - 1);
+            return -1;
+        }
+    return 0;
+}
+
 /* ---------------------------------------------------------------- progress */
 
 typedef struct {
@@ -201,6 +216,9 @@ int axmul__cmd_train(int argc, char **argv)
         errorf("%s", axmul_error_detail());
         goto out;
     }
+    if (check_labels(tr, (size_t)n, m, dataset) != 0 ||
+        check_labels(te, (size_t)nt, m, dataset) != 0)
+        goto out;
     axmul_train_options o;
     axmul_train_options_init(&o);
     o.epochs = (int)epochs;
@@ -755,7 +773,8 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
         rc = EXIT_USAGE;
         goto out;
     }
-    if (check_input_shape(d, m, model_dir, dataset) != 0) {
+    if (check_input_shape(d, m, model_dir, dataset) != 0 ||
+        check_labels(d, (size_t)n, m, dataset) != 0) {
         rc = EXIT_USAGE;
         goto out;
     }

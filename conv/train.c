@@ -91,6 +91,11 @@ axmul_status axmul_model_train(axmul_model *m, const float *x, const uint8_t *la
             return axmul__fail(AXMUL_ERR_UNSUPPORTED, "softmax must be the last layer");
     }
     const int classes = axmul_model_classes(m);
+    for (int i = 0; i < n; i++) /* a label indexes the output row */
+        if (labels[i] >= classes)
+            return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT,
+                               "label %d of image %d is not a class of the model (0..%d)",
+                               labels[i], i, classes - 1);
     const int B = o->batch < n ? o->batch : n;
     const size_t in_per = (size_t)m->in_h * m->in_w * m->in_c;
     axmul_status st = AXMUL_OK;

@@ -505,6 +505,27 @@ START_TEST(test_training_deterministic)
 }
 END_TEST
 
+/* A label beyond the model's classes is refused by name, not read past the output row. */
+START_TEST(test_training_bad_label)
+{
+    const int n = 8;
+    float *x = calloc((size_t)784 * n, sizeof *x);
+    uint8_t lab[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+    axmul_model *m;
+    ck_assert_int_eq(axmul_model_create_lenet5(1, &m), AXMUL_OK);
+    axmul_train_options o;
+    axmul_train_options_init(&o);
+    o.epochs = 1;
+    lab[5] = 10;
+    ck_assert_int_eq(axmul_model_train(m, x, lab, n, &o), AXMUL_ERR_INVALID_ARGUMENT);
+    ck_assert_str_eq(axmul_error_detail(), "label 10 of image 5 is not a class of the model (0..9)");
+    lab[5] = 9;
+    ck_assert_int_eq(axmul_model_train(m, x, lab, n, &o), AXMUL_OK);
+    axmul_model_free(m);
+    free(x);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("net");
@@ -517,6 +538,7 @@ int main(void)
     tcase_add_test(tc, test_threads_do_not_change_results);
     tcase_add_test(tc, test_model_bad_inputs);
     tcase_add_test(tc, test_training_deterministic);
+    tcase_add_test(tc, test_training_bad_label);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

@@ -129,12 +129,12 @@ if [ -f "$FM/t10k-images-idx3-ubyte.gz" ]; then
 fi
 # data sets whose images are not what the model reads (the float buffers would be read past
 # their end): 20x20 images for the 28x28 LeNet-5, in the calibration and in the trainer's test set
-idx() { # idx DIR PREFIX COUNT ROWS COLS: plain IDX images and labels
+idx() { # idx DIR PREFIX COUNT ROWS COLS [CLASSES]: plain IDX images and labels
     perl -e 'binmode STDOUT; my ($n, $r, $c) = @ARGV;
         print pack("N4", 0x803, $n, $r, $c), pack("C*", map { ($_ * 7) % 256 } 1 .. $n * $r * $c)' \
         "$3" "$4" "$5" > "$1/$2-images-idx3-ubyte"
-    perl -e 'binmode STDOUT; my $n = shift; print pack("N2", 0x801, $n), pack("C*", map { $_ % 10 } 1 .. $n)' \
-        "$3" > "$1/$2-labels-idx1-ubyte"
+    perl -e 'binmode STDOUT; my ($n, $k) = @ARGV; print pack("N2", 0x801, $n), pack("C*", map { $_ % $k } 1 .. $n)' \
+        "$3" "${6:-10}" > "$1/$2-labels-idx1-ubyte"
 }
 mkdir "$T/ds20" "$T/dsmix"
 idx "$T/ds20" train 40 20 20
@@ -147,6 +147,13 @@ cmp -s "$M/model.json" "$T/mc/model.json" || fail "a failed calibrate changed mo
 bad 2 "expects 28x28x1 inputs but mnist:$T/ds20 has 20x20 images" - "$C" net --model "$M" --mtab "$E" --dataset "mnist:$T/ds20"
 bad 2 "20x20 training images; the LeNet-5 trainer needs 28x28" "$O/t20" "$C" train --dataset "mnist:$T/ds20" --out "$O/t20" --epochs 1 --quiet
 bad 2 "20x20 test images; the LeNet-5 trainer needs 28x28" "$O/tmix" "$C" train --dataset "mnist:$T/dsmix" --out "$O/tmix" --epochs 1 --quiet
+# labels the model has no class for (12 classes against LeNet-5's 10)
+mkdir "$T/ds12"
+idx "$T/ds12" train 40 28 28 12
+idx "$T/ds12" t10k 40 28 28 12
+bad 2 "mnist:$T/ds12: image 9 has label 10 but the model has 10 classes (0..9)" - "$C" net --model "$M" --mtab "$E" --dataset "mnist:$T/ds12"
+bad 2 "image 9 has label 10 but the model has 10 classes" "$O/t12" "$C" train --dataset "mnist:$T/ds12" --out "$O/t12" --epochs 1 --quiet
+run 0 "$C" net --model "$M" --mtab "$E" --dataset "mnist:$T/ds12" --limit 9 --quiet
 pass "bad-input matrix: $cases cases, each a clear error, no signal, no partial output"
 
 # ---- a full disk: a tiny tmpfs when this machine lets us mount one, else a file size limit
