@@ -33,7 +33,7 @@ static float *dataset_floats(const axmul_dataset *d, long limit, int *n_out)
     size_t n = axmul_dataset_count(d);
     if (limit > 0 && (size_t)limit < n)
         n = (size_t)limit;
-    size_t per = (size_t)axmul_dataset_rows(d) * axmul_dataset_cols(d);
+    size_t per = (size_t)axmul_dataset_rows(d) * axmul_dataset_cols(d) * axmul_dataset_channels(d);
     float *x = malloc(n * per * sizeof *x);
     if (!x)
         return NULL;
@@ -44,15 +44,16 @@ static float *dataset_floats(const axmul_dataset *d, long limit, int *n_out)
     return x;
 }
 
-/* The dataset's images must be what the model's input expects (one channel). */
+/* The dataset's images must be what the model's input expects. */
 static int check_input_shape(const axmul_dataset *d, const axmul_model *m, const char *model,
                              const char *dataset)
 {
     int h, w, c;
     axmul_model_input_shape(m, &h, &w, &c);
-    if (h != axmul_dataset_rows(d) || w != axmul_dataset_cols(d) || c != 1) {
-        errorf("--model %s expects %dx%dx%d inputs but %s has %dx%d images", model, h, w, c,
-               dataset, axmul_dataset_rows(d), axmul_dataset_cols(d));
+    if (h != axmul_dataset_rows(d) || w != axmul_dataset_cols(d) ||
+        c != axmul_dataset_channels(d)) {
+        errorf("--model %s expects %dx%dx%d inputs but %s has %dx%dx%d images", model, h, w, c,
+               dataset, axmul_dataset_rows(d), axmul_dataset_cols(d), axmul_dataset_channels(d));
         return -1;
     }
     return 0;
@@ -199,10 +200,11 @@ int axmul__cmd_train(int argc, char **argv)
     /* the test images too: they go through the same 28x28 network */
     const axmul_dataset *sets[2] = {tr, te};
     for (int i = 0; i < 2; i++)
-        if (axmul_dataset_rows(sets[i]) != 28 || axmul_dataset_cols(sets[i]) != 28) {
-            errorf("%s: %dx%d %s images; the LeNet-5 trainer needs 28x28", dataset,
+        if (axmul_dataset_rows(sets[i]) != 28 || axmul_dataset_cols(sets[i]) != 28 ||
+            axmul_dataset_channels(sets[i]) != 1) {
+            errorf("%s: %dx%dx%d %s images; the LeNet-5 trainer needs 28x28x1", dataset,
                    axmul_dataset_rows(sets[i]), axmul_dataset_cols(sets[i]),
-                   i == 0 ? "training" : "test");
+                   axmul_dataset_channels(sets[i]), i == 0 ? "training" : "test");
             goto out;
         }
     x = dataset_floats(tr, limit, &n);
@@ -464,7 +466,7 @@ static int emit_row(axmul__tool_rows *rows, FILE *out, const char *row, size_t l
 static void usage_net(FILE *f)
 {
     fprintf(f, "Usage: " PROG " net --model DIR --mtab T.bin [--mtab T2.bin ...] [--mtab-dir D]\n"
-               "                 [--dataset fashion-mnist[:DIR]|mnist:DIR] [--limit N]\n"
+               "                 [--dataset fashion-mnist[:DIR]|mnist:DIR|npy:DIR] [--limit N]\n"
                "                 [--batch B] [--backend auto|cpu|cuda] [--threads N]\n"
                "                 [--approx conv|dense|all] [--ranges calibrated|batch]\n"
                "                 [--per-channel] [--dump-operands DIR] [--predictions FILE]\n"
@@ -480,7 +482,9 @@ static void usage_net(FILE *f)
                "confusion matrices and layer difference heatmaps; --shard I/N takes every N-th\n"
                "table starting at the I-th (doc/sweeps.md). --output FILE appends one complete,\n"
                "synced row per table; SIGINT/SIGTERM stop after the current table (exit 130) and\n"
-               "--resume skips the tables already in FILE.\n");
+               "--resume skips the tables already in FILE. npy:DIR reads DIR/x_test.npy (uint8\n"
+               "images, (N, H, W) or (N, H, W, C)) and DIR/y_test.npy (labels), e.g. CIFAR-10\n"
+               "saved from Keras' load_data().\n");
 }
 
 static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp);
@@ -749,7 +753,8 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
     }
     int n = 0, nl = axmul_model_num_layers(m);
     float *x = dataset_floats(d, limit, &n);
-    const size_t per_img = (size_t)axmul_dataset_rows(d) * axmul_dataset_cols(d);
+    const size_t per_img =
+        (size_t)axmul_dataset_rows(d) * axmul_dataset_cols(d) * axmul_dataset_channels(d);
     const uint8_t *labels = axmul_dataset_labels(d);
     uint8_t *pf = malloc((size_t)n), *pe[2] = {NULL, NULL}, *pa = malloc((size_t)n);
     uint64_t *ah = calloc((size_t)nl * 256, sizeof *ah), *wh = calloc((size_t)nl * 256, sizeof *wh);

@@ -16,7 +16,7 @@ extern "C" {
 
 /* ---------------------------------------------------------------- datasets */
 
-/* Images (uint8, n x rows x cols, one channel) with their labels (0..255). */
+/* Images (uint8, n x rows x cols x channels, channels last) with their labels (0..255). */
 typedef struct axmul_dataset axmul_dataset;
 
 /* Loads a labelled image set from two IDX files (gzip-compressed or plain, detected from the
@@ -31,17 +31,28 @@ axmul_status axmul_dataset_load_idx(const char *images_path, const char *labels_
 axmul_status axmul_dataset_parse_idx(const void *images, size_t images_len, const void *labels,
                                      size_t labels_len, axmul_dataset **out);
 
+/* Loads a labelled image set from two .npy files: uint8 images of shape (N, H, W) (one channel)
+ * or (N, H, W, C), and N labels of shape (N,) or (N, 1), of any numeric dtype holding whole
+ * numbers 0..255 (Keras' load_data() arrays, saved with np.save, load as they are). Every error
+ * names the file. */
+axmul_status axmul_dataset_load_npy(const char *images_path, const char *labels_path,
+                                    axmul_dataset **out);
+
 /* Loads a named dataset: "fashion-mnist" (Debian's dataset-fashion-mnist, in
  * /usr/share/datasets/fashion-mnist), "fashion-mnist:DIR" or "mnist:DIR" (the usual
- * {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz] names). train selects the training split,
- * else the test split. */
+ * {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz] names), or "npy:DIR" (DIR/x_train.npy and
+ * DIR/y_train.npy, DIR/x_test.npy and DIR/y_test.npy, read by axmul_dataset_load_npy). train
+ * selects the training split, else the test split. */
 axmul_status axmul_dataset_load(const char *spec, int train, axmul_dataset **out);
 
+/* Releases a data set; NULL is a no-op. */
 void axmul_dataset_free(axmul_dataset *d);
 size_t axmul_dataset_count(const axmul_dataset *d);
 int axmul_dataset_rows(const axmul_dataset *d);
 int axmul_dataset_cols(const axmul_dataset *d);
-const uint8_t *axmul_dataset_images(const axmul_dataset *d); /* count * rows * cols bytes */
+int axmul_dataset_channels(const axmul_dataset *d); /* 1 for IDX files */
+/* count * rows * cols * channels bytes, channels last (NHWC) */
+const uint8_t *axmul_dataset_images(const axmul_dataset *d);
 const uint8_t *axmul_dataset_labels(const axmul_dataset *d); /* count bytes */
 
 /* ---------------------------------------------------------------- models */

@@ -14,13 +14,6 @@
 #include "axmul_net.h"
 #include "internal.h"
 
-struct axmul_dataset {
-    size_t count;
-    int rows, cols;
-    uint8_t *images;
-    uint8_t *labels;
-};
-
 /* Largest decompressed IDX file we read: 1 GiB (MNIST's training images are 47 MB). */
 #define IDX_MAX_BYTES ((size_t)1 << 30)
 
@@ -248,94 +241,6 @@ static axmul_status combine(idx_t im, idx_t lb, const char *images_path, const c
         return axmul__fail(AXMUL_ERR_FORMAT, "%s: images of %ux%u pixels are implausible",
                            images_path, im.dims[1], im.dims[2]);
     }
-    axmul_dataset *d = calloc(1, sizeof *d);
-    if (!d) {
-        free(im.data);
-        free(lb.data);
-        return axmul__fail(AXMUL_ERR_NOMEM, "out of memory");
-    }
-    d->count = im.dims[0];
-    d->rows = (int)im.dims[1];
-    d->cols = (int)im.dims[2];
-    d->images = im.data;
-    d->labels = lb.data;
-    *out = d;
-    return AXMUL_OK;
-}
-
-static int file_exists(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-axmul_status axmul_dataset_load(const char *spec, int train, axmul_dataset **out)
-{
-    axmul_error_clear();
-    if (!spec || !out)
-        return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "axmul_dataset_load: NULL argument");
-    const char *dir;
-    char name[64];
-    const char *colon = strchr(spec, ':');
-    size_t nl = colon ? (size_t)(colon - spec) : strlen(spec);
-    if (nl >= sizeof name)
-        nl = sizeof name - 1;
-    memcpy(name, spec, nl);
-    name[nl] = '\0';
-    if (strcmp(name, "fashion-mnist") == 0)
-        dir = colon ? colon + 1 : "/usr/share/datasets/fashion-mnist";
-    else if (strcmp(name, "mnist") == 0 && colon)
-        dir = colon + 1;
-    else
-        return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT,
-                           "dataset '%s': expected fashion-mnist, fashion-mnist:DIR or mnist:DIR",
-                           spec);
-    const char *prefix = train ? "train" : "t10k";
-    char img[4096], lab[4096];
-    /* each file may be gzip-compressed (.gz) or not, independently */
-    snprintf(img, sizeof img, "%s/%s-images-idx3-ubyte.gz", dir, prefix);
-    if (!file_exists(img))
-        snprintf(img, sizeof img, "%s/%s-images-idx3-ubyte", dir, prefix);
-    snprintf(lab, sizeof lab, "%s/%s-labels-idx1-ubyte.gz", dir, prefix);
-    if (!file_exists(lab))
-        snprintf(lab, sizeof lab, "%s/%s-labels-idx1-ubyte", dir, prefix);
-    if (!file_exists(img) || !file_exists(lab))
-        return axmul__fail(AXMUL_ERR_NOT_FOUND, "dataset '%s': %s[.gz] not found%s", spec,
-                           file_exists(img) ? lab : img,
-                           colon ? "" : " (install Debian's dataset-fashion-mnist package)");
-    return axmul_dataset_load_idx(img, lab, out);
-}
-
-void axmul_dataset_free(axmul_dataset *d)
-{
-    if (!d)
-        return;
-    free(d->images);
-    free(d->labels);
-    free(d);
-}
-
-size_t axmul_dataset_count(const axmul_dataset *d)
-{
-    return d->count;
-}
-
-int axmul_dataset_rows(const axmul_dataset *d)
-{
-    return d->rows;
-}
-
-int axmul_dataset_cols(const axmul_dataset *d)
-{
-    return d->cols;
-}
-
-const uint8_t *axmul_dataset_images(const axmul_dataset *d)
-{
-    return d->images;
-}
-
-const uint8_t *axmul_dataset_labels(const axmul_dataset *d)
-{
-    return d->labels;
+    return axmul__dataset_wrap(im.dims[0], (int)im.dims[1], (int)im.dims[2], 1, im.data, lb.data,
+                               out);
 }

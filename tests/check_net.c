@@ -82,6 +82,113 @@ START_TEST(test_idx_gzip_and_plain)
 }
 END_TEST
 
+/* Writes a .npy file (format 1.0) with the given dtype, shape text and raw data. */
+static void write_npy(const char *path, const char *descr, const char *shape, const void *data,
+                      size_t len)
+{
+    char h[256];
+    int hl = snprintf(h, sizeof h, "{'descr': '%s', 'fortran_order': False, 'shape': %s, }", descr,
+                      shape);
+    while ((10 + hl + 1) % 64)
+        h[hl++] = ' ';
+    h[hl++] = '\n';
+    uint8_t *b = malloc(10 + (size_t)hl + len);
+    memcpy(b, "\x93NUMPY\x01\x00", 8);
+    b[8] = (uint8_t)hl;
+    b[9] = (uint8_t)(hl >> 8);
+    memcpy(b + 10, h, (size_t)hl);
+    if (len)
+        memcpy(b + 10 + hl, data, len);
+    tu_write(path, b, 10 + (size_t)hl + len);
+    free(b);
+}
+
+/* Keras-style arrays: x_test (N, H, W, C) uint8 and y_test (N, 1) of another integer type. */
+START_TEST(test_npy_dataset)
+{
+    char *dir = tu_mkdtemp(), xp[4200], yp[4200], spec[4300];
+    snprintf(xp, sizeof xp, "%s/x_test.npy", dir);
+    snprintf(yp, sizeof yp, "%s/y_test.npy", dir);
+    snprintf(spec, sizeof spec, "npy:%s", dir);
+    uint8_t img[3 * 2 * 4 * 3];
+    for (size_t i = 0; i < sizeof img; i++)
+        img[i] = (uint8_t)(i * 5);
+    const int64_t lab64[3] = {7, 0, 255};
+    write_npy(xp, "|u1", "(3, 2, 4, 3)", img, sizeof img);
+    write_npy(yp, "<i8", "(3, 1)", lab64, sizeof lab64);
+    axmul_dataset *d;
+    ck_assert_msg(axmul_dataset_load(spec, 0, &d) == AXMUL_OK, "%s", axmul_error_detail());
+    ck_assert_uint_eq(axmul_dataset_count(d), 3);
+    ck_assert_int_eq(axmul_dataset_rows(d), 2);
+    ck_assert_int_eq(axmul_dataset_cols(d), 4);
+    ck_assert_int_eq(axmul_dataset_channels(d), 3);
+    ck_assert_mem_eq(axmul_dataset_images(d), img, sizeof img);
+    ck_assert_uint_eq(axmul_dataset_labels(d)[0], 7);
+    ck_assert_uint_eq(axmul_dataset_labels(d)[2], 255);
+    axmul_dataset_free(d);
+    /* (N, H, W): one channel; float labels holding whole numbers are labels too */
+    const float labf[3] = {1, 2, 3};
+    write_npy(xp, "|u1", "(3, 8, 3)", img, sizeof img);
+    write_npy(yp, "<f4", "(3,)", labf, sizeof labf);
+    ck_assert_msg(axmul_dataset_load_npy(xp, yp, &d) == AXMUL_OK, "%s", axmul_error_detail());
+    ck_assert_int_eq(axmul_dataset_channels(d), 1);
+    ck_assert_int_eq(axmul_dataset_rows(d), 8);
+    ck_assert_uint_eq(axmul_dataset_labels(d)[2], 3);
+    axmul_dataset_free(d);
+    /* IDX sets have one channel */
+    make_set(dir, 0, 5, 4, 3, 5);
+    snprintf(spec, sizeof spec, "mnist:%s", dir);
+    ck_assert_int_eq(axmul_dataset_load(spec, 0, &d), AXMUL_OK);
+    ck_assert_int_eq(axmul_dataset_channels(d), 1);
+    axmul_dataset_free(d);
+
+    /* each error names the file and says what is wrong */
+    const struct {
+        const char *xdescr, *xshape, *ydescr, *yshape, *file, *needle;
+        const void *y;
+        size_t xlen, ylen;
+    } bad[] = {
+        {"<f4", "(3, 2, 2)", "<i8", "(3,)", "x_test.npy", "images must be uint8", lab64, 48, 24},
+        {"|u1", "(3, 24)", "<i8", "(3,)", "x_test.npy", "2 dimensions, expected (N, H, W)", lab64,
+         72, 24},
+        {"|u1", "(3, 24, 1, 1, 1)", "<i8", "(3,)", "x_test.npy", "5 dimensions", lab64, 72, 24},
+        {"|u1", "(3, 0, 4)", "<i8", "(3,)", "x_test.npy", "implausible", lab64, 0, 24},
+        {"|u1", "(3, 8, 3)", "<i8", "(2,)", "y_test.npy",
+         "labels of shape (2,), expected (3,) or (3, 1)", lab64, 72, 16},
+        {"|u1", "(3, 8, 3)", "<i8", "(1, 3)", "y_test.npy", "labels of shape (1, 3)", lab64, 72,
+         24},
+        {"|u1", "(3, 8, 3)", "<f4", "(3,)", "y_test.npy", "label 2.5 of image 1", NULL, 72, 12},
+        {"|u1", "(3, 8, 3)", "<i8", "(3,)", "y_test.npy", "label 256 of image 2", NULL, 72, 24},
+        {"|u1", "(3, 8, 3)", "<i8", "(3,)", "y_test.npy", "label -1 of image 0", NULL, 72, 24},
+    };
+    const float half[3] = {1, 2.5f, 0};
+    const int64_t big[3] = {0, 1, 256}, neg[3] = {-1, 1, 2};
+    const void *ys[] = {NULL, NULL, NULL, NULL, NULL, NULL, half, big, neg};
+    uint8_t zeros[72] = {0};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        write_npy(xp, bad[k].xdescr, bad[k].xshape, zeros, bad[k].xlen);
+        write_npy(yp, bad[k].ydescr, bad[k].yshape, bad[k].y ? bad[k].y : ys[k], bad[k].ylen);
+        d = (axmul_dataset *)0x1;
+        ck_assert_int_ne(axmul_dataset_load_npy(xp, yp, &d), AXMUL_OK);
+        ck_assert_ptr_null(d);
+        const char *e = axmul_error_detail();
+        ck_assert_msg(strstr(e, bad[k].file) && strstr(e, bad[k].needle),
+                      "case %zu: '%s' should name %s and say '%s'", k, e, bad[k].file,
+                      bad[k].needle);
+    }
+    /* a missing array is named; so is an unknown kind of data set */
+    remove(yp);
+    snprintf(spec, sizeof spec, "npy:%s", dir);
+    ck_assert_int_eq(axmul_dataset_load(spec, 0, &d), AXMUL_ERR_NOT_FOUND);
+    ck_assert(strstr(axmul_error_detail(), "y_test.npy not found") != NULL);
+    ck_assert_int_eq(axmul_dataset_load(spec, 1, &d), AXMUL_ERR_NOT_FOUND);
+    ck_assert(strstr(axmul_error_detail(), "x_train.npy not found") != NULL);
+    ck_assert_int_eq(axmul_dataset_load("cifar:/x", 0, &d), AXMUL_ERR_INVALID_ARGUMENT);
+    ck_assert(strstr(axmul_error_detail(), "npy:DIR") != NULL);
+    tu_rmdir(dir);
+}
+END_TEST
+
 static void expect_idx_error(const uint8_t *hdr, size_t hl, size_t datalen, int gz,
                              const char *needle)
 {
@@ -518,7 +625,8 @@ START_TEST(test_training_bad_label)
     o.epochs = 1;
     lab[5] = 10;
     ck_assert_int_eq(axmul_model_train(m, x, lab, n, &o), AXMUL_ERR_INVALID_ARGUMENT);
-    ck_assert_str_eq(axmul_error_detail(), "label 10 of image 5 is not a class of the model (0..9)");
+    ck_assert_str_eq(axmul_error_detail(),
+                     "label 10 of image 5 is not a class of the model (0..9)");
     lab[5] = 9;
     ck_assert_int_eq(axmul_model_train(m, x, lab, n, &o), AXMUL_OK);
     axmul_model_free(m);
@@ -533,6 +641,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_idx_gzip_and_plain);
     tcase_add_test(tc, test_idx_bad_inputs);
+    tcase_add_test(tc, test_npy_dataset);
     tcase_add_test(tc, test_model_load_save_predict);
     tcase_add_test(tc, test_pooling_matches_direct);
     tcase_add_test(tc, test_threads_do_not_change_results);

@@ -142,11 +142,11 @@ idx "$T/ds20" t10k 40 20 20
 idx "$T/dsmix" train 40 28 28
 idx "$T/dsmix" t10k 40 20 20
 cp -r "$M" "$T/mc"
-bad 2 "expects 28x28x1 inputs but mnist:$T/ds20 has 20x20 images" - "$C" calibrate --model "$T/mc" --dataset "mnist:$T/ds20"
+bad 2 "expects 28x28x1 inputs but mnist:$T/ds20 has 20x20x1 images" - "$C" calibrate --model "$T/mc" --dataset "mnist:$T/ds20"
 cmp -s "$M/model.json" "$T/mc/model.json" || fail "a failed calibrate changed model.json"
-bad 2 "expects 28x28x1 inputs but mnist:$T/ds20 has 20x20 images" - "$C" net --model "$M" --mtab "$E" --dataset "mnist:$T/ds20"
-bad 2 "20x20 training images; the LeNet-5 trainer needs 28x28" "$O/t20" "$C" train --dataset "mnist:$T/ds20" --out "$O/t20" --epochs 1 --quiet
-bad 2 "20x20 test images; the LeNet-5 trainer needs 28x28" "$O/tmix" "$C" train --dataset "mnist:$T/dsmix" --out "$O/tmix" --epochs 1 --quiet
+bad 2 "expects 28x28x1 inputs but mnist:$T/ds20 has 20x20x1 images" - "$C" net --model "$M" --mtab "$E" --dataset "mnist:$T/ds20"
+bad 2 "20x20x1 training images; the LeNet-5 trainer needs 28x28x1" "$O/t20" "$C" train --dataset "mnist:$T/ds20" --out "$O/t20" --epochs 1 --quiet
+bad 2 "20x20x1 test images; the LeNet-5 trainer needs 28x28x1" "$O/tmix" "$C" train --dataset "mnist:$T/dsmix" --out "$O/tmix" --epochs 1 --quiet
 # labels the model has no class for (12 classes against LeNet-5's 10)
 mkdir "$T/ds12"
 idx "$T/ds12" train 40 28 28 12

@@ -46,6 +46,23 @@ run 0 "$C" net --model "$M" --mtab "$D4" --batch 1 --limit 300 --predictions "$T
 head -300 "$T/p10000" | cmp -s - "$T/p1" || fail "batch 1 and 10000 predict differently"
 pass "batch sizes 1, 32 and 10000 give identical predictions"
 
+# the same test set as NumPy arrays (npy:DIR, Keras' names) predicts the same, image for image;
+# a 3-channel copy is refused by the 1-channel model
+npy_hdr() { # npy_hdr DESCR SHAPE: a format 1.0 header, padded to 128 bytes
+    perl -e 'binmode STDOUT; my $h = "{\x27descr\x27: \x27$ARGV[0]\x27, \x27fortran_order\x27: False, \x27shape\x27: $ARGV[1], }";
+        $h .= " " x (117 - length($h)) . "\n"; print "\x93NUMPY\x01\x00", pack("v", length($h)), $h' "$1" "$2"
+}
+mkdir "$T/npy" "$T/npy3"
+{ npy_hdr '|u1' '(10000, 28, 28)'; gzip -dc "$FM/t10k-images-idx3-ubyte.gz" | tail -c +17; } > "$T/npy/x_test.npy"
+{ npy_hdr '|u1' '(10000,)'; gzip -dc "$FM/t10k-labels-idx1-ubyte.gz" | tail -c +9; } > "$T/npy/y_test.npy"
+run 0 "$C" net --model "$M" --mtab "$D4" --dataset "npy:$T/npy" --predictions "$T/pnpy" --quiet
+cmp -s "$T/p10000" "$T/pnpy" || fail "npy:DIR and fashion-mnist predict differently"
+{ npy_hdr '|u1' '(10, 28, 28, 3)'; head -c 23520 /dev/zero; } > "$T/npy3/x_test.npy"
+{ npy_hdr '<i8' '(10, 1)'; head -c 80 /dev/zero; } > "$T/npy3/y_test.npy"
+run 2 "$C" net --model "$M" --mtab "$D4" --dataset "npy:$T/npy3"
+expect_err "expects 28x28x1 inputs but npy:$T/npy3 has 28x28x3 images"
+pass "npy:DIR data sets: the test set as .npy arrays predicts as the IDX files; shapes checked"
+
 # operand histograms feed axmul-verify's data-aware metrics
 run 0 "$C" net --model "$M" --mtab "$D4" --limit 200 --dump-operands "$T/ops" --quiet
 for f in activations weights conv1_activations conv2_weights; do

@@ -173,9 +173,9 @@ def avg_pool2(x):
 
 
 class Net(torch.nn.Module):
-    def __init__(self):
+    def __init__(self, channels):
         super().__init__()
-        self.conv1 = torch.nn.Conv2d(1, 6, 3, padding=1)
+        self.conv1 = torch.nn.Conv2d(channels, 6, 3, padding=1)
         self.dw = torch.nn.Conv2d(6, 6, 3, padding=2, dilation=2, groups=6)
         self.conv3 = torch.nn.Conv2d(6, 8, 3, stride=2, padding=1, groups=2)
         self.fc1 = torch.nn.Linear(8 * 3 * 3, 32)
@@ -233,7 +233,8 @@ def export(net, out):
                {"type": "softmax"}]
     with open(os.path.join(out, "model.json"), "w") as f:
         json.dump({"format": "axmul-model", "version": 1, "name": "torchnet",
-                   "input_shape": [28, 28, 1], "layers": layers}, f, indent=2)
+                   "input_shape": [28, 28, net.conv1.in_channels], "layers": layers}, f,
+                  indent=2)
 
 
 def write_idx(folder, prefix, images, labels):
@@ -273,14 +274,17 @@ def margins(logits):
     return (top[:, 0] - top[:, 1]).numpy()
 
 
-def check_net(axc, src, work, rng, n=400):
+def check_net(axc, src, work, rng, channels, n=400):
+    """channels 1: the data set as IDX files (mnist:DIR); else as Keras-style .npy arrays
+    (npy:DIR)."""
     torch.manual_seed(int(rng.integers(0, 2 ** 31)))
-    model = os.path.join(work, "model")
-    data = os.path.join(work, "data")
+    model = os.path.join(work, "model%d" % channels)
+    data = os.path.join(work, "data%d" % channels)
     os.makedirs(model, exist_ok=True)
     os.makedirs(data, exist_ok=True)
+    spec = ("mnist:" if channels == 1 else "npy:") + data
     # images: blurred blobs of random brightness
-    coarse = torch.rand(2 * n, 1, 7, 7, dtype=torch.float64) ** 2
+    coarse = torch.rand(2 * n, channels, 7, 7, dtype=torch.float64) ** 2
     img = F.interpolate(coarse, scale_factor=4, mode="bilinear", align_corners=False)
     img = img * torch.rand(2 * n, 1, 1, 1, dtype=torch.float64) * 255 / img.amax((2, 3), True)
     img = img.round().clamp(0, 255).to(torch.uint8)
@@ -289,7 +293,7 @@ def check_net(axc, src, work, rng, n=400):
     # logit over the images so that the predictions spread over the classes. Some draws leave
     # too few ReLUs alive for that; the next draw of weights is taken then.
     for draw in range(20):
-        net = Net().double().eval()
+        net = Net(channels).double().eval()
         with torch.no_grad():
             lf = net(x[:n])
             mu, sd = lf.mean(0), lf.std(0)
@@ -307,9 +311,16 @@ def check_net(axc, src, work, rng, n=400):
     else:
         fail("net: 20 random networks predicted fewer than 5 classes on the test images")
     export(net, model)
-    write_idx(data, "t10k", img[:n].numpy(), pred_f)
-    write_idx(data, "train", img[n:].numpy(), np.zeros(n, dtype=np.uint8))
-    run([axc, "calibrate", "--model", model, "--dataset", "mnist:" + data, "--limit", str(n)])
+    if channels == 1:
+        write_idx(data, "t10k", img[:n].numpy(), pred_f)
+        write_idx(data, "train", img[n:].numpy(), np.zeros(n, dtype=np.uint8))
+    else:  # NHWC, labels (N, 1) of int64 as Keras' CIFAR-10 arrays (whose labels are uint8)
+        nhwc = img.permute(0, 2, 3, 1).contiguous().numpy()
+        np.save(os.path.join(data, "x_test.npy"), nhwc[:n])
+        np.save(os.path.join(data, "y_test.npy"), pred_f.astype(np.int64).reshape(-1, 1))
+        np.save(os.path.join(data, "x_train.npy"), nhwc[n:])
+        np.save(os.path.join(data, "y_train.npy"), np.zeros((n, 1), dtype=np.int64))
+    run([axc, "calibrate", "--model", model, "--dataset", spec, "--limit", str(n)])
     with open(os.path.join(model, "model.json")) as f:
         ranges = {l["name"]: l["input_range"] for l in json.load(f)["layers"] if "input_range" in l}
     # the calibrated ranges are the min/max of each layer's input in torch's float network
@@ -325,17 +336,18 @@ def check_net(axc, src, work, rng, n=400):
         r = ranges.get(name)
         if r is None or abs(r[0] - lo) > 1e-5 * max(1, abs(lo)) or abs(r[1] - hi) > 1e-5 * max(1, abs(hi)):
             fail("net: calibrated range of %s is %s, torch sees [%g, %g]" % (name, r, lo, hi))
-    print("ok net: calibrate wrote the input ranges torch's float network sees (%d layers)" % len(seen))
+    print("ok net (%s): calibrate wrote the input ranges torch's float network sees (%d layers)"
+          % (spec.split(":")[0], len(seen)))
 
     table = os.path.join(src, "tables", "mul8u_1JFF.bin")
-    fnet = Net().float().eval()
+    fnet = Net(channels).float().eval()
     fnet.load_state_dict(net.state_dict())
     fnet.float()
     batch = 128
     for approx, per_ch, batch_ranges in (("conv", False, False), ("all", True, False),
                                          ("conv", False, True)):
         pfile = os.path.join(work, "pred.txt")
-        cmd = [axc, "net", "--model", model, "--dataset", "mnist:" + data, "--mtab", table,
+        cmd = [axc, "net", "--model", model, "--dataset", spec, "--mtab", table,
                "--approx", approx, "--predictions", pfile, "--format", "json", "--quiet",
                "--batch", str(batch)]
         if per_ch:
@@ -381,8 +393,8 @@ def check_net(axc, src, work, rng, n=400):
         tol = 1e-4 * float(lq.std())
         diff = np.flatnonzero(ours != pred_q)
         far = [i for i in diff if margins(lq)[i] > tol]
-        what = "--approx %s%s%s" % (approx, " --per-channel" if per_ch else "",
-                                    " --ranges batch" if batch_ranges else "")
+        what = "%dx28x28 --approx %s%s%s" % (channels, approx, " --per-channel" if per_ch else "",
+                                             " --ranges batch" if batch_ranges else "")
         if far:
             i = far[0]
             fail("net %s: %d images disagree with torch's fake-quantized network, %d of them "
@@ -403,7 +415,8 @@ def main():
     rng = np.random.default_rng(seed)
     for case in CONV_CASES:
         check_conv(axc, src, work, rng, case)
-    check_net(axc, src, work, rng)
+    check_net(axc, src, work, rng, 1)
+    check_net(axc, src, work, rng, 3)
     return 0
 
 
