@@ -22,6 +22,8 @@ void axmul_model_free(axmul_model *m)
     for (int i = 0; i < m->nl; i++) {
         free(m->L[i].w);
         free(m->L[i].b);
+        for (int k = 0; k < 4; k++)
+            free(m->L[i].bn[k]);
     }
     free(m->L);
     free(m);
@@ -29,8 +31,9 @@ void axmul_model_free(axmul_model *m)
 
 static const char *kind_name(axmul__layer_kind k)
 {
-    static const char *const names[] = {"conv2d", "dense",   "avgpool", "maxpool",
-                                        "relu",   "flatten", "softmax"};
+    static const char *const names[] = {"conv2d", "dense",         "avgpool",      "maxpool",
+                                        "relu",   "flatten",       "softmax",      "batchnorm",
+                                        "relu6",  "globalavgpool", "globalmaxpool"};
     return names[k];
 }
 
@@ -178,7 +181,20 @@ axmul_status axmul__model_resolve(axmul_model *m, const char *name)
             c = h * w * c;
             h = w = 1;
             break;
+        case AXMUL__L_GLOBALAVG:
+        case AXMUL__L_GLOBALMAX:
+            h = w = 1;
+            break;
+        case AXMUL__L_BATCHNORM:
+            for (int k = 0; k < 4; k++)
+                if (l->nbn[k] != (size_t)c)
+                    return axmul__fail(AXMUL_ERR_SHAPE,
+                                       "%s: layer %d (%s): %s has %zu elements, the input has %d "
+                                       "channels",
+                                       name, i, l->name, l->bnfile[k], l->nbn[k], c);
+            break;
         case AXMUL__L_RELU:
+        case AXMUL__L_RELU6:
         case AXMUL__L_SOFTMAX:
             break;
         }
@@ -264,6 +280,56 @@ static axmul_status load_tensor(const char *dir, const char *file, const char *p
     return AXMUL_OK;
 }
 
+/* The batch norm tensors' keys in model.json, in axmul__layer.bn order. */
+static const char *const bn_keys[4] = {"gamma", "beta", "moving_mean", "moving_variance"};
+
+/* A batchnorm layer: its four tensors and epsilon (Keras' BatchNormalization weights in
+ * get_weights() order; PyTorch's BatchNorm2d weight, bias, running_mean, running_var, eps),
+ * reduced to one scale and offset per channel (the form of TensorFlow's fused inference). */
+static axmul_status parse_batchnorm(json_t *jl, int i, const char *dir, const char *path,
+                                    axmul__layer *l)
+{
+    const char *const *keys = bn_keys;
+    axmul_status s;
+    for (int k = 0; k < 4; k++) {
+        const char *f = json_string_value(json_object_get(jl, keys[k]));
+        if (!f)
+            return axmul__fail(AXMUL_ERR_FORMAT, "%s: layer %d (%s): \"%s\" file missing", path, i,
+                               l->name, keys[k]);
+        snprintf(l->bnfile[k], sizeof l->bnfile[k], "%s", f);
+        if ((s = load_tensor(dir, f, path, i, &l->bn[k], &l->nbn[k])))
+            return s;
+    }
+    json_t *e = json_object_get(jl, "epsilon");
+    if (e && !json_is_number(e))
+        return axmul__fail(AXMUL_ERR_FORMAT, "%s: layer %d (%s): \"epsilon\" must be a number",
+                           path, i, l->name);
+    l->eps = e ? (float)json_number_value(e) : 1e-3f; /* Keras' default */
+    const size_t c = l->nbn[0];
+    for (int k = 1; k < 4; k++)
+        if (l->nbn[k] != c)
+            return axmul__fail(AXMUL_ERR_SHAPE,
+                               "%s: layer %d (%s): %s has %zu elements but %s has %zu", path, i,
+                               l->name, l->bnfile[k], l->nbn[k], l->bnfile[0], c);
+    l->w = malloc((c ? c : 1) * sizeof *l->w);
+    l->b = malloc((c ? c : 1) * sizeof *l->b);
+    if (!l->w || !l->b)
+        return axmul__fail(AXMUL_ERR_NOMEM, "out of memory");
+    l->nw = l->nb = c;
+    for (size_t ch = 0; ch < c; ch++) {
+        const float v = l->bn[3][ch] + l->eps;
+        if (!(v > 0) || !isfinite(v))
+            return axmul__fail(AXMUL_ERR_RANGE,
+                               "%s: layer %d (%s): %s: variance %g + epsilon %g of channel %zu "
+                               "is not positive",
+                               path, i, l->name, l->bnfile[3], (double)l->bn[3][ch], (double)l->eps,
+                               ch);
+        l->w[ch] = l->bn[0][ch] / sqrtf(v);
+        l->b[ch] = l->bn[1][ch] - l->bn[2][ch] * l->w[ch];
+    }
+    return AXMUL_OK;
+}
+
 static axmul_status parse_layer(json_t *jl, int i, const char *dir, const char *path,
                                 axmul__layer *l)
 {
@@ -272,8 +338,13 @@ static axmul_status parse_layer(json_t *jl, int i, const char *dir, const char *
     const char *type = json_string_value(json_object_get(jl, "type"));
     if (!type)
         return axmul__fail(AXMUL_ERR_FORMAT, "%s: layer %d has no \"type\"", path, i);
+    /* an unnamed layer is named after its type and position, so that saved tensor files of two
+     * unnamed layers never share a name */
     const char *name = json_string_value(json_object_get(jl, "name"));
-    snprintf(l->name, sizeof l->name, "%s", name ? name : type);
+    if (name)
+        snprintf(l->name, sizeof l->name, "%s", name);
+    else
+        snprintf(l->name, sizeof l->name, "%.40s_%d", type, i);
     l->sh = l->sw = l->dh = l->dw = l->groups = 1;
     int depthwise = strcmp(type, "depthwise") == 0;
     axmul_status s;
@@ -338,15 +409,26 @@ static axmul_status parse_layer(json_t *jl, int i, const char *dir, const char *
         l->sw = st[1] < 0 ? k[1] : st[1];
     } else if (strcmp(type, "relu") == 0) {
         l->kind = AXMUL__L_RELU;
+    } else if (strcmp(type, "relu6") == 0) {
+        l->kind = AXMUL__L_RELU6;
     } else if (strcmp(type, "flatten") == 0) {
         l->kind = AXMUL__L_FLATTEN;
     } else if (strcmp(type, "softmax") == 0) {
         l->kind = AXMUL__L_SOFTMAX;
+    } else if (strcmp(type, "globalavgpool") == 0) {
+        l->kind = AXMUL__L_GLOBALAVG;
+    } else if (strcmp(type, "globalmaxpool") == 0) {
+        l->kind = AXMUL__L_GLOBALMAX;
+    } else if (strcmp(type, "batchnorm") == 0) {
+        l->kind = AXMUL__L_BATCHNORM;
+        if ((s = parse_batchnorm(jl, i, dir, path, l)))
+            return s;
     } else {
         return axmul__fail(
             AXMUL_ERR_FORMAT,
             "%s: layer %d: unknown layer type '%s' (known: conv2d, depthwise, dense, "
-            "avgpool, maxpool, relu, flatten, softmax)",
+            "avgpool, maxpool, globalavgpool, globalmaxpool, batchnorm, relu, relu6, flatten, "
+            "softmax)",
             path, i, type);
     }
     if (l->kind == AXMUL__L_CONV || l->kind == AXMUL__L_DENSE) {
@@ -451,6 +533,17 @@ axmul_status axmul_model_load(const char *dir, axmul_model **out)
     for (int i = 0; i < m->nl; i++)
         if ((s = parse_layer(json_array_get(layers, (size_t)i), i, dir, path, &m->L[i])))
             goto fail;
+    /* a layer's name names its tensor files when the model is saved (calibrate) */
+    for (int i = 0; i < m->nl; i++)
+        for (int j = 0; j < i && m->L[i].w; j++)
+            if (m->L[j].w && strcmp(m->L[i].name, m->L[j].name) == 0) {
+                s = axmul__fail(
+                    AXMUL_ERR_FORMAT,
+                    "%s: layers %d and %d are both named '%s' (the name of a layer with "
+                    "tensors must be unique: it names their files)",
+                    path, j, i, m->L[i].name);
+                goto fail;
+            }
     /* depthwise: groups = input channels, resolved in order */
     {
         int c = m->in_c;
@@ -523,6 +616,17 @@ axmul_status axmul_model_save(const axmul_model *m, const char *dir)
         } else if (l->kind == AXMUL__L_AVGPOOL || l->kind == AXMUL__L_MAXPOOL) {
             json_object_set_new(jl, "pool_size", pair(l->kh, l->kw));
             json_object_set_new(jl, "strides", pair(l->sh, l->sw));
+        } else if (l->kind == AXMUL__L_BATCHNORM) {
+            const char *const *keys = bn_keys;
+            for (int k = 0; k < 4 && s == AXMUL_OK; k++) {
+                char f[160];
+                size_t shape[1] = {l->nbn[k]};
+                snprintf(f, sizeof f, "%s_%s.npy", l->name, keys[k]);
+                json_object_set_new(jl, keys[k], json_string(f));
+                snprintf(path, sizeof path, "%s/%s", dir, f);
+                s = axmul_npy_save_f32(path, l->bn[k], shape, 1);
+            }
+            json_object_set_new(jl, "epsilon", json_real((double)l->eps));
         }
         if (l->kind == AXMUL__L_CONV || l->kind == AXMUL__L_DENSE) {
             char wf[160], bf[160];

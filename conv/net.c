@@ -220,6 +220,27 @@ static axmul_status layer_histograms(const axmul__layer *l, const axmul_conv_des
     return AXMUL_OK;
 }
 
+/* Mean or max of each channel over an image's pixels, summed in pixel order. */
+static void global_pool(const axmul__layer *l, const float *x, int n, float *y)
+{
+    const int c = l->ic;
+    const size_t pix = (size_t)l->ih * l->iw;
+    const int is_max = l->kind == AXMUL__L_GLOBALMAX;
+    for (int img = 0; img < n; img++) {
+        const float *xi = x + (size_t)img * pix * c;
+        float *yi = y + (size_t)img * c;
+        for (int ch = 0; ch < c; ch++)
+            yi[ch] = is_max ? -INFINITY : 0.0f;
+        for (size_t p = 0; p < pix; p++)
+            for (int ch = 0; ch < c; ch++)
+                yi[ch] = is_max ? (xi[p * c + ch] > yi[ch] ? xi[p * c + ch] : yi[ch])
+                                : yi[ch] + xi[p * c + ch];
+        if (!is_max)
+            for (int ch = 0; ch < c; ch++)
+                yi[ch] /= (float)pix;
+    }
+}
+
 /* y[r][c] += bias[c] for rows r < rows (see AXMUL__PAR_MIN). */
 static void add_bias(float *y, size_t rows, int units, const float *bias, int nt)
 {
@@ -344,6 +365,29 @@ static axmul_status forward(const axmul_model *m, const axmul_net_options *o, co
             for (size_t k = 0; k < nin; k++)
                 a[k] = a[k] > 0 ? a[k] : 0.0f;
             continue;
+        case AXMUL__L_RELU6:
+#ifdef _OPENMP
+#pragma omp parallel for simd num_threads(nt) schedule(static) if (nin >= AXMUL__PAR_MIN)
+#endif
+            for (size_t k = 0; k < nin; k++)
+                a[k] = a[k] > 0 ? (a[k] < 6.0f ? a[k] : 6.0f) : 0.0f;
+            continue;
+        case AXMUL__L_BATCHNORM: { /* in place, per channel (the last, fastest index) */
+            const size_t pix = nin / (size_t)l->ic;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static) if (nin >= AXMUL__PAR_MIN)
+#endif
+            for (size_t p = 0; p < pix; p++) {
+                float *v = a + p * (size_t)l->ic;
+                for (int c = 0; c < l->ic; c++)
+                    v[c] = v[c] * l->w[c] + l->b[c];
+            }
+            continue;
+        }
+        case AXMUL__L_GLOBALAVG:
+        case AXMUL__L_GLOBALMAX:
+            global_pool(l, a, n, b);
+            break;
         case AXMUL__L_FLATTEN: /* NHWC is already flat per image */
             continue;
         case AXMUL__L_SOFTMAX:

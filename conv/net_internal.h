@@ -13,7 +13,11 @@ typedef enum {
     AXMUL__L_MAXPOOL,
     AXMUL__L_RELU,
     AXMUL__L_FLATTEN,
-    AXMUL__L_SOFTMAX
+    AXMUL__L_SOFTMAX,
+    AXMUL__L_BATCHNORM, /* inference: y = (x - mean) / sqrt(variance + epsilon) * gamma + beta */
+    AXMUL__L_RELU6,     /* min(max(x, 0), 6) */
+    AXMUL__L_GLOBALAVG, /* mean over h and w: (h, w, c) -> (1, 1, c) */
+    AXMUL__L_GLOBALMAX  /* max over h and w */
 } axmul__layer_kind;
 
 typedef struct {
@@ -22,11 +26,16 @@ typedef struct {
     /* conv2d: kernel, stride, dilation, padding, groups; pools: kernel (kh, kw) and stride */
     int kh, kw, sh, sw, dh, dw, groups;
     axmul_padding padding;
-    int pad[4]; /* explicit: top, bottom, left, right */
-    int units;  /* conv2d filters / dense units */
-    float *w, *b;
+    int pad[4];   /* explicit: top, bottom, left, right */
+    int units;    /* conv2d filters / dense units */
+    float *w, *b; /* batchnorm: the per-channel scale and offset it reduces to */
     size_t nw, nb;
     char wfile[128], bfile[128];
+    /* batchnorm: gamma, beta, moving mean, moving variance (c each) and epsilon, as given */
+    float *bn[4];
+    size_t nbn[4];
+    char bnfile[4][128];
+    float eps;
     int has_range;
     axmul_range in_range; /* calibrated input range (conv2d, dense) */
     /* shapes, resolved at load: input and output h, w, c (dense/flatten: h = w = 1) */
@@ -46,8 +55,7 @@ axmul_status axmul__model_resolve(axmul_model *m, const char *name);
 
 /* The convolution descriptor of a conv or dense layer (dense: 1x1 kernel, VALID, one group) on
  * n images of h x w x c; every other field at its axmul_conv_desc_init default. */
-void axmul__layer_conv_desc(const axmul__layer *l, int n, int h, int w, int c,
-                            axmul_conv_desc *d);
+void axmul__layer_conv_desc(const axmul__layer *l, int n, int h, int w, int c, axmul_conv_desc *d);
 
 /* Largest activation (h*w*c) in the network, input included. */
 size_t axmul__model_max_act(const axmul_model *m);

@@ -89,6 +89,12 @@ axmul_status axmul_model_train(axmul_model *m, const float *x, const uint8_t *la
                                l->name);
         if (l->kind == AXMUL__L_SOFTMAX && i != m->nl - 1)
             return axmul__fail(AXMUL_ERR_UNSUPPORTED, "softmax must be the last layer");
+        if (l->kind == AXMUL__L_BATCHNORM || l->kind == AXMUL__L_RELU6 ||
+            l->kind == AXMUL__L_GLOBALAVG || l->kind == AXMUL__L_GLOBALMAX)
+            return axmul__fail(AXMUL_ERR_UNSUPPORTED,
+                               "training supports conv2d, dense, avgpool, maxpool, relu, flatten "
+                               "and softmax layers (layer %s is %s)",
+                               l->name, axmul_model_layer_type(m, i));
     }
     const int classes = axmul_model_classes(m);
     for (int i = 0; i < n; i++) /* a label indexes the output row */
@@ -190,6 +196,11 @@ axmul_status axmul_model_train(axmul_model *m, const float *x, const uint8_t *la
                 case AXMUL__L_SOFTMAX: /* the loss applies the softmax to the logits */
                     memcpy(y, a, nin * sizeof(float));
                     break;
+                case AXMUL__L_BATCHNORM: /* refused above */
+                case AXMUL__L_RELU6:
+                case AXMUL__L_GLOBALAVG:
+                case AXMUL__L_GLOBALMAX:
+                    break;
                 case AXMUL__L_AVGPOOL:
                 case AXMUL__L_MAXPOOL:
                     for (int r = 0; r < nb; r++)
@@ -282,6 +293,11 @@ axmul_status axmul_model_train(axmul_model *m, const float *x, const uint8_t *la
                 case AXMUL__L_FLATTEN:
                 case AXMUL__L_SOFTMAX:
                     memcpy(dg, g, nin * sizeof(float));
+                    break;
+                case AXMUL__L_BATCHNORM: /* refused above */
+                case AXMUL__L_RELU6:
+                case AXMUL__L_GLOBALAVG:
+                case AXMUL__L_GLOBALMAX:
                     break;
                 case AXMUL__L_AVGPOOL:
                 case AXMUL__L_MAXPOOL:

@@ -426,6 +426,156 @@ START_TEST(test_pooling_matches_direct)
 }
 END_TEST
 
+/* Unnamed layers get distinct names (type and position), so that a saved model keeps each
+ * layer's tensors apart. */
+START_TEST(test_unnamed_layers_saved_apart)
+{
+    char *dir = tu_mkdtemp(), json[1024], p[4300];
+    const float w1[4] = {1, 2, 3, 4}, w2[4] = {-1, 0.5f, 2, 0};
+    size_t s4[4] = {1, 1, 2, 2};
+    save_tensor(dir, "a.npy", w1, s4, 4);
+    save_tensor(dir, "b.npy", w2, s4, 4);
+    snprintf(
+        json, sizeof json,
+        "{\"format\": \"axmul-model\", \"version\": 1, \"input_shape\": [2, 2, 2],\n"
+        " \"layers\": [{\"type\": \"conv2d\", \"filters\": 2, \"kernel_size\": 1, "
+        "\"weights\": \"a.npy\"},\n"
+        "  {\"type\": \"relu\"},\n"
+        "  {\"type\": \"conv2d\", \"filters\": 2, \"kernel_size\": 1, \"weights\": \"b.npy\"}]}\n");
+    write_file(dir, "model.json", json);
+    axmul_model *m, *m2;
+    ck_assert_msg(axmul_model_load(dir, &m) == AXMUL_OK, "%s", axmul_error_detail());
+    ck_assert_str_eq(axmul_model_layer_name(m, 0), "conv2d_0");
+    ck_assert_str_eq(axmul_model_layer_name(m, 1), "relu_1");
+    ck_assert_str_eq(axmul_model_layer_name(m, 2), "conv2d_2");
+    snprintf(p, sizeof p, "%s/saved", dir);
+    ck_assert_int_eq(axmul_model_save(m, p), AXMUL_OK);
+    ck_assert_msg(axmul_model_load(p, &m2) == AXMUL_OK, "%s", axmul_error_detail());
+    const float x[8] = {0.5f, -1, 2, 0.25f, 1, 1, -2, 3};
+    float y1[8], y2[8];
+    uint8_t pred[1];
+    axmul_net_options o;
+    axmul_net_options_init(&o);
+    ck_assert_int_eq(axmul_model_predict(m, &o, x, 1, pred, y1), AXMUL_OK);
+    ck_assert_int_eq(axmul_model_predict(m2, &o, x, 1, pred, y2), AXMUL_OK);
+    ck_assert_mem_eq(y1, y2, sizeof y1);
+    axmul_model_free(m);
+    axmul_model_free(m2);
+    tu_rmdir(dir);
+}
+END_TEST
+
+/* Batch norm, ReLU6 and global average/max pooling, read out through an identity dense layer,
+ * against a direct computation with the documented float32 formulas; then saved and reloaded. */
+START_TEST(test_batchnorm_relu6_global_pools)
+{
+    enum { H = 3, W = 4, C = 2, N = 5 };
+    const float gamma[C] = {1.5f, -2.0f}, beta[C] = {0.25f, 7.0f}, mean[C] = {0.1f, -0.3f},
+                var[C] = {0.5f, 2.0f}, eps = 0.01f, ident[C * C] = {1, 0, 0, 1};
+    uint64_t s = tu_seed() ^ 0xb4;
+    float x[N * H * W * C];
+    for (int i = 0; i < N * H * W * C; i++)
+        x[i] = tu_randf(&s, -4.0f, 4.0f);
+    for (int is_max = 0; is_max < 2; is_max++) {
+        char *dir = tu_mkdtemp(), json[1024];
+        size_t cs[1] = {C}, is[2] = {C, C};
+        save_tensor(dir, "g.npy", gamma, cs, 1);
+        save_tensor(dir, "b.npy", beta, cs, 1);
+        save_tensor(dir, "m.npy", mean, cs, 1);
+        save_tensor(dir, "v.npy", var, cs, 1);
+        save_tensor(dir, "i.npy", ident, is, 2);
+        snprintf(
+            json, sizeof json,
+            "{\"format\": \"axmul-model\", \"version\": 1, \"input_shape\": [%d, %d, %d],\n"
+            " \"layers\": [{\"type\": \"batchnorm\", \"name\": \"bn\", \"gamma\": \"g.npy\",\n"
+            "   \"beta\": \"b.npy\", \"moving_mean\": \"m.npy\", \"moving_variance\": \"v.npy\",\n"
+            "   \"epsilon\": 0.01},\n"
+            "  {\"type\": \"relu6\"}, {\"type\": \"%s\"},\n"
+            "  {\"type\": \"dense\", \"name\": \"id\", \"units\": %d, \"weights\": \"i.npy\"}]}\n",
+            H, W, C, is_max ? "globalmaxpool" : "globalavgpool", C);
+        write_file(dir, "model.json", json);
+        axmul_model *m;
+        ck_assert_msg(axmul_model_load(dir, &m) == AXMUL_OK, "%s", axmul_error_detail());
+        ck_assert_str_eq(axmul_model_layer_type(m, 0), "batchnorm");
+        ck_assert_str_eq(axmul_model_layer_type(m, 1), "relu6");
+        ck_assert_str_eq(axmul_model_layer_type(m, 2), is_max ? "globalmaxpool" : "globalavgpool");
+        ck_assert_uint_eq(axmul_model_layer_output_size(m, 2), C);
+        axmul_net_options o;
+        axmul_net_options_init(&o);
+        float got[N * C], again[N * C];
+        uint8_t pred[N];
+        ck_assert_int_eq(axmul_model_predict(m, &o, x, N, pred, got), AXMUL_OK);
+        for (int img = 0; img < N; img++)
+            for (int ch = 0; ch < C; ch++) {
+                const float scale = gamma[ch] / sqrtf(var[ch] + eps),
+                            offset = beta[ch] - mean[ch] * scale;
+                float acc = is_max ? -INFINITY : 0.0f;
+                for (int p = 0; p < H * W; p++) {
+                    float v = x[(img * H * W + p) * C + ch] * scale + offset;
+                    v = v > 0 ? (v < 6 ? v : 6) : 0;
+                    acc = is_max ? (v > acc ? v : acc) : acc + v;
+                }
+                if (!is_max)
+                    acc /= (float)(H * W);
+                ck_assert_msg(memcmp(&got[img * C + ch], &acc, sizeof acc) == 0,
+                              "%s image %d channel %d: %.9g, expected %.9g", is_max ? "max" : "avg",
+                              img, ch, got[img * C + ch], acc);
+            }
+        /* saved (tensors under new names) and reloaded: the same scores */
+        char dir2[4200];
+        snprintf(dir2, sizeof dir2, "%s/saved", dir);
+        ck_assert_int_eq(axmul_model_save(m, dir2), AXMUL_OK);
+        axmul_model *m2;
+        ck_assert_msg(axmul_model_load(dir2, &m2) == AXMUL_OK, "%s", axmul_error_detail());
+        ck_assert_int_eq(axmul_model_predict(m2, &o, x, N, pred, again), AXMUL_OK);
+        ck_assert_mem_eq(got, again, sizeof got);
+        /* training does not know these layers */
+        uint8_t lab[N] = {0};
+        axmul_train_options to;
+        axmul_train_options_init(&to);
+        ck_assert_int_eq(axmul_model_train(m2, x, lab, N, &to), AXMUL_ERR_UNSUPPORTED);
+        ck_assert(strstr(axmul_error_detail(), "layer bn is batchnorm") != NULL);
+        axmul_model_free(m2);
+        axmul_model_free(m);
+
+        /* bad batch norms, each named */
+        const struct {
+            const char *from, *to, *needle;
+        } bad[] = {
+            {"\"moving_variance\": \"v.npy\"", "\"variance\": \"v.npy\"",
+             "\"moving_variance\" file missing"},
+            {"\"beta\": \"b.npy\"", "\"beta\": \"i.npy\"", "i.npy has 4 elements but g.npy has 2"},
+            {"\"epsilon\": 0.01", "\"epsilon\": \"small\"", "\"epsilon\" must be a number"},
+            {"\"epsilon\": 0.01", "\"epsilon\": -0.5", "variance 0.5 + epsilon -0.5 of channel 0"},
+        };
+        for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+            char j2[1024], *at = strstr(json, bad[k].from);
+            ck_assert_ptr_nonnull(at);
+            snprintf(j2, sizeof j2, "%.*s%s%s", (int)(at - json), json, bad[k].to,
+                     at + strlen(bad[k].from));
+            write_file(dir, "model.json", j2);
+            m = (axmul_model *)0x1;
+            ck_assert_int_ne(axmul_model_load(dir, &m), AXMUL_OK);
+            ck_assert_ptr_null(m);
+            ck_assert_msg(strstr(axmul_error_detail(), bad[k].needle) != NULL,
+                          "'%s' should mention '%s'", axmul_error_detail(), bad[k].needle);
+        }
+        /* batch norm tensors that do not match the input's channels */
+        size_t c3[1] = {3};
+        const float three[3] = {1, 1, 1};
+        save_tensor(dir, "g.npy", three, c3, 1);
+        save_tensor(dir, "b.npy", three, c3, 1);
+        save_tensor(dir, "m.npy", three, c3, 1);
+        save_tensor(dir, "v.npy", three, c3, 1);
+        write_file(dir, "model.json", json);
+        m = (axmul_model *)0x1;
+        ck_assert_int_eq(axmul_model_load(dir, &m), AXMUL_ERR_SHAPE);
+        ck_assert(strstr(axmul_error_detail(), "g.npy has 3 elements, the input has 2 channels"));
+        tu_rmdir(dir);
+    }
+}
+END_TEST
+
 /* The float layers between the LUT convolutions run on the conv's threads: scores must not
  * depend on the thread count (6000 images of the tiny model: its bias, ReLU and pooling tensors
  * are large enough to run on several threads). */
@@ -501,6 +651,13 @@ START_TEST(test_model_bad_inputs)
              "\"weights\": \"c_w.npy\"}]}",
              head);
     expect_model_error(j, "larger than the padded input");
+    /* layer names name the tensor files a saved model writes: no two alike */
+    snprintf(j, sizeof j,
+             "%s{\"type\": \"conv2d\", \"name\": \"c\", \"filters\": 2, \"kernel_size\": 2, "
+             "\"weights\": \"c_w.npy\"}, {\"type\": \"flatten\"}, {\"type\": \"dense\", "
+             "\"name\": \"c\", \"units\": 2, \"weights\": \"d_w.npy\"}]}",
+             head);
+    expect_model_error(j, "layers 0 and 2 are both named 'c'");
     snprintf(j, sizeof j, "%s{\"type\": \"softmax\"}, {\"type\": \"relu\"}]}", head);
     expect_model_error(j, "softmax must be the last layer");
     snprintf(j, sizeof j,
@@ -644,6 +801,8 @@ int main(void)
     tcase_add_test(tc, test_npy_dataset);
     tcase_add_test(tc, test_model_load_save_predict);
     tcase_add_test(tc, test_pooling_matches_direct);
+    tcase_add_test(tc, test_batchnorm_relu6_global_pools);
+    tcase_add_test(tc, test_unnamed_layers_saved_apart);
     tcase_add_test(tc, test_threads_do_not_change_results);
     tcase_add_test(tc, test_model_bad_inputs);
     tcase_add_test(tc, test_training_deterministic);
