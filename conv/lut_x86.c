@@ -161,9 +161,14 @@ axmul__lut_kernel_avx512bw(const uint8_t *A, int ntaps, const uint8_t *wrow, con
          * bytes: the low-byte sums are what is left after taking 256 * high away (mod 2^16) */
         for (int v = 0; v < nv; v++) {
             const __m512i lo = _mm512_sub_epi16(s[v][0], _mm512_slli_epi16(s[v][1], 8));
+            /* the half index of an extract must be a literal (clang refuses a loop counter) */
+            const __m256i lh[2] = {_mm512_extracti64x4_epi64(lo, 0),
+                                   _mm512_extracti64x4_epi64(lo, 1)};
+            const __m256i hh[2] = {_mm512_extracti64x4_epi64(s[v][1], 0),
+                                   _mm512_extracti64x4_epi64(s[v][1], 1)};
             for (int h = 0; h < 2; h++) {
-                const __m512i l32 = _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(lo, h));
-                const __m512i h32 = _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(s[v][1], h));
+                const __m512i l32 = _mm512_cvtepu16_epi32(lh[h]);
+                const __m512i h32 = _mm512_cvtepu16_epi32(hh[h]);
                 uint32_t *out = acc + 32 * v + 16 * h;
                 _mm512_storeu_si512(
                     out, _mm512_add_epi32(_mm512_loadu_si512(out),
