@@ -79,6 +79,10 @@ axmul_status axmul_dataset_load_npy(const char *images_path, const char *labels_
         goto out;
     }
     const size_t n = sh[0];
+    if (n > INT32_MAX) { /* image counts are int in the tools and the network API */
+        s = axmul__fail(AXMUL_ERR_SIZE, "%s: %zu images, at most %d", images_path, n, INT32_MAX);
+        goto out;
+    }
     const int lnd = axmul_npy_ndim(lb);
     const size_t *lsh = axmul_npy_shape(lb);
     if (!(lnd == 1 || (lnd == 2 && lsh[1] == 1)) || lsh[0] != n) {
