@@ -31,9 +31,9 @@ void axmul_model_free(axmul_model *m)
 
 static const char *kind_name(axmul__layer_kind k)
 {
-    static const char *const names[] = {"conv2d", "dense",         "avgpool",      "maxpool",
-                                        "relu",   "flatten",       "softmax",      "batchnorm",
-                                        "relu6",  "globalavgpool", "globalmaxpool"};
+    static const char *const names[] = {"conv2d", "dense",         "avgpool",       "maxpool",
+                                        "relu",   "flatten",       "softmax",       "batchnorm",
+                                        "relu6",  "globalavgpool", "globalmaxpool", "add"};
     return names[k];
 }
 
@@ -127,6 +127,22 @@ axmul_status axmul__model_resolve(axmul_model *m, const char *name)
         return axmul__fail(AXMUL_ERR_FORMAT, "%s: the model has no layers", name);
     for (int i = 0; i < m->nl; i++) {
         axmul__layer *l = &m->L[i];
+        if (l->src) {
+            const axmul__layer *p = &m->L[l->src - 1];
+            h = p->oh;
+            w = p->ow;
+            c = p->oc;
+        }
+        if (l->kind == AXMUL__L_ADD) {
+            const axmul__layer *p = &m->L[l->add[0]], *q = &m->L[l->add[1]];
+            if (p->oh != q->oh || p->ow != q->ow || p->oc != q->oc)
+                return axmul__fail(
+                    AXMUL_ERR_SHAPE, "%s: layer %d (%s) adds %s (%dx%dx%d) and %s (%dx%dx%d)", name,
+                    i, l->name, p->name, p->oh, p->ow, p->oc, q->name, q->oh, q->ow, q->oc);
+            h = p->oh;
+            w = p->ow;
+            c = p->oc;
+        }
         l->ih = h;
         l->iw = w;
         l->ic = c;
@@ -196,6 +212,7 @@ axmul_status axmul__model_resolve(axmul_model *m, const char *name)
         case AXMUL__L_RELU:
         case AXMUL__L_RELU6:
         case AXMUL__L_SOFTMAX:
+        case AXMUL__L_ADD:
             break;
         }
         if ((l->kind == AXMUL__L_CONV || l->kind == AXMUL__L_DENSE) && l->b &&
@@ -423,14 +440,33 @@ static axmul_status parse_layer(json_t *jl, int i, const char *dir, const char *
         l->kind = AXMUL__L_BATCHNORM;
         if ((s = parse_batchnorm(jl, i, dir, path, l)))
             return s;
+    } else if (strcmp(type, "add") == 0) {
+        l->kind = AXMUL__L_ADD;
+        json_t *in = json_object_get(jl, "inputs");
+        if (!json_is_array(in) || json_array_size(in) != 2 ||
+            !json_is_string(json_array_get(in, 0)) || !json_is_string(json_array_get(in, 1)))
+            return axmul__fail(AXMUL_ERR_FORMAT,
+                               "%s: layer %d (%s): \"inputs\" must name two earlier layers", path,
+                               i, l->name);
+        for (int k = 0; k < 2; k++)
+            snprintf(l->add_name[k], sizeof l->add_name[k], "%s",
+                     json_string_value(json_array_get(in, (size_t)k)));
     } else {
         return axmul__fail(
             AXMUL_ERR_FORMAT,
             "%s: layer %d: unknown layer type '%s' (known: conv2d, depthwise, dense, "
             "avgpool, maxpool, globalavgpool, globalmaxpool, batchnorm, relu, relu6, flatten, "
-            "softmax)",
+            "softmax, add)",
             path, i, type);
     }
+    json_t *src = json_object_get(jl, "input");
+    if (src && (!json_is_string(src) || l->kind == AXMUL__L_ADD))
+        return axmul__fail(AXMUL_ERR_FORMAT,
+                           "%s: layer %d (%s): \"input\" must name an earlier layer (add layers "
+                           "take \"inputs\")",
+                           path, i, l->name);
+    if (src)
+        snprintf(l->src_name, sizeof l->src_name, "%s", json_string_value(src));
     if (l->kind == AXMUL__L_CONV || l->kind == AXMUL__L_DENSE) {
         const char *wf = json_string_value(json_object_get(jl, "weights"));
         if (!wf)
@@ -465,6 +501,54 @@ static axmul_status parse_layer(json_t *jl, int i, const char *dir, const char *
             }
             l->has_range = 1;
         }
+    }
+    return AXMUL_OK;
+}
+
+/* The earlier layer called name, for layer i's reference (what: "input" or "inputs"); -1 and
+ * a failure when there is none, or more than one. */
+static int find_layer(const axmul_model *m, int i, const char *name, const char *what,
+                      const char *path, axmul_status *s)
+{
+    int found = -1, count = 0;
+    for (int j = 0; j < m->nl; j++)
+        if (strcmp(m->L[j].name, name) == 0) {
+            count++;
+            if (j < i && found < 0)
+                found = j;
+        }
+    if (found >= 0 && count == 1)
+        return found;
+    *s = axmul__fail(AXMUL_ERR_FORMAT,
+                     count > 1 ? "%s: layer %d (%s): %s '%s' names %d layers (names a later "
+                                 "layer reads must be unique)"
+                               : "%s: layer %d (%s): %s '%s' is not an earlier layer",
+                     path, i, m->L[i].name, what, name, count);
+    return -1;
+}
+
+/* Resolves the graph's names ("input", an add's "inputs") to layer indices and marks the
+ * layers whose outputs are read out of order. */
+static axmul_status link_layers(axmul_model *m, const char *path)
+{
+    axmul_status s = AXMUL_OK;
+    for (int i = 0; i < m->nl; i++) {
+        axmul__layer *l = &m->L[i];
+        if (l->src_name[0]) {
+            int j = find_layer(m, i, l->src_name, "input", path, &s);
+            if (j < 0)
+                return s;
+            l->src = j + 1;
+            m->L[j].saved = 1;
+        }
+        if (l->kind == AXMUL__L_ADD)
+            for (int k = 0; k < 2; k++) {
+                int j = find_layer(m, i, l->add_name[k], "inputs", path, &s);
+                if (j < 0)
+                    return s;
+                l->add[k] = j;
+                m->L[j].saved = 1;
+            }
     }
     return AXMUL_OK;
 }
@@ -544,18 +628,29 @@ axmul_status axmul_model_load(const char *dir, axmul_model **out)
                     path, j, i, m->L[i].name);
                 goto fail;
             }
-    /* depthwise: groups = input channels, resolved in order */
+    if ((s = link_layers(m, path)))
+        goto fail;
+    /* depthwise: groups = input channels, resolved in order (channel counts follow the graph;
+     * -1: flat, where no conv can follow) */
     {
-        int c = m->in_c;
+        int *cout = malloc((size_t)m->nl * sizeof *cout);
+        if (!cout) {
+            s = axmul__fail(AXMUL_ERR_NOMEM, "out of memory");
+            goto fail;
+        }
         for (int i = 0; i < m->nl; i++) {
             axmul__layer *l = &m->L[i];
+            int c = l->kind == AXMUL__L_ADD ? cout[l->add[0]]
+                    : l->src                ? cout[l->src - 1]
+                    : i                     ? cout[i - 1]
+                                            : m->in_c;
             if (l->kind == AXMUL__L_CONV && l->groups == -1)
                 l->groups = c;
-            if (l->kind == AXMUL__L_CONV || l->kind == AXMUL__L_DENSE)
-                c = l->units;
-            else if (l->kind == AXMUL__L_FLATTEN)
-                c = -1; /* dense after flatten: not a conv concern */
+            cout[i] = l->kind == AXMUL__L_CONV || l->kind == AXMUL__L_DENSE ? l->units
+                      : l->kind == AXMUL__L_FLATTEN                         ? -1
+                                                                            : c;
         }
+        free(cout);
     }
     if ((s = axmul__model_resolve(m, path)))
         goto fail;
@@ -597,6 +692,11 @@ axmul_status axmul_model_save(const axmul_model *m, const char *dir)
         json_t *jl = json_object();
         json_object_set_new(jl, "type", json_string(kind_name(l->kind)));
         json_object_set_new(jl, "name", json_string(l->name));
+        if (l->src)
+            json_object_set_new(jl, "input", json_string(m->L[l->src - 1].name));
+        if (l->kind == AXMUL__L_ADD)
+            json_object_set_new(jl, "inputs",
+                                json_pack("[s, s]", m->L[l->add[0]].name, m->L[l->add[1]].name));
         if (l->kind == AXMUL__L_CONV) {
             json_object_set_new(jl, "filters", json_integer(l->units));
             json_object_set_new(jl, "kernel_size", pair(l->kh, l->kw));

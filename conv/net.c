@@ -288,18 +288,27 @@ static axmul_status forward(const axmul_model *m, const axmul_net_options *o, co
         return axmul__fail(AXMUL_ERR_NOMEM, "model: out of memory for a batch of %d images", n);
     }
     float *a = ws->a, *b = ws->b, *col = ws->col;
+    /* outputs that later layers read out of order (residual blocks) */
+    float **saved = calloc((size_t)m->nl, sizeof *saved);
+    axmul_status s = saved ? AXMUL_OK : axmul__fail(AXMUL_ERR_NOMEM, "model: out of memory");
+    for (int i = 0; i < m->nl && s == AXMUL_OK; i++)
+        if (m->L[i].saved &&
+            !(saved[i] = malloc((size_t)n * axmul_model_layer_output_size(m, i) * sizeof(float))))
+            s = axmul__fail(AXMUL_ERR_NOMEM, "model: out of memory for a batch of %d images", n);
     memcpy(a, x, (size_t)n * m->in_h * m->in_w * m->in_c * sizeof(float));
     int nt = o->threads > 0 ? o->threads : 1;
 #ifdef _OPENMP
     if (o->threads <= 0)
         nt = omp_get_max_threads();
 #endif
-    axmul_status s = AXMUL_OK;
     int is_signed = o->table ? axmul_table_is_signed(o->table) : 0;
     for (int i = 0; i < m->nl && s == AXMUL_OK; i++) {
         const axmul__layer *l = &m->L[i];
         size_t nin = (size_t)n * l->ih * l->iw * l->ic, nout = (size_t)n * l->oh * l->ow * l->oc;
         int param = l->kind == AXMUL__L_CONV || l->kind == AXMUL__L_DENSE;
+        int inplace = 0; /* the layer rewrote a: no buffer swap */
+        if (l->src)      /* an input out of order: a saved output */
+            memcpy(a, saved[l->src - 1], nin * sizeof(float));
         if (param && observe) {
             axmul_range r;
             if ((s = axmul_range_of(a, nin, l->name, &r)) != AXMUL_OK)
@@ -364,14 +373,16 @@ static axmul_status forward(const axmul_model *m, const axmul_net_options *o, co
 #endif
             for (size_t k = 0; k < nin; k++)
                 a[k] = a[k] > 0 ? a[k] : 0.0f;
-            continue;
+            inplace = 1;
+            break;
         case AXMUL__L_RELU6:
 #ifdef _OPENMP
 #pragma omp parallel for simd num_threads(nt) schedule(static) if (nin >= AXMUL__PAR_MIN)
 #endif
             for (size_t k = 0; k < nin; k++)
                 a[k] = a[k] > 0 ? (a[k] < 6.0f ? a[k] : 6.0f) : 0.0f;
-            continue;
+            inplace = 1;
+            break;
         case AXMUL__L_BATCHNORM: { /* in place, per channel (the last, fastest index) */
             const size_t pix = nin / (size_t)l->ic;
 #ifdef _OPENMP
@@ -382,14 +393,25 @@ static axmul_status forward(const axmul_model *m, const axmul_net_options *o, co
                 for (int c = 0; c < l->ic; c++)
                     v[c] = v[c] * l->w[c] + l->b[c];
             }
-            continue;
+            inplace = 1;
+            break;
         }
         case AXMUL__L_GLOBALAVG:
         case AXMUL__L_GLOBALMAX:
             global_pool(l, a, n, b);
             break;
         case AXMUL__L_FLATTEN: /* NHWC is already flat per image */
-            continue;
+            inplace = 1;
+            break;
+        case AXMUL__L_ADD: {
+            const float *x0 = saved[l->add[0]], *x1 = saved[l->add[1]];
+#ifdef _OPENMP
+#pragma omp parallel for simd num_threads(nt) schedule(static) if (nout >= AXMUL__PAR_MIN)
+#endif
+            for (size_t k = 0; k < nout; k++)
+                b[k] = x0[k] + x1[k];
+            break;
+        }
         case AXMUL__L_SOFTMAX:
             for (int r = 0; r < n; r++) {
                 const float *z = a + (size_t)r * l->ic;
@@ -403,9 +425,13 @@ static axmul_status forward(const axmul_model *m, const axmul_net_options *o, co
             }
             break;
         }
-        float *t = a;
-        a = b;
-        b = t;
+        if (!inplace) {
+            float *t = a;
+            a = b;
+            b = t;
+        }
+        if (l->saved && s == AXMUL_OK)
+            memcpy(saved[i], a, nout * sizeof(float));
     }
     if (s == AXMUL_OK) {
         int classes = axmul_model_classes(m);
@@ -421,6 +447,9 @@ static axmul_status forward(const axmul_model *m, const axmul_net_options *o, co
         if (scores)
             memcpy(scores, a, (size_t)n * classes * sizeof(float));
     }
+    for (int i = 0; saved && i < m->nl; i++)
+        free(saved[i]);
+    free(saved);
     if (ws == &local) {
         free(local.a);
         free(local.b);

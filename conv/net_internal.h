@@ -17,7 +17,8 @@ typedef enum {
     AXMUL__L_BATCHNORM, /* inference: y = (x - mean) / sqrt(variance + epsilon) * gamma + beta */
     AXMUL__L_RELU6,     /* min(max(x, 0), 6) */
     AXMUL__L_GLOBALAVG, /* mean over h and w: (h, w, c) -> (1, 1, c) */
-    AXMUL__L_GLOBALMAX  /* max over h and w */
+    AXMUL__L_GLOBALMAX, /* max over h and w */
+    AXMUL__L_ADD        /* elementwise sum of two earlier layers' outputs (residual blocks) */
 } axmul__layer_kind;
 
 typedef struct {
@@ -36,6 +37,12 @@ typedef struct {
     size_t nbn[4];
     char bnfile[4][128];
     float eps;
+    /* graph: src is 1 + the index of the layer whose output is this layer's input (0: the
+     * previous layer's, or the network's input for layer 0; zero-initialised layers are a
+     * chain); add: the indices of its two operands; saved: a later layer reads this layer's
+     * output out of order, so the forward pass keeps a copy */
+    int src, add[2], saved;
+    char src_name[64], add_name[2][64];
     int has_range;
     axmul_range in_range; /* calibrated input range (conv2d, dense) */
     /* shapes, resolved at load: input and output h, w, c (dense/flatten: h = w = 1) */

@@ -90,11 +90,13 @@ axmul_status axmul_model_train(axmul_model *m, const float *x, const uint8_t *la
         if (l->kind == AXMUL__L_SOFTMAX && i != m->nl - 1)
             return axmul__fail(AXMUL_ERR_UNSUPPORTED, "softmax must be the last layer");
         if (l->kind == AXMUL__L_BATCHNORM || l->kind == AXMUL__L_RELU6 ||
-            l->kind == AXMUL__L_GLOBALAVG || l->kind == AXMUL__L_GLOBALMAX)
+            l->kind == AXMUL__L_GLOBALAVG || l->kind == AXMUL__L_GLOBALMAX ||
+            l->kind == AXMUL__L_ADD || l->src)
             return axmul__fail(AXMUL_ERR_UNSUPPORTED,
-                               "training supports conv2d, dense, avgpool, maxpool, relu, flatten "
-                               "and softmax layers (layer %s is %s)",
-                               l->name, axmul_model_layer_type(m, i));
+                               "training supports chains of conv2d, dense, avgpool, maxpool, "
+                               "relu, flatten and softmax layers (layer %s is %s%s)",
+                               l->name, axmul_model_layer_type(m, i),
+                               l->src ? " with an \"input\"" : "");
     }
     const int classes = axmul_model_classes(m);
     for (int i = 0; i < n; i++) /* a label indexes the output row */
@@ -200,6 +202,7 @@ axmul_status axmul_model_train(axmul_model *m, const float *x, const uint8_t *la
                 case AXMUL__L_RELU6:
                 case AXMUL__L_GLOBALAVG:
                 case AXMUL__L_GLOBALMAX:
+                case AXMUL__L_ADD:
                     break;
                 case AXMUL__L_AVGPOOL:
                 case AXMUL__L_MAXPOOL:
@@ -298,6 +301,7 @@ axmul_status axmul_model_train(axmul_model *m, const float *x, const uint8_t *la
                 case AXMUL__L_RELU6:
                 case AXMUL__L_GLOBALAVG:
                 case AXMUL__L_GLOBALMAX:
+                case AXMUL__L_ADD:
                     break;
                 case AXMUL__L_AVGPOOL:
                 case AXMUL__L_MAXPOOL:

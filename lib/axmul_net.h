@@ -77,7 +77,7 @@ axmul_status axmul_model_create_lenet5(uint64_t seed, axmul_model **out);
 
 int axmul_model_num_layers(const axmul_model *m);
 /* Type of layer i: "conv2d", "dense", "avgpool", "maxpool", "globalavgpool", "globalmaxpool",
- * "batchnorm", "relu", "relu6", "flatten", "softmax". */
+ * "batchnorm", "relu", "relu6", "flatten", "softmax", "add". */
 const char *axmul_model_layer_type(const axmul_model *m, int i);
 const char *axmul_model_layer_name(const axmul_model *m, int i);
 /* Input shape (height, width, channels). */

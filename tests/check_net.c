@@ -465,6 +465,138 @@ START_TEST(test_unnamed_layers_saved_apart)
 }
 END_TEST
 
+/* Loads json (written into dir) and returns the scores of n images, float or with the exact
+ * table after calibrating on the same images; frees the model. */
+static void graph_scores(const char *dir, const char *json, const float *x, int n, int exact,
+                         float *scores)
+{
+    write_file(dir, "model.json", json);
+    axmul_model *m;
+    ck_assert_msg(axmul_model_load(dir, &m) == AXMUL_OK, "%s", axmul_error_detail());
+    axmul_net_options o;
+    axmul_net_options_init(&o);
+    axmul_table *ex = NULL;
+    if (exact) {
+        ck_assert_int_eq(axmul_model_calibrate(m, x, n, 3, 0), AXMUL_OK);
+        ck_assert_int_eq(axmul_table_create_exact(0, &ex), AXMUL_OK);
+        o.table = ex;
+        o.approx = AXMUL_APPROX_ALL;
+    }
+    uint8_t pred[64];
+    ck_assert_int_eq(axmul_model_predict(m, &o, x, n, pred, scores), AXMUL_OK);
+    axmul_table_free(ex);
+    axmul_model_free(m);
+}
+
+/* Residual graphs: "input" reads an earlier layer's output, "add" sums two. Each graph is checked
+ * against a chain that computes the same numbers: a layer skipped by "input" is as if absent, and
+ * add(c, c) is the conv with doubled weights (exact in float). The last layer's 4x4x2 output is
+ * the score vector; float and exact-table networks (calibrated in batches of 3 of the 7 images),
+ * and the graph saved and reloaded. */
+START_TEST(test_residual_graphs)
+{
+    enum { N = 7, OUT = 4 * 4 * 2 };
+    char *dir = tu_mkdtemp(), sub[4200];
+    uint64_t s = tu_seed() ^ 0x6a;
+    float x[N * 4 * 4 * 2], w1[2 * 2 * 2 * 3], w1x2[2 * 2 * 2 * 3], w2[3 * 3 * 3 * 3], w3[3 * 2];
+    for (size_t i = 0; i < sizeof x / sizeof x[0]; i++)
+        x[i] = tu_randf(&s, -1.0f, 1.0f);
+    for (size_t i = 0; i < sizeof w1 / sizeof w1[0]; i++)
+        w1x2[i] = 2.0f * (w1[i] = tu_randf(&s, -1.0f, 1.0f));
+    for (size_t i = 0; i < sizeof w2 / sizeof w2[0]; i++)
+        w2[i] = tu_randf(&s, -1.0f, 1.0f);
+    for (size_t i = 0; i < sizeof w3 / sizeof w3[0]; i++)
+        w3[i] = tu_randf(&s, -1.0f, 1.0f);
+    size_t s1[4] = {2, 2, 2, 3}, s2[4] = {3, 3, 3, 3}, s3[4] = {1, 1, 3, 2};
+    save_tensor(dir, "w1.npy", w1, s1, 4);
+    save_tensor(dir, "w1x2.npy", w1x2, s1, 4);
+    save_tensor(dir, "w2.npy", w2, s2, 4);
+    save_tensor(dir, "w3.npy", w3, s3, 4);
+    const char *head = "{\"format\": \"axmul-model\", \"version\": 1, \"input_shape\": [4, 4, 2], "
+                       "\"layers\": [",
+               *c1 = "{\"type\": \"conv2d\", \"name\": \"c1\", \"filters\": 3, \"kernel_size\": 2, "
+                     "\"padding\": \"same\", \"weights\": \"w1.npy\"}, ",
+               *c1x2 =
+                   "{\"type\": \"conv2d\", \"name\": \"c1\", \"filters\": 3, \"kernel_size\": 2, "
+                   "\"padding\": \"same\", \"weights\": \"w1x2.npy\"}, ",
+               *c2 = "{\"type\": \"conv2d\", \"name\": \"c2\", \"filters\": 3, \"kernel_size\": 3, "
+                     "\"padding\": \"same\", \"weights\": \"w2.npy\"}, ",
+               *c3 = "{\"type\": \"conv2d\", \"name\": \"c3\", \"filters\": 2, \"kernel_size\": 1, "
+                     "\"weights\": \"w3.npy\"",
+               *r1 = "{\"type\": \"relu\", \"name\": \"r1\"}, ";
+    char skip[2048], chain[2048], twice[2048], doubled[2048];
+    /* c1 -> r1 -> c2 -> c3 reading r1; the chain without c2 */
+    snprintf(skip, sizeof skip, "%s%s%s%s%s, \"input\": \"r1\"}]}", head, c1, r1, c2, c3);
+    snprintf(chain, sizeof chain, "%s%s%s%s}]}", head, c1, r1, c3);
+    /* add(c1, c1) -> relu -> c3; the chain with doubled c1 weights */
+    snprintf(twice, sizeof twice, "%s%s{\"type\": \"add\", \"inputs\": [\"c1\", \"c1\"]}, %s%s}]}",
+             head, c1, r1, c3);
+    snprintf(doubled, sizeof doubled, "%s%s%s%s}]}", head, c1x2, r1, c3);
+    const char *graph[2] = {skip, twice}, *same[2] = {chain, doubled};
+    for (int g = 0; g < 2; g++)
+        for (int exact = 0; exact < 2; exact++) {
+            float a[N * OUT], b[N * OUT];
+            graph_scores(dir, same[g], x, N, exact, b);
+            graph_scores(dir, graph[g], x, N, exact, a);
+            ck_assert_msg(memcmp(a, b, sizeof a) == 0, "%s graph, %s: scores differ",
+                          g ? "add" : "input", exact ? "exact table" : "float");
+        }
+    /* the add graph saved and reloaded (model.json written with its "inputs") */
+    write_file(dir, "model.json", twice);
+    axmul_model *m, *m2;
+    ck_assert_int_eq(axmul_model_load(dir, &m), AXMUL_OK);
+    ck_assert_str_eq(axmul_model_layer_type(m, 1), "add");
+    snprintf(sub, sizeof sub, "%s/saved", dir);
+    ck_assert_int_eq(axmul_model_save(m, sub), AXMUL_OK);
+    ck_assert_msg(axmul_model_load(sub, &m2) == AXMUL_OK, "%s", axmul_error_detail());
+    axmul_net_options o;
+    axmul_net_options_init(&o);
+    float a[N * OUT], b[N * OUT];
+    uint8_t pred[N];
+    ck_assert_int_eq(axmul_model_predict(m, &o, x, N, pred, a), AXMUL_OK);
+    ck_assert_int_eq(axmul_model_predict(m2, &o, x, N, pred, b), AXMUL_OK);
+    ck_assert_mem_eq(a, b, sizeof a);
+    /* a graph does not train */
+    uint8_t lab[N] = {0};
+    axmul_train_options to;
+    axmul_train_options_init(&to);
+    ck_assert_int_eq(axmul_model_train(m, x, lab, N, &to), AXMUL_ERR_UNSUPPORTED);
+    axmul_model_free(m);
+    axmul_model_free(m2);
+
+    /* bad references, each named */
+    const struct {
+        const char *json, *needle;
+    } bad[] = {
+        {"{\"type\": \"add\", \"inputs\": [\"c1\"]}", "\"inputs\" must name two earlier layers"},
+        {"{\"type\": \"add\", \"inputs\": [\"c1\", \"nope\"]}",
+         "inputs 'nope' is not an earlier layer"},
+        {"{\"type\": \"add\", \"inputs\": [\"c1\", \"later\"]}, {\"type\": \"relu\", \"name\": "
+         "\"later\"}",
+         "inputs 'later' is not an earlier layer"},
+        {"{\"type\": \"add\", \"inputs\": [\"c1\", \"c1\"], \"input\": \"c1\"}", "add layers take"},
+        {"{\"type\": \"relu\", \"input\": 3}", "\"input\" must name an earlier layer"},
+        {"{\"type\": \"relu\", \"name\": \"r\"}, {\"type\": \"relu\", \"name\": \"r\"}, "
+         "{\"type\": \"relu\", \"input\": \"r\"}",
+         "input 'r' names 2 layers"},
+        {"{\"type\": \"maxpool\", \"name\": \"p\"}, {\"type\": \"add\", \"inputs\": [\"c1\", "
+         "\"p\"]}",
+         "adds c1 (4x4x3) and p (2x2x3)"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        char j[2048];
+        snprintf(j, sizeof j, "%s%s%s]}", head, c1, bad[k].json);
+        write_file(dir, "model.json", j);
+        m = (axmul_model *)0x1;
+        ck_assert_int_ne(axmul_model_load(dir, &m), AXMUL_OK);
+        ck_assert_ptr_null(m);
+        ck_assert_msg(strstr(axmul_error_detail(), bad[k].needle) != NULL,
+                      "case %zu: '%s' should mention '%s'", k, axmul_error_detail(), bad[k].needle);
+    }
+    tu_rmdir(dir);
+}
+END_TEST
+
 /* Batch norm, ReLU6 and global average/max pooling, read out through an identity dense layer,
  * against a direct computation with the documented float32 formulas; then saved and reloaded. */
 START_TEST(test_batchnorm_relu6_global_pools)
@@ -803,6 +935,7 @@ int main(void)
     tcase_add_test(tc, test_pooling_matches_direct);
     tcase_add_test(tc, test_batchnorm_relu6_global_pools);
     tcase_add_test(tc, test_unnamed_layers_saved_apart);
+    tcase_add_test(tc, test_residual_graphs);
     tcase_add_test(tc, test_threads_do_not_change_results);
     tcase_add_test(tc, test_model_bad_inputs);
     tcase_add_test(tc, test_training_deterministic);

@@ -13,4 +13,4 @@ seed=${AXMUL_TEST_SEED:-$(date +%s)}
 echo "random seed: $seed (replay with AXMUL_TEST_SEED=$seed)"
 "$PY" "$top_srcdir/tests/torch_oracle.py" "$top_builddir/conv/axconv-test" "$top_srcdir" "$T" "$seed" ||
     fail "torch oracle (replay with AXMUL_TEST_SEED=$seed)"
-pass "9 conv cases bit-identical to torch; two CNNs exported from torch (IDX and npy data) calibrated and run as torch runs them"
+pass "9 conv cases bit-identical to torch; three CNNs exported from torch (LeNet-like on IDX; MobileNet- and ResNet-style on npy data) calibrated and run as torch runs them"

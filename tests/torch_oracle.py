@@ -204,6 +204,120 @@ def write_model(out, name, channels, layers):
                    "input_shape": [28, 28, channels], "layers": layers}, f, indent=2)
 
 
+def batch_norm(m, x, engine):
+    """torch's batch norm, or (engine) the engine's float32 scale and offset per channel."""
+    if not engine:
+        return F.batch_norm(x, m.running_mean, m.running_var, m.weight, m.bias, False, 0, m.eps)
+    scale = m.weight.float() / torch.sqrt(m.running_var.float() + np.float32(m.eps))
+    offset = m.bias.float() - m.running_mean.float() * scale
+    return x * scale[:, None, None] + offset[:, None, None]
+
+
+def trained_looking(*bns):
+    for bn in bns:  # statistics that are not identities
+        torch.nn.init.uniform_(bn.weight, 1, 4)
+        torch.nn.init.uniform_(bn.bias, -0.5, 2)
+        torch.nn.init.uniform_(bn.running_mean, -0.2, 0.2)
+        torch.nn.init.uniform_(bn.running_var, 0.01, 0.2)
+
+
+def global_avg(x, engine):
+    if not engine:
+        return F.adaptive_avg_pool2d(x, 1).flatten(1)
+    flat = x.flatten(2)  # the engine adds the pixels in order
+    acc = torch.zeros_like(flat[..., 0])
+    for p in range(flat.shape[-1]):
+        acc = acc + flat[..., p]
+    return acc / flat.shape[-1]
+
+
+class ResNet(torch.nn.Module):
+    """Two residual blocks (He et al., CVPR 2016): one with an identity shortcut, one that
+    halves the image with a strided 1x1 conv + batch norm on the shortcut."""
+
+    def __init__(self, channels):
+        super().__init__()
+        conv, bn = torch.nn.Conv2d, torch.nn.BatchNorm2d
+        self.conv1, self.bn1 = conv(channels, 8, 3, padding=1), bn(8)
+        self.conv_a, self.bn_a = conv(8, 8, 3, padding=1), bn(8)
+        self.conv_b, self.bn_b = conv(8, 8, 3, padding=1), bn(8)
+        self.conv_c, self.bn_c = conv(8, 16, 3, stride=2, padding=1), bn(16)
+        self.conv_d, self.bn_d = conv(16, 16, 3, padding=1), bn(16)
+        self.conv_s, self.bn_s = conv(8, 16, 1, stride=2), bn(16)
+        self.fc2 = torch.nn.Linear(16, 10)
+        trained_looking(self.bn1, self.bn_a, self.bn_b, self.bn_c, self.bn_d, self.bn_s)
+        for b in (self.bn_b, self.bn_d, self.bn_s):  # keep the sums' scale moderate
+            torch.nn.init.uniform_(b.weight, 0.2, 0.6)
+
+    # (name, conv, batch norm) in the order of the exported layers
+    def units(self):
+        return [("conv1", self.conv1, self.bn1), ("conv_a", self.conv_a, self.bn_a),
+                ("conv_b", self.conv_b, self.bn_b), ("conv_c", self.conv_c, self.bn_c),
+                ("conv_d", self.conv_d, self.bn_d), ("conv_s", self.conv_s, self.bn_s)]
+
+    def forward(self, x, layer=None):
+        lay = layer or (lambda name, a, w, b, op: op(a, w) + b.reshape(b.shape + (1,) * (a.dim() - 2)))
+        u = {name: (c, b) for name, c, b in self.units()}
+
+        def unit(name, x):
+            c, b = u[name]
+            y = lay(name, x, c.weight, c.bias,
+                    lambda a, w: F.conv2d(a, w, stride=c.stride, padding=c.padding))
+            return batch_norm(b, y, layer is not None)
+
+        stem = F.relu(unit("conv1", x))
+        b1 = F.relu(unit("conv_b", F.relu(unit("conv_a", stem))) + stem)
+        main = unit("conv_d", F.relu(unit("conv_c", b1)))
+        out = F.relu(main + unit("conv_s", b1))
+        return lay("fc2", global_avg(out, layer is not None), self.fc2.weight, self.fc2.bias,
+                   F.linear)
+
+
+def export_resnet(net, out):
+    """doc/models.md's PyTorch recipe for a graph: "input" and "add" layers."""
+    def save(name, a):
+        np.save(os.path.join(out, name), np.ascontiguousarray(a.detach().numpy()).astype("<f4"))
+
+    units = {name: (c, b) for name, c, b in net.units()}
+    layers = []
+
+    def unit(name, src=None):
+        c, bn = units[name]
+        save(name + "_weights.npy", c.weight.permute(2, 3, 1, 0))
+        save(name + "_bias.npy", c.bias)
+        p = c.padding[0]
+        layers.append({"type": "conv2d", "name": name, "filters": c.out_channels,
+                       "kernel_size": list(c.kernel_size), "strides": list(c.stride),
+                       "padding": [p, p, p, p], "weights": name + "_weights.npy",
+                       "bias": name + "_bias.npy"})
+        if src:
+            layers[-1]["input"] = src
+        for key, t in (("gamma", bn.weight), ("beta", bn.bias), ("moving_mean", bn.running_mean),
+                       ("moving_variance", bn.running_var)):
+            save("%s_bn_%s.npy" % (name, key), t)
+        layers.append({"type": "batchnorm", "name": name + "_bn", "epsilon": bn.eps,
+                       **{k: "%s_bn_%s.npy" % (name, k)
+                          for k in ("gamma", "beta", "moving_mean", "moving_variance")}})
+
+    unit("conv1")
+    layers.append({"type": "relu", "name": "stem"})
+    unit("conv_a")
+    layers.append({"type": "relu"})
+    unit("conv_b")
+    layers += [{"type": "add", "inputs": ["conv_b_bn", "stem"]}, {"type": "relu", "name": "b1"}]
+    unit("conv_c")
+    layers.append({"type": "relu"})
+    unit("conv_d")
+    unit("conv_s", src="b1")
+    layers += [{"type": "add", "inputs": ["conv_d_bn", "conv_s_bn"]}, {"type": "relu"},
+               {"type": "globalavgpool"}]
+    save("fc2_weights.npy", net.fc2.weight.T)
+    save("fc2_bias.npy", net.fc2.bias)
+    layers += [{"type": "dense", "name": "fc2", "units": 10, "weights": "fc2_weights.npy",
+                "bias": "fc2_bias.npy"}, {"type": "softmax"}]
+    write_model(out, "resnet", net.conv1.in_channels, layers)
+
+
 class MobileNet(torch.nn.Module):
     """MobileNet-v1's pattern: conv, batch norm, ReLU6; depthwise; pointwise; global average
     pooling; dense."""
@@ -217,11 +331,7 @@ class MobileNet(torch.nn.Module):
         self.pw = torch.nn.Conv2d(8, 16, 1)
         self.bn3 = torch.nn.BatchNorm2d(16)
         self.fc2 = torch.nn.Linear(16, 10)
-        for bn in (self.bn1, self.bn2, self.bn3):  # trained-looking statistics, not identities
-            torch.nn.init.uniform_(bn.weight, 1, 4)
-            torch.nn.init.uniform_(bn.bias, -0.5, 2)
-            torch.nn.init.uniform_(bn.running_mean, -0.2, 0.2)
-            torch.nn.init.uniform_(bn.running_var, 0.01, 0.2)
+        trained_looking(self.bn1, self.bn2, self.bn3)
 
     def forward(self, x, layer=None):
         """As Net.forward; with a layer function, batch norm and global pooling follow the
@@ -229,11 +339,7 @@ class MobileNet(torch.nn.Module):
         lay = layer or (lambda name, a, w, b, op: op(a, w) + b.reshape(b.shape + (1,) * (a.dim() - 2)))
 
         def bn(m, x):
-            if layer is None:
-                return F.batch_norm(x, m.running_mean, m.running_var, m.weight, m.bias, False, 0, m.eps)
-            scale = m.weight.float() / torch.sqrt(m.running_var.float() + np.float32(m.eps))
-            offset = m.bias.float() - m.running_mean.float() * scale
-            return x * scale[:, None, None] + offset[:, None, None]
+            return batch_norm(m, x, layer is not None)
 
         x = lay("conv1", x, self.conv1.weight, self.conv1.bias,
                 lambda a, w: F.conv2d(a, w, stride=2, padding=1))
@@ -242,14 +348,7 @@ class MobileNet(torch.nn.Module):
         x = F.relu6(bn(self.bn2, x))
         x = lay("pw", x, self.pw.weight, self.pw.bias, F.conv2d)
         x = F.relu(bn(self.bn3, x))
-        if layer is None:
-            x = F.adaptive_avg_pool2d(x, 1).flatten(1)
-        else:
-            flat = x.flatten(2)
-            acc = torch.zeros_like(flat[..., 0])
-            for p in range(flat.shape[-1]):
-                acc = acc + flat[..., p]
-            x = acc / flat.shape[-1]
+        x = global_avg(x, layer is not None)
         return lay("fc2", x, self.fc2.weight, self.fc2.bias, F.linear)
 
 
@@ -358,13 +457,13 @@ def margins(logits):
     return (top[:, 0] - top[:, 1]).numpy()
 
 
-def check_net(axc, src, work, rng, channels, n=400):
-    """channels 1: Net on the data set as IDX files (mnist:DIR); else MobileNet on Keras-style
-    .npy arrays (npy:DIR)."""
-    kind = Net if channels == 1 else MobileNet
+def check_net(axc, src, work, rng, kind, n=400):
+    """Net: 1 channel, the data set as IDX files (mnist:DIR); the others 3 channels as
+    Keras-style .npy arrays (npy:DIR)."""
+    channels = 1 if kind is Net else 3
     torch.manual_seed(int(rng.integers(0, 2 ** 31)))
-    model = os.path.join(work, "model%d" % channels)
-    data = os.path.join(work, "data%d" % channels)
+    model = os.path.join(work, "model_" + kind.__name__)
+    data = os.path.join(work, "data_" + kind.__name__)
     os.makedirs(model, exist_ok=True)
     os.makedirs(data, exist_ok=True)
     spec = ("mnist:" if channels == 1 else "npy:") + data
@@ -395,7 +494,7 @@ def check_net(axc, src, work, rng, channels, n=400):
             break
     else:
         fail("net: 20 random networks predicted fewer than 5 classes on the test images")
-    (export if channels == 1 else export_mobile)(net, model)
+    {Net: export, MobileNet: export_mobile, ResNet: export_resnet}[kind](net, model)
     if channels == 1:
         write_idx(data, "t10k", img[:n].numpy(), pred_f)
         write_idx(data, "train", img[n:].numpy(), np.zeros(n, dtype=np.uint8))
@@ -421,8 +520,8 @@ def check_net(axc, src, work, rng, channels, n=400):
         r = ranges.get(name)
         if r is None or abs(r[0] - lo) > 1e-5 * max(1, abs(lo)) or abs(r[1] - hi) > 1e-5 * max(1, abs(hi)):
             fail("net: calibrated range of %s is %s, torch sees [%g, %g]" % (name, r, lo, hi))
-    print("ok net (%s): calibrate wrote the input ranges torch's float network sees (%d layers)"
-          % (spec.split(":")[0], len(seen)))
+    print("ok net %s (%s): calibrate wrote the input ranges torch's float network sees (%d layers)"
+          % (kind.__name__, spec.split(":")[0], len(seen)))
 
     table = os.path.join(src, "tables", "mul8u_1JFF.bin")
     fnet = kind(channels).float().eval()
@@ -501,8 +600,8 @@ def main():
     rng = np.random.default_rng(seed)
     for case in CONV_CASES:
         check_conv(axc, src, work, rng, case)
-    check_net(axc, src, work, rng, 1)
-    check_net(axc, src, work, rng, 3)
+    for kind in (Net, MobileNet, ResNet):
+        check_net(axc, src, work, rng, kind)
     return 0
 
 
