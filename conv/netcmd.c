@@ -355,6 +355,8 @@ int axmul__cmd_calibrate(int argc, char **argv)
 /* ---------------------------------------------------------------- net */
 
 #define SNR_IMAGES 1000
+/* the model loader's limit */
+#define NET_MAX_LAYERS 1000
 
 typedef struct {
     int nl;
@@ -761,9 +763,10 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
     snr_t snr = {0};
     axmul_net_workspace *ws = NULL;
     axmul__report *rep = NULL;
-    int pl_n = 0, pl_idx[64], pl_h[64], pl_w[64], pl_c[64];
-    const char *pl_names[64];
-    float *samples[64] = {0};
+    int pl_n = 0, pl_idx[NET_MAX_LAYERS], pl_h[NET_MAX_LAYERS], pl_w[NET_MAX_LAYERS],
+        pl_c[NET_MAX_LAYERS];
+    const char *pl_names[NET_MAX_LAYERS];
+    float *samples[NET_MAX_LAYERS] = {0};
     snr.nl = nl;
     snr.limit = n < SNR_IMAGES ? n : SNR_IMAGES;
     snr.exact = calloc((size_t)nl, sizeof *snr.exact);
@@ -771,10 +774,11 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
     snr.sig = calloc((size_t)nl, sizeof *snr.sig);
     snr.err = calloc((size_t)nl, sizeof *snr.err);
     double exact_acc[2] = {-1, -1};
-    float *exact_out[2][64] = {{0}};
+    float *exact_out[2][NET_MAX_LAYERS] = {{0}};
     if (!x || !pf || !pa || !ah || !wh || !snr.exact || !snr.per || !snr.sig || !snr.err ||
-        nl > 64) {
-        errorf(nl > 64 ? "models of more than 64 layers are not supported" : "out of memory");
+        nl > NET_MAX_LAYERS) {
+        errorf(nl > NET_MAX_LAYERS ? "models of more than 1000 layers are not supported"
+                                   : "out of memory");
         rc = EXIT_USAGE;
         goto out;
     }
@@ -971,7 +975,7 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
             }
             free(pb.s);
         }
-        char snrtxt[1024] = "";
+        char snrtxt[NET_MAX_LAYERS * 24] = ""; /* at most 20 characters per layer */
         size_t sl = 0;
         int first_snr = 1;
         for (int i = 0; i < nl; i++) {
@@ -1024,8 +1028,8 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
         }
         done_tables++;
         if (rep) {
-            double snrv[64];
-            const float *sa[64], *se[64];
+            double snrv[NET_MAX_LAYERS];
+            const float *sa[NET_MAX_LAYERS], *se[NET_MAX_LAYERS];
             for (int k = 0; k < pl_n; k++) {
                 int i = pl_idx[k];
                 snrv[k] = snr.err[i] > 0 ? 10.0 * log10(snr.sig[i] / snr.err[i]) : INFINITY;

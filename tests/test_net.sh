@@ -63,6 +63,18 @@ run 2 "$C" net --model "$M" --mtab "$D4" --dataset "npy:$T/npy3"
 expect_err "expects 28x28x1 inputs but npy:$T/npy3 has 28x28x3 images"
 pass "npy:DIR data sets: the test set as .npy arrays predicts as the IDX files; shapes checked"
 
+# a deep model (ResNet-20 has about 70 layers): LeNet-5 with 70 more ReLU layers after its first
+# (idempotent) predicts exactly as LeNet-5, with a report of its layers
+mkdir "$T/deep"
+cp "$M"/*.npy "$T/deep/"
+perl -0pe 's/("name": "relu1"\s*\})/$1 . (", {\"type\": \"relu\"}" x 70)/e' "$M/model.json" > "$T/deep/model.json"
+[ "$(grep -o '"type": "relu"' "$T/deep/model.json" | wc -l)" -eq 74 ] || fail "deep model: $(head -c 300 "$T/deep/model.json")"
+run 0 "$C" net --model "$M" --mtab "$D4" --limit 300 --predictions "$T/pshallow" --quiet
+run 0 "$C" net --model "$T/deep" --mtab "$D4" --limit 300 --predictions "$T/pdeep" --report "$T/deeprep" --quiet
+cmp -s "$T/pshallow" "$T/pdeep" || fail "81-layer model predicts differently"
+[ -f "$T/deeprep/index.html" ] || fail "81-layer model: no report"
+pass "an 81-layer model runs and reports (models up to 1000 layers)"
+
 # operand histograms feed axmul-verify's data-aware metrics
 run 0 "$C" net --model "$M" --mtab "$D4" --limit 200 --dump-operands "$T/ops" --quiet
 for f in activations weights conv1_activations conv2_weights; do
