@@ -63,3 +63,14 @@ fixtures=${AXMUL_FIXTURES:-$top_srcdir/../shared/fixtures/tfapprox-axmul_8x8}
 have_fixtures() {
     [ -f "$fixtures/mul8u_1JFF.bin" ]
 }
+
+# python_with MODULES: a Python 3 that imports MODULES ("numpy, torch"), or nothing. Debian's
+# /usr/bin/python3 first: a python3 earlier on PATH (pyenv, a venv) may lack Debian's packages.
+python_with() {
+    for p in /usr/bin/python3 python3; do
+        if command -v "$p" >/dev/null && "$p" -c "import $1" 2>/dev/null; then
+            echo "$p"
+            return
+        fi
+    done
+}

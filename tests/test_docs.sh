@@ -3,10 +3,7 @@
 # (tests/doc_recipes.py; needs NumPy, Debian's python3-numpy). The PyTorch recipe is run by
 # test_torch.sh.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
-PY=""
-for p in /usr/bin/python3 python3; do
-    if command -v "$p" >/dev/null && "$p" -c 'import numpy' 2>/dev/null; then PY=$p; break; fi
-done
+PY=$(python_with "numpy")
 [ -n "$PY" ] || skip "NumPy not installed (Debian: python3-numpy): documentation recipe test skipped"
 "$PY" "$top_srcdir/tests/doc_recipes.py" "$top_builddir/conv/axconv-test" "$top_srcdir" "$T" ||
     fail "doc/models.md's Keras recipe"

@@ -3,10 +3,7 @@
 # (Debian's python3-numpy). Skips when NumPy is absent; the core suite does not need it.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 C="$top_builddir/conv/axconv-test"
-PY=""
-for p in /usr/bin/python3 python3; do
-    if command -v "$p" >/dev/null && "$p" -c 'import numpy' 2>/dev/null; then PY=$p; break; fi
-done
+PY=$(python_with "numpy")
 [ -n "$PY" ] || skip "NumPy not installed (Debian: python3-numpy): oracle test skipped"
 perl -e 'binmode STDOUT; print pack("v*", map { my ($a, $b) = (int($_ / 256), $_ % 256); ($a * $b + 3 * $a + ($b ^ 0x55)) & 0xffff } 0..65535)' > "$T/approx.bin"
 i=0

@@ -4,10 +4,7 @@
 # axconv-test calibrate/net (tests/torch_oracle.py). Skips when torch is absent; the core suite
 # does not need it. Random tensors: AXMUL_TEST_SEED replays a run.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
-PY=""
-for p in /usr/bin/python3 python3; do
-    if command -v "$p" >/dev/null && "$p" -c 'import numpy, torch' 2>/dev/null; then PY=$p; break; fi
-done
+PY=$(python_with "numpy, torch")
 [ -n "$PY" ] || skip "PyTorch not installed (Debian: python3-torch): torch oracle test skipped"
 seed=${AXMUL_TEST_SEED:-$(date +%s)}
 echo "random seed: $seed (replay with AXMUL_TEST_SEED=$seed)"
