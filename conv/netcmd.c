@@ -1108,12 +1108,12 @@ out:
     axmul__tool_rows_close(&rows);
     if (rep)
         axmul__report_end(rep);
-    for (int i = 0; i < 64; i++)
+    for (int i = 0; i < NET_MAX_LAYERS; i++)
         free(samples[i]);
     axmul_net_workspace_free(ws);
     for (int s = 0; s < 2; s++) {
         free(pe[s]);
-        for (int i = 0; i < 64; i++)
+        for (int i = 0; i < NET_MAX_LAYERS; i++)
             free(exact_out[s][i]);
     }
     free(x);
