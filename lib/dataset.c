@@ -23,19 +23,29 @@ struct axmul_dataset {
 #define DATASET_MAX_SIDE 4096
 #define DATASET_MAX_CHANNELS 4096
 
-axmul_status axmul__dataset_wrap(size_t count, int rows, int cols, int channels, uint8_t *images,
-                                 uint8_t *labels, axmul_dataset **out)
+axmul_status axmul__dataset_wrap(const char *name, size_t count, size_t rows, size_t cols,
+                                 size_t channels, uint8_t *images, uint8_t *labels,
+                                 axmul_dataset **out)
 {
-    axmul_dataset *d = calloc(1, sizeof *d);
-    if (!d) {
+    axmul_status s = AXMUL_OK;
+    axmul_dataset *d = NULL;
+    if (count < 1 || rows < 1 || cols < 1 || channels < 1 || rows > DATASET_MAX_SIDE ||
+        cols > DATASET_MAX_SIDE || channels > DATASET_MAX_CHANNELS)
+        s = axmul__fail(AXMUL_ERR_SHAPE, "%s: %zu images of %zux%zux%zu pixels are implausible",
+                        name, count, rows, cols, channels);
+    else if (count > INT32_MAX) /* image counts are int in the tools and the network API */
+        s = axmul__fail(AXMUL_ERR_SIZE, "%s: %zu images, at most %d", name, count, INT32_MAX);
+    else if (!(d = calloc(1, sizeof *d)))
+        s = axmul__fail(AXMUL_ERR_NOMEM, "out of memory");
+    if (s != AXMUL_OK) {
         free(images);
         free(labels);
-        return axmul__fail(AXMUL_ERR_NOMEM, "out of memory");
+        return s;
     }
     d->count = count;
-    d->rows = rows;
-    d->cols = cols;
-    d->channels = channels;
+    d->rows = (int)rows;
+    d->cols = (int)cols;
+    d->channels = (int)channels;
     d->images = images;
     d->labels = labels;
     *out = d;
@@ -70,19 +80,7 @@ axmul_status axmul_dataset_load_npy(const char *images_path, const char *labels_
                         nd);
         goto out;
     }
-    const size_t channels = nd == 4 ? sh[3] : 1;
-    if (sh[0] < 1 || sh[1] < 1 || sh[2] < 1 || channels < 1 || sh[1] > DATASET_MAX_SIDE ||
-        sh[2] > DATASET_MAX_SIDE || channels > DATASET_MAX_CHANNELS) {
-        s = axmul__fail(AXMUL_ERR_SHAPE,
-                        "%s: images of %zux%zux%zu pixels (N = %zu) are implausible", images_path,
-                        sh[1], sh[2], channels, sh[0]);
-        goto out;
-    }
     const size_t n = sh[0];
-    if (n > INT32_MAX) { /* image counts are int in the tools and the network API */
-        s = axmul__fail(AXMUL_ERR_SIZE, "%s: %zu images, at most %d", images_path, n, INT32_MAX);
-        goto out;
-    }
     const int lnd = axmul_npy_ndim(lb);
     const size_t *lsh = axmul_npy_shape(lb);
     if (!(lnd == 1 || (lnd == 2 && lsh[1] == 1)) || lsh[0] != n) {
@@ -114,7 +112,7 @@ axmul_status axmul_dataset_load_npy(const char *images_path, const char *labels_
         labels[i] = (uint8_t)lv[i];
     }
     memcpy(images, axmul_npy_data(im), axmul_npy_count(im));
-    s = axmul__dataset_wrap(n, (int)sh[1], (int)sh[2], (int)channels, images, labels, out);
+    s = axmul__dataset_wrap(images_path, n, sh[1], sh[2], nd == 4 ? sh[3] : 1, images, labels, out);
     images = labels = NULL; /* owned by the data set, or freed by the wrapper */
 out:
     free(lv);

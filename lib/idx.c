@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <stdint.h>
 #include <zlib.h>
 
@@ -235,12 +234,6 @@ static axmul_status combine(idx_t im, idx_t lb, const char *images_path, const c
         return axmul__fail(AXMUL_ERR_SHAPE, "%s has %u images but %s has %u labels", images_path,
                            im.dims[0], labels_path, lb.dims[0]);
     }
-    if (im.dims[1] > 4096 || im.dims[2] > 4096) {
-        free(im.data);
-        free(lb.data);
-        return axmul__fail(AXMUL_ERR_FORMAT, "%s: images of %ux%u pixels are implausible",
-                           images_path, im.dims[1], im.dims[2]);
-    }
-    return axmul__dataset_wrap(im.dims[0], (int)im.dims[1], (int)im.dims[2], 1, im.data, lb.data,
+    return axmul__dataset_wrap(images_path, im.dims[0], im.dims[1], im.dims[2], 1, im.data, lb.data,
                                out);
 }

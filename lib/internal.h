@@ -36,9 +36,11 @@ int axmul__mul_size(size_t a, size_t b, size_t *out);
 void axmul__sha256(const void *data, size_t len, uint8_t digest[32]);
 
 struct axmul_dataset;
-/* A data set from its parts (lib/dataset.c): images are count x rows x cols x channels bytes;
- * images and labels are taken over, and freed on failure too. */
-axmul_status axmul__dataset_wrap(size_t count, int rows, int cols, int channels, uint8_t *images,
-                                 uint8_t *labels, struct axmul_dataset **out);
+/* A data set from its parts (lib/dataset.c), both loaders' one plausibility check: 1..4096 rows,
+ * columns and channels, 1..2^31 - 1 images (errors name name). images (count x rows x cols x
+ * channels bytes) and labels are taken over, and freed on failure too. */
+axmul_status axmul__dataset_wrap(const char *name, size_t count, size_t rows, size_t cols,
+                                 size_t channels, uint8_t *images, uint8_t *labels,
+                                 struct axmul_dataset **out);
 
 #endif

@@ -220,6 +220,9 @@ START_TEST(test_idx_bad_inputs)
     expect_idx_error(good, 16, 7, 1, "truncated");
     expect_idx_error(good, 16, 9, 0, "trailing");
     expect_idx_error(good, 10, 0, 0, "truncated IDX header");
+    /* the loaders' shared plausibility check: rows of 5000 pixels */
+    uint8_t wide[16] = {0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0x13, 0x88, 0, 0, 0, 1};
+    expect_idx_error(wide, 16, 10000, 0, "2 images of 5000x1x1 pixels are implausible");
     /* count mismatch between images and labels */
     char *dir = tu_mkdtemp(), spec[4300];
     make_set(dir, 0, 5, 2, 2, 4);
