@@ -148,6 +148,8 @@ axmul_status axmul__model_resolve(axmul_model *m, const char *name)
         l->ic = c;
         switch (l->kind) {
         case AXMUL__L_CONV: {
+            if (l->groups == -1) /* depthwise: one group per input channel */
+                l->groups = c;
             axmul_conv_desc d;
             axmul__layer_conv_desc(l, 1, h, w, c, &d);
             int oh, ow;
@@ -306,13 +308,12 @@ static const char *const bn_keys[4] = {"gamma", "beta", "moving_mean", "moving_v
 static axmul_status parse_batchnorm(json_t *jl, int i, const char *dir, const char *path,
                                     axmul__layer *l)
 {
-    const char *const *keys = bn_keys;
     axmul_status s;
     for (int k = 0; k < 4; k++) {
-        const char *f = json_string_value(json_object_get(jl, keys[k]));
+        const char *f = json_string_value(json_object_get(jl, bn_keys[k]));
         if (!f)
             return axmul__fail(AXMUL_ERR_FORMAT, "%s: layer %d (%s): \"%s\" file missing", path, i,
-                               l->name, keys[k]);
+                               l->name, bn_keys[k]);
         snprintf(l->bnfile[k], sizeof l->bnfile[k], "%s", f);
         if ((s = load_tensor(dir, f, path, i, &l->bn[k], &l->nbn[k])))
             return s;
@@ -386,7 +387,9 @@ static axmul_status parse_layer(json_t *jl, int i, const char *dir, const char *
             (!json_is_integer(g) || json_integer_value(g) < 1 || json_integer_value(g) > 1 << 20))
             return axmul__fail(AXMUL_ERR_FORMAT, "%s: layer %d: \"groups\" must be >= 1", path, i);
         l->groups = g ? (int)json_integer_value(g) : 1;
-        l->groups = depthwise ? -1 : l->groups; /* resolved from the input channels below */
+        l->groups = depthwise
+                        ? -1
+                        : l->groups; /* resolved from the input channels by axmul__model_resolve */
         json_t *f = json_object_get(jl, "filters");
         if (!json_is_integer(f) || json_integer_value(f) < 1 || json_integer_value(f) > 1 << 20)
             return axmul__fail(AXMUL_ERR_FORMAT,
@@ -604,8 +607,11 @@ axmul_status axmul_model_load(const char *dir, axmul_model **out)
     m->in_c = in[2];
     const char *nm = json_string_value(json_object_get(root, "name"));
     snprintf(m->name, sizeof m->name, "%s", nm ? nm : "model");
-    if (!json_is_array(layers) || json_array_size(layers) == 0 || json_array_size(layers) > 1000) {
-        s = axmul__fail(AXMUL_ERR_FORMAT, "%s: \"layers\" must be a non-empty list", path);
+    if (!json_is_array(layers) || json_array_size(layers) == 0 ||
+        json_array_size(layers) > AXMUL_MODEL_MAX_LAYERS) {
+        s = axmul__fail(AXMUL_ERR_FORMAT,
+                        "%s: \"layers\" must be a non-empty list of at most %d layers", path,
+                        AXMUL_MODEL_MAX_LAYERS);
         goto fail;
     }
     m->nl = (int)json_array_size(layers);
@@ -630,28 +636,6 @@ axmul_status axmul_model_load(const char *dir, axmul_model **out)
             }
     if ((s = link_layers(m, path)))
         goto fail;
-    /* depthwise: groups = input channels, resolved in order (channel counts follow the graph;
-     * -1: flat, where no conv can follow) */
-    {
-        int *cout = malloc((size_t)m->nl * sizeof *cout);
-        if (!cout) {
-            s = axmul__fail(AXMUL_ERR_NOMEM, "out of memory");
-            goto fail;
-        }
-        for (int i = 0; i < m->nl; i++) {
-            axmul__layer *l = &m->L[i];
-            int c = l->kind == AXMUL__L_ADD ? cout[l->add[0]]
-                    : l->src                ? cout[l->src - 1]
-                    : i                     ? cout[i - 1]
-                                            : m->in_c;
-            if (l->kind == AXMUL__L_CONV && l->groups == -1)
-                l->groups = c;
-            cout[i] = l->kind == AXMUL__L_CONV || l->kind == AXMUL__L_DENSE ? l->units
-                      : l->kind == AXMUL__L_FLATTEN                         ? -1
-                                                                            : c;
-        }
-        free(cout);
-    }
     if ((s = axmul__model_resolve(m, path)))
         goto fail;
     json_decref(root);
@@ -717,12 +701,11 @@ axmul_status axmul_model_save(const axmul_model *m, const char *dir)
             json_object_set_new(jl, "pool_size", pair(l->kh, l->kw));
             json_object_set_new(jl, "strides", pair(l->sh, l->sw));
         } else if (l->kind == AXMUL__L_BATCHNORM) {
-            const char *const *keys = bn_keys;
             for (int k = 0; k < 4 && s == AXMUL_OK; k++) {
                 char f[160];
                 size_t shape[1] = {l->nbn[k]};
-                snprintf(f, sizeof f, "%s_%s.npy", l->name, keys[k]);
-                json_object_set_new(jl, keys[k], json_string(f));
+                snprintf(f, sizeof f, "%s_%s.npy", l->name, bn_keys[k]);
+                json_object_set_new(jl, bn_keys[k], json_string(f));
                 snprintf(path, sizeof path, "%s/%s", dir, f);
                 s = axmul_npy_save_f32(path, l->bn[k], shape, 1);
             }

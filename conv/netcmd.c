@@ -1,6 +1,7 @@
 /* axconv-test train | calibrate | net: whole networks on real data. */
 #include "config.h"
 
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -355,8 +356,6 @@ int axmul__cmd_calibrate(int argc, char **argv)
 /* ---------------------------------------------------------------- net */
 
 #define SNR_IMAGES 1000
-/* the model loader's limit */
-#define NET_MAX_LAYERS 1000
 
 typedef struct {
     int nl;
@@ -763,10 +762,10 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
     snr_t snr = {0};
     axmul_net_workspace *ws = NULL;
     axmul__report *rep = NULL;
-    int pl_n = 0, pl_idx[NET_MAX_LAYERS], pl_h[NET_MAX_LAYERS], pl_w[NET_MAX_LAYERS],
-        pl_c[NET_MAX_LAYERS];
-    const char *pl_names[NET_MAX_LAYERS];
-    float *samples[NET_MAX_LAYERS] = {0};
+    int pl_n = 0, pl_idx[AXMUL_MODEL_MAX_LAYERS], pl_h[AXMUL_MODEL_MAX_LAYERS],
+        pl_w[AXMUL_MODEL_MAX_LAYERS], pl_c[AXMUL_MODEL_MAX_LAYERS];
+    const char *pl_names[AXMUL_MODEL_MAX_LAYERS];
+    float *samples[AXMUL_MODEL_MAX_LAYERS] = {0};
     snr.nl = nl;
     snr.limit = n < SNR_IMAGES ? n : SNR_IMAGES;
     snr.exact = calloc((size_t)nl, sizeof *snr.exact);
@@ -774,11 +773,10 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
     snr.sig = calloc((size_t)nl, sizeof *snr.sig);
     snr.err = calloc((size_t)nl, sizeof *snr.err);
     double exact_acc[2] = {-1, -1};
-    float *exact_out[2][NET_MAX_LAYERS] = {{0}};
-    if (!x || !pf || !pa || !ah || !wh || !snr.exact || !snr.per || !snr.sig || !snr.err ||
-        nl > NET_MAX_LAYERS) {
-        errorf(nl > NET_MAX_LAYERS ? "models of more than 1000 layers are not supported"
-                                   : "out of memory");
+    float *exact_out[2][AXMUL_MODEL_MAX_LAYERS] = {{0}};
+    assert(nl <= AXMUL_MODEL_MAX_LAYERS); /* axmul_model_load's contract */
+    if (!x || !pf || !pa || !ah || !wh || !snr.exact || !snr.per || !snr.sig || !snr.err) {
+        errorf("out of memory");
         rc = EXIT_USAGE;
         goto out;
     }
@@ -975,7 +973,7 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
             }
             free(pb.s);
         }
-        char snrtxt[NET_MAX_LAYERS * 24] = ""; /* at most 20 characters per layer */
+        char snrtxt[AXMUL_MODEL_MAX_LAYERS * 24] = ""; /* at most 20 characters per layer */
         size_t sl = 0;
         int first_snr = 1;
         for (int i = 0; i < nl; i++) {
@@ -1028,8 +1026,8 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
         }
         done_tables++;
         if (rep) {
-            double snrv[NET_MAX_LAYERS];
-            const float *sa[NET_MAX_LAYERS], *se[NET_MAX_LAYERS];
+            double snrv[AXMUL_MODEL_MAX_LAYERS];
+            const float *sa[AXMUL_MODEL_MAX_LAYERS], *se[AXMUL_MODEL_MAX_LAYERS];
             for (int k = 0; k < pl_n; k++) {
                 int i = pl_idx[k];
                 snrv[k] = snr.err[i] > 0 ? 10.0 * log10(snr.sig[i] / snr.err[i]) : INFINITY;
@@ -1108,12 +1106,12 @@ out:
     axmul__tool_rows_close(&rows);
     if (rep)
         axmul__report_end(rep);
-    for (int i = 0; i < NET_MAX_LAYERS; i++)
+    for (int i = 0; i < AXMUL_MODEL_MAX_LAYERS; i++)
         free(samples[i]);
     axmul_net_workspace_free(ws);
     for (int s = 0; s < 2; s++) {
         free(pe[s]);
-        for (int i = 0; i < NET_MAX_LAYERS; i++)
+        for (int i = 0; i < AXMUL_MODEL_MAX_LAYERS; i++)
             free(exact_out[s][i]);
     }
     free(x);

@@ -59,6 +59,9 @@ const uint8_t *axmul_dataset_labels(const axmul_dataset *d); /* count bytes */
 
 typedef struct axmul_model axmul_model;
 
+/* Most layers a model may have (axmul_model_load refuses more). */
+#define AXMUL_MODEL_MAX_LAYERS 1000
+
 /* Loads a model directory: model.json (doc/models.md) and the .npy tensors it names. Unknown
  * layer types, missing or mistyped fields, tensors whose shape does not match the layer, and
  * shapes that do not chain are errors naming model.json or the .npy file. */

@@ -786,6 +786,16 @@ START_TEST(test_model_bad_inputs)
              "\"weights\": \"c_w.npy\"}]}",
              head);
     expect_model_error(j, "larger than the padded input");
+    /* AXMUL_MODEL_MAX_LAYERS + 1 layers */
+    {
+        static char big[32 * (AXMUL_MODEL_MAX_LAYERS + 2)];
+        size_t len = (size_t)snprintf(big, sizeof big, "%s", head);
+        for (int i = 0; i <= AXMUL_MODEL_MAX_LAYERS; i++)
+            len += (size_t)snprintf(big + len, sizeof big - len, "%s{\"type\": \"relu\"}",
+                                    i ? ", " : "");
+        snprintf(big + len, sizeof big - len, "]}");
+        expect_model_error(big, "must be a non-empty list of at most 1000 layers");
+    }
     /* layer names name the tensor files a saved model writes: no two alike */
     snprintf(j, sizeof j,
              "%s{\"type\": \"conv2d\", \"name\": \"c\", \"filters\": 2, \"kernel_size\": 2, "
