@@ -89,9 +89,12 @@ axmul_status axmul_model_train(axmul_model *m, const float *x, const uint8_t *la
                                l->name);
         if (l->kind == AXMUL__L_SOFTMAX && i != m->nl - 1)
             return axmul__fail(AXMUL_ERR_UNSUPPORTED, "softmax must be the last layer");
-        if (l->kind == AXMUL__L_BATCHNORM || l->kind == AXMUL__L_RELU6 ||
-            l->kind == AXMUL__L_GLOBALAVG || l->kind == AXMUL__L_GLOBALMAX ||
-            l->kind == AXMUL__L_ADD || l->src)
+        /* the layers the backward pass knows, so that a new kind is refused until it does */
+        const int trainable = l->kind == AXMUL__L_CONV || l->kind == AXMUL__L_DENSE ||
+                              l->kind == AXMUL__L_AVGPOOL || l->kind == AXMUL__L_MAXPOOL ||
+                              l->kind == AXMUL__L_RELU || l->kind == AXMUL__L_FLATTEN ||
+                              l->kind == AXMUL__L_SOFTMAX;
+        if (!trainable || l->src)
             return axmul__fail(AXMUL_ERR_UNSUPPORTED,
                                "training supports chains of conv2d, dense, avgpool, maxpool, "
                                "relu, flatten and softmax layers (layer %s is %s%s)",
@@ -198,11 +201,7 @@ axmul_status axmul_model_train(axmul_model *m, const float *x, const uint8_t *la
                 case AXMUL__L_SOFTMAX: /* the loss applies the softmax to the logits */
                     memcpy(y, a, nin * sizeof(float));
                     break;
-                case AXMUL__L_BATCHNORM: /* refused above */
-                case AXMUL__L_RELU6:
-                case AXMUL__L_GLOBALAVG:
-                case AXMUL__L_GLOBALMAX:
-                case AXMUL__L_ADD:
+                default: /* not trainable: refused above */
                     break;
                 case AXMUL__L_AVGPOOL:
                 case AXMUL__L_MAXPOOL:
@@ -297,11 +296,7 @@ axmul_status axmul_model_train(axmul_model *m, const float *x, const uint8_t *la
                 case AXMUL__L_SOFTMAX:
                     memcpy(dg, g, nin * sizeof(float));
                     break;
-                case AXMUL__L_BATCHNORM: /* refused above */
-                case AXMUL__L_RELU6:
-                case AXMUL__L_GLOBALAVG:
-                case AXMUL__L_GLOBALMAX:
-                case AXMUL__L_ADD:
+                default: /* not trainable: refused above */
                     break;
                 case AXMUL__L_AVGPOOL:
                 case AXMUL__L_MAXPOOL:
