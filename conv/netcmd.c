@@ -28,13 +28,19 @@
 #define PROG "axconv-test"
 enum { EXIT_CHECK = 1, EXIT_USAGE = 2 };
 
+/* Values per image (rows x columns x channels). */
+static size_t image_size(const axmul_dataset *d)
+{
+    return (size_t)axmul_dataset_rows(d) * axmul_dataset_cols(d) * axmul_dataset_channels(d);
+}
+
 /* Images as floats in [0, 1] (pixel / 255), at most limit of them (0 = all). */
 static float *dataset_floats(const axmul_dataset *d, long limit, int *n_out)
 {
     size_t n = axmul_dataset_count(d);
     if (limit > 0 && (size_t)limit < n)
         n = (size_t)limit;
-    size_t per = (size_t)axmul_dataset_rows(d) * axmul_dataset_cols(d) * axmul_dataset_channels(d);
+    size_t per = image_size(d);
     float *x = malloc(n * per * sizeof *x);
     if (!x)
         return NULL;
@@ -754,8 +760,7 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
     }
     int n = 0, nl = axmul_model_num_layers(m);
     float *x = dataset_floats(d, limit, &n);
-    const size_t per_img =
-        (size_t)axmul_dataset_rows(d) * axmul_dataset_cols(d) * axmul_dataset_channels(d);
+    const size_t per_img = image_size(d);
     const uint8_t *labels = axmul_dataset_labels(d);
     uint8_t *pf = malloc((size_t)n), *pe[2] = {NULL, NULL}, *pa = malloc((size_t)n);
     uint64_t *ah = calloc((size_t)nl * 256, sizeof *ah), *wh = calloc((size_t)nl * 256, sizeof *wh);
