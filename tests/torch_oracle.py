@@ -167,6 +167,11 @@ CONV_CASES = [
 # ---------------------------------------------------------------- net
 
 
+def plain_layer(name, a, w, b, op):
+    """A conv2d/dense layer as torch computes it: op(input, weight) + bias."""
+    return op(a, w) + b.reshape(b.shape + (1,) * (a.dim() - 2))
+
+
 def avg_pool2(x):
     """2x2 average pooling that adds the four taps in the engine's order (row by row)."""
     return (((x[..., 0::2, 0::2] + x[..., 0::2, 1::2]) + x[..., 1::2, 0::2]) + x[..., 1::2, 1::2]) / 4
@@ -184,7 +189,7 @@ class Net(torch.nn.Module):
     def forward(self, x, layer=None):
         """layer(name, input, weight, bias, op) computes a conv2d/dense layer, where op(a, w) is
         the layer's convolution or product without the bias; None: op(input, weight) + bias."""
-        lay = layer or (lambda name, a, w, b, op: op(a, w) + b.reshape(b.shape + (1,) * (a.dim() - 2)))
+        lay = layer or plain_layer
         x = lay("conv1", x, self.conv1.weight, self.conv1.bias, lambda a, w: F.conv2d(a, w, padding=1))
         x = avg_pool2(F.relu(x))
         x = lay("dw", x, self.dw.weight, self.dw.bias,
@@ -196,6 +201,39 @@ class Net(torch.nn.Module):
         x = torch.flatten(x, 1)
         x = F.relu(lay("fc1", x, self.fc1.weight, self.fc1.bias, F.linear))
         return lay("fc2", x, self.fc2.weight, self.fc2.bias, F.linear)
+
+
+def save_tensor(out, name, t):
+    """A tensor (torch or NumPy) as a '<f4' .npy file in the model folder; returns its name."""
+    a = t.detach().numpy() if torch.is_tensor(t) else t
+    np.save(os.path.join(out, name), np.ascontiguousarray(a).astype("<f4"))
+    return name
+
+
+def export_conv(out, layers, name, conv, kind="conv2d", **fields):
+    """A torch Conv2d as doc/models.md exports it: HWIO weights, bias, symmetric padding."""
+    p = conv.padding[0]
+    layers.append({"type": kind, "name": name, "filters": conv.out_channels,
+                   "kernel_size": list(conv.kernel_size), "strides": list(conv.stride),
+                   "dilation": list(conv.dilation), "groups": conv.groups,
+                   "padding": [p, p, p, p],
+                   "weights": save_tensor(out, name + "_weights.npy", conv.weight.permute(2, 3, 1, 0)),
+                   "bias": save_tensor(out, name + "_bias.npy", conv.bias), **fields})
+
+
+def export_batchnorm(out, layers, name, bn):
+    """A torch BatchNorm2d: weight, bias, running statistics as gamma, beta, moving_*, with eps
+    (PyTorch's default is 1e-5, the format's 1e-3)."""
+    stats = (("gamma", bn.weight), ("beta", bn.bias), ("moving_mean", bn.running_mean),
+             ("moving_variance", bn.running_var))
+    layers.append({"type": "batchnorm", "name": name, "epsilon": bn.eps,
+                   **{k: save_tensor(out, "%s_%s.npy" % (name, k), t) for k, t in stats}})
+
+
+def export_dense(out, layers, name, w_in_out, b):
+    layers.append({"type": "dense", "name": name, "units": int(w_in_out.shape[1]),
+                   "weights": save_tensor(out, name + "_weights.npy", w_in_out),
+                   "bias": save_tensor(out, name + "_bias.npy", b)})
 
 
 def write_model(out, name, channels, layers):
@@ -256,7 +294,7 @@ class ResNet(torch.nn.Module):
                 ("conv_d", self.conv_d, self.bn_d), ("conv_s", self.conv_s, self.bn_s)]
 
     def forward(self, x, layer=None):
-        lay = layer or (lambda name, a, w, b, op: op(a, w) + b.reshape(b.shape + (1,) * (a.dim() - 2)))
+        lay = layer or plain_layer
         u = {name: (c, b) for name, c, b in self.units()}
 
         def unit(name, x):
@@ -275,29 +313,13 @@ class ResNet(torch.nn.Module):
 
 def export_resnet(net, out):
     """doc/models.md's PyTorch recipe for a graph: "input" and "add" layers."""
-    def save(name, a):
-        np.save(os.path.join(out, name), np.ascontiguousarray(a.detach().numpy()).astype("<f4"))
-
     units = {name: (c, b) for name, c, b in net.units()}
     layers = []
 
-    def unit(name, src=None):
+    def unit(name, **fields):
         c, bn = units[name]
-        save(name + "_weights.npy", c.weight.permute(2, 3, 1, 0))
-        save(name + "_bias.npy", c.bias)
-        p = c.padding[0]
-        layers.append({"type": "conv2d", "name": name, "filters": c.out_channels,
-                       "kernel_size": list(c.kernel_size), "strides": list(c.stride),
-                       "padding": [p, p, p, p], "weights": name + "_weights.npy",
-                       "bias": name + "_bias.npy"})
-        if src:
-            layers[-1]["input"] = src
-        for key, t in (("gamma", bn.weight), ("beta", bn.bias), ("moving_mean", bn.running_mean),
-                       ("moving_variance", bn.running_var)):
-            save("%s_bn_%s.npy" % (name, key), t)
-        layers.append({"type": "batchnorm", "name": name + "_bn", "epsilon": bn.eps,
-                       **{k: "%s_bn_%s.npy" % (name, k)
-                          for k in ("gamma", "beta", "moving_mean", "moving_variance")}})
+        export_conv(out, layers, name, c, **fields)
+        export_batchnorm(out, layers, name + "_bn", bn)
 
     unit("conv1")
     layers.append({"type": "relu", "name": "stem"})
@@ -308,13 +330,11 @@ def export_resnet(net, out):
     unit("conv_c")
     layers.append({"type": "relu"})
     unit("conv_d")
-    unit("conv_s", src="b1")
+    unit("conv_s", input="b1")
     layers += [{"type": "add", "inputs": ["conv_d_bn", "conv_s_bn"]}, {"type": "relu"},
                {"type": "globalavgpool"}]
-    save("fc2_weights.npy", net.fc2.weight.T)
-    save("fc2_bias.npy", net.fc2.bias)
-    layers += [{"type": "dense", "name": "fc2", "units": 10, "weights": "fc2_weights.npy",
-                "bias": "fc2_bias.npy"}, {"type": "softmax"}]
+    export_dense(out, layers, "fc2", net.fc2.weight.T, net.fc2.bias)
+    layers.append({"type": "softmax"})
     write_model(out, "resnet", net.conv1.in_channels, layers)
 
 
@@ -336,7 +356,7 @@ class MobileNet(torch.nn.Module):
     def forward(self, x, layer=None):
         """As Net.forward; with a layer function, batch norm and global pooling follow the
         engine's float32 arithmetic (scale and offset per channel, pixels summed in order)."""
-        lay = layer or (lambda name, a, w, b, op: op(a, w) + b.reshape(b.shape + (1,) * (a.dim() - 2)))
+        lay = layer or plain_layer
 
         def bn(m, x):
             return batch_norm(m, x, layer is not None)
@@ -353,70 +373,37 @@ class MobileNet(torch.nn.Module):
 
 
 def export_mobile(net, out):
-    """doc/models.md's PyTorch recipe with batch norm (eps given: PyTorch's default is 1e-5,
-    Keras' 1e-3), ReLU6 and global average pooling."""
-    def save(name, a):
-        np.save(os.path.join(out, name), np.ascontiguousarray(a.detach().numpy()).astype("<f4"))
-
+    """doc/models.md's PyTorch recipe with batch norm, ReLU6 and global average pooling."""
     layers = []
     for name, conv, bn, act in (("conv1", net.conv1, net.bn1, "relu6"),
                                 ("dw", net.dw, net.bn2, "relu6"), ("pw", net.pw, net.bn3, "relu")):
-        save(name + "_weights.npy", conv.weight.permute(2, 3, 1, 0))
-        save(name + "_bias.npy", conv.bias)
-        p = conv.padding[0]
-        layers.append({"type": "conv2d", "name": name, "filters": conv.out_channels,
-                       "kernel_size": list(conv.kernel_size), "strides": list(conv.stride),
-                       "groups": conv.groups, "padding": [p, p, p, p],
-                       "weights": name + "_weights.npy", "bias": name + "_bias.npy"})
-        for key, t in (("gamma", bn.weight), ("beta", bn.bias), ("moving_mean", bn.running_mean),
-                       ("moving_variance", bn.running_var)):
-            save("%s_bn_%s.npy" % (name, key), t)
-        layers.append({"type": "batchnorm", "name": name + "_bn", "epsilon": bn.eps,
-                       **{k: "%s_bn_%s.npy" % (name, k)
-                          for k in ("gamma", "beta", "moving_mean", "moving_variance")}})
+        export_conv(out, layers, name, conv)
+        export_batchnorm(out, layers, name + "_bn", bn)
         layers.append({"type": act})
     layers.append({"type": "globalavgpool"})
-    save("fc2_weights.npy", net.fc2.weight.T)
-    save("fc2_bias.npy", net.fc2.bias)
-    layers += [{"type": "dense", "name": "fc2", "units": 10, "weights": "fc2_weights.npy",
-                "bias": "fc2_bias.npy"},
-               {"type": "softmax"}]
+    export_dense(out, layers, "fc2", net.fc2.weight.T, net.fc2.bias)
+    layers.append({"type": "softmax"})
     write_model(out, "mobilenet", net.conv1.in_channels, layers)
 
 
 def export(net, out):
     """doc/models.md, "Exporting from PyTorch"."""
-    def save(name, a):
-        np.save(os.path.join(out, name), np.ascontiguousarray(a).astype("<f4"))
-
     layers = []
     for name, conv, kind in (("conv1", net.conv1, "conv2d"), ("dw", net.dw, "depthwise"),
                              ("conv3", net.conv3, "conv2d")):
-        save(name + "_weights.npy", conv.weight.detach().numpy().transpose(2, 3, 1, 0))
-        save(name + "_bias.npy", conv.bias.detach().numpy())
-        p = conv.padding[0]
-        layers.append({"type": kind, "name": name, "filters": conv.out_channels,
-                       "kernel_size": list(conv.kernel_size), "strides": list(conv.stride),
-                       "dilation": list(conv.dilation), "groups": conv.groups,
-                       "padding": [p, p, p, p], "weights": name + "_weights.npy",
-                       "bias": name + "_bias.npy"})
+        export_conv(out, layers, name, conv, kind)
         layers.append({"type": "relu"})
         if name == "conv1":
             layers.append({"type": "avgpool", "pool_size": [2, 2], "strides": [2, 2]})
     layers.append({"type": "maxpool", "pool_size": [2, 2], "strides": [2, 2]})
     layers.append({"type": "flatten"})
+    # PyTorch flattens C, H, W; axmul (like Keras) H, W, C
     fc_w = net.fc1.weight.detach().numpy()
     fc_w = fc_w.reshape(-1, 8, 3, 3).transpose(0, 2, 3, 1).reshape(fc_w.shape[0], -1)
-    save("fc1_weights.npy", fc_w.T)
-    save("fc1_bias.npy", net.fc1.bias.detach().numpy())
-    save("fc2_weights.npy", net.fc2.weight.detach().numpy().T)
-    save("fc2_bias.npy", net.fc2.bias.detach().numpy())
-    layers += [{"type": "dense", "name": "fc1", "units": 32, "weights": "fc1_weights.npy",
-                "bias": "fc1_bias.npy"},
-               {"type": "relu"},
-               {"type": "dense", "name": "fc2", "units": 10, "weights": "fc2_weights.npy",
-                "bias": "fc2_bias.npy"},
-               {"type": "softmax"}]
+    export_dense(out, layers, "fc1", fc_w.T, net.fc1.bias)
+    layers.append({"type": "relu"})
+    export_dense(out, layers, "fc2", net.fc2.weight.T, net.fc2.bias)
+    layers.append({"type": "softmax"})
     write_model(out, "torchnet", net.conv1.in_channels, layers)
 
 
@@ -512,7 +499,7 @@ def check_net(axc, src, work, rng, kind, n=400):
 
     def record(name, a, w, b, op):
         seen[name] = (a.min().item(), a.max().item())
-        return op(a, w) + b.reshape(b.shape + (1,) * (a.dim() - 2))
+        return plain_layer(name, a, w, b, op)
 
     with torch.no_grad():
         net(x[n:], record)
@@ -550,9 +537,9 @@ def check_net(axc, src, work, rng, kind, n=400):
         # The quantized network in float32 as doc/semantics.md defines it: exact integer sums of
         # code products, y = (s_x * s_w) * (float)sum + bias.
         def layer(name, a, w, b, op):
-            bias = b.reshape(b.shape + (1,) * (a.dim() - 2))
             if name.startswith("fc") and approx == "conv":
-                return op(a, w) + bias
+                return plain_layer(name, a, w, b, op)
+            bias = b.reshape(b.shape + (1,) * (a.dim() - 2))
             if batch_ranges:  # TFApprox: the batch's min/max, widened to 0 if constant
                 lo, hi = a.min().item(), a.max().item()
                 lo, hi = (min(lo, 0.0), max(hi, 0.0)) if lo == hi else (lo, hi)
