@@ -189,16 +189,10 @@ static void fill_random(float *v, size_t n, uint64_t *state)
 
 static void print_json_str(const char *s)
 {
-    putchar('"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            printf("\\%c", *p);
-        else if (*p < 0x20)
-            printf("\\u%04x", *p);
-        else
-            putchar(*p);
-    }
-    putchar('"');
+    axmul__tool_buf b = {0};
+    axmul__tool_json_str(&b, s);
+    fputs(b.s, stdout);
+    free(b.s);
 }
 
 static const char *backend_name(axmul_backend b)

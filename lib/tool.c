@@ -100,6 +100,20 @@ void axmul__tool_bprintf(axmul__tool_buf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
+void axmul__tool_json_str(axmul__tool_buf *b, const char *s)
+{
+    axmul__tool_bprintf(b, "\"");
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            axmul__tool_bprintf(b, "\\%c", *p);
+        else if (*p < 0x20)
+            axmul__tool_bprintf(b, "\\u%04x", *p);
+        else
+            axmul__tool_bprintf(b, "%c", *p);
+    }
+    axmul__tool_bprintf(b, "\"");
+}
+
 double axmul__tool_now(void)
 {
     struct timespec ts;

@@ -29,6 +29,9 @@ typedef struct {
 void axmul__tool_bprintf(axmul__tool_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Appends s as a JSON string literal (quotes, backslashes and control characters escaped). */
+void axmul__tool_json_str(axmul__tool_buf *b, const char *s);
+
 /* Monotonic seconds. */
 double axmul__tool_now(void);
 

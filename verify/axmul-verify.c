@@ -57,20 +57,6 @@ static void usage(FILE *f)
 
 /* ---------------------------------------------------------------- report buffer */
 
-static void sb_json_str(axmul__tool_buf *b, const char *s)
-{
-    axmul__tool_bprintf(b, "\"");
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            axmul__tool_bprintf(b, "\\%c", *p);
-        else if (*p < 0x20)
-            axmul__tool_bprintf(b, "\\u%04x", *p);
-        else
-            axmul__tool_bprintf(b, "%c", *p);
-    }
-    axmul__tool_bprintf(b, "\"");
-}
-
 static void sb_csv_str(axmul__tool_buf *b, const char *s)
 {
     if (!strpbrk(s, ",\"\n\r")) {
@@ -141,7 +127,7 @@ static void emit_text(axmul__tool_buf *b, const result_t *r, const char *relativ
 static void emit_json(axmul__tool_buf *b, const result_t *r, int first)
 {
     axmul__tool_bprintf(b, "%s  {\"file\": ", first ? "" : ",\n");
-    sb_json_str(b, r->file);
+    axmul__tool_json_str(b, r->file);
     axmul__tool_bprintf(b, ", \"signed\": %s", r->is_signed ? "true" : "false");
     if (r->loaded) {
         double v[12];
@@ -157,9 +143,9 @@ static void emit_json(axmul__tool_buf *b, const result_t *r, int first)
     }
     if (r->have_packing) {
         axmul__tool_bprintf(b, ", \"packing\": ");
-        sb_json_str(b, axmul_packing_name(r->pk.kind));
+        axmul__tool_json_str(b, axmul_packing_name(r->pk.kind));
         axmul__tool_bprintf(b, ", \"packing_detail\": ");
-        sb_json_str(b, r->pk.text);
+        axmul__tool_json_str(b, r->pk.text);
     }
     axmul__tool_bprintf(b, "}");
 }
