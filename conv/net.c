@@ -301,7 +301,11 @@ static axmul_status forward(const axmul_model *m, const axmul_net_options *o, co
     if (o->threads <= 0)
         nt = omp_get_max_threads();
 #endif
-    int is_signed = o->table ? axmul_table_is_signed(o->table) : 0;
+    for (int i = 0; i < m->nl && s == AXMUL_OK && o->layer_tables; i++)
+        if (o->layer_tables[i] && m->L[i].kind != AXMUL__L_CONV && m->L[i].kind != AXMUL__L_DENSE)
+            s = axmul__fail(AXMUL_ERR_INVALID_ARGUMENT,
+                            "layer %s is of type %s: only conv2d and dense layers take a table",
+                            m->L[i].name, axmul_model_layer_type(m, i));
     for (int i = 0; i < m->nl && s == AXMUL_OK; i++) {
         const axmul__layer *l = &m->L[i];
         size_t nin = (size_t)n * l->ih * l->iw * l->ic, nout = (size_t)n * l->oh * l->ow * l->oc;
@@ -319,9 +323,12 @@ static axmul_status forward(const axmul_model *m, const axmul_net_options *o, co
                 observe[i].max = r.max;
             observed[i] = 1;
         }
-        int approx =
-            param && o->table &&
-            (o->approx & (l->kind == AXMUL__L_CONV ? AXMUL_APPROX_CONV : AXMUL_APPROX_DENSE));
+        const axmul_table *table =
+            o->layer_tables && o->layer_tables[i] ? o->layer_tables[i]
+            : o->approx & (l->kind == AXMUL__L_CONV ? AXMUL_APPROX_CONV : AXMUL_APPROX_DENSE)
+                ? o->table
+                : NULL;
+        int approx = param && table;
         switch (l->kind) {
         case AXMUL__L_CONV:
         case AXMUL__L_DENSE:
@@ -345,10 +352,11 @@ static axmul_status forward(const axmul_model *m, const axmul_net_options *o, co
                     d.input_range = l->in_range;
                 }
                 if (o->act_hist &&
-                    (s = layer_histograms(l, &d, a, nin, is_signed, o->act_hist + 256 * (size_t)i,
+                    (s = layer_histograms(l, &d, a, nin, axmul_table_is_signed(table),
+                                          o->act_hist + 256 * (size_t)i,
                                           o->wt_hist + 256 * (size_t)i)) != AXMUL_OK)
                     break;
-                if ((s = axmul_conv2d(&d, o->table, a, l->w, b, NULL)) != AXMUL_OK)
+                if ((s = axmul_conv2d(&d, table, a, l->w, b, NULL)) != AXMUL_OK)
                     break;
                 if (l->b)
                     add_bias(b, nout / (size_t)l->units, l->units, l->b, nt);

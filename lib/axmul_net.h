@@ -122,6 +122,14 @@ typedef struct axmul_net_options {
      * approximated layer, accumulated (indexed by layer; arrays of num_layers x 256). */
     uint64_t *act_hist, *wt_hist;
     axmul_net_workspace *workspace; /* optional */
+    /* Optional per-layer tables (layer-wise assignment, as TFApprox's one table per layer):
+     * axmul_model_num_layers entries, indexed as axmul_model_layer_type. A non-NULL entry is
+     * the table of that conv2d or dense layer, which is then quantized and reads it whatever
+     * table and approx say; layers with a NULL entry follow table and approx. So table = NULL
+     * with one entry set approximates that layer alone and keeps the float network elsewhere.
+     * Each layer quantizes its operands as its own table's signedness says. An entry for
+     * another kind of layer is ERR_INVALID_ARGUMENT. Not copied: must outlive the call. */
+    const axmul_table *const *layer_tables;
 } axmul_net_options;
 
 void axmul_net_options_init(axmul_net_options *o);

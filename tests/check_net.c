@@ -746,6 +746,175 @@ START_TEST(test_threads_do_not_change_results)
 }
 END_TEST
 
+/* Per-layer tables (axmul_net_options.layer_tables) on a randomly initialised LeNet-5
+ * (conv1, conv2, fc1, fc2, fc3): pinning a layer set to a table is the same network as selecting
+ * that set with approx; a pin overrides table and approx; with one layer pinned to another
+ * table, the layers before it compute what they compute without the pin and the pinned one
+ * differs; each layer quantizes with its own table's signedness (operand histograms); a table
+ * for a layer without weights is refused by name. */
+typedef struct {
+    float *out[16]; /* per layer: the layer's output for the batch */
+} layer_rec;
+static void rec_layer(void *ctx, int layer, const float *out, size_t count)
+{
+    layer_rec *r = ctx;
+    (void)count;
+    if (!r->out[layer])
+        r->out[layer] = malloc(count * sizeof(float));
+    memcpy(r->out[layer], out, count * sizeof(float));
+}
+
+enum { LT_N = 40, LT_CLASSES = 10 };
+/* Scores of the LT_N images with the given options; layer outputs into rec if not NULL. */
+static void lt_scores(const axmul_model *m, axmul_net_options o, const float *x, float *scores,
+                      layer_rec *rec)
+{
+    uint8_t pred[LT_N];
+    if (rec) {
+        o.layer_output = rec_layer;
+        o.ctx = rec;
+    }
+    ck_assert_msg(axmul_model_predict(m, &o, x, LT_N, pred, scores) == AXMUL_OK, "%s",
+                  axmul_error_detail());
+}
+
+START_TEST(test_layer_tables)
+{
+    uint64_t seed = tu_seed() ^ 0x1a7e;
+    axmul_model *m;
+    ck_assert_int_eq(axmul_model_create_lenet5(seed, &m), AXMUL_OK);
+    const int nl = axmul_model_num_layers(m);
+    ck_assert_int_le(nl, 16);
+    int conv[2], dense[3], nc = 0, nd = 0, relu = -1;
+    for (int i = 0; i < nl; i++) {
+        const char *ty = axmul_model_layer_type(m, i);
+        if (strcmp(ty, "conv2d") == 0)
+            conv[nc++] = i;
+        else if (strcmp(ty, "dense") == 0)
+            dense[nd++] = i;
+        else if (strcmp(ty, "relu") == 0 && relu < 0)
+            relu = i;
+    }
+    ck_assert_int_eq(nc, 2);
+    ck_assert_int_eq(nd, 3);
+    float *x = malloc(sizeof(float) * LT_N * 28 * 28);
+    for (int i = 0; i < LT_N * 28 * 28; i++)
+        x[i] = tu_randf(&seed, 0.0f, 1.0f);
+    ck_assert_int_eq(axmul_model_calibrate(m, x, LT_N, 16, 0), AXMUL_OK);
+    /* T and U: two different approximate unsigned tables; S: the exact signed table */
+    axmul_table *T, *U, *S;
+    ck_assert_int_eq(axmul_table_create_exact(0, &T), AXMUL_OK);
+    ck_assert_int_eq(axmul_table_create_exact(0, &U), AXMUL_OK);
+    ck_assert_int_eq(axmul_table_create_exact(1, &S), AXMUL_OK);
+    for (unsigned i = 0; i < AXMUL_TABLE_ENTRIES; i++) {
+        axmul_table_data_mut(T)[i] += (uint16_t)tu_randint(&seed, 0, 40);
+        axmul_table_data_mut(U)[i] &= 0xffc0; /* the 6 low bits dropped */
+    }
+    const size_t ns = LT_N * LT_CLASSES;
+    float *a = malloc(sizeof(float) * ns), *b = malloc(sizeof(float) * ns);
+    const axmul_table *lt[16] = {0};
+    axmul_net_options o, base;
+    axmul_net_options_init(&base);
+    base.threads = 2;
+
+    /* the conv layers, the dense layers, all of them: pins == approx */
+    for (int set = 0; set < 3; set++) {
+        o = base;
+        o.table = T;
+        o.approx = set == 0 ? AXMUL_APPROX_CONV : set == 1 ? AXMUL_APPROX_DENSE : AXMUL_APPROX_ALL;
+        lt_scores(m, o, x, a, NULL);
+        memset(lt, 0, sizeof lt);
+        for (int k = 0; k < nc && set != 1; k++)
+            lt[conv[k]] = T;
+        for (int k = 0; k < nd && set != 0; k++)
+            lt[dense[k]] = T;
+        o = base;
+        o.table = NULL;
+        o.layer_tables = lt;
+        lt_scores(m, o, x, b, NULL);
+        ck_assert_msg(memcmp(a, b, sizeof(float) * ns) == 0, "set %d: pins differ from approx",
+                      set);
+        /* a pin wins over table and approx: U everywhere else, T pinned on the same set */
+        o.table = U;
+        o.approx = set == 0 ? AXMUL_APPROX_CONV : set == 1 ? AXMUL_APPROX_DENSE : AXMUL_APPROX_ALL;
+        lt_scores(m, o, x, b, NULL);
+        ck_assert_msg(memcmp(a, b, sizeof(float) * ns) == 0, "set %d: a pin lost to table", set);
+    }
+    /* an all-NULL array is no pin */
+    memset(lt, 0, sizeof lt);
+    o = base;
+    o.table = T;
+    lt_scores(m, o, x, a, NULL);
+    o.layer_tables = lt;
+    lt_scores(m, o, x, b, NULL);
+    ck_assert_int_eq(memcmp(a, b, sizeof(float) * ns), 0);
+
+    /* conv2 pinned to U, conv1 on T: conv1 computes what it computes with T alone, conv2 not */
+    layer_rec ra = {{0}}, rb = {{0}};
+    o = base;
+    o.table = T;
+    lt_scores(m, o, x, a, &ra);
+    lt[conv[1]] = U;
+    o.layer_tables = lt;
+    lt_scores(m, o, x, b, &rb);
+    const size_t n1 = LT_N * axmul_model_layer_output_size(m, conv[0]);
+    const size_t n2 = LT_N * axmul_model_layer_output_size(m, conv[1]);
+    ck_assert_int_eq(memcmp(ra.out[conv[0]], rb.out[conv[0]], n1 * sizeof(float)), 0);
+    ck_assert_int_ne(memcmp(ra.out[conv[1]], rb.out[conv[1]], n2 * sizeof(float)), 0);
+    ck_assert_int_ne(memcmp(a, b, sizeof(float) * ns), 0);
+    for (int i = 0; i < 16; i++) {
+        free(ra.out[i]);
+        free(rb.out[i]);
+    }
+
+    /* signedness per layer: conv1 signed (pinned), conv2 unsigned (table), each layer's
+     * operand histograms as in the network with that table everywhere */
+    uint64_t *h[3][2];
+    for (int r = 0; r < 3; r++) {
+        h[r][0] = calloc((size_t)nl * 256, sizeof(uint64_t));
+        h[r][1] = calloc((size_t)nl * 256, sizeof(uint64_t));
+        memset(lt, 0, sizeof lt);
+        o = base;
+        o.table = r == 0 ? S : T; /* r = 0: S everywhere; 1: T everywhere; 2: S on conv1 */
+        if (r == 2)
+            lt[conv[0]] = S;
+        o.layer_tables = lt;
+        o.act_hist = h[r][0];
+        o.wt_hist = h[r][1];
+        lt_scores(m, o, x, a, NULL);
+    }
+    for (int w = 0; w < 2; w++) { /* (conv2's input differs: only its weights compare) */
+        ck_assert_int_eq(memcmp(h[2][w] + 256 * conv[0], h[0][w] + 256 * conv[0], 256 * 8), 0);
+        ck_assert_int_ne(memcmp(h[0][w] + 256 * conv[0], h[1][w] + 256 * conv[0], 256 * 8), 0);
+    }
+    ck_assert_int_eq(memcmp(h[2][1] + 256 * conv[1], h[1][1] + 256 * conv[1], 256 * 8), 0);
+    ck_assert_int_ne(memcmp(h[0][1] + 256 * conv[1], h[1][1] + 256 * conv[1], 256 * 8), 0);
+    for (int r = 0; r < 3; r++) {
+        free(h[r][0]);
+        free(h[r][1]);
+    }
+
+    /* a table for a layer without weights */
+    memset(lt, 0, sizeof lt);
+    lt[relu] = T;
+    o = base;
+    o.layer_tables = lt;
+    uint8_t pred[LT_N];
+    ck_assert_int_eq(axmul_model_predict(m, &o, x, LT_N, pred, a), AXMUL_ERR_INVALID_ARGUMENT);
+    ck_assert_msg(strstr(axmul_error_detail(), axmul_model_layer_name(m, relu)) &&
+                      strstr(axmul_error_detail(), "of type relu"),
+                  "%s", axmul_error_detail());
+
+    axmul_table_free(T);
+    axmul_table_free(U);
+    axmul_table_free(S);
+    free(a);
+    free(b);
+    free(x);
+    axmul_model_free(m);
+}
+END_TEST
+
 START_TEST(test_model_bad_inputs)
 {
     const char *head = "{\"format\": \"axmul-model\", \"version\": 1, \"input_shape\": [4, 4, 1], "
@@ -940,6 +1109,7 @@ int main(void)
     tcase_add_test(tc, test_unnamed_layers_saved_apart);
     tcase_add_test(tc, test_residual_graphs);
     tcase_add_test(tc, test_threads_do_not_change_results);
+    tcase_add_test(tc, test_layer_tables);
     tcase_add_test(tc, test_model_bad_inputs);
     tcase_add_test(tc, test_training_deterministic);
     tcase_add_test(tc, test_training_bad_label);
