@@ -458,6 +458,240 @@ static int list_dir(const char *dir, char ***paths, int *n)
     return 0;
 }
 
+/* ---------------------------------------------------------------- layer-wise assignment */
+
+/* Which table each conv2d/dense layer reads: the swept --mtab table on the layers that --approx
+ * selects (kinds or names), a fixed table on the layers of --layer-mtab NAME=FILE. */
+typedef struct {
+    int kinds; /* axmul_approx bits of --approx */
+    char **names;
+    int nnames;
+    char **pin_name, **pin_file;
+    int npins;
+    /* against the model (layers_resolve) */
+    int nl;
+    int *sweep;         /* per layer: reads the swept table */
+    axmul_table **pin;  /* per layer: its --layer-mtab table, or NULL */
+    const char **file;  /* per layer: its --layer-mtab file, or NULL */
+    axmul_table *ex[2]; /* the exact tables, unsigned and signed, for the exact network */
+    char **labels;      /* per --mtab table (in paths' order): its name in the result rows */
+    int nlabels;
+} layers_t;
+
+static int push_str(char ***v, int *n, const char *s, size_t len)
+{
+    char **nv = realloc(*v, sizeof(char *) * (size_t)(*n + 1));
+    if (!nv)
+        return -1;
+    *v = nv;
+    if (!(nv[*n] = strndup(s, len)))
+        return -1;
+    (*n)++;
+    return 0;
+}
+
+/* --approx LIST: comma-separated conv, dense, all and layer names (checked against the model
+ * in layers_resolve). */
+static int layers_parse_approx(layers_t *L, const char *arg)
+{
+    L->kinds = 0;
+    for (const char *p = arg;;) {
+        size_t len = strcspn(p, ",");
+        if (len == 0) {
+            errorf("--approx '%s': expected a comma-separated list of conv, dense, all or layer "
+                   "names",
+                   arg);
+            return -1;
+        }
+        if (len == 4 && strncmp(p, "conv", 4) == 0)
+            L->kinds |= AXMUL_APPROX_CONV;
+        else if (len == 5 && strncmp(p, "dense", 5) == 0)
+            L->kinds |= AXMUL_APPROX_DENSE;
+        else if (len == 3 && strncmp(p, "all", 3) == 0)
+            L->kinds |= AXMUL_APPROX_ALL;
+        else if (push_str(&L->names, &L->nnames, p, len) != 0) {
+            errorf("out of memory");
+            return -1;
+        }
+        if (!p[len])
+            return 0;
+        p += len + 1;
+    }
+}
+
+/* --layer-mtab NAME=FILE */
+static int layers_add_pin(layers_t *L, const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg || !eq[1]) {
+        errorf("--layer-mtab '%s': expected LAYER=TABLE.bin", arg);
+        return -1;
+    }
+    int nfiles = L->npins; /* the file first: npins counts complete pairs */
+    if (push_str(&L->pin_file, &nfiles, eq + 1, strlen(eq + 1)) != 0 ||
+        push_str(&L->pin_name, &L->npins, arg, (size_t)(eq - arg)) != 0) {
+        errorf("out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* 1 when the run assigns tables per layer (the result rows then name the layers). */
+static int layers_on(const layers_t *L)
+{
+    return L->npins > 0 || L->nnames > 0;
+}
+
+static int is_param(const axmul_model *m, int i)
+{
+    const char *ty = axmul_model_layer_type(m, i);
+    return strcmp(ty, "conv2d") == 0 || strcmp(ty, "dense") == 0;
+}
+
+/* Index of the conv2d/dense layer called name, or -1 after an error naming what (the option)
+ * and the layers that would do. */
+static int find_param_layer(const axmul_model *m, const char *model_dir, const char *what,
+                            const char *name)
+{
+    int nl = axmul_model_num_layers(m), found = -1;
+    for (int i = 0; i < nl && found < 0; i++)
+        if (strcmp(axmul_model_layer_name(m, i), name) == 0)
+            found = i;
+    if (found >= 0 && is_param(m, found))
+        return found;
+    axmul__tool_buf b = {0};
+    for (int i = 0; i < nl; i++)
+        if (is_param(m, i))
+            axmul__tool_bprintf(&b, "%s%s", b.len ? ", " : "", axmul_model_layer_name(m, i));
+    if (found < 0)
+        errorf("%s %s: no layer of that name in %s (its conv2d and dense layers: %s)", what, name,
+               model_dir, b.s ? b.s : "none");
+    else
+        errorf("%s %s: the layer is of type %s, without weights to multiply (the conv2d and dense "
+               "layers of %s: %s)",
+               what, name, axmul_model_layer_type(m, found), model_dir, b.s ? b.s : "none");
+    free(b.s);
+    return -1;
+}
+
+/* Checks the names against the model, loads the --layer-mtab tables and marks the layers of the
+ * swept table. sweeping: --mtab tables were given. */
+static int layers_resolve(layers_t *L, const axmul_model *m, const char *model_dir, int sweeping)
+{
+    L->nl = axmul_model_num_layers(m);
+    L->sweep = calloc((size_t)L->nl, sizeof *L->sweep);
+    L->pin = calloc((size_t)L->nl, sizeof *L->pin);
+    L->file = calloc((size_t)L->nl, sizeof *L->file);
+    if (!L->sweep || !L->pin || !L->file) {
+        errorf("out of memory");
+        return -1;
+    }
+    for (int k = 0; k < L->nnames; k++) {
+        int i = find_param_layer(m, model_dir, "--approx", L->names[k]);
+        if (i < 0)
+            return -1;
+        L->sweep[i] = sweeping;
+    }
+    for (int i = 0; i < L->nl && sweeping; i++)
+        if (L->kinds & (strcmp(axmul_model_layer_type(m, i), "conv2d") == 0  ? AXMUL_APPROX_CONV
+                        : strcmp(axmul_model_layer_type(m, i), "dense") == 0 ? AXMUL_APPROX_DENSE
+                                                                             : 0))
+            L->sweep[i] = 1;
+    for (int k = 0; k < L->npins; k++) {
+        int i = find_param_layer(m, model_dir, "--layer-mtab", L->pin_name[k]);
+        if (i < 0)
+            return -1;
+        if (L->pin[i]) {
+            errorf("--layer-mtab %s: the layer is given twice", L->pin_name[k]);
+            return -1;
+        }
+        if (axmul_table_load(L->pin_file[k], axmul_name_is_signed(L->pin_file[k]), &L->pin[i]) !=
+            AXMUL_OK) {
+            errorf("--layer-mtab %s: %s", L->pin_name[k], axmul_error_detail());
+            return -1;
+        }
+        L->file[i] = L->pin_file[k];
+        L->sweep[i] = 0; /* a fixed table wins over --approx */
+    }
+    int nsweep = 0;
+    for (int i = 0; i < L->nl; i++)
+        nsweep += L->sweep[i];
+    if (sweeping && nsweep == 0) {
+        errorf("--layer-mtab fixes every layer that --approx selects: no layer is left for the "
+               "--mtab tables");
+        return -1;
+    }
+    return 0;
+}
+
+/* The table of each layer in a run with the swept table t (NULL: none), or, exact = 1, in the
+ * exact network of that run: the same layers quantized, with the exact table of each layer's
+ * signedness. Returns -1 when an exact table cannot be made. */
+static int layers_tables(layers_t *L, const axmul_table *t, int exact, const axmul_table **out)
+{
+    for (int i = 0; i < L->nl; i++) {
+        const axmul_table *ti = L->pin[i] ? L->pin[i] : L->sweep[i] ? t : NULL;
+        if (ti && exact) {
+            int sg = axmul_table_is_signed(ti);
+            if (!L->ex[sg] && axmul_table_create_exact(sg, &L->ex[sg]) != AXMUL_OK)
+                return -1;
+            ti = L->ex[sg];
+        }
+        out[i] = ti;
+    }
+    return 0;
+}
+
+/* The name of a run in the result rows: the swept table's path; in a layer-wise run, the
+ * layers and their tables, grouped by table in layer order ("conv1+fc1=a.bin;conv2=b.bin"). */
+static char *layers_label(const layers_t *L, const axmul_model *m, const char *path)
+{
+    if (!layers_on(L))
+        return strdup(path);
+    axmul__tool_buf b = {0};
+    char *done = calloc((size_t)L->nl, 1);
+    for (int i = 0; done && i < L->nl; i++) {
+        const char *fi = L->file[i] ? L->file[i] : L->sweep[i] ? path : NULL;
+        if (!fi || done[i])
+            continue;
+        axmul__tool_bprintf(&b, "%s", b.len ? ";" : "");
+        for (int j = i, first = 1; j < L->nl; j++) {
+            const char *fj = L->file[j] ? L->file[j] : L->sweep[j] ? path : NULL;
+            if (fj && !done[j] && strcmp(fi, fj) == 0) {
+                axmul__tool_bprintf(&b, "%s%s", first ? "" : "+", axmul_model_layer_name(m, j));
+                done[j] = 1;
+                first = 0;
+            }
+        }
+        axmul__tool_bprintf(&b, "=%s", fi);
+    }
+    free(done);
+    return b.s;
+}
+
+static void layers_free(layers_t *L)
+{
+    for (int k = 0; k < L->nnames; k++)
+        free(L->names[k]);
+    for (int k = 0; k < L->npins; k++) {
+        free(L->pin_name[k]);
+        free(L->pin_file[k]);
+    }
+    for (int i = 0; L->pin && i < L->nl; i++)
+        axmul_table_free(L->pin[i]);
+    for (int k = 0; k < L->nlabels; k++)
+        free(L->labels[k]);
+    free(L->labels);
+    free(L->names);
+    free(L->pin_name);
+    free(L->pin_file);
+    free(L->sweep);
+    free(L->pin);
+    free(L->file);
+    axmul_table_free(L->ex[0]);
+    axmul_table_free(L->ex[1]);
+}
+
 /* ---------------------------------------------------------------- interrupts, resume */
 
 /* One result row, in one write, synced: an interrupted run leaves only complete rows. */
@@ -475,7 +709,8 @@ static void usage_net(FILE *f)
     fprintf(f, "Usage: " PROG " net --model DIR --mtab T.bin [--mtab T2.bin ...] [--mtab-dir D]\n"
                "                 [--dataset fashion-mnist[:DIR]|mnist:DIR|npy:DIR] [--limit N]\n"
                "                 [--batch B] [--backend auto|cpu|cuda] [--threads N]\n"
-               "                 [--approx conv|dense|all] [--ranges calibrated|batch]\n"
+               "                 [--approx conv|dense|all|LAYER[,...]] [--layer-mtab LAYER=T.bin]\n"
+               "                 [--ranges calibrated|batch]\n"
                "                 [--per-channel] [--dump-operands DIR] [--predictions FILE]\n"
                "                 [--report DIR] [--shard I/N] [--output FILE [--resume]]\n"
                "                 [--format text|json|csv] [--quiet]\n"
@@ -491,33 +726,39 @@ static void usage_net(FILE *f)
                "synced row per table; SIGINT/SIGTERM stop after the current table (exit 130) and\n"
                "--resume skips the tables already in FILE. npy:DIR reads DIR/x_test.npy (uint8\n"
                "images, (N, H, W) or (N, H, W, C)) and DIR/y_test.npy (labels), e.g. CIFAR-10\n"
-               "saved from Keras' load_data().\n");
+               "saved from Keras' load_data(). Layer-wise: --approx also takes layer names\n"
+               "(the --mtab tables in those layers only, the float network elsewhere), and\n"
+               "--layer-mtab LAYER=T.bin (repeatable) fixes a conv2d/dense layer's table in every\n"
+               "run; without --mtab, the fixed tables are the one run. Rows of such runs are\n"
+               "named by their assignment, e.g. conv1=a.bin;conv2+fc1=b.bin (doc/sweeps.md).\n");
 }
 
-static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp);
+static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp, layers_t *L);
 
 int axmul__cmd_net(int argc, char **argv)
 {
-    /* the table list outlives every early return of the command */
+    /* the table list and the layer assignment outlive every early return of the command */
     char **paths = NULL;
     int npaths = 0;
-    int rc = cmd_net_inner(argc, argv, &paths, &npaths);
+    layers_t L = {.kinds = AXMUL_APPROX_CONV};
+    int rc = cmd_net_inner(argc, argv, &paths, &npaths, &L);
     for (int i = 0; i < npaths; i++)
         free(paths[i]);
     free(paths);
+    layers_free(&L);
     return rc;
 }
 
 #define paths (*pathsp)
 #define npaths (*npathsp)
 
-static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
+static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp, layers_t *L)
 {
     const char *model_dir = NULL, *dataset = "fashion-mnist", *dump = NULL, *pred_path = NULL;
     const char *report_dir = NULL, *out_path = NULL;
     long shard_i = 1, shard_n = 1;
     int resume = 0;
-    int fmt = 0, quiet = 0, batch_ranges = 0, per_channel = 0, approx = AXMUL_APPROX_CONV;
+    int fmt = 0, quiet = 0, batch_ranges = 0, per_channel = 0, approx_given = 0, sweep_given = 0;
     long limit = 0, batch = 1000, threads = 0;
     axmul_backend backend = AXMUL_BACKEND_AUTO;
     static const struct option opts[] = {
@@ -541,11 +782,12 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
         {"shard", required_argument, NULL, 'S'},
         {"output", required_argument, NULL, 'O'},
         {"resume", no_argument, NULL, 'U'},
+        {"layer-mtab", required_argument, NULL, 'L'},
         {NULL, 0, NULL, 0},
     };
     int c, rc = 0;
     optind = 1;
-    while ((c = axmul__tool_getopt(argc, argv, "m:d:T:D:n:b:B:t:a:r:po:P:f:qhR:S:O:U", opts)) !=
+    while ((c = axmul__tool_getopt(argc, argv, "m:d:T:D:n:b:B:t:a:r:po:P:f:qhR:S:O:UL:", opts)) !=
            -1) {
         switch (c) {
         case 'm':
@@ -560,10 +802,16 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
                 return EXIT_USAGE;
             paths = np;
             paths[npaths++] = strdup(optarg);
+            sweep_given = 1;
             break;
         }
         case 'D':
             if (list_dir(optarg, &paths, &npaths) != 0)
+                return EXIT_USAGE;
+            sweep_given = 1;
+            break;
+        case 'L':
+            if (layers_add_pin(L, optarg) != 0)
                 return EXIT_USAGE;
             break;
         case 'n':
@@ -597,16 +845,9 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
             }
             break;
         case 'a':
-            if (strcmp(optarg, "conv") == 0)
-                approx = AXMUL_APPROX_CONV;
-            else if (strcmp(optarg, "dense") == 0)
-                approx = AXMUL_APPROX_DENSE;
-            else if (strcmp(optarg, "all") == 0)
-                approx = AXMUL_APPROX_ALL;
-            else {
-                errorf("--approx '%s': expected conv, dense or all", optarg);
+            if (layers_parse_approx(L, optarg) != 0)
                 return EXIT_USAGE;
-            }
+            approx_given = 1;
             break;
         case 'r':
             if (strcmp(optarg, "batch") == 0)
@@ -678,9 +919,28 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
                model_dir ? argv[optind] : "");
         return EXIT_USAGE;
     }
-    if (npaths == 0) {
-        errorf("give at least one --mtab T.bin or --mtab-dir D");
+    /* Without --mtab tables, --layer-mtab alone is one run: the fixed tables in their layers,
+     * the float network elsewhere. */
+    const int pin_only = !sweep_given && L->npins > 0;
+    if (npaths == 0 && !pin_only) {
+        errorf(sweep_given ? "no --mtab tables to run"
+                           : "give at least one --mtab T.bin or --mtab-dir D (or --layer-mtab "
+                             "LAYER=T.bin)");
         return EXIT_USAGE;
+    }
+    if (pin_only && approx_given) {
+        errorf("--approx selects the layers of the --mtab tables: give --mtab or --mtab-dir "
+               "(--layer-mtab alone approximates its layers only)");
+        return EXIT_USAGE;
+    }
+    if (pin_only && report_dir) {
+        errorf("--report plots one point per --mtab table: give --mtab or --mtab-dir");
+        return EXIT_USAGE;
+    }
+    if (pin_only) { /* one run, without a swept table */
+        if (!(paths = calloc(1, sizeof *paths)))
+            return EXIT_USAGE;
+        npaths = 1;
     }
     /* sharding: this run takes tables I, I+N, I+2N, ... (1-based) of the full list */
     if (shard_n > 1) {
@@ -701,36 +961,6 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
         errorf("--resume needs --output FILE with --format csv or json");
         return EXIT_USAGE;
     }
-    axmul__tool_rows rows = {.fd = -1};
-    int new_file = 1;
-    if (out_path && resume) {
-        char **done;
-        int ndone;
-        if ((ndone = axmul__tool_done_rows(out_path, fmt == 1, "table,", &done)) < 0) {
-            errorf("--resume %s: %s", out_path, strerror(errno));
-            return EXIT_USAGE;
-        }
-        new_file = ndone == 0;
-        int k = 0;
-        for (int i = 0; i < npaths; i++) {
-            int seen = 0;
-            for (int j = 0; j < ndone && !seen; j++)
-                seen = strcmp(done[j], paths[i]) == 0;
-            if (seen)
-                free(paths[i]);
-            else
-                paths[k++] = paths[i];
-        }
-        if (!quiet)
-            fprintf(stderr, PROG ": --resume: %d tables already in %s, %d to go\n", ndone, out_path,
-                    k);
-        for (int j = 0; j < ndone; j++)
-            free(done[j]);
-        free(done);
-        npaths = k;
-        if (npaths == 0)
-            return 0;
-    }
     const char *cpu_path; /* a bad AXMUL_CPU_PATH fails now, not after the float pass */
     if (axmul_cpu_path(&cpu_path) != AXMUL_OK) {
         errorf("%s", axmul_error_detail());
@@ -744,6 +974,54 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
     if (axmul_model_load(model_dir, &m) != AXMUL_OK) {
         errorf("--model %s", axmul_error_detail());
         return EXIT_USAGE;
+    }
+    if (layers_resolve(L, m, model_dir, !pin_only) != 0 ||
+        !(L->labels = calloc((size_t)npaths, sizeof *L->labels))) {
+        axmul_model_free(m);
+        return EXIT_USAGE;
+    }
+    for (; L->nlabels < npaths; L->nlabels++)
+        if (!(L->labels[L->nlabels] = layers_label(L, m, paths[L->nlabels]))) {
+            errorf("out of memory");
+            axmul_model_free(m);
+            return EXIT_USAGE;
+        }
+    axmul__tool_rows rows = {.fd = -1};
+    int new_file = 1;
+    if (out_path && resume) {
+        char **done;
+        int ndone;
+        if ((ndone = axmul__tool_done_rows(out_path, fmt == 1, "table,", &done)) < 0) {
+            errorf("--resume %s: %s", out_path, strerror(errno));
+            axmul_model_free(m);
+            return EXIT_USAGE;
+        }
+        new_file = ndone == 0;
+        int k = 0; /* a row is done when its name matches: the table and any layer assignment */
+        for (int i = 0; i < npaths; i++) {
+            int seen = 0;
+            for (int j = 0; j < ndone && !seen; j++)
+                seen = strcmp(done[j], L->labels[i]) == 0;
+            if (seen) {
+                free(paths[i]);
+                free(L->labels[i]);
+            } else {
+                paths[k] = paths[i];
+                L->labels[k++] = L->labels[i];
+            }
+        }
+        L->nlabels = k;
+        if (!quiet)
+            fprintf(stderr, PROG ": --resume: %d tables already in %s, %d to go\n", ndone, out_path,
+                    k);
+        for (int j = 0; j < ndone; j++)
+            free(done[j]);
+        free(done);
+        npaths = k;
+        if (npaths == 0) {
+            axmul_model_free(m);
+            return 0;
+        }
     }
     if (!batch_ranges && !axmul_model_calibrated(m)) {
         errorf("--model %s: not calibrated (run '" PROG " calibrate --model %s', or use "
@@ -779,6 +1057,7 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
     snr.err = calloc((size_t)nl, sizeof *snr.err);
     double exact_acc[2] = {-1, -1};
     float *exact_out[2][AXMUL_MODEL_MAX_LAYERS] = {{0}};
+    const axmul_table *lt_run[AXMUL_MODEL_MAX_LAYERS], *lt_exact[AXMUL_MODEL_MAX_LAYERS];
     assert(nl <= AXMUL_MODEL_MAX_LAYERS); /* axmul_model_load's contract */
     if (!x || !pf || !pa || !ah || !wh || !snr.exact || !snr.per || !snr.sig || !snr.err) {
         errorf("out of memory");
@@ -812,7 +1091,6 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
     o.workspace = ws;
     o.threads = (int)threads;
     o.backend = backend;
-    o.approx = approx;
     o.batch_ranges = batch_ranges;
     o.per_channel = per_channel;
 
@@ -831,7 +1109,8 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
     double float_acc = (double)fok / n;
 
     FILE *out = stdout;
-    char row[4096], head[4096];
+    static char row[65536]; /* (a row names every layer of a layer-wise run) */
+    char head[4096];
     int rl, head_len = 0; /* head: written before the first row (into the file: see above) */
     if (fmt == 0)
         head_len =
@@ -859,8 +1138,10 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
         pl_n++;
     }
     if (report_dir) {
-        rep = axmul__report_begin(report_dir, model_dir, dataset, n, axmul_model_classes(m),
+        char *setup = layers_on(L) ? layers_label(L, m, "(each table)") : NULL;
+        rep = axmul__report_begin(report_dir, model_dir, dataset, setup, n, axmul_model_classes(m),
                                   float_acc);
+        free(setup);
         if (!rep) {
             rc = EXIT_USAGE;
             goto out;
@@ -878,26 +1159,25 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
     for (int ti = 0; ti < npaths; ti++) {
         if (axmul__tool_interrupted())
             break;
-        const char *path = paths[ti];
-        int sgn = axmul_name_is_signed(path);
-        axmul_table *t;
-        if (axmul_table_load(path, sgn, &t) != AXMUL_OK) {
+        const char *path = paths[ti], *name = L->labels[ti]; /* path: NULL with no --mtab */
+        int sgn = path ? axmul_name_is_signed(path) : 0;
+        axmul_table *t = NULL;
+        if (path && axmul_table_load(path, sgn, &t) != AXMUL_OK) {
             errorf("--mtab %s", axmul_error_detail());
             rc = EXIT_USAGE;
             continue;
         }
         /* the exact network of this signedness, once: predictions, SNR reference, operands */
         if (!pe[sgn]) {
-            axmul_table *ex;
             pe[sgn] = malloc((size_t)n);
-            if (!pe[sgn] || axmul_table_create_exact(sgn, &ex) != AXMUL_OK) {
+            if (!pe[sgn] || layers_tables(L, t, 1, lt_exact) != 0) {
                 errorf("out of memory");
                 rc = EXIT_USAGE;
                 axmul_table_free(t);
                 goto out;
             }
             axmul_net_options po = o;
-            po.table = ex;
+            po.layer_tables = lt_exact;
             po.layer_output = snr_cb;
             po.ctx = &snr;
             po.act_hist = dump ? ah : NULL;
@@ -910,7 +1190,6 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
                 if (!exact_out[sgn][i]) {
                     errorf("out of memory");
                     rc = EXIT_USAGE;
-                    axmul_table_free(ex);
                     axmul_table_free(t);
                     goto out;
                 }
@@ -923,7 +1202,6 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
                     AXMUL_OK) {
                     errorf("%s", axmul_error_detail());
                     rc = EXIT_USAGE;
-                    axmul_table_free(ex);
                     axmul_table_free(t);
                     goto out;
                 }
@@ -932,14 +1210,14 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
             for (int i = 0; i < n; i++)
                 eok += pe[sgn][i] == labels[i];
             exact_acc[sgn] = (double)eok / n;
-            axmul_table_free(ex);
         }
         for (int i = 0; i < nl; i++) {
             snr.exact[i] = exact_out[sgn][i];
             snr.sig[i] = snr.err[i] = 0;
         }
         snr.record = 0;
-        o.table = t;
+        layers_tables(L, t, 0, lt_run); /* (makes no table: cannot fail) */
+        o.layer_tables = lt_run;
         o.layer_output = snr_cb;
         o.ctx = &snr;
         o.act_hist = o.wt_hist = NULL;
@@ -951,13 +1229,13 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
             snr.offset = i0;
             st = axmul_model_predict(m, &o, x + (size_t)i0 * per_img, nb, pa + i0, NULL);
             if (tty)
-                fprintf(stderr, "\r%s: %d/%d images", path, i0 + nb, n);
+                fprintf(stderr, "\r%s: %d/%d images", name, i0 + nb, n);
         }
         double secs = axmul__tool_now() - t0;
         if (tty)
             fprintf(stderr, "\r%*s\r", 60, "");
         if (st != AXMUL_OK) {
-            errorf("%s: %s", path, axmul_error_detail());
+            errorf("%s: %s", name, axmul_error_detail());
             rc = EXIT_USAGE;
             axmul_table_free(t);
             continue;
@@ -1000,24 +1278,31 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp)
             first_snr = 0;
         }
         if (fmt == 0)
-            rl = snprintf(row, sizeof row, "%-28s %9.4f %9.4f %9.4f  %s  (%.2f s)\n", path, acc,
+            rl = snprintf(row, sizeof row, "%-28s %9.4f %9.4f %9.4f  %s  (%.2f s)\n", name, acc,
                           exact_acc[sgn], agr, snrtxt, secs);
         else if (fmt == 1) {
-            char esc_path[2048];
-            size_t el = 0;
-            for (const char *p = path; *p && el + 3 < sizeof esc_path; p++) {
-                if (*p == '"' || *p == '\\')
-                    esc_path[el++] = '\\';
-                esc_path[el++] = *p;
-            }
-            esc_path[el] = '\0';
+            axmul__tool_buf jn = {0}, jl = {0};
+            axmul__tool_json_str(&jn, name);
+            if (layers_on(L)) /* the assignment, layer by layer */
+                for (int i = 0; i < nl; i++)
+                    if (lt_run[i]) {
+                        axmul__tool_bprintf(&jl, "%s", jl.len ? ", " : ", \"layer_tables\": {");
+                        axmul__tool_json_str(&jl, axmul_model_layer_name(m, i));
+                        axmul__tool_bprintf(&jl, ": ");
+                        axmul__tool_json_str(&jl, L->file[i] ? L->file[i] : path);
+                    }
+            if (jl.len)
+                axmul__tool_bprintf(&jl, "}");
             rl = snprintf(row, sizeof row,
-                          "{\"table\": \"%s\", \"accuracy\": %.6f, \"exact_accuracy\": %.6f, "
+                          "{\"table\": %s, \"accuracy\": %.6f, \"exact_accuracy\": %.6f, "
                           "\"float_accuracy\": %.6f, \"agreement\": %.6f, \"layer_snr_db\": [%s], "
-                          "\"images\": %d, \"seconds\": %.4f}\n",
-                          esc_path, acc, exact_acc[sgn], float_acc, agr, snrtxt, n, secs);
+                          "\"images\": %d, \"seconds\": %.4f%s}\n",
+                          jn.s, acc, exact_acc[sgn], float_acc, agr, snrtxt, n, secs,
+                          jl.s ? jl.s : "");
+            free(jn.s);
+            free(jl.s);
         } else
-            rl = snprintf(row, sizeof row, "%s,%.6f,%.6f,%.6f,%.6f,%s,%d,%.4f\n", path, acc,
+            rl = snprintf(row, sizeof row, "%s,%.6f,%.6f,%.6f,%.6f,%s,%d,%.4f\n", name, acc,
                           exact_acc[sgn], float_acc, agr, snrtxt, n, secs);
         if (rows.fd >= 0 && done_tables == 0 && head_len &&
             emit_row(&rows, out, head, (size_t)head_len) != 0)

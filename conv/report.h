@@ -9,10 +9,11 @@
 
 typedef struct axmul__report axmul__report;
 
-/* Starts a report in dir (created if needed; its images go to dir/img). classes: number of
- * classes of the model (confusion matrices). Returns NULL after printing an error. */
+/* Starts a report in dir (created if needed; its images go to dir/img). setup: the layer-wise
+ * assignment of a run that has one (shown on the page), or NULL. classes: number of classes of
+ * the model (confusion matrices). Returns NULL after printing an error. */
 axmul__report *axmul__report_begin(const char *dir, const char *model, const char *dataset,
-                                   int images, int classes, double float_acc);
+                                   const char *setup, int images, int classes, double float_acc);
 
 /* One table's results. layer_names/snr: the conv2d/dense layers and their output SNR (dB,
  * +inf when identical); sample_diff[k]/sample_exact[k]: that layer's outputs for the first test

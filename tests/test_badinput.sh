@@ -120,6 +120,21 @@ if [ -f "$FM/t10k-images-idx3-ubyte.gz" ]; then
     bad 2 "long.bin" - "$C" net --model "$M" --mtab "$I/long.bin" --limit 10
     bad 2 "no/such/rep" "$O/no/such/rep" "$C" net --model "$M" --mtab "$E" --limit 10 --report "$O/no/such/rep"
     bad 2 "no/such/r.csv" "$O/no/such/r.csv" "$C" net --model "$M" --mtab "$E" --limit 10 --output "$O/no/such/r.csv"
+    # layer-wise tables: the layer named and the model's conv2d/dense layers listed
+    bad 2 "--approx conv9: no layer of that name in $M (its conv2d and dense layers: conv1, conv2, fc1, fc2, fc3)" \
+        - "$C" net --model "$M" --approx conv9 --mtab "$E" --limit 10
+    bad 2 "--layer-mtab pool1: the layer is of type avgpool" - "$C" net --model "$M" --layer-mtab pool1="$E" --limit 10
+    bad 2 "--approx 'conv,,fc1': expected a comma-separated list" - "$C" net --model "$M" --approx conv,,fc1 --mtab "$E"
+    bad 2 "--layer-mtab 'conv1': expected LAYER=TABLE.bin" - "$C" net --model "$M" --layer-mtab conv1 --mtab "$E"
+    bad 2 "--layer-mtab conv1: $I/long.bin" - "$C" net --model "$M" --layer-mtab conv1="$I/long.bin" --limit 10
+    bad 2 "--layer-mtab conv2: the layer is given twice" - "$C" net --model "$M" --layer-mtab conv2="$E" \
+        --layer-mtab conv2="$E" --limit 10
+    bad 2 "no layer is left for the --mtab tables" "$O/lw.csv" "$C" net --model "$M" --approx conv1 \
+        --layer-mtab conv1="$E" --mtab "$E" --limit 10 --output "$O/lw.csv"
+    bad 2 "--approx selects the layers of the --mtab tables" - "$C" net --model "$M" --approx dense \
+        --layer-mtab conv1="$E" --limit 10
+    bad 2 "--report plots one point per --mtab table" "$O/lwrep" "$C" net --model "$M" \
+        --layer-mtab conv1="$E" --limit 10 --report "$O/lwrep"
     mkdir "$T/ds"
     cp "$I/garbage.bin" "$T/ds/t10k-images-idx3-ubyte"
     cp "$FM/t10k-labels-idx1-ubyte.gz" "$T/ds/"

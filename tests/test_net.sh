@@ -46,6 +46,38 @@ run 0 "$C" net --model "$M" --mtab "$D4" --batch 1 --limit 300 --predictions "$T
 head -300 "$T/p10000" | cmp -s - "$T/p1" || fail "batch 1 and 10000 predict differently"
 pass "batch sizes 1, 32 and 10000 give identical predictions"
 
+# layer-wise tables (TFApprox's one table per layer): the same table pinned on both conv layers
+# is the default run, image for image; --approx LAYER sweeps one layer, the rest float; a pinned
+# layer keeps its table under a sweep; rows name the assignment (resume, JSON, report)
+Z="$T/mul8u_zero.bin"
+run 0 "$C" net --model "$M" --layer-mtab conv1="$D4" --layer-mtab conv2="$D4" --predictions "$T/ppin" \
+    --format csv --quiet
+cmp -s "$T/p10000" "$T/ppin" || fail "conv1 and conv2 pinned to drum_k4 predict unlike --mtab drum_k4"
+expect_out "conv1+conv2=$D4,"
+run 0 "$C" net --model "$M" --approx conv2 --mtab "$Z" --mtab "$E" --format csv --quiet
+awk -F, 'NR == 2 { if ($2 > 0.2 || $6 !~ /^inf;/) exit 1 }
+         NR == 3 { if ($2 != $3 || $3 != $4 || $5 != 1 || $6 != "inf;inf;inf;inf;inf") exit 1 }' "$T/out" ||
+    fail "--approx conv2 (zero table: near chance, conv1 untouched; exact table: the float network): $(cat "$T/out")"
+expect_out "conv2=$Z,"
+run 0 "$C" net --model "$M" --layer-mtab conv1="$Z" --mtab "$E" --mtab "$D4" --limit 1000 --format json --quiet
+expect_out "\"table\": \"conv1=$Z;conv2=$E\""
+sed -n 1p "$T/out" | grep -q '"accuracy": 0\.[0-7]' || fail "conv1 on the zero table: $(sed -n 1p "$T/out")"
+expect_out "\"layer_tables\": {\"conv1\": \"$Z\", \"conv2\": \"$D4\"}}"
+run 0 "$C" net --model "$M" --approx conv1,fc3 --layer-mtab fc1="$E" --mtab "$D4" --limit 300 --format json --quiet
+expect_out "\"table\": \"conv1+fc3=$D4;fc1=$E\""
+expect_out "\"layer_tables\": {\"conv1\": \"$D4\", \"fc1\": \"$E\", \"fc3\": \"$D4\"}}"
+# --resume knows the assignment: the same rows are done, other pins are not
+for pin in "$Z" "$Z" "$E"; do
+    run 0 "$C" net --model "$M" --layer-mtab conv1="$pin" --mtab "$E" --mtab "$D4" --limit 200 \
+        --format csv --output "$T/lw.csv" --resume
+done
+[ "$(wc -l < "$T/lw.csv")" -eq 5 ] && grep -q "^conv1=$E;conv2=$D4," "$T/lw.csv" ||
+    fail "--resume with layer-wise rows: $(cat "$T/lw.csv")"
+run 0 "$C" net --model "$M" --layer-mtab conv1="$E" --mtab "$D4" --limit 200 --report "$T/lwrep" --quiet
+grep -q "Tables per layer: <code>conv1=$E;conv2=(each table)</code>" "$T/lwrep/index.html" ||
+    fail "layer-wise report: $(grep -o 'Tables per layer[^<]*<code>[^<]*' "$T/lwrep/index.html")"
+pass "layer-wise tables: pins equal --mtab, one-layer sweeps, fixed layers, resume and report"
+
 # the same test set as NumPy arrays (npy:DIR, Keras' names) predicts the same, image for image;
 # a 3-channel copy is refused by the 1-channel model
 npy_hdr() { # npy_hdr DESCR SHAPE: a format 1.0 header, padded to 128 bytes
