@@ -277,6 +277,52 @@ START_TEST(test_device_table_cache)
 }
 END_TEST
 
+/* A whole network on the device: LeNet-5 (random weights, calibrated) with a table per layer,
+ * unsigned and signed, so that consecutive layers swap the device's cached table; the scores
+ * must be the CPU's bit for bit, with calibrated and with per-batch ranges. */
+START_TEST(test_network_layer_tables)
+{
+    enum { N = 70 };
+    uint64_t s = tu_seed() ^ 0x1e7;
+    axmul_model *m;
+    ck_assert_int_eq(axmul_model_create_lenet5(s, &m), AXMUL_OK);
+    float *x = malloc(sizeof(float) * N * 28 * 28), *sc[2];
+    for (int i = 0; i < N * 28 * 28; i++)
+        x[i] = tu_randf(&s, 0.0f, 1.0f);
+    ck_assert_int_eq(axmul_model_calibrate(m, x, N, 32, 0), AXMUL_OK);
+    const int nl = axmul_model_num_layers(m);
+    const axmul_table **lt = calloc((size_t)nl, sizeof *lt);
+    axmul_table *tabs[3] = {random_table(&s, 0), random_table(&s, 1), random_table(&s, 0)};
+    for (int i = 0, k = 0; i < nl; i++) /* conv1 T0, conv2 T1 (signed), fc1 T2, fc2 T0, ... */
+        if (!strcmp(axmul_model_layer_type(m, i), "conv2d") ||
+            !strcmp(axmul_model_layer_type(m, i), "dense"))
+            lt[i] = tabs[k++ % 3];
+    for (int batch_ranges = 0; batch_ranges < 2; batch_ranges++) {
+        uint8_t pred[2][N];
+        for (int k = 0; k < 2; k++) {
+            axmul_net_options o;
+            axmul_net_options_init(&o);
+            o.layer_tables = lt;
+            o.batch_ranges = batch_ranges;
+            o.backend = k ? AXMUL_BACKEND_CUDA : AXMUL_BACKEND_CPU;
+            sc[k] = malloc(sizeof(float) * N * 10);
+            ck_assert_msg(axmul_model_predict(m, &o, x, N, pred[k], sc[k]) == AXMUL_OK, "%s",
+                          axmul_error_detail());
+        }
+        assert_same_bits(sc[1], sc[0], (size_t)N * 10,
+                         batch_ranges ? "network, per-batch ranges" : "network, calibrated");
+        ck_assert_int_eq(memcmp(pred[0], pred[1], N), 0);
+        free(sc[0]);
+        free(sc[1]);
+    }
+    for (int k = 0; k < 3; k++)
+        axmul_table_free(tabs[k]);
+    free(lt);
+    free(x);
+    axmul_model_free(m);
+}
+END_TEST
+
 int main(void)
 {
     axmul_status st = axmul_cuda_available();
@@ -296,6 +342,7 @@ int main(void)
     tcase_add_test(tc, test_cached_table);
     tcase_add_test(tc, test_expanded_table);
     tcase_add_test(tc, test_device_table_cache);
+    tcase_add_test(tc, test_network_layer_tables);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);
