@@ -258,9 +258,11 @@ static void add_bias(float *y, size_t rows, int units, const float *bias, int nt
     }
 }
 
-/* The forward pass. observe (calibration): per layer, min/max of each conv/dense input. */
+/* The forward pass. observe (calibration): per layer, min/max of each conv/dense input; the pass
+ * ends once layer stop's input is observed (stop >= num_layers: the whole network). */
 static axmul_status forward(const axmul_model *m, const axmul_net_options *o, const float *x, int n,
-                            uint8_t *pred, float *scores, axmul_range *observe, int *observed)
+                            uint8_t *pred, float *scores, axmul_range *observe, int *observed,
+                            int stop)
 {
     size_t act = axmul__model_max_act(m);
     size_t col_n = 0;
@@ -323,6 +325,8 @@ static axmul_status forward(const axmul_model *m, const axmul_net_options *o, co
                 observe[i].max = r.max;
             observed[i] = 1;
         }
+        if (i == stop)
+            break;
         const axmul_table *table =
             o->layer_tables && o->layer_tables[i] ? o->layer_tables[i]
             : o->approx & (l->kind == AXMUL__L_CONV ? AXMUL_APPROX_CONV : AXMUL_APPROX_DENSE)
@@ -441,7 +445,7 @@ static axmul_status forward(const axmul_model *m, const axmul_net_options *o, co
         if (l->saved && s == AXMUL_OK)
             memcpy(saved[i], a, nout * sizeof(float));
     }
-    if (s == AXMUL_OK) {
+    if (s == AXMUL_OK && stop >= m->nl) {
         int classes = axmul_model_classes(m);
         for (int r = 0; r < n; r++) {
             const float *z = a + (size_t)r * classes;
@@ -472,16 +476,15 @@ axmul_status axmul_model_predict(const axmul_model *m, const axmul_net_options *
     axmul_error_clear();
     if (!m || !o || !x || n < 1)
         return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "axmul_model_predict: bad argument");
-    return forward(m, o, x, n, pred, scores, NULL, NULL);
+    return forward(m, o, x, n, pred, scores, NULL, NULL, m->nl);
 }
 
-axmul_status axmul_model_calibrate(axmul_model *m, const float *x, int n, int batch, int threads)
+/* Min/max of the inputs of the conv/dense layers over the n images in batches, in the network
+ * of o (its ranges: batch or the model's), stopping after layer stop's input; into the layers
+ * that want (NULL: all). */
+static axmul_status observe_ranges(axmul_model *m, const axmul_net_options *o, const float *x,
+                                   int n, int batch, int stop, const int *want)
 {
-    axmul_error_clear();
-    if (!m || !x || n < 1)
-        return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "axmul_model_calibrate: bad argument");
-    if (batch < 1)
-        batch = 1000;
     axmul_range *obs = calloc((size_t)m->nl, sizeof *obs);
     int *seen = calloc((size_t)m->nl, sizeof *seen);
     if (!obs || !seen) {
@@ -489,23 +492,62 @@ axmul_status axmul_model_calibrate(axmul_model *m, const float *x, int n, int ba
         free(seen);
         return axmul__fail(AXMUL_ERR_NOMEM, "out of memory");
     }
-    axmul_net_options o;
-    axmul_net_options_init(&o);
-    o.threads = threads;
     size_t per = (size_t)m->in_h * m->in_w * m->in_c;
     axmul_status s = AXMUL_OK;
     for (int i0 = 0; i0 < n && s == AXMUL_OK; i0 += batch) {
         int nb = n - i0 < batch ? n - i0 : batch;
-        s = forward(m, &o, x + (size_t)i0 * per, nb, NULL, NULL, obs, seen);
+        s = forward(m, o, x + (size_t)i0 * per, nb, NULL, NULL, obs, seen, stop);
     }
     if (s == AXMUL_OK)
         for (int i = 0; i < m->nl; i++)
-            if (seen[i]) {
+            if (seen[i] && (!want || want[i])) {
                 m->L[i].in_range = obs[i];
                 axmul__range_include_zero(&m->L[i].in_range);
                 m->L[i].has_range = 1;
             }
     free(obs);
     free(seen);
+    return s;
+}
+
+axmul_status axmul_model_calibrate(axmul_model *m, const float *x, int n, int batch, int threads)
+{
+    axmul_error_clear();
+    if (!m || !x || n < 1)
+        return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "axmul_model_calibrate: bad argument");
+    axmul_net_options o;
+    axmul_net_options_init(&o);
+    o.threads = threads;
+    return observe_ranges(m, &o, x, n, batch < 1 ? 1000 : batch, m->nl, NULL);
+}
+
+axmul_status axmul_model_calibrate_network(axmul_model *m, const axmul_net_options *o,
+                                           const float *x, int n, int batch)
+{
+    axmul_error_clear();
+    if (!m || !o || !x || n < 1)
+        return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT,
+                           "axmul_model_calibrate_network: bad argument");
+    batch = batch < 1 ? 1000 : batch;
+    axmul_status s = axmul_model_calibrate(m, x, n, batch, o->threads);
+    axmul_net_options q = *o;
+    q.batch_ranges = 0; /* the layers before each one: their new ranges */
+    q.layer_output = NULL;
+    q.act_hist = q.wt_hist = NULL;
+    int *want = calloc((size_t)m->nl, sizeof *want);
+    if (s == AXMUL_OK && !want)
+        s = axmul__fail(AXMUL_ERR_NOMEM, "out of memory");
+    for (int k = 0; k < m->nl && s == AXMUL_OK; k++) {
+        const axmul__layer *l = &m->L[k];
+        if (l->kind != AXMUL__L_CONV && l->kind != AXMUL__L_DENSE)
+            continue;
+        const int bit = l->kind == AXMUL__L_CONV ? AXMUL_APPROX_CONV : AXMUL_APPROX_DENSE;
+        if (!(o->layer_tables && o->layer_tables[k]) && !(o->table && (o->approx & bit)))
+            continue; /* a float layer: the float network's range */
+        want[k] = 1;
+        s = observe_ranges(m, &q, x, n, batch, k, want);
+        want[k] = 0;
+    }
+    free(want);
     return s;
 }

@@ -21,6 +21,18 @@ void axmul_train_options_init(axmul_train_options *o)
     o->batch = 64;
     o->lr = 1e-3f;
     o->seed = 1;
+    o->approx = AXMUL_APPROX_CONV; /* (no table: none) */
+}
+
+/* The table of layer i in approximation-aware training, or NULL (float). */
+static const axmul_table *layer_table(const axmul_train_options *o, const axmul__layer *l, int i)
+{
+    if (o->layer_tables && o->layer_tables[i])
+        return o->layer_tables[i];
+    int bit = l->kind == AXMUL__L_CONV    ? AXMUL_APPROX_CONV
+              : l->kind == AXMUL__L_DENSE ? AXMUL_APPROX_DENSE
+                                          : 0;
+    return o->approx & bit ? o->table : NULL;
 }
 
 typedef struct {
@@ -94,6 +106,11 @@ axmul_status axmul_model_train(axmul_model *m, const float *x, const uint8_t *la
                               l->kind == AXMUL__L_AVGPOOL || l->kind == AXMUL__L_MAXPOOL ||
                               l->kind == AXMUL__L_RELU || l->kind == AXMUL__L_FLATTEN ||
                               l->kind == AXMUL__L_SOFTMAX;
+        if (o->layer_tables && o->layer_tables[i] && l->kind != AXMUL__L_CONV &&
+            l->kind != AXMUL__L_DENSE)
+            return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT,
+                               "layer %s is of type %s: only conv2d and dense layers take a table",
+                               l->name, axmul_model_layer_type(m, i));
         if (!trainable || l->src)
             return axmul__fail(AXMUL_ERR_UNSUPPORTED,
                                "training supports chains of conv2d, dense, avgpool, maxpool, "
@@ -175,20 +192,38 @@ axmul_status axmul_model_train(axmul_model *m, const float *x, const uint8_t *la
                 float *y = act[i + 1];
                 size_t nin = (size_t)nb * l->ih * l->iw * l->ic;
                 size_t P = (size_t)l->oh * l->ow, K = (size_t)l->kh * l->kw * l->ic;
+                const axmul_table *t = layer_table(o, l, i);
+                /* The inference LUT layer, its input quantized to the batch's min/max: the
+                 * ranges of the approximate network that the training changes (calibrated
+                 * ranges of the old weights would clip it). Bias added below as in float. */
+                if (t) {
+                    axmul_conv_desc d;
+                    axmul__layer_conv_desc(l, nb, l->ih, l->iw, l->ic, &d);
+                    d.per_channel = o->per_channel;
+                    d.backend = AXMUL_BACKEND_AUTO;
+                    d.threads = o->threads;
+                    d.input_name = l->name;
+                    d.filter_name = l->wfile;
+                    if ((st = axmul_conv2d(&d, t, a, l->w, y, NULL)) != AXMUL_OK)
+                        goto out;
+                }
                 switch (l->kind) {
                 case AXMUL__L_CONV:
-                    for (int r = 0; r < nb; r++)
+                    for (int r = 0; r < nb && !t; r++)
                         axmul__im2col(l, a + (size_t)r * l->ih * l->iw * l->ic,
                                       col + (size_t)r * P * K, 0);
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(nb * P), l->units,
-                                (int)K, 1.0f, col, (int)K, l->w, l->units, 0.0f, y, l->units);
+                    if (!t)
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(nb * P),
+                                    l->units, (int)K, 1.0f, col, (int)K, l->w, l->units, 0.0f, y,
+                                    l->units);
                     for (size_t p = 0; p < (size_t)nb * P; p++)
                         for (int c = 0; c < l->units; c++)
                             y[p * l->units + c] += l->b[c];
                     break;
                 case AXMUL__L_DENSE:
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, l->units, l->ic,
-                                1.0f, a, l->ic, l->w, l->units, 0.0f, y, l->units);
+                    if (!t)
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, l->units, l->ic,
+                                    1.0f, a, l->ic, l->w, l->units, 0.0f, y, l->units);
                     for (int r = 0; r < nb; r++)
                         for (int c = 0; c < l->units; c++)
                             y[(size_t)r * l->units + c] += l->b[c];

@@ -144,6 +144,14 @@ axmul_status axmul_model_predict(const axmul_model *m, const axmul_net_options *
  * (the float network; a constant input is widened to include 0). */
 axmul_status axmul_model_calibrate(axmul_model *m, const float *x, int n, int batch, int threads);
 
+/* Calibrates the network that o describes (its tables in its layers; o->batch_ranges ignored):
+ * each approximated layer's input range is the min/max of its input in that network, with the
+ * layers before it already calibrated so, and the other layers' ranges are the float network's.
+ * For a model trained approximation-aware, whose float network is not the one that runs. One
+ * pass over the images per approximated layer (stopping at it) and one of the float network. */
+axmul_status axmul_model_calibrate_network(axmul_model *m, const axmul_net_options *o,
+                                           const float *x, int n, int batch);
+
 /* ---------------------------------------------------------------- training */
 
 typedef struct axmul_train_options {
@@ -156,12 +164,26 @@ typedef struct axmul_train_options {
      * end of each epoch (done == total) with the running mean loss and accuracy. */
     void (*progress)(void *ctx, int epoch, int done, int total, double loss, double accuracy);
     void *ctx;
+    /* Approximation-aware training (fine-tuning a trained model for a multiplier): the forward
+     * pass of the conv2d/dense layers that table/approx/layer_tables select (as in
+     * axmul_net_options; default none: float training) is the quantized LUT layer of inference
+     * with per-batch input ranges (TFApprox's, and those of the network being trained) and
+     * weight ranges per tensor or, per_channel, per output channel. The backward pass takes the
+     * exact float layer's gradients for it (the straight-through estimator of quantization-aware
+     * training: Bengio et al., arXiv:1308.3432, 2013; Jacob et al., CVPR 2018). Calibrate the
+     * result with axmul_model_calibrate_network and the same tables. */
+    const axmul_table *table;
+    int approx;
+    const axmul_table *const *layer_tables;
+    int per_channel;
 } axmul_train_options;
 
 void axmul_train_options_init(axmul_train_options *o);
 
-/* Trains the float model in place with Adam and softmax cross-entropy on n images x (scaled
- * to [0, 1]) with labels. Bit-reproducible for the same seed, thread count and machine.
+/* Trains the model in place with Adam and softmax cross-entropy on n images x (scaled to
+ * [0, 1]) with labels, in float or approximation-aware (o->table, o->layer_tables). Clears the
+ * calibrated input ranges, which belong to the old weights (calibrate again). Bit-reproducible
+ * for the same seed, thread count and machine.
  * Supports conv2d (stride 1, dilation 1, groups 1, same/valid padding), dense, avgpool, maxpool,
  * relu, flatten and a final softmax (ERR_UNSUPPORTED otherwise). */
 axmul_status axmul_model_train(axmul_model *m, const float *x, const uint8_t *labels, int n,

@@ -3,6 +3,7 @@
 #include <zlib.h>
 
 #include "axmul.h"
+#include "conv/net_internal.h" /* a layer's calibrated range */
 #include "testutil.h"
 
 /* Writes an IDX file (optionally gzip-compressed). */
@@ -1073,6 +1074,191 @@ START_TEST(test_training_deterministic)
 }
 END_TEST
 
+/* Approximation-aware training: the forward pass of training is the LUT network of inference
+ * (the first batch's loss, the whole set in one batch, is the cross-entropy of
+ * axmul_model_predict's softmax outputs with the same table and per-batch ranges, and not the
+ * float network's), runs are reproducible, and a table for a layer without weights is refused. */
+static void banded_set(int n, float *x, uint8_t *lab, uint64_t seed)
+{
+    for (int i = 0; i < n; i++) {
+        lab[i] = (uint8_t)(i % 10);
+        for (int k = 0; k < 784; k++) /* class = which horizontal band is bright */
+            x[i * 784 + k] = (k / 28) / 3 == lab[i] ? 0.8f + 0.2f * tu_randf(&seed, 0, 1)
+                                                    : 0.2f * tu_randf(&seed, 0, 1);
+    }
+}
+
+static double cross_entropy(const axmul_model *m, const axmul_net_options *no, const float *x,
+                            const uint8_t *lab, int n)
+{
+    float *p = malloc(sizeof(float) * 10 * (size_t)n);
+    uint8_t *pred = malloc((size_t)n);
+    ck_assert_int_eq(axmul_model_predict(m, no, x, n, pred, p), AXMUL_OK);
+    double ce = 0;
+    for (int i = 0; i < n; i++)
+        ce -= log((double)p[i * 10 + lab[i]]);
+    free(p);
+    free(pred);
+    return ce / n;
+}
+
+START_TEST(test_training_approximate)
+{
+    const int n = 200;
+    float *x = malloc(sizeof(float) * 784 * n);
+    uint8_t *lab = malloc((size_t)n);
+    banded_set(n, x, lab, tu_seed());
+    axmul_table *t; /* the 6 low bits of every product dropped: far from the float network */
+    ck_assert_int_eq(axmul_table_create_exact(0, &t), AXMUL_OK);
+    for (unsigned i = 0; i < AXMUL_TABLE_ENTRIES; i++)
+        axmul_table_data_mut(t)[i] &= 0xffc0;
+    double first[2], last[2];
+    for (int run = 0; run < 2; run++) {
+        axmul_model *m;
+        ck_assert_int_eq(axmul_model_create_lenet5(3, &m), AXMUL_OK);
+        axmul_train_options fo; /* a trained float model first: confident outputs */
+        axmul_train_options_init(&fo);
+        fo.epochs = 2;
+        fo.batch = 32;
+        ck_assert_int_eq(axmul_model_train(m, x, lab, n, &fo), AXMUL_OK);
+        axmul_net_options no;
+        axmul_net_options_init(&no);
+        no.table = t;
+        no.approx = AXMUL_APPROX_ALL;
+        no.per_channel = 1;
+        no.batch_ranges = 1;
+        const double ce_lut = cross_entropy(m, &no, x, lab, n);
+        no.table = NULL;
+        const double ce_float = cross_entropy(m, &no, x, lab, n);
+        axmul_train_options o;
+        axmul_train_options_init(&o);
+        o.epochs = 2;
+        o.batch = n;
+        o.table = t;
+        o.approx = AXMUL_APPROX_ALL;
+        o.per_channel = 1;
+        loss_rec r = {0, 0};
+        o.progress = rec_progress;
+        o.ctx = &r;
+        ck_assert_msg(axmul_model_train(m, x, lab, n, &o) == AXMUL_OK, "%s", axmul_error_detail());
+        ck_assert_msg(fabs(r.first - ce_lut) < 1e-5 * ce_lut && fabs(ce_lut - ce_float) > 1e-2,
+                      "first loss %.7g: LUT network %.7g, float %.7g", r.first, ce_lut, ce_float);
+        ck_assert_msg(r.last < r.first, "loss %.7g -> %.7g", r.first, r.last);
+        first[run] = r.first;
+        last[run] = r.last;
+        axmul_model_free(m);
+    }
+    ck_assert(first[0] == first[1] && last[0] == last[1]);
+
+    axmul_model *m;
+    ck_assert_int_eq(axmul_model_create_lenet5(3, &m), AXMUL_OK);
+    const axmul_table *lt[16] = {0};
+    lt[1] = t; /* relu */
+    ck_assert_str_eq(axmul_model_layer_type(m, 1), "relu");
+    axmul_train_options o;
+    axmul_train_options_init(&o);
+    o.epochs = 1;
+    o.layer_tables = lt;
+    ck_assert_int_eq(axmul_model_train(m, x, lab, n, &o), AXMUL_ERR_INVALID_ARGUMENT);
+    ck_assert_msg(strstr(axmul_error_detail(), "of type relu"), "%s", axmul_error_detail());
+    axmul_model_free(m);
+    axmul_table_free(t);
+    free(x);
+    free(lab);
+}
+END_TEST
+
+/* axmul_model_calibrate_network: without tables it is axmul_model_calibrate; with a table in
+ * every layer, each layer's range is the min/max of its input in the network that runs with
+ * those ranges (recomputed here from the layers' outputs: ReLU, the 2x2 average pool), not the
+ * float network's. */
+static void minmax_relu(const float *v, size_t n, int pool_w, int pool_c, axmul_range *r)
+{
+    r->min = INFINITY;
+    r->max = -INFINITY;
+    const size_t per = pool_w ? (size_t)pool_w * pool_w * pool_c : 1;
+    const int ow = pool_w ? pool_w / 2 : 1;
+    for (size_t img = 0; img < n / per; img++) /* pool_w: images of pool_w^2 x pool_c */
+        for (int y = 0; y < ow; y++)
+            for (int x = 0; x < ow; x++)
+                for (int c = 0; c < (pool_w ? pool_c : 1); c++) {
+                    float e;
+                    if (!pool_w) {
+                        e = v[img] > 0 ? v[img] : 0.0f;
+                    } else {
+                        float acc = 0.0f;
+                        for (int i = 0; i < 2; i++)
+                            for (int j = 0; j < 2; j++) {
+                                float u =
+                                    v[img * per +
+                                      ((size_t)(2 * y + i) * pool_w + 2 * x + j) * pool_c + c];
+                                acc += u > 0 ? u : 0.0f;
+                            }
+                        e = acc / 4.0f;
+                    }
+                    r->min = e < r->min ? e : r->min;
+                    r->max = e > r->max ? e : r->max;
+                }
+}
+
+START_TEST(test_calibrate_network)
+{
+    enum { N = 60 };
+    uint64_t seed = tu_seed() ^ 0xca1;
+    float *x = malloc(sizeof(float) * N * 784);
+    uint8_t *lab = malloc(N);
+    banded_set(N, x, lab, seed);
+    axmul_model *a, *b;
+    ck_assert_int_eq(axmul_model_create_lenet5(11, &a), AXMUL_OK);
+    ck_assert_int_eq(axmul_model_create_lenet5(11, &b), AXMUL_OK);
+    ck_assert_int_eq(axmul_model_calibrate(a, x, N, 25, 0), AXMUL_OK);
+    axmul_net_options o;
+    axmul_net_options_init(&o);
+    ck_assert_int_eq(axmul_model_calibrate_network(b, &o, x, N, 25), AXMUL_OK);
+    for (int i = 0; i < a->nl; i++) {
+        ck_assert_int_eq(a->L[i].has_range, b->L[i].has_range);
+        ck_assert(a->L[i].in_range.min == b->L[i].in_range.min &&
+                  a->L[i].in_range.max == b->L[i].in_range.max);
+    }
+    axmul_table *t; /* every product doubled (saturating): activations far from the float ones */
+    ck_assert_int_eq(axmul_table_create_exact(0, &t), AXMUL_OK);
+    for (unsigned i = 0; i < AXMUL_TABLE_ENTRIES; i++) {
+        unsigned v = 2u * axmul_table_data_mut(t)[i];
+        axmul_table_data_mut(t)[i] = (uint16_t)(v > 0xffff ? 0xffff : v);
+    }
+    o.table = t;
+    o.approx = AXMUL_APPROX_ALL;
+    ck_assert_int_eq(axmul_model_calibrate_network(b, &o, x, N, 25), AXMUL_OK);
+    layer_rec rec = {{0}};
+    o.layer_output = rec_layer;
+    o.ctx = &rec;
+    uint8_t pred[N];
+    ck_assert_int_eq(axmul_model_predict(b, &o, x, N, pred, NULL), AXMUL_OK);
+    /* LeNet-5: conv1 (0) relu pool conv2 (3) relu flatten fc1 (6) relu fc2 (8) relu fc3 (10) */
+    const int prev[4] = {0, 3, 6, 8}, next[4] = {3, 6, 8, 10};
+    int differs = 0;
+    for (int k = 0; k < 4; k++) {
+        axmul_range r;
+        const size_t cnt = N * axmul_model_layer_output_size(b, prev[k]);
+        minmax_relu(rec.out[prev[k]], cnt, k == 0 ? 26 : 0, 6, &r);
+        const axmul__layer *l = &b->L[next[k]];
+        ck_assert_msg(l->has_range && l->in_range.min == r.min && l->in_range.max == r.max,
+                      "layer %s: range [%g, %g], its input in the network [%g, %g]", l->name,
+                      l->in_range.min, l->in_range.max, r.min, r.max);
+        differs += a->L[next[k]].in_range.max != r.max;
+    }
+    ck_assert_msg(differs == 4, "%d of 4 ranges differ from the float network's", differs);
+    ck_assert(a->L[0].in_range.max == b->L[0].in_range.max); /* conv1 reads the image */
+    for (int i = 0; i < 16; i++)
+        free(rec.out[i]);
+    axmul_table_free(t);
+    axmul_model_free(a);
+    axmul_model_free(b);
+    free(x);
+    free(lab);
+}
+END_TEST
+
 /* A label beyond the model's classes is refused by name, not read past the output row. */
 START_TEST(test_training_bad_label)
 {
@@ -1113,6 +1299,8 @@ int main(void)
     tcase_add_test(tc, test_model_bad_inputs);
     tcase_add_test(tc, test_training_deterministic);
     tcase_add_test(tc, test_training_bad_label);
+    tcase_add_test(tc, test_training_approximate);
+    tcase_add_test(tc, test_calibrate_network);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }
