@@ -52,14 +52,14 @@ static float *dataset_floats(const axmul_dataset *d, long limit, int *n_out)
 }
 
 /* The dataset's images must be what the model's input expects. */
-static int check_input_shape(const axmul_dataset *d, const axmul_model *m, const char *model,
-                             const char *dataset)
+static int check_input_shape(const axmul_dataset *d, const axmul_model *m, const char *opt,
+                             const char *model, const char *dataset)
 {
     int h, w, c;
     axmul_model_input_shape(m, &h, &w, &c);
     if (h != axmul_dataset_rows(d) || w != axmul_dataset_cols(d) ||
         c != axmul_dataset_channels(d)) {
-        errorf("--model %s expects %dx%dx%d inputs but %s has %dx%dx%d images", model, h, w, c,
+        errorf("%s %s expects %dx%dx%d inputs but %s has %dx%dx%d images", opt, model, h, w, c,
                dataset, axmul_dataset_rows(d), axmul_dataset_cols(d), axmul_dataset_channels(d));
         return -1;
     }
@@ -78,383 +78,6 @@ static int check_labels(const axmul_dataset *d, size_t n, const axmul_model *m, 
                    lab[i], classes, classes - 1);
             return -1;
         }
-    return 0;
-}
-
-/* ---------------------------------------------------------------- progress */
-
-typedef struct {
-    int tty, quiet, epochs;
-    double t0;
-} progress_t;
-
-static void train_progress(void *ctx, int epoch, int done, int total, double loss, double acc)
-{
-    progress_t *p = ctx;
-    if (p->quiet)
-        return;
-    if (p->tty && (done % 20 == 0 || done == total)) {
-        int width = 30, fill = (int)((double)done / total * width);
-        fprintf(stderr, "\repoch %2d/%d [", epoch + 1, p->epochs);
-        for (int i = 0; i < width; i++)
-            fputc(i < fill ? '#' : '.', stderr);
-        fprintf(stderr, "] %3d%%  loss %.4f  accuracy %.4f", (int)(100.0 * done / total), loss,
-                acc);
-        if (done == total)
-            fprintf(stderr, "  (%.1f s)\n", axmul__tool_now() - p->t0);
-        fflush(stderr);
-    } else if (!p->tty && done == total) {
-        fprintf(stderr, "epoch %d/%d: loss %.4f accuracy %.4f (%.1f s)\n", epoch + 1, p->epochs,
-                loss, acc, axmul__tool_now() - p->t0);
-    }
-}
-
-/* ---------------------------------------------------------------- train */
-
-static void usage_train(FILE *f)
-{
-    fprintf(f,
-            "Usage: " PROG " train --out DIR [--dataset fashion-mnist[:DIR]|mnist:DIR]\n"
-            "                   [--epochs E] [--batch B] [--lr L] [--seed S] [--limit N]\n"
-            "                   [--calibrate N] [--threads N] [--quiet]\n"
-            "Trains the project's LeNet-5 in float32 (Adam, softmax cross-entropy, mini-batches;\n"
-            "bit-reproducible for one seed on one machine), reports the float test accuracy,\n"
-            "calibrates the activation ranges on N training images (default 10000) and writes\n"
-            "the model folder (model.json + .npy). Defaults: 10 epochs, batch 64, lr 0.001,\n"
-            "seed 1, the whole training set.\n");
-}
-
-int axmul__cmd_train(int argc, char **argv)
-{
-    const char *dataset = "fashion-mnist", *out = NULL;
-    long epochs = 10, batch = 64, limit = 0, calib = 10000, threads = 0, seed = 1;
-    double lr = 1e-3;
-    int quiet = 0;
-    static const struct option opts[] = {
-        {"dataset", required_argument, NULL, 'd'}, {"out", required_argument, NULL, 'o'},
-        {"epochs", required_argument, NULL, 'e'},  {"batch", required_argument, NULL, 'b'},
-        {"lr", required_argument, NULL, 'l'},      {"seed", required_argument, NULL, 's'},
-        {"limit", required_argument, NULL, 'n'},   {"calibrate", required_argument, NULL, 'c'},
-        {"threads", required_argument, NULL, 't'}, {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
-    };
-    int c;
-    optind = 1;
-    while ((c = axmul__tool_getopt(argc, argv, "d:o:e:b:l:s:n:c:t:qh", opts)) != -1) {
-        int bad = 0;
-        switch (c) {
-        case 'd':
-            dataset = optarg;
-            break;
-        case 'o':
-            out = optarg;
-            break;
-        case 'e':
-            bad = axmul__tool_parse_long(optarg, 1, 10000, &epochs);
-            break;
-        case 'b':
-            bad = axmul__tool_parse_long(optarg, 1, 65536, &batch);
-            break;
-        case 'l': {
-            char *end;
-            lr = strtod(optarg, &end);
-            bad = end == optarg || *end || !(lr > 0 && lr < 10);
-            break;
-        }
-        case 's':
-            bad = axmul__tool_parse_long(optarg, 0, 0x7fffffffL, &seed);
-            break;
-        case 'n':
-            bad = axmul__tool_parse_long(optarg, 1, 100000000, &limit);
-            break;
-        case 'c':
-            bad = axmul__tool_parse_long(optarg, 1, 100000000, &calib);
-            break;
-        case 't':
-            bad = axmul__tool_parse_long(optarg, 1, 1024, &threads);
-            break;
-        case 'q':
-            quiet = 1;
-            break;
-        case 'h':
-            usage_train(stdout);
-            return 0;
-        default:
-            fprintf(stderr, "Try '" PROG " train --help' for more information.\n");
-            return EXIT_USAGE;
-        }
-        if (bad) {
-            errorf("--%s '%s': invalid value", opts[0].name == NULL ? "" : argv[optind - 1] + 2,
-                   optarg);
-            return EXIT_USAGE;
-        }
-    }
-    if (!out || optind != argc) {
-        errorf(out ? "unexpected argument '%s'" : "--out DIR is required", out ? argv[optind] : "");
-        return EXIT_USAGE;
-    }
-    axmul_dataset *tr = NULL, *te = NULL;
-    if (axmul_dataset_load(dataset, 1, &tr) != AXMUL_OK ||
-        axmul_dataset_load(dataset, 0, &te) != AXMUL_OK) {
-        errorf("%s", axmul_error_detail());
-        axmul_dataset_free(tr);
-        return EXIT_USAGE;
-    }
-    int rc = EXIT_USAGE, n = 0, nt = 0;
-    float *x = NULL, *xt = NULL;
-    uint8_t *pred = NULL;
-    axmul_model *m = NULL;
-    /* the test images too: they go through the same 28x28 network */
-    const axmul_dataset *sets[2] = {tr, te};
-    for (int i = 0; i < 2; i++)
-        if (axmul_dataset_rows(sets[i]) != 28 || axmul_dataset_cols(sets[i]) != 28 ||
-            axmul_dataset_channels(sets[i]) != 1) {
-            errorf("%s: %dx%dx%d %s images; the LeNet-5 trainer needs 28x28x1", dataset,
-                   axmul_dataset_rows(sets[i]), axmul_dataset_cols(sets[i]),
-                   axmul_dataset_channels(sets[i]), i == 0 ? "training" : "test");
-            goto out;
-        }
-    x = dataset_floats(tr, limit, &n);
-    xt = dataset_floats(te, 0, &nt);
-    pred = malloc((size_t)nt);
-    if (!x || !xt || !pred) {
-        errorf("out of memory");
-        goto out;
-    }
-    if (axmul_model_create_lenet5((uint64_t)seed, &m) != AXMUL_OK) {
-        errorf("%s", axmul_error_detail());
-        goto out;
-    }
-    if (check_labels(tr, (size_t)n, m, dataset) != 0 ||
-        check_labels(te, (size_t)nt, m, dataset) != 0)
-        goto out;
-    axmul_train_options o;
-    axmul_train_options_init(&o);
-    o.epochs = (int)epochs;
-    o.batch = (int)batch;
-    o.lr = (float)lr;
-    o.seed = (uint64_t)seed;
-    o.threads = (int)threads;
-    progress_t pr = {isatty(STDERR_FILENO), quiet, (int)epochs, axmul__tool_now()};
-    o.progress = train_progress;
-    o.ctx = &pr;
-    if (!quiet)
-        fprintf(stderr,
-                "training LeNet-5 on %d %s images, %ld epochs, batch %ld, lr %g, seed %ld\n", n,
-                dataset, epochs, batch, lr, seed);
-    if (axmul_model_train(m, x, axmul_dataset_labels(tr), n, &o) != AXMUL_OK) {
-        errorf("training: %s", axmul_error_detail());
-        goto out;
-    }
-    axmul_net_options no;
-    axmul_net_options_init(&no);
-    no.threads = (int)threads;
-    if (axmul_model_predict(m, &no, xt, nt, pred, NULL) != AXMUL_OK) {
-        errorf("%s", axmul_error_detail());
-        goto out;
-    }
-    long ok = 0;
-    for (int i = 0; i < nt; i++)
-        ok += pred[i] == axmul_dataset_labels(te)[i];
-    int nc = calib < n ? (int)calib : n;
-    if (axmul_model_calibrate(m, x, nc, 1000, (int)threads) != AXMUL_OK ||
-        axmul_model_save(m, out) != AXMUL_OK) {
-        errorf("%s", axmul_error_detail());
-        goto out;
-    }
-    printf("float test accuracy %.4f (%ld/%d); calibrated on %d training images; model written "
-           "to %s\n",
-           (double)ok / nt, ok, nt, nc, out);
-    rc = 0;
-out:
-    free(x);
-    free(xt);
-    free(pred);
-    axmul_model_free(m);
-    axmul_dataset_free(tr);
-    axmul_dataset_free(te);
-    return rc;
-}
-
-/* ---------------------------------------------------------------- calibrate */
-
-int axmul__cmd_calibrate(int argc, char **argv)
-{
-    const char *dataset = "fashion-mnist", *model = NULL;
-    long limit = 10000, threads = 0;
-    static const struct option opts[] = {
-        {"model", required_argument, NULL, 'm'}, {"dataset", required_argument, NULL, 'd'},
-        {"limit", required_argument, NULL, 'n'}, {"threads", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
-    };
-    int c;
-    optind = 1;
-    while ((c = axmul__tool_getopt(argc, argv, "m:d:n:t:h", opts)) != -1) {
-        switch (c) {
-        case 'm':
-            model = optarg;
-            break;
-        case 'd':
-            dataset = optarg;
-            break;
-        case 'n':
-            if (axmul__tool_parse_long(optarg, 1, 100000000, &limit)) {
-                errorf("--limit '%s': expected a positive count", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case 't':
-            if (axmul__tool_parse_long(optarg, 1, 1024, &threads)) {
-                errorf("--threads '%s': expected 1..1024", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case 'h':
-            printf("Usage: " PROG " calibrate --model DIR [--dataset SPEC] [--limit N]\n"
-                   "Sets each conv2d/dense layer's input range to the min/max seen by the float\n"
-                   "network on the first N training images (default 10000) and rewrites\n"
-                   "DIR/model.json. Calibrated ranges make a test image's result independent of\n"
-                   "its batch-mates.\n");
-            return 0;
-        default:
-            fprintf(stderr, "Try '" PROG " calibrate --help' for more information.\n");
-            return EXIT_USAGE;
-        }
-    }
-    if (!model) {
-        errorf("--model DIR is required");
-        return EXIT_USAGE;
-    }
-    axmul_model *m;
-    if (axmul_model_load(model, &m) != AXMUL_OK) {
-        errorf("--model %s", axmul_error_detail());
-        return EXIT_USAGE;
-    }
-    axmul_dataset *d;
-    if (axmul_dataset_load(dataset, 1, &d) != AXMUL_OK) {
-        errorf("%s", axmul_error_detail());
-        axmul_model_free(m);
-        return EXIT_USAGE;
-    }
-    if (check_input_shape(d, m, model, dataset) != 0) {
-        axmul_dataset_free(d);
-        axmul_model_free(m);
-        return EXIT_USAGE;
-    }
-    int n;
-    float *x = dataset_floats(d, limit, &n);
-    int rc = EXIT_USAGE;
-    if (!x)
-        errorf("out of memory");
-    else if (axmul_model_calibrate(m, x, n, 1000, (int)threads) != AXMUL_OK ||
-             axmul_model_save(m, model) != AXMUL_OK)
-        errorf("%s", axmul_error_detail());
-    else {
-        printf("calibrated %s on %d training images of %s\n", model, n, dataset);
-        rc = 0;
-    }
-    free(x);
-    axmul_dataset_free(d);
-    axmul_model_free(m);
-    return rc;
-}
-
-/* ---------------------------------------------------------------- net */
-
-#define SNR_IMAGES 1000
-
-typedef struct {
-    int nl;
-    int offset;        /* first image of the current batch */
-    int limit;         /* images that take part in the SNR */
-    float **exact;     /* per layer: outputs of the exact-table network for the SNR images */
-    size_t *per;       /* per layer: outputs per image */
-    double *sig, *err; /* per layer sums */
-    int record;        /* 1: store into exact; 0: compare */
-    float **sample;    /* per layer: the approximate output of the first image */
-} snr_t;
-
-static void snr_cb(void *ctx, int layer, const float *out, size_t count)
-{
-    snr_t *s = ctx;
-    if (s->offset >= s->limit)
-        return;
-    int n_img = (int)(count / s->per[layer]);
-    int take = s->limit - s->offset < n_img ? s->limit - s->offset : n_img;
-    size_t cnt = (size_t)take * s->per[layer], base = (size_t)s->offset * s->per[layer];
-    if (s->record) {
-        memcpy(s->exact[layer] + base, out, cnt * sizeof(float));
-        return;
-    }
-    if (s->offset == 0 && s->sample && s->sample[layer])
-        memcpy(s->sample[layer], out, s->per[layer] * sizeof(float));
-    for (size_t i = 0; i < cnt; i++) {
-        double e = s->exact[layer][base + i], d = (double)out[i] - e;
-        s->sig[layer] += e * e;
-        s->err[layer] += d * d;
-    }
-}
-
-typedef struct {
-    const char *path;
-    axmul_table *t;
-} tab_t;
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Appends every *.bin of dir, sorted by name. A sweep must not silently run on part of a folder:
- * a read error or out-of-memory fails the whole listing. */
-static int list_dir(const char *dir, char ***paths, int *n)
-{
-    DIR *d = opendir(dir);
-    if (!d) {
-        errorf("--mtab-dir %s: %s", dir, strerror(errno));
-        return -1;
-    }
-    struct dirent *e;
-    char **found = NULL;
-    int nf = 0, err = 0;
-    for (;;) {
-        errno = 0;
-        if (!(e = readdir(d))) {
-            err = errno;
-            break;
-        }
-        size_t l = strlen(e->d_name);
-        if (l < 5 || strcmp(e->d_name + l - 4, ".bin") != 0)
-            continue;
-        size_t pl = strlen(dir) + l + 2;
-        char **nfnd = realloc(found, sizeof(char *) * (size_t)(nf + 1));
-        char *name = nfnd ? malloc(pl) : NULL;
-        if (nfnd)
-            found = nfnd;
-        if (!name) {
-            err = ENOMEM;
-            break;
-        }
-        snprintf(name, pl, "%s/%s", dir, e->d_name);
-        found[nf++] = name;
-    }
-    closedir(d);
-    char **all = err ? NULL : realloc(*paths, sizeof(char *) * (size_t)(*n + nf + 1));
-    if (!all) {
-        errorf("--mtab-dir %s: %s", dir, strerror(err ? err : ENOMEM));
-        for (int i = 0; i < nf; i++)
-            free(found[i]);
-        free(found);
-        return -1;
-    }
-    if (nf)
-        qsort(found, (size_t)nf, sizeof(char *), cmp_str);
-    *paths = all;
-    for (int i = 0; i < nf; i++)
-        (*paths)[(*n)++] = found[i];
-    free(found);
-    if (nf == 0)
-        fprintf(stderr, PROG ": warning: --mtab-dir %s holds no .bin tables\n", dir);
     return 0;
 }
 
@@ -642,12 +265,10 @@ static int layers_tables(layers_t *L, const axmul_table *t, int exact, const axm
     return 0;
 }
 
-/* The name of a run in the result rows: the swept table's path; in a layer-wise run, the
- * layers and their tables, grouped by table in layer order ("conv1+fc1=a.bin;conv2=b.bin"). */
-static char *layers_label(const layers_t *L, const axmul_model *m, const char *path)
+/* The layers and their tables (path: the swept table's name), grouped by table in layer order
+ * ("conv1+fc1=a.bin;conv2=b.bin"). */
+static char *layers_assignment(const layers_t *L, const axmul_model *m, const char *path)
 {
-    if (!layers_on(L))
-        return strdup(path);
     axmul__tool_buf b = {0};
     char *done = calloc((size_t)L->nl, 1);
     for (int i = 0; done && i < L->nl; i++) {
@@ -667,6 +288,13 @@ static char *layers_label(const layers_t *L, const axmul_model *m, const char *p
     }
     free(done);
     return b.s;
+}
+
+/* The name of a run in the result rows: the swept table's path, or in a layer-wise run the
+ * assignment. */
+static char *layers_label(const layers_t *L, const axmul_model *m, const char *path)
+{
+    return layers_on(L) ? layers_assignment(L, m, path) : strdup(path);
 }
 
 static void layers_free(layers_t *L)
@@ -690,6 +318,566 @@ static void layers_free(layers_t *L)
     free(L->file);
     axmul_table_free(L->ex[0]);
     axmul_table_free(L->ex[1]);
+}
+
+/* ---------------------------------------------------------------- progress */
+
+typedef struct {
+    int tty, quiet, epochs;
+    double t0;
+} progress_t;
+
+static void train_progress(void *ctx, int epoch, int done, int total, double loss, double acc)
+{
+    progress_t *p = ctx;
+    if (p->quiet)
+        return;
+    if (p->tty && (done % 20 == 0 || done == total)) {
+        int width = 30, fill = (int)((double)done / total * width);
+        fprintf(stderr, "\repoch %2d/%d [", epoch + 1, p->epochs);
+        for (int i = 0; i < width; i++)
+            fputc(i < fill ? '#' : '.', stderr);
+        fprintf(stderr, "] %3d%%  loss %.4f  accuracy %.4f", (int)(100.0 * done / total), loss,
+                acc);
+        if (done == total)
+            fprintf(stderr, "  (%.1f s)\n", axmul__tool_now() - p->t0);
+        fflush(stderr);
+    } else if (!p->tty && done == total) {
+        fprintf(stderr, "epoch %d/%d: loss %.4f accuracy %.4f (%.1f s)\n", epoch + 1, p->epochs,
+                loss, acc, axmul__tool_now() - p->t0);
+    }
+}
+
+/* ---------------------------------------------------------------- train */
+
+static void usage_train(FILE *f)
+{
+    fprintf(f,
+            "Usage: " PROG " train --out DIR [--dataset fashion-mnist[:DIR]|mnist:DIR|npy:DIR]\n"
+            "                   [--from MODEL] [--mtab T.bin] [--approx conv|dense|all|LAYER,...]\n"
+            "                   [--layer-mtab LAYER=T.bin] [--per-channel]\n"
+            "                   [--epochs E] [--batch B] [--lr L] [--seed S] [--limit N]\n"
+            "                   [--calibrate N] [--threads N] [--quiet]\n"
+            "Trains the project's LeNet-5 (or continues training the model of --from) with\n"
+            "Adam and softmax cross-entropy on mini-batches, bit-reproducible for one seed on\n"
+            "one machine; reports the float test accuracy, calibrates the activation ranges on\n"
+            "N training images (default 10000) and writes the model folder (model.json + .npy).\n"
+            "With --mtab (the layers of --approx, default conv) or --layer-mtab, training is\n"
+            "approximation-aware: those layers' forward pass is the quantized LUT layer, their\n"
+            "gradients the float layer's (straight-through), and the test accuracy with the\n"
+            "tables is reported before and after: fine-tuning for a multiplier, e.g.\n"
+            "  train --from models/lenet5-fashion-mnist --mtab T.bin --epochs 2 --lr 1e-4 --out D\n"
+            "Defaults: 10 epochs, batch 64, lr 0.001, seed 1, the whole training set.\n");
+}
+
+/* Top-1 accuracy of m on n images with options o, or -1 after an error. */
+static double test_accuracy(const axmul_model *m, const axmul_net_options *o, const float *x, int n,
+                            const uint8_t *labels)
+{
+    uint8_t *pred = malloc((size_t)n);
+    if (!pred || axmul_model_predict(m, o, x, n, pred, NULL) != AXMUL_OK) {
+        errorf("%s", pred ? axmul_error_detail() : "out of memory");
+        free(pred);
+        return -1;
+    }
+    long ok = 0;
+    for (int i = 0; i < n; i++)
+        ok += pred[i] == labels[i];
+    free(pred);
+    return (double)ok / n;
+}
+
+static int cmd_train_inner(int argc, char **argv, layers_t *L);
+
+int axmul__cmd_train(int argc, char **argv)
+{
+    layers_t L = {.kinds = AXMUL_APPROX_CONV};
+    int rc = cmd_train_inner(argc, argv, &L);
+    layers_free(&L);
+    return rc;
+}
+
+static int cmd_train_inner(int argc, char **argv, layers_t *L)
+{
+    const char *dataset = "fashion-mnist", *out = NULL, *from = NULL, *mtab = NULL;
+    long epochs = 10, batch = 64, limit = 0, calib = 10000, threads = 0, seed = 1;
+    double lr = 1e-3;
+    int quiet = 0, approx_given = 0, per_channel = 0;
+    static const struct option opts[] = {
+        {"dataset", required_argument, NULL, 'd'},
+        {"out", required_argument, NULL, 'o'},
+        {"epochs", required_argument, NULL, 'e'},
+        {"batch", required_argument, NULL, 'b'},
+        {"lr", required_argument, NULL, 'l'},
+        {"seed", required_argument, NULL, 's'},
+        {"limit", required_argument, NULL, 'n'},
+        {"calibrate", required_argument, NULL, 'c'},
+        {"threads", required_argument, NULL, 't'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"from", required_argument, NULL, 'f'},
+        {"mtab", required_argument, NULL, 'T'},
+        {"approx", required_argument, NULL, 'a'},
+        {"layer-mtab", required_argument, NULL, 'L'},
+        {"per-channel", no_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    optind = 1;
+    while ((c = axmul__tool_getopt(argc, argv, "d:o:e:b:l:s:n:c:t:qf:T:a:L:ph", opts)) != -1) {
+        int bad = 0;
+        switch (c) {
+        case 'd':
+            dataset = optarg;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case 'e':
+            bad = axmul__tool_parse_long(optarg, 1, 10000, &epochs);
+            break;
+        case 'b':
+            bad = axmul__tool_parse_long(optarg, 1, 65536, &batch);
+            break;
+        case 'l': {
+            char *end;
+            lr = strtod(optarg, &end);
+            bad = end == optarg || *end || !(lr > 0 && lr < 10);
+            break;
+        }
+        case 's':
+            bad = axmul__tool_parse_long(optarg, 0, 0x7fffffffL, &seed);
+            break;
+        case 'n':
+            bad = axmul__tool_parse_long(optarg, 1, 100000000, &limit);
+            break;
+        case 'c':
+            bad = axmul__tool_parse_long(optarg, 1, 100000000, &calib);
+            break;
+        case 't':
+            bad = axmul__tool_parse_long(optarg, 1, 1024, &threads);
+            break;
+        case 'q':
+            quiet = 1;
+            break;
+        case 'f':
+            from = optarg;
+            break;
+        case 'T':
+            if (mtab) {
+                errorf("--mtab %s: training takes one --mtab table (--layer-mtab for more)",
+                       optarg);
+                return EXIT_USAGE;
+            }
+            mtab = optarg;
+            break;
+        case 'a':
+            if (layers_parse_approx(L, optarg) != 0)
+                return EXIT_USAGE;
+            approx_given = 1;
+            break;
+        case 'L':
+            if (layers_add_pin(L, optarg) != 0)
+                return EXIT_USAGE;
+            break;
+        case 'p':
+            per_channel = 1;
+            break;
+        case 'h':
+            usage_train(stdout);
+            return 0;
+        default:
+            fprintf(stderr, "Try '" PROG " train --help' for more information.\n");
+            return EXIT_USAGE;
+        }
+        if (bad) {
+            errorf("--%s '%s': invalid value", opts[0].name == NULL ? "" : argv[optind - 1] + 2,
+                   optarg);
+            return EXIT_USAGE;
+        }
+    }
+    if (!out || optind != argc) {
+        errorf(out ? "unexpected argument '%s'" : "--out DIR is required", out ? argv[optind] : "");
+        return EXIT_USAGE;
+    }
+    if (!mtab && (approx_given || (per_channel && L->npins == 0))) {
+        errorf("%s selects how the --mtab table is used: give --mtab",
+               approx_given ? "--approx" : "--per-channel");
+        return EXIT_USAGE;
+    }
+    axmul_dataset *tr = NULL, *te = NULL;
+    if (axmul_dataset_load(dataset, 1, &tr) != AXMUL_OK ||
+        axmul_dataset_load(dataset, 0, &te) != AXMUL_OK) {
+        errorf("%s", axmul_error_detail());
+        axmul_dataset_free(tr);
+        return EXIT_USAGE;
+    }
+    int rc = EXIT_USAGE, n = 0, nt = 0;
+    float *x = NULL, *xt = NULL;
+    axmul_model *m = NULL;
+    axmul_table *t = NULL;
+    const axmul_table **lt = NULL; /* per layer: its table in approximation-aware training */
+    char *assignment = NULL;
+    const uint8_t *test_labels = axmul_dataset_labels(te);
+    if (from ? axmul_model_load(from, &m) : axmul_model_create_lenet5((uint64_t)seed, &m)) {
+        errorf(from ? "--from %s" : "%s", axmul_error_detail());
+        goto out;
+    }
+    /* the test images too: they go through the same network */
+    const axmul_dataset *sets[2] = {tr, te};
+    for (int i = 0; i < 2; i++) {
+        if (from && check_input_shape(sets[i], m, "--from", from, dataset) != 0)
+            goto out;
+        if (!from && (axmul_dataset_rows(sets[i]) != 28 || axmul_dataset_cols(sets[i]) != 28 ||
+                      axmul_dataset_channels(sets[i]) != 1)) {
+            errorf("%s: %dx%dx%d %s images; the LeNet-5 trainer needs 28x28x1", dataset,
+                   axmul_dataset_rows(sets[i]), axmul_dataset_cols(sets[i]),
+                   axmul_dataset_channels(sets[i]), i == 0 ? "training" : "test");
+            goto out;
+        }
+    }
+    x = dataset_floats(tr, limit, &n);
+    xt = dataset_floats(te, 0, &nt);
+    if (!x || !xt) {
+        errorf("out of memory");
+        goto out;
+    }
+    if (check_labels(tr, (size_t)n, m, dataset) != 0 ||
+        check_labels(te, (size_t)nt, m, dataset) != 0)
+        goto out;
+    const int nc = calib < n ? (int)calib : n;
+    axmul_net_options no; /* the test network: float, then with the tables */
+    axmul_net_options_init(&no);
+    no.threads = (int)threads;
+    no.per_channel = per_channel;
+    double before = -1;
+    if (mtab || L->npins) {
+        if (mtab && axmul_table_load(mtab, axmul_name_is_signed(mtab), &t) != AXMUL_OK) {
+            errorf("--mtab %s", axmul_error_detail());
+            goto out;
+        }
+        const int nl = axmul_model_num_layers(m);
+        if (layers_resolve(L, m, from ? from : "LeNet-5", mtab != NULL) != 0)
+            goto out;
+        if (!(lt = calloc((size_t)nl, sizeof *lt)) ||
+            !(assignment = layers_assignment(L, m, mtab))) {
+            errorf("out of memory");
+            goto out;
+        }
+        layers_tables(L, t, 0, lt);
+        /* "before": the network as net runs it, with the model's calibrated ranges */
+        if (!axmul_model_calibrated(m) &&
+            axmul_model_calibrate(m, x, nc, 1000, (int)threads) != AXMUL_OK) {
+            errorf("%s", axmul_error_detail());
+            goto out;
+        }
+        no.layer_tables = lt;
+        if ((before = test_accuracy(m, &no, xt, nt, test_labels)) < 0)
+            goto out;
+        no.layer_tables = NULL;
+    }
+    axmul_train_options o;
+    axmul_train_options_init(&o);
+    o.epochs = (int)epochs;
+    o.batch = (int)batch;
+    o.lr = (float)lr;
+    o.seed = (uint64_t)seed;
+    o.threads = (int)threads;
+    o.layer_tables = lt;
+    o.per_channel = per_channel;
+    progress_t pr = {isatty(STDERR_FILENO), quiet, (int)epochs, axmul__tool_now()};
+    o.progress = train_progress;
+    o.ctx = &pr;
+    if (!quiet)
+        fprintf(stderr, "training %s on %d %s images%s%s, %ld epochs, batch %ld, lr %g, seed %ld\n",
+                from ? from : "LeNet-5", n, dataset, lt ? " with " : "", lt ? assignment : "",
+                epochs, batch, lr, seed);
+    if (axmul_model_train(m, x, axmul_dataset_labels(tr), n, &o) != AXMUL_OK) {
+        errorf("training: %s", axmul_error_detail());
+        goto out;
+    }
+    double facc = test_accuracy(m, &no, xt, nt, test_labels), after = -1;
+    if (facc < 0)
+        goto out;
+    no.layer_tables = lt;
+    /* a model trained with its tables runs as their network, not as its float one */
+    if ((lt ? axmul_model_calibrate_network(m, &no, x, nc, 1000)
+            : axmul_model_calibrate(m, x, nc, 1000, (int)threads)) != AXMUL_OK) {
+        errorf("%s", axmul_error_detail());
+        goto out;
+    }
+    if (lt && (after = test_accuracy(m, &no, xt, nt, test_labels)) < 0)
+        goto out;
+    if (axmul_model_save(m, out) != AXMUL_OK) {
+        errorf("%s", axmul_error_detail());
+        goto out;
+    }
+    printf("float test accuracy %.4f (%ld/%d)", facc, lround(facc * nt), nt);
+    if (lt)
+        printf("; with %s: test accuracy %.4f before training, %.4f after", assignment, before,
+               after);
+    printf("; calibrated on %d training images; model written to %s\n", nc, out);
+    rc = 0;
+out:
+    free(x);
+    free(xt);
+    free(lt);
+    free(assignment);
+    axmul_table_free(t);
+    axmul_model_free(m);
+    axmul_dataset_free(tr);
+    axmul_dataset_free(te);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- calibrate */
+
+static int cmd_calibrate_inner(int argc, char **argv, layers_t *L);
+
+int axmul__cmd_calibrate(int argc, char **argv)
+{
+    layers_t L = {.kinds = AXMUL_APPROX_CONV};
+    int rc = cmd_calibrate_inner(argc, argv, &L);
+    layers_free(&L);
+    return rc;
+}
+
+static int cmd_calibrate_inner(int argc, char **argv, layers_t *L)
+{
+    const char *dataset = "fashion-mnist", *model = NULL, *mtab = NULL;
+    long limit = 10000, threads = 0;
+    int approx_given = 0, per_channel = 0;
+    static const struct option opts[] = {
+        {"model", required_argument, NULL, 'm'},
+        {"dataset", required_argument, NULL, 'd'},
+        {"limit", required_argument, NULL, 'n'},
+        {"threads", required_argument, NULL, 't'},
+        {"mtab", required_argument, NULL, 'T'},
+        {"approx", required_argument, NULL, 'a'},
+        {"layer-mtab", required_argument, NULL, 'L'},
+        {"per-channel", no_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    optind = 1;
+    while ((c = axmul__tool_getopt(argc, argv, "m:d:n:t:T:a:L:ph", opts)) != -1) {
+        switch (c) {
+        case 'm':
+            model = optarg;
+            break;
+        case 'd':
+            dataset = optarg;
+            break;
+        case 'n':
+            if (axmul__tool_parse_long(optarg, 1, 100000000, &limit)) {
+                errorf("--limit '%s': expected a positive count", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 't':
+            if (axmul__tool_parse_long(optarg, 1, 1024, &threads)) {
+                errorf("--threads '%s': expected 1..1024", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'T':
+            if (mtab) {
+                errorf("--mtab %s: calibration takes one --mtab table (--layer-mtab for more)",
+                       optarg);
+                return EXIT_USAGE;
+            }
+            mtab = optarg;
+            break;
+        case 'a':
+            if (layers_parse_approx(L, optarg) != 0)
+                return EXIT_USAGE;
+            approx_given = 1;
+            break;
+        case 'L':
+            if (layers_add_pin(L, optarg) != 0)
+                return EXIT_USAGE;
+            break;
+        case 'p':
+            per_channel = 1;
+            break;
+        case 'h':
+            printf("Usage: " PROG " calibrate --model DIR [--dataset SPEC] [--limit N]\n"
+                   "                       [--mtab T.bin] [--approx conv|dense|all|LAYER,...]\n"
+                   "                       [--layer-mtab LAYER=T.bin] [--per-channel]\n"
+                   "Sets each conv2d/dense layer's input range to the min/max seen by the float\n"
+                   "network on the first N training images (default 10000) and rewrites\n"
+                   "DIR/model.json. Calibrated ranges make a test image's result independent of\n"
+                   "its batch-mates. With tables (as for net), the approximated layers' ranges\n"
+                   "are those of the network with the tables, layer after layer: for a model\n"
+                   "fine-tuned for a multiplier (train --from --mtab does this itself).\n");
+            return 0;
+        default:
+            fprintf(stderr, "Try '" PROG " calibrate --help' for more information.\n");
+            return EXIT_USAGE;
+        }
+    }
+    if (!model) {
+        errorf("--model DIR is required");
+        return EXIT_USAGE;
+    }
+    if (!mtab && (approx_given || (per_channel && L->npins == 0))) {
+        errorf("%s selects how the --mtab table is used: give --mtab",
+               approx_given ? "--approx" : "--per-channel");
+        return EXIT_USAGE;
+    }
+    axmul_model *m;
+    if (axmul_model_load(model, &m) != AXMUL_OK) {
+        errorf("--model %s", axmul_error_detail());
+        return EXIT_USAGE;
+    }
+    axmul_dataset *d = NULL;
+    axmul_table *t = NULL;
+    const axmul_table **lt = NULL;
+    float *x = NULL;
+    int n = 0, rc = EXIT_USAGE;
+    if (axmul_dataset_load(dataset, 1, &d) != AXMUL_OK) {
+        errorf("%s", axmul_error_detail());
+        goto out;
+    }
+    if (check_input_shape(d, m, "--model", model, dataset) != 0)
+        goto out;
+    if (mtab && axmul_table_load(mtab, axmul_name_is_signed(mtab), &t) != AXMUL_OK) {
+        errorf("--mtab %s", axmul_error_detail());
+        goto out;
+    }
+    if ((mtab || L->npins) && layers_resolve(L, m, model, mtab != NULL) != 0)
+        goto out;
+    if (((mtab || L->npins) && !(lt = calloc((size_t)axmul_model_num_layers(m), sizeof *lt))) ||
+        !(x = dataset_floats(d, limit, &n))) {
+        errorf("out of memory");
+        goto out;
+    }
+    axmul_net_options o;
+    axmul_net_options_init(&o);
+    o.threads = (int)threads;
+    o.per_channel = per_channel;
+    if (lt) {
+        layers_tables(L, t, 0, lt);
+        o.layer_tables = lt;
+    }
+    if ((lt ? axmul_model_calibrate_network(m, &o, x, n, 1000)
+            : axmul_model_calibrate(m, x, n, 1000, (int)threads)) != AXMUL_OK ||
+        axmul_model_save(m, model) != AXMUL_OK) {
+        errorf("%s", axmul_error_detail());
+        goto out;
+    }
+    char *assignment = lt ? layers_assignment(L, m, mtab) : NULL;
+    printf("calibrated %s on %d training images of %s%s%s\n", model, n, dataset,
+           assignment ? " in the network with " : "", assignment ? assignment : "");
+    free(assignment);
+    rc = 0;
+out:
+    free(x);
+    free(lt);
+    axmul_table_free(t);
+    axmul_dataset_free(d);
+    axmul_model_free(m);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- net */
+
+#define SNR_IMAGES 1000
+
+typedef struct {
+    int nl;
+    int offset;        /* first image of the current batch */
+    int limit;         /* images that take part in the SNR */
+    float **exact;     /* per layer: outputs of the exact-table network for the SNR images */
+    size_t *per;       /* per layer: outputs per image */
+    double *sig, *err; /* per layer sums */
+    int record;        /* 1: store into exact; 0: compare */
+    float **sample;    /* per layer: the approximate output of the first image */
+} snr_t;
+
+static void snr_cb(void *ctx, int layer, const float *out, size_t count)
+{
+    snr_t *s = ctx;
+    if (s->offset >= s->limit)
+        return;
+    int n_img = (int)(count / s->per[layer]);
+    int take = s->limit - s->offset < n_img ? s->limit - s->offset : n_img;
+    size_t cnt = (size_t)take * s->per[layer], base = (size_t)s->offset * s->per[layer];
+    if (s->record) {
+        memcpy(s->exact[layer] + base, out, cnt * sizeof(float));
+        return;
+    }
+    if (s->offset == 0 && s->sample && s->sample[layer])
+        memcpy(s->sample[layer], out, s->per[layer] * sizeof(float));
+    for (size_t i = 0; i < cnt; i++) {
+        double e = s->exact[layer][base + i], d = (double)out[i] - e;
+        s->sig[layer] += e * e;
+        s->err[layer] += d * d;
+    }
+}
+
+typedef struct {
+    const char *path;
+    axmul_table *t;
+} tab_t;
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Appends every *.bin of dir, sorted by name. A sweep must not silently run on part of a folder:
+ * a read error or out-of-memory fails the whole listing. */
+static int list_dir(const char *dir, char ***paths, int *n)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        errorf("--mtab-dir %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    struct dirent *e;
+    char **found = NULL;
+    int nf = 0, err = 0;
+    for (;;) {
+        errno = 0;
+        if (!(e = readdir(d))) {
+            err = errno;
+            break;
+        }
+        size_t l = strlen(e->d_name);
+        if (l < 5 || strcmp(e->d_name + l - 4, ".bin") != 0)
+            continue;
+        size_t pl = strlen(dir) + l + 2;
+        char **nfnd = realloc(found, sizeof(char *) * (size_t)(nf + 1));
+        char *name = nfnd ? malloc(pl) : NULL;
+        if (nfnd)
+            found = nfnd;
+        if (!name) {
+            err = ENOMEM;
+            break;
+        }
+        snprintf(name, pl, "%s/%s", dir, e->d_name);
+        found[nf++] = name;
+    }
+    closedir(d);
+    char **all = err ? NULL : realloc(*paths, sizeof(char *) * (size_t)(*n + nf + 1));
+    if (!all) {
+        errorf("--mtab-dir %s: %s", dir, strerror(err ? err : ENOMEM));
+        for (int i = 0; i < nf; i++)
+            free(found[i]);
+        free(found);
+        return -1;
+    }
+    if (nf)
+        qsort(found, (size_t)nf, sizeof(char *), cmp_str);
+    *paths = all;
+    for (int i = 0; i < nf; i++)
+        (*paths)[(*n)++] = found[i];
+    free(found);
+    if (nf == 0)
+        fprintf(stderr, PROG ": warning: --mtab-dir %s holds no .bin tables\n", dir);
+    return 0;
 }
 
 /* ---------------------------------------------------------------- interrupts, resume */
@@ -1064,7 +1252,7 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp, la
         rc = EXIT_USAGE;
         goto out;
     }
-    if (check_input_shape(d, m, model_dir, dataset) != 0 ||
+    if (check_input_shape(d, m, "--model", model_dir, dataset) != 0 ||
         check_labels(d, (size_t)n, m, dataset) != 0) {
         rc = EXIT_USAGE;
         goto out;

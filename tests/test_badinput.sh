@@ -141,6 +141,16 @@ if [ -f "$FM/t10k-images-idx3-ubyte.gz" ]; then
     bad 2 "t10k-images-idx3-ubyte: not an IDX file" - "$C" net --model "$M" --mtab "$E" --dataset "mnist:$T/ds"
     bad 2 "dataset 'mnist:$T/nods'" - "$C" net --model "$M" --mtab "$E" --dataset "mnist:$T/nods"
     bad 2 "no/such/model" - "$C" train --out "$O/no/such/model" --limit 64 --epochs 1 --quiet
+    bad 2 "--approx selects how the --mtab table is used: give --mtab" "$O/ft" "$C" train --from "$M" \
+        --approx conv1 --out "$O/ft"
+    bad 2 "training takes one --mtab table" "$O/ft" "$C" train --mtab "$E" --mtab "$E" --out "$O/ft"
+    bad 2 "--from $T/nomodel" "$O/ft" "$C" train --from "$T/nomodel" --mtab "$E" --out "$O/ft"
+    bad 2 "--layer-mtab pool1: the layer is of type avgpool" "$O/ft" "$C" train --from "$M" \
+        --layer-mtab pool1="$E" --out "$O/ft" --quiet
+    bad 2 "--mtab $I/long.bin" "$O/ft" "$C" train --from "$M" --mtab "$I/long.bin" --out "$O/ft" --quiet
+    bad 2 "--approx selects how the --mtab table is used" - "$C" calibrate --model "$M" --approx conv
+    bad 2 "--approx conv7: no layer of that name" - "$C" calibrate --model "$M" --mtab "$E" --approx conv7
+    bad 2 "--mtab $I/long.bin" - "$C" calibrate --model "$M" --mtab "$I/long.bin"
 fi
 # data sets whose images are not what the model reads (the float buffers would be read past
 # their end): 20x20 images for the 28x28 LeNet-5, in the calibration and in the trainer's test set

@@ -174,3 +174,26 @@ for f in model.json conv1_weights.npy fc1_weights.npy fc3_bias.npy; do
     cmp -s "$T/t1/$f" "$T/t2/$f" || fail "train: $f differs between two runs with one seed"
 done
 pass "train: reproducible"
+
+# approximation-aware fine-tuning: Mitchell's multiplier in both conv layers costs LeNet-5 half
+# its accuracy; one epoch on 5000 training images wins most of it back, and net measures the
+# accuracy that train reports
+MI="$top_srcdir/tables/mul8u_mitchell.bin"
+run 0 "$C" train --from "$M" --mtab "$MI" --epochs 1 --limit 5000 --calibrate 2000 --out "$T/ft" --quiet
+expect_out "with conv1+conv2=$MI: test accuracy"
+ba=$(sed -n 's/.*test accuracy \([0-9.]*\) before training, \([0-9.]*\) after.*/\1 \2/p' "$T/out")
+echo "$ba" | awk '{ if (!($2 > $1 + 0.2)) exit 1 }' || fail "fine-tuning for Mitchell: $(cat "$T/out")"
+run 0 "$C" net --model "$T/ft" --mtab "$MI" --format csv --quiet
+[ "$(sed -n 2p "$T/out" | cut -d, -f2 | cut -c1-6)" = "${ba#* }" ] ||
+    fail "net on the fine-tuned model: $(sed -n 2p "$T/out"), train said after = ${ba#* }"
+run 0 "$C" train --from "$M" --layer-mtab conv2="$MI" --epochs 1 --limit 300 --calibrate 300 --out "$T/ft2" --quiet
+expect_out "with conv2=$MI: test accuracy"
+# train calibrated on the approximate network: calibrate --mtab writes the same ranges, the float
+# network's are others
+cp -r "$T/ft" "$T/ftc"
+run 0 "$C" calibrate --model "$T/ftc" --mtab "$MI" --limit 2000
+expect_out "in the network with conv1+conv2=$MI"
+cmp -s "$T/ft/model.json" "$T/ftc/model.json" || fail "calibrate --mtab: other ranges than train's"
+run 0 "$C" calibrate --model "$T/ftc" --limit 2000
+cmp -s "$T/ft/model.json" "$T/ftc/model.json" && fail "calibrate without --mtab: the same ranges"
+pass "train --from --mtab: approximation-aware fine-tuning recovers accuracy ($ba); calibrate --mtab"
