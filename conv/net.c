@@ -74,7 +74,7 @@ static int same_pad(int in, int out, int k, int s, int d)
     return total > 0 ? total / 2 : 0;
 }
 
-static void pads(const axmul__layer *l, int *pt, int *pl)
+void axmul__layer_pads(const axmul__layer *l, int *pt, int *pl)
 {
     if (l->padding == AXMUL_PADDING_SAME) {
         *pt = same_pad(l->ih, l->oh, l->kh, l->sh, l->dh);
@@ -90,7 +90,7 @@ static void pads(const axmul__layer *l, int *pt, int *pl)
 void axmul__im2col(const axmul__layer *l, const float *x, float *col, int g)
 {
     int pt, pl, cin = l->ic / l->groups;
-    pads(l, &pt, &pl);
+    axmul__layer_pads(l, &pt, &pl);
     size_t k = (size_t)l->kh * l->kw * cin;
     for (int oy = 0; oy < l->oh; oy++)
         for (int ox = 0; ox < l->ow; ox++) {
@@ -221,7 +221,7 @@ static axmul_status layer_histograms(const axmul__layer *l, const axmul_conv_des
 }
 
 /* Mean or max of each channel over an image's pixels, summed in pixel order. */
-static void global_pool(const axmul__layer *l, const float *x, int n, float *y)
+void axmul__global_pool(const axmul__layer *l, const float *x, int n, float *y)
 {
     const int c = l->ic;
     const size_t pix = (size_t)l->ih * l->iw;
@@ -410,7 +410,7 @@ static axmul_status forward(const axmul_model *m, const axmul_net_options *o, co
         }
         case AXMUL__L_GLOBALAVG:
         case AXMUL__L_GLOBALMAX:
-            global_pool(l, a, n, b);
+            axmul__global_pool(l, a, n, b);
             break;
         case AXMUL__L_FLATTEN: /* NHWC is already flat per image */
             inplace = 1;

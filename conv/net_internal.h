@@ -71,7 +71,21 @@ size_t axmul__model_max_act(const axmul_model *m);
  * bias. col is scratch of at least oh*ow*kh*kw*ic/groups floats. */
 void axmul__conv_float(const axmul__layer *l, const float *x, int n, float *y, float *col);
 
-/* im2col of one image for a conv layer (zero padding). */
+/* im2col of one image for a conv layer (zero padding), the input channels of group g. */
 void axmul__im2col(const axmul__layer *l, const float *x, float *col, int g);
+
+/* The top and left padding of a conv layer (SAME: TensorFlow's split, the odd pixel at the
+ * bottom/right). */
+void axmul__layer_pads(const axmul__layer *l, int *pt, int *pl);
+
+/* Global average or max pooling of n images: (h, w, c) -> c; the mean sums in pixel order. */
+void axmul__global_pool(const axmul__layer *l, const float *x, int n, float *y);
+
+/* Training internals, for tests: the mean softmax cross-entropy of n images (labels) and its
+ * gradients with respect to each conv2d/dense layer's weights and bias (wg[i], bg[i]: nw and
+ * units floats for those layers, NULL elsewhere), with o's approximation-aware settings. */
+axmul_status axmul__model_gradients(axmul_model *m, const axmul_train_options *o, const float *x,
+                                    const uint8_t *labels, int n, double *loss, float **wg,
+                                    float **bg);
 
 #endif

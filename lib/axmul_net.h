@@ -183,9 +183,12 @@ void axmul_train_options_init(axmul_train_options *o);
 /* Trains the model in place with Adam and softmax cross-entropy on n images x (scaled to
  * [0, 1]) with labels, in float or approximation-aware (o->table, o->layer_tables). Clears the
  * calibrated input ranges, which belong to the old weights (calibrate again). Bit-reproducible
- * for the same seed, thread count and machine.
- * Supports conv2d (stride 1, dilation 1, groups 1, same/valid padding), dense, avgpool, maxpool,
- * relu, flatten and a final softmax (ERR_UNSUPPORTED otherwise). */
+ * for the same seed, thread count and machine. Every layer type trains, graphs included (the
+ * gradients that reach a layer's output are summed); batchnorm is frozen (its inference scale
+ * and offset are not trained); conv2d/dense layers without a bias get a zero bias that trains.
+ * A softmax must be the last layer (ERR_UNSUPPORTED otherwise); the loss is the cross-entropy
+ * of the softmax of the last layer's input, or of the output where the last layer is not a
+ * softmax. */
 axmul_status axmul_model_train(axmul_model *m, const float *x, const uint8_t *labels, int n,
                                const axmul_train_options *o);
 
