@@ -197,3 +197,29 @@ cmp -s "$T/ft/model.json" "$T/ftc/model.json" || fail "calibrate --mtab: other r
 run 0 "$C" calibrate --model "$T/ftc" --limit 2000
 cmp -s "$T/ft/model.json" "$T/ftc/model.json" && fail "calibrate without --mtab: the same ranges"
 pass "train --from --mtab: approximation-aware fine-tuning recovers accuracy ($ba); calibrate --mtab"
+
+# graphs train too: LeNet-5 with a residual block of batch norm, ReLU6 and a 3x3 depthwise conv
+# after relu1 (added to relu1) trains from scratch-initialised block weights, with Mitchell's
+# multiplier in every conv layer, depthwise included
+mkdir "$T/res"
+cp "$M"/*.npy "$T/res/"
+f32() { # f32 FILE SHAPE VALUE...: a float32 .npy file
+    f=$1 shape=$2
+    shift 2
+    { npy_hdr '<f4' "$shape"; perl -e 'binmode STDOUT; print pack("f<*", @ARGV)' -- "$@"; } > "$f"
+}
+f32 "$T/res/bn_g.npy" '(6,)' 1 1 1 1 1 1
+f32 "$T/res/bn_b.npy" '(6,)' 0 0 0 0 0 0
+f32 "$T/res/bn_m.npy" '(6,)' 0.5 0.5 0.5 0.5 0.5 0.5
+f32 "$T/res/bn_v.npy" '(6,)' 1 1 1 1 1 1
+f32 "$T/res/dw_w.npy" '(3, 3, 1, 6)' $(perl -e 'print join(" ", map { (($_ * 7) % 11 - 5) / 20 } 0..53)')
+perl -0pe 's/("name": "relu1"\s*\})/$1, {"type": "batchnorm", "name": "bn", "gamma": "bn_g.npy", "beta": "bn_b.npy", "moving_mean": "bn_m.npy", "moving_variance": "bn_v.npy"}, {"type": "relu6"}, {"type": "depthwise", "name": "dw", "filters": 6, "kernel_size": 3, "padding": "same", "weights": "dw_w.npy"}, {"type": "add", "name": "res", "inputs": ["relu1", "dw"]}/' \
+    "$M/model.json" > "$T/res/model.json"
+grep -q '"name": "res"' "$T/res/model.json" || fail "residual model: $(head -c 300 "$T/res/model.json")"
+run 0 "$C" train --from "$T/res" --mtab "$MI" --epochs 1 --limit 3000 --calibrate 1000 --out "$T/rest" --quiet
+expect_out "with conv1+dw+conv2=$MI: test accuracy"
+sed -n 's/.*test accuracy \([0-9.]*\) before training, \([0-9.]*\) after.*/\1 \2/p' "$T/out" |
+    awk '{ if (!($2 > $1 + 0.3)) exit 1 }' ||
+    fail "residual LeNet-5 fine-tuned for Mitchell: $(cat "$T/out")"
+run 0 "$C" net --model "$T/rest" --mtab "$MI" --limit 500 --quiet
+pass "train --from a graph (batch norm, ReLU6, depthwise, add) with the table in its depthwise conv"
