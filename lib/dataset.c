@@ -96,8 +96,7 @@ axmul_status axmul_dataset_load_npy(const char *images_path, const char *labels_
     }
     lv = malloc(n * sizeof *lv);
     labels = malloc(n);
-    images = malloc(axmul_npy_count(im));
-    if (!lv || !labels || !images) {
+    if (!lv || !labels) {
         s = axmul__fail(AXMUL_ERR_NOMEM, "%s: out of memory", images_path);
         goto out;
     }
@@ -111,7 +110,7 @@ axmul_status axmul_dataset_load_npy(const char *images_path, const char *labels_
         }
         labels[i] = (uint8_t)lv[i];
     }
-    memcpy(images, axmul_npy_data(im), axmul_npy_count(im));
+    images = axmul__npy_take_data(im); /* uint8: the array's bytes are the images, no copy */
     s = axmul__dataset_wrap(images_path, n, sh[1], sh[2], nd == 4 ? sh[3] : 1, images, labels, out);
     images = labels = NULL; /* owned by the data set, or freed by the wrapper */
 out:

@@ -167,14 +167,11 @@ static axmul_status parse_header(const char *h, size_t hlen, const char *name, a
     return AXMUL_OK;
 }
 
-axmul_status axmul_npy_parse(const void *bytes, size_t len, const char *name, axmul_npy **out)
+/* Parses the .npy bytes; owned: NULL, or bytes itself as a malloc'ed buffer that becomes the
+ * array's data on success (moved to its start: no second copy of a large file). */
+static axmul_status npy_parse(const void *bytes, size_t len, const char *name, uint8_t *owned,
+                              axmul_npy **out)
 {
-    axmul_error_clear();
-    if (!out || (!bytes && len))
-        return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "axmul_npy_parse: NULL argument");
-    *out = NULL;
-    if (!name)
-        name = "<npy>";
     const uint8_t *b = bytes;
     if (len < 10 || memcmp(b, "\x93NUMPY", 6) != 0)
         return axmul__fail(AXMUL_ERR_FORMAT, "%s: not a .npy file (bad magic)", name);
@@ -225,12 +222,16 @@ axmul_status axmul_npy_parse(const void *bytes, size_t len, const char *name, ax
                            have, nbytes, have < nbytes ? "truncated" : "trailing bytes");
     }
     a->count = count;
-    a->data = malloc(nbytes ? nbytes : 1);
-    if (!a->data) {
+    if (owned) {
+        memmove(owned, owned + hoff + hlen, nbytes);
+        void *shrunk = realloc(owned, nbytes ? nbytes : 1);
+        a->data = shrunk ? shrunk : owned;
+    } else if ((a->data = malloc(nbytes ? nbytes : 1)) != NULL) {
+        memcpy(a->data, b + hoff + hlen, nbytes);
+    } else {
         free(a);
         return axmul__fail(AXMUL_ERR_NOMEM, "%s: cannot allocate %zu bytes", name, nbytes);
     }
-    memcpy(a->data, b + hoff + hlen, nbytes);
     /* The file is little-endian; on a big-endian host swap every element in place. */
     const uint16_t probe = 1;
     if (*(const uint8_t *)&probe == 0 && a->itemsize > 1) {
@@ -246,6 +247,15 @@ axmul_status axmul_npy_parse(const void *bytes, size_t len, const char *name, ax
     return AXMUL_OK;
 }
 
+axmul_status axmul_npy_parse(const void *bytes, size_t len, const char *name, axmul_npy **out)
+{
+    axmul_error_clear();
+    if (!out || (!bytes && len))
+        return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "axmul_npy_parse: NULL argument");
+    *out = NULL;
+    return npy_parse(bytes, len, name ? name : "<npy>", NULL, out);
+}
+
 axmul_status axmul_npy_load(const char *path, axmul_npy **out)
 {
     axmul_error_clear();
@@ -257,8 +267,8 @@ axmul_status axmul_npy_load(const char *path, axmul_npy **out)
     axmul_status s = axmul__read_file(path, NPY_MAX_BYTES + NPY_MAX_HEADER + 16, &buf, &len);
     if (s != AXMUL_OK)
         return s;
-    s = axmul_npy_parse(buf, len, path, out);
-    free(buf);
+    if ((s = npy_parse(buf, len, path, buf, out)) != AXMUL_OK) /* else buf is the data now */
+        free(buf);
     return s;
 }
 
@@ -293,6 +303,13 @@ size_t axmul_npy_count(const axmul_npy *a)
 const void *axmul_npy_data(const axmul_npy *a)
 {
     return a->data;
+}
+
+void *axmul__npy_take_data(axmul_npy *a)
+{
+    void *d = a->data;
+    a->data = NULL;
+    return d;
 }
 
 axmul_status axmul_npy_f32(const axmul_npy *a, const float **data)
