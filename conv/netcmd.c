@@ -320,6 +320,93 @@ static void layers_free(layers_t *L)
     axmul_table_free(L->ex[1]);
 }
 
+/* The table options of train and calibrate: one --mtab table in the layers of --approx, fixed
+ * tables (--layer-mtab) and --per-channel; and what they resolve to against the model. */
+typedef struct {
+    layers_t L;
+    const char *mtab;
+    int approx_given, per_channel;
+    axmul_table *t;
+    const axmul_table **lt; /* per layer: its table, NULL for float; NULL: no table option */
+    char *assignment;       /* "conv1+conv2=T.bin" */
+} tabopts_t;
+
+static void tabopts_free(tabopts_t *T)
+{
+    layers_free(&T->L);
+    axmul_table_free(T->t);
+    free(T->lt);
+    free(T->assignment);
+}
+
+/* The table options' getopt entries ("T:a:L:p" in the short option string). */
+/* clang-format off */
+#define TABOPTS_LONG                                                                               \
+    {"mtab", required_argument, NULL, 'T'},                                                        \
+    {"approx", required_argument, NULL, 'a'},                                                      \
+    {"layer-mtab", required_argument, NULL, 'L'},                                                  \
+    {"per-channel", no_argument, NULL, 'p'}
+/* clang-format on */
+
+/* Option c with argument arg, if it is one of the table options (cmd names the command in an
+ * error): 1 taken, 0 not one of them, -1 after an error. */
+static int tabopts_option(tabopts_t *T, int c, const char *arg, const char *cmd)
+{
+    switch (c) {
+    case 'T':
+        if (T->mtab) {
+            errorf("--mtab %s: %s takes one --mtab table (--layer-mtab for more)", arg, cmd);
+            return -1;
+        }
+        T->mtab = arg;
+        return 1;
+    case 'a':
+        if (layers_parse_approx(&T->L, arg) != 0)
+            return -1;
+        T->approx_given = 1;
+        return 1;
+    case 'L':
+        return layers_add_pin(&T->L, arg) != 0 ? -1 : 1;
+    case 'p':
+        T->per_channel = 1;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* After the options: --approx and --per-channel say how a table is used. 0 or -1 (printed). */
+static int tabopts_check(const tabopts_t *T)
+{
+    if (!T->mtab && (T->approx_given || (T->per_channel && T->L.npins == 0))) {
+        errorf("%s selects how the --mtab table is used: give --mtab",
+               T->approx_given ? "--approx" : "--per-channel");
+        return -1;
+    }
+    return 0;
+}
+
+/* Loads the tables and assigns them to m's layers (T->lt, T->assignment); nothing without a
+ * table option. 0 or -1 (printed). */
+static int tabopts_resolve(tabopts_t *T, const axmul_model *m, const char *model_name)
+{
+    if (!T->mtab && T->L.npins == 0)
+        return 0;
+    if (T->mtab && axmul_table_load(T->mtab, axmul_name_is_signed(T->mtab), &T->t) != AXMUL_OK) {
+        errorf("--mtab %s", axmul_error_detail());
+        return -1;
+    }
+    if (layers_resolve(&T->L, m, model_name, T->mtab != NULL) != 0)
+        return -1;
+    if (!(T->lt = calloc((size_t)axmul_model_num_layers(m), sizeof *T->lt)) ||
+        !(T->assignment = layers_assignment(&T->L, m, T->mtab))) {
+        errorf("out of memory");
+        return -1;
+    }
+    layers_tables(&T->L, T->t, 0, T->lt);
+    return 0;
+}
+
 /* ---------------------------------------------------------------- progress */
 
 typedef struct {
@@ -387,46 +474,40 @@ static double test_accuracy(const axmul_model *m, const axmul_net_options *o, co
     return (double)ok / n;
 }
 
-static int cmd_train_inner(int argc, char **argv, layers_t *L);
+static int cmd_train_inner(int argc, char **argv, tabopts_t *T);
 
 int axmul__cmd_train(int argc, char **argv)
 {
-    layers_t L = {.kinds = AXMUL_APPROX_CONV};
-    int rc = cmd_train_inner(argc, argv, &L);
-    layers_free(&L);
+    tabopts_t T = {.L = {.kinds = AXMUL_APPROX_CONV}};
+    int rc = cmd_train_inner(argc, argv, &T);
+    tabopts_free(&T);
     return rc;
 }
 
-static int cmd_train_inner(int argc, char **argv, layers_t *L)
+static int cmd_train_inner(int argc, char **argv, tabopts_t *T)
 {
-    const char *dataset = "fashion-mnist", *out = NULL, *from = NULL, *mtab = NULL;
+    const char *dataset = "fashion-mnist", *out = NULL, *from = NULL;
     long epochs = 10, batch = 64, limit = 0, calib = 10000, threads = 0, seed = 1;
     double lr = 1e-3;
-    int quiet = 0, approx_given = 0, per_channel = 0;
+    int quiet = 0;
     static const struct option opts[] = {
-        {"dataset", required_argument, NULL, 'd'},
-        {"out", required_argument, NULL, 'o'},
-        {"epochs", required_argument, NULL, 'e'},
-        {"batch", required_argument, NULL, 'b'},
-        {"lr", required_argument, NULL, 'l'},
-        {"seed", required_argument, NULL, 's'},
-        {"limit", required_argument, NULL, 'n'},
-        {"calibrate", required_argument, NULL, 'c'},
-        {"threads", required_argument, NULL, 't'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"from", required_argument, NULL, 'f'},
-        {"mtab", required_argument, NULL, 'T'},
-        {"approx", required_argument, NULL, 'a'},
-        {"layer-mtab", required_argument, NULL, 'L'},
-        {"per-channel", no_argument, NULL, 'p'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"dataset", required_argument, NULL, 'd'}, {"out", required_argument, NULL, 'o'},
+        {"epochs", required_argument, NULL, 'e'},  {"batch", required_argument, NULL, 'b'},
+        {"lr", required_argument, NULL, 'l'},      {"seed", required_argument, NULL, 's'},
+        {"limit", required_argument, NULL, 'n'},   {"calibrate", required_argument, NULL, 'c'},
+        {"threads", required_argument, NULL, 't'}, {"quiet", no_argument, NULL, 'q'},
+        {"from", required_argument, NULL, 'f'},    TABOPTS_LONG,
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
     int c;
     optind = 1;
     while ((c = axmul__tool_getopt(argc, argv, "d:o:e:b:l:s:n:c:t:qf:T:a:L:ph", opts)) != -1) {
-        int bad = 0;
-        switch (c) {
+        int bad = 0, tab = tabopts_option(T, c, optarg, "training");
+        if (tab < 0)
+            return EXIT_USAGE;
+        switch (tab ? 0 : c) {
+        case 0: /* a table option */
+            break;
         case 'd':
             dataset = optarg;
             break;
@@ -463,26 +544,6 @@ static int cmd_train_inner(int argc, char **argv, layers_t *L)
         case 'f':
             from = optarg;
             break;
-        case 'T':
-            if (mtab) {
-                errorf("--mtab %s: training takes one --mtab table (--layer-mtab for more)",
-                       optarg);
-                return EXIT_USAGE;
-            }
-            mtab = optarg;
-            break;
-        case 'a':
-            if (layers_parse_approx(L, optarg) != 0)
-                return EXIT_USAGE;
-            approx_given = 1;
-            break;
-        case 'L':
-            if (layers_add_pin(L, optarg) != 0)
-                return EXIT_USAGE;
-            break;
-        case 'p':
-            per_channel = 1;
-            break;
         case 'h':
             usage_train(stdout);
             return 0;
@@ -500,11 +561,8 @@ static int cmd_train_inner(int argc, char **argv, layers_t *L)
         errorf(out ? "unexpected argument '%s'" : "--out DIR is required", out ? argv[optind] : "");
         return EXIT_USAGE;
     }
-    if (!mtab && (approx_given || (per_channel && L->npins == 0))) {
-        errorf("%s selects how the --mtab table is used: give --mtab",
-               approx_given ? "--approx" : "--per-channel");
+    if (tabopts_check(T) != 0)
         return EXIT_USAGE;
-    }
     axmul_dataset *tr = NULL, *te = NULL;
     if (axmul_dataset_load(dataset, 1, &tr) != AXMUL_OK ||
         axmul_dataset_load(dataset, 0, &te) != AXMUL_OK) {
@@ -515,9 +573,6 @@ static int cmd_train_inner(int argc, char **argv, layers_t *L)
     int rc = EXIT_USAGE, n = 0, nt = 0;
     float *x = NULL, *xt = NULL;
     axmul_model *m = NULL;
-    axmul_table *t = NULL;
-    const axmul_table **lt = NULL; /* per layer: its table in approximation-aware training */
-    char *assignment = NULL;
     const uint8_t *test_labels = axmul_dataset_labels(te);
     if (from ? axmul_model_load(from, &m) : axmul_model_create_lenet5((uint64_t)seed, &m)) {
         errorf(from ? "--from %s" : "%s", axmul_error_detail());
@@ -549,22 +604,12 @@ static int cmd_train_inner(int argc, char **argv, layers_t *L)
     axmul_net_options no; /* the test network: float, then with the tables */
     axmul_net_options_init(&no);
     no.threads = (int)threads;
-    no.per_channel = per_channel;
+    no.per_channel = T->per_channel;
     double before = -1;
-    if (mtab || L->npins) {
-        if (mtab && axmul_table_load(mtab, axmul_name_is_signed(mtab), &t) != AXMUL_OK) {
-            errorf("--mtab %s", axmul_error_detail());
-            goto out;
-        }
-        const int nl = axmul_model_num_layers(m);
-        if (layers_resolve(L, m, from ? from : "LeNet-5", mtab != NULL) != 0)
-            goto out;
-        if (!(lt = calloc((size_t)nl, sizeof *lt)) ||
-            !(assignment = layers_assignment(L, m, mtab))) {
-            errorf("out of memory");
-            goto out;
-        }
-        layers_tables(L, t, 0, lt);
+    const axmul_table **lt = NULL; /* per layer: its table in approximation-aware training */
+    if (tabopts_resolve(T, m, from ? from : "LeNet-5") != 0)
+        goto out;
+    if ((lt = T->lt)) {
         /* "before": the network as net runs it, with the model's calibrated ranges */
         if (!axmul_model_calibrated(m) &&
             axmul_model_calibrate(m, x, nc, 1000, (int)threads) != AXMUL_OK) {
@@ -584,13 +629,13 @@ static int cmd_train_inner(int argc, char **argv, layers_t *L)
     o.seed = (uint64_t)seed;
     o.threads = (int)threads;
     o.layer_tables = lt;
-    o.per_channel = per_channel;
+    o.per_channel = T->per_channel;
     progress_t pr = {isatty(STDERR_FILENO), quiet, (int)epochs, axmul__tool_now()};
     o.progress = train_progress;
     o.ctx = &pr;
     if (!quiet)
         fprintf(stderr, "training %s on %d %s images%s%s, %ld epochs, batch %ld, lr %g, seed %ld\n",
-                from ? from : "LeNet-5", n, dataset, lt ? " with " : "", lt ? assignment : "",
+                from ? from : "LeNet-5", n, dataset, lt ? " with " : "", lt ? T->assignment : "",
                 epochs, batch, lr, seed);
     if (axmul_model_train(m, x, axmul_dataset_labels(tr), n, &o) != AXMUL_OK) {
         errorf("training: %s", axmul_error_detail());
@@ -614,16 +659,13 @@ static int cmd_train_inner(int argc, char **argv, layers_t *L)
     }
     printf("float test accuracy %.4f (%ld/%d)", facc, lround(facc * nt), nt);
     if (lt)
-        printf("; with %s: test accuracy %.4f before training, %.4f after", assignment, before,
+        printf("; with %s: test accuracy %.4f before training, %.4f after", T->assignment, before,
                after);
     printf("; calibrated on %d training images; model written to %s\n", nc, out);
     rc = 0;
 out:
     free(x);
     free(xt);
-    free(lt);
-    free(assignment);
-    axmul_table_free(t);
     axmul_model_free(m);
     axmul_dataset_free(tr);
     axmul_dataset_free(te);
@@ -632,37 +674,38 @@ out:
 
 /* ---------------------------------------------------------------- calibrate */
 
-static int cmd_calibrate_inner(int argc, char **argv, layers_t *L);
+static int cmd_calibrate_inner(int argc, char **argv, tabopts_t *T);
 
 int axmul__cmd_calibrate(int argc, char **argv)
 {
-    layers_t L = {.kinds = AXMUL_APPROX_CONV};
-    int rc = cmd_calibrate_inner(argc, argv, &L);
-    layers_free(&L);
+    tabopts_t T = {.L = {.kinds = AXMUL_APPROX_CONV}};
+    int rc = cmd_calibrate_inner(argc, argv, &T);
+    tabopts_free(&T);
     return rc;
 }
 
-static int cmd_calibrate_inner(int argc, char **argv, layers_t *L)
+static int cmd_calibrate_inner(int argc, char **argv, tabopts_t *T)
 {
-    const char *dataset = "fashion-mnist", *model = NULL, *mtab = NULL;
+    const char *dataset = "fashion-mnist", *model = NULL;
     long limit = 10000, threads = 0;
-    int approx_given = 0, per_channel = 0;
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'},
         {"dataset", required_argument, NULL, 'd'},
         {"limit", required_argument, NULL, 'n'},
         {"threads", required_argument, NULL, 't'},
-        {"mtab", required_argument, NULL, 'T'},
-        {"approx", required_argument, NULL, 'a'},
-        {"layer-mtab", required_argument, NULL, 'L'},
-        {"per-channel", no_argument, NULL, 'p'},
+        TABOPTS_LONG,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int c;
     optind = 1;
     while ((c = axmul__tool_getopt(argc, argv, "m:d:n:t:T:a:L:ph", opts)) != -1) {
-        switch (c) {
+        int tab = tabopts_option(T, c, optarg, "calibration");
+        if (tab < 0)
+            return EXIT_USAGE;
+        switch (tab ? 0 : c) {
+        case 0: /* a table option */
+            break;
         case 'm':
             model = optarg;
             break;
@@ -680,26 +723,6 @@ static int cmd_calibrate_inner(int argc, char **argv, layers_t *L)
                 errorf("--threads '%s': expected 1..1024", optarg);
                 return EXIT_USAGE;
             }
-            break;
-        case 'T':
-            if (mtab) {
-                errorf("--mtab %s: calibration takes one --mtab table (--layer-mtab for more)",
-                       optarg);
-                return EXIT_USAGE;
-            }
-            mtab = optarg;
-            break;
-        case 'a':
-            if (layers_parse_approx(L, optarg) != 0)
-                return EXIT_USAGE;
-            approx_given = 1;
-            break;
-        case 'L':
-            if (layers_add_pin(L, optarg) != 0)
-                return EXIT_USAGE;
-            break;
-        case 'p':
-            per_channel = 1;
             break;
         case 'h':
             printf("Usage: " PROG " calibrate --model DIR [--dataset SPEC] [--limit N]\n"
@@ -721,19 +744,14 @@ static int cmd_calibrate_inner(int argc, char **argv, layers_t *L)
         errorf("--model DIR is required");
         return EXIT_USAGE;
     }
-    if (!mtab && (approx_given || (per_channel && L->npins == 0))) {
-        errorf("%s selects how the --mtab table is used: give --mtab",
-               approx_given ? "--approx" : "--per-channel");
+    if (tabopts_check(T) != 0)
         return EXIT_USAGE;
-    }
     axmul_model *m;
     if (axmul_model_load(model, &m) != AXMUL_OK) {
         errorf("--model %s", axmul_error_detail());
         return EXIT_USAGE;
     }
     axmul_dataset *d = NULL;
-    axmul_table *t = NULL;
-    const axmul_table **lt = NULL;
     float *x = NULL;
     int n = 0, rc = EXIT_USAGE;
     if (axmul_dataset_load(dataset, 1, &d) != AXMUL_OK) {
@@ -742,40 +760,28 @@ static int cmd_calibrate_inner(int argc, char **argv, layers_t *L)
     }
     if (check_input_shape(d, m, "--model", model, dataset) != 0)
         goto out;
-    if (mtab && axmul_table_load(mtab, axmul_name_is_signed(mtab), &t) != AXMUL_OK) {
-        errorf("--mtab %s", axmul_error_detail());
+    if (tabopts_resolve(T, m, model) != 0)
         goto out;
-    }
-    if ((mtab || L->npins) && layers_resolve(L, m, model, mtab != NULL) != 0)
-        goto out;
-    if (((mtab || L->npins) && !(lt = calloc((size_t)axmul_model_num_layers(m), sizeof *lt))) ||
-        !(x = dataset_floats(d, limit, &n))) {
+    if (!(x = dataset_floats(d, limit, &n))) {
         errorf("out of memory");
         goto out;
     }
     axmul_net_options o;
     axmul_net_options_init(&o);
     o.threads = (int)threads;
-    o.per_channel = per_channel;
-    if (lt) {
-        layers_tables(L, t, 0, lt);
-        o.layer_tables = lt;
-    }
-    if ((lt ? axmul_model_calibrate_network(m, &o, x, n, 1000)
-            : axmul_model_calibrate(m, x, n, 1000, (int)threads)) != AXMUL_OK ||
+    o.per_channel = T->per_channel;
+    o.layer_tables = T->lt;
+    if ((T->lt ? axmul_model_calibrate_network(m, &o, x, n, 1000)
+               : axmul_model_calibrate(m, x, n, 1000, (int)threads)) != AXMUL_OK ||
         axmul_model_save(m, model) != AXMUL_OK) {
         errorf("%s", axmul_error_detail());
         goto out;
     }
-    char *assignment = lt ? layers_assignment(L, m, mtab) : NULL;
     printf("calibrated %s on %d training images of %s%s%s\n", model, n, dataset,
-           assignment ? " in the network with " : "", assignment ? assignment : "");
-    free(assignment);
+           T->lt ? " in the network with " : "", T->lt ? T->assignment : "");
     rc = 0;
 out:
     free(x);
-    free(lt);
-    axmul_table_free(t);
     axmul_dataset_free(d);
     axmul_model_free(m);
     return rc;
