@@ -136,7 +136,7 @@ void axmul__conv_float(const axmul__layer *l, const float *x, int n, float *y, f
 
 /* Channels innermost (NHWC): the loops over channels vectorize. Each output is still the taps
  * combined in row-major order from 0 (average) or -inf (max), as one element at a time would. */
-static void pool(const axmul__layer *l, const float *x, int n, float *y, int nt)
+void axmul__pool(const axmul__layer *l, const float *x, int n, float *y, int nt)
 {
     const int c = l->ic, is_max = l->kind == AXMUL__L_MAXPOOL;
     (void)nt;
@@ -377,7 +377,7 @@ static axmul_status forward(const axmul_model *m, const axmul_net_options *o, co
             break;
         case AXMUL__L_AVGPOOL:
         case AXMUL__L_MAXPOOL:
-            pool(l, a, n, b, nt);
+            axmul__pool(l, a, n, b, nt);
             break;
         case AXMUL__L_RELU: /* in place: no buffer swap */
 #ifdef _OPENMP

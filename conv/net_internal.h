@@ -78,6 +78,10 @@ void axmul__im2col(const axmul__layer *l, const float *x, float *col, int g);
  * bottom/right). */
 void axmul__layer_pads(const axmul__layer *l, int *pt, int *pl);
 
+/* Average or max pooling (valid) of n images on nt threads: each output is its taps combined in
+ * row-major order from 0 (then divided by their count) or -inf, whatever nt. */
+void axmul__pool(const axmul__layer *l, const float *x, int n, float *y, int nt);
+
 /* Global average or max pooling of n images: (h, w, c) -> c; the mean sums in pixel order. */
 void axmul__global_pool(const axmul__layer *l, const float *x, int n, float *y);
 

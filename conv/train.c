@@ -166,27 +166,6 @@ static axmul_status batch_init(batch_t *w, const axmul_model *m, int B)
     return AXMUL_OK;
 }
 
-static void pool_forward(const axmul__layer *l, const float *a, int nb, float *y)
-{
-    for (int r = 0; r < nb; r++)
-        for (int oy = 0; oy < l->oh; oy++)
-            for (int ox = 0; ox < l->ow; ox++)
-                for (int c = 0; c < l->ic; c++) {
-                    const float *xi = a + (size_t)r * l->ih * l->iw * l->ic;
-                    float acc = l->kind == AXMUL__L_MAXPOOL ? -INFINITY : 0.0f;
-                    for (int pi = 0; pi < l->kh; pi++)
-                        for (int pj = 0; pj < l->kw; pj++) {
-                            float v =
-                                xi[((size_t)(oy * l->sh + pi) * l->iw + (ox * l->sw + pj)) * l->ic +
-                                   c];
-                            acc = l->kind == AXMUL__L_MAXPOOL ? (v > acc ? v : acc) : acc + v;
-                        }
-                    if (l->kind == AXMUL__L_AVGPOOL)
-                        acc /= (float)(l->kh * l->kw);
-                    y[(((size_t)r * l->oh + oy) * l->ow + ox) * l->ic + c] = acc;
-                }
-}
-
 static void pool_backward(const axmul__layer *l, const float *a, const float *g, int nb, float *dx)
 {
     for (int r = 0; r < nb; r++)
@@ -293,7 +272,7 @@ static axmul_status layer_forward(axmul_model *m, const axmul_train_options *o, 
         break;
     case AXMUL__L_AVGPOOL:
     case AXMUL__L_MAXPOOL:
-        pool_forward(l, a, nb, y);
+        axmul__pool(l, a, nb, y, o->threads > 0 ? o->threads : 1);
         break;
     }
     return AXMUL_OK;
