@@ -242,7 +242,7 @@ void axmul__global_pool(const axmul__layer *l, const float *x, int n, float *y)
 }
 
 /* y[r][c] += bias[c] for rows r < rows (see AXMUL__PAR_MIN). */
-static void add_bias(float *y, size_t rows, int units, const float *bias, int nt)
+void axmul__add_bias(float *y, size_t rows, int units, const float *bias, int nt)
 {
     (void)nt;
 #ifdef _OPENMP
@@ -256,6 +256,27 @@ static void add_bias(float *y, size_t rows, int units, const float *bias, int nt
         for (int c = 0; c < units; c++)
             yr[c] += bias[c];
     }
+}
+
+const axmul_table *axmul__layer_table(const axmul_model *m, int i, const axmul_table *table,
+                                      int approx, const axmul_table *const *layer_tables)
+{
+    const int kind = m->L[i].kind;
+    if (kind != AXMUL__L_CONV && kind != AXMUL__L_DENSE)
+        return NULL;
+    if (layer_tables && layer_tables[i])
+        return layer_tables[i];
+    return approx & (kind == AXMUL__L_CONV ? AXMUL_APPROX_CONV : AXMUL_APPROX_DENSE) ? table : NULL;
+}
+
+axmul_status axmul__check_layer_tables(const axmul_model *m, const axmul_table *const *layer_tables)
+{
+    for (int i = 0; layer_tables && i < m->nl; i++)
+        if (layer_tables[i] && m->L[i].kind != AXMUL__L_CONV && m->L[i].kind != AXMUL__L_DENSE)
+            return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT,
+                               "layer %s is of type %s: only conv2d and dense layers take a table",
+                               m->L[i].name, axmul_model_layer_type(m, i));
+    return AXMUL_OK;
 }
 
 /* The forward pass. observe (calibration): per layer, min/max of each conv/dense input; the pass
@@ -303,11 +324,8 @@ static axmul_status forward(const axmul_model *m, const axmul_net_options *o, co
     if (o->threads <= 0)
         nt = omp_get_max_threads();
 #endif
-    for (int i = 0; i < m->nl && s == AXMUL_OK && o->layer_tables; i++)
-        if (o->layer_tables[i] && m->L[i].kind != AXMUL__L_CONV && m->L[i].kind != AXMUL__L_DENSE)
-            s = axmul__fail(AXMUL_ERR_INVALID_ARGUMENT,
-                            "layer %s is of type %s: only conv2d and dense layers take a table",
-                            m->L[i].name, axmul_model_layer_type(m, i));
+    if (s == AXMUL_OK)
+        s = axmul__check_layer_tables(m, o->layer_tables);
     for (int i = 0; i < m->nl && s == AXMUL_OK; i++) {
         const axmul__layer *l = &m->L[i];
         size_t nin = (size_t)n * l->ih * l->iw * l->ic, nout = (size_t)n * l->oh * l->ow * l->oc;
@@ -327,12 +345,8 @@ static axmul_status forward(const axmul_model *m, const axmul_net_options *o, co
         }
         if (i == stop)
             break;
-        const axmul_table *table =
-            o->layer_tables && o->layer_tables[i] ? o->layer_tables[i]
-            : o->approx & (l->kind == AXMUL__L_CONV ? AXMUL_APPROX_CONV : AXMUL_APPROX_DENSE)
-                ? o->table
-                : NULL;
-        int approx = param && table;
+        const axmul_table *table = axmul__layer_table(m, i, o->table, o->approx, o->layer_tables);
+        const int approx = table != NULL;
         switch (l->kind) {
         case AXMUL__L_CONV:
         case AXMUL__L_DENSE:
@@ -363,14 +377,14 @@ static axmul_status forward(const axmul_model *m, const axmul_net_options *o, co
                 if ((s = axmul_conv2d(&d, table, a, l->w, b, NULL)) != AXMUL_OK)
                     break;
                 if (l->b)
-                    add_bias(b, nout / (size_t)l->units, l->units, l->b, nt);
+                    axmul__add_bias(b, nout / (size_t)l->units, l->units, l->b, nt);
             } else if (l->kind == AXMUL__L_CONV) {
                 axmul__conv_float(l, a, n, b, col);
             } else {
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, l->units, l->ic, 1.0f, a,
                             l->ic, l->w, l->units, 0.0f, b, l->units);
                 if (l->b)
-                    add_bias(b, (size_t)n, l->units, l->b, nt);
+                    axmul__add_bias(b, (size_t)n, l->units, l->b, nt);
             }
             if (o->layer_output)
                 o->layer_output(o->ctx, i, b, nout);
@@ -538,11 +552,7 @@ axmul_status axmul_model_calibrate_network(axmul_model *m, const axmul_net_optio
     if (s == AXMUL_OK && !want)
         s = axmul__fail(AXMUL_ERR_NOMEM, "out of memory");
     for (int k = 0; k < m->nl && s == AXMUL_OK; k++) {
-        const axmul__layer *l = &m->L[k];
-        if (l->kind != AXMUL__L_CONV && l->kind != AXMUL__L_DENSE)
-            continue;
-        const int bit = l->kind == AXMUL__L_CONV ? AXMUL_APPROX_CONV : AXMUL_APPROX_DENSE;
-        if (!(o->layer_tables && o->layer_tables[k]) && !(o->table && (o->approx & bit)))
+        if (!axmul__layer_table(m, k, o->table, o->approx, o->layer_tables))
             continue; /* a float layer: the float network's range */
         want[k] = 1;
         s = observe_ranges(m, &q, x, n, batch, k, want);

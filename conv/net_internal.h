@@ -82,8 +82,22 @@ void axmul__layer_pads(const axmul__layer *l, int *pt, int *pl);
  * row-major order from 0 (then divided by their count) or -inf, whatever nt. */
 void axmul__pool(const axmul__layer *l, const float *x, int n, float *y, int nt);
 
+/* Adds the bias (units floats) to each of rows rows of units outputs, on nt threads. */
+void axmul__add_bias(float *y, size_t rows, int units, const float *bias, int nt);
+
 /* Global average or max pooling of n images: (h, w, c) -> c; the mean sums in pixel order. */
 void axmul__global_pool(const axmul__layer *l, const float *x, int n, float *y);
+
+/* The table that layer i multiplies with under (table, approx, layer_tables), the selection of
+ * axmul_net_options and axmul_train_options: its own layer_tables entry, else table where
+ * approx selects the layer's kind (conv2d/dense), else NULL (a float layer). */
+const axmul_table *axmul__layer_table(const axmul_model *m, int i, const axmul_table *table,
+                                      int approx, const axmul_table *const *layer_tables);
+
+/* ERR_INVALID_ARGUMENT naming the first layer that layer_tables gives a table but that is not a
+ * conv2d or dense layer; AXMUL_OK otherwise (layer_tables NULL too). */
+axmul_status axmul__check_layer_tables(const axmul_model *m,
+                                       const axmul_table *const *layer_tables);
 
 /* Training internals, for tests: the mean softmax cross-entropy of n images (labels) and its
  * gradients with respect to each conv2d/dense layer's weights and bias (wg[i], bg[i]: nw and

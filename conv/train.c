@@ -25,17 +25,6 @@ void axmul_train_options_init(axmul_train_options *o)
     o->approx = AXMUL_APPROX_CONV; /* (no table: none) */
 }
 
-/* The table of layer i in approximation-aware training, or NULL (float). */
-static const axmul_table *layer_table(const axmul_train_options *o, const axmul__layer *l, int i)
-{
-    if (o->layer_tables && o->layer_tables[i])
-        return o->layer_tables[i];
-    int bit = l->kind == AXMUL__L_CONV    ? AXMUL_APPROX_CONV
-              : l->kind == AXMUL__L_DENSE ? AXMUL_APPROX_DENSE
-                                          : 0;
-    return o->approx & bit ? o->table : NULL;
-}
-
 typedef struct {
     float *m, *v; /* Adam moments */
 } adam_t;
@@ -203,7 +192,8 @@ static axmul_status layer_forward(axmul_model *m, const axmul_train_options *o, 
     const size_t nin = (size_t)nb * l->ih * l->iw * l->ic,
                  nout = (size_t)nb * l->oh * l->ow * l->oc;
     const size_t P = (size_t)l->oh * l->ow, K = (size_t)l->kh * l->kw * l->ic;
-    const axmul_table *t = has_params(l) ? layer_table(o, l, i) : NULL;
+    const axmul_table *t = axmul__layer_table(m, i, o->table, o->approx, o->layer_tables);
+    const int nt = o->threads > 0 ? o->threads : 1;
     /* The inference LUT layer, its input quantized to the batch's min/max: the ranges of the
      * approximate network that the training changes (calibrated ranges of the old weights would
      * clip it). Bias added below as in float. */
@@ -232,17 +222,15 @@ static axmul_status layer_forward(axmul_model *m, const axmul_train_options *o, 
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(nb * P), l->units, (int)K,
                         1.0f, w->col, (int)K, l->w, l->units, 0.0f, y, l->units);
         }
-        for (size_t p = 0; l->b && p < (size_t)nb * P; p++)
-            for (int c = 0; c < l->units; c++)
-                y[p * l->units + c] += l->b[c];
+        if (l->b)
+            axmul__add_bias(y, (size_t)nb * P, l->units, l->b, nt);
         break;
     case AXMUL__L_DENSE:
         if (!t)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, l->units, l->ic, 1.0f, a,
                         l->ic, l->w, l->units, 0.0f, y, l->units);
-        for (int r = 0; l->b && r < nb; r++)
-            for (int c = 0; c < l->units; c++)
-                y[(size_t)r * l->units + c] += l->b[c];
+        if (l->b)
+            axmul__add_bias(y, (size_t)nb, l->units, l->b, nt);
         break;
     case AXMUL__L_RELU:
         for (size_t k = 0; k < nin; k++)
@@ -272,7 +260,7 @@ static axmul_status layer_forward(axmul_model *m, const axmul_train_options *o, 
         break;
     case AXMUL__L_AVGPOOL:
     case AXMUL__L_MAXPOOL:
-        axmul__pool(l, a, nb, y, o->threads > 0 ? o->threads : 1);
+        axmul__pool(l, a, nb, y, nt);
         break;
     }
     return AXMUL_OK;
@@ -438,14 +426,13 @@ static axmul_status batch_step(axmul_model *m, const axmul_train_options *o, bat
 static axmul_status train_prepare(axmul_model *m, const axmul_train_options *o,
                                   const uint8_t *labels, int n)
 {
+    axmul_status s = axmul__check_layer_tables(m, o->layer_tables);
+    if (s != AXMUL_OK)
+        return s;
     for (int i = 0; i < m->nl; i++) {
         axmul__layer *l = &m->L[i];
         if (l->kind == AXMUL__L_SOFTMAX && i != m->nl - 1)
             return axmul__fail(AXMUL_ERR_UNSUPPORTED, "softmax must be the last layer");
-        if (o->layer_tables && o->layer_tables[i] && !has_params(l))
-            return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT,
-                               "layer %s is of type %s: only conv2d and dense layers take a table",
-                               l->name, axmul_model_layer_type(m, i));
         if (has_params(l) && !l->b) {
             if (!(l->b = calloc((size_t)l->units, sizeof(float))))
                 return axmul__fail(AXMUL_ERR_NOMEM, "training: out of memory");
