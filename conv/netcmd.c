@@ -265,6 +265,13 @@ static int layers_tables(layers_t *L, const axmul_table *t, int exact, const axm
     return 0;
 }
 
+/* The file of layer i's table in a run with the swept table path: its --layer-mtab file, path
+ * on the swept layers, NULL on float layers. */
+static const char *layers_file(const layers_t *L, int i, const char *path)
+{
+    return L->file[i] ? L->file[i] : L->sweep[i] ? path : NULL;
+}
+
 /* The layers and their tables (path: the swept table's name), grouped by table in layer order
  * ("conv1+fc1=a.bin;conv2=b.bin"). */
 static char *layers_assignment(const layers_t *L, const axmul_model *m, const char *path)
@@ -272,12 +279,12 @@ static char *layers_assignment(const layers_t *L, const axmul_model *m, const ch
     axmul__tool_buf b = {0};
     char *done = calloc((size_t)L->nl, 1);
     for (int i = 0; done && i < L->nl; i++) {
-        const char *fi = L->file[i] ? L->file[i] : L->sweep[i] ? path : NULL;
+        const char *fi = layers_file(L, i, path);
         if (!fi || done[i])
             continue;
         axmul__tool_bprintf(&b, "%s", b.len ? ";" : "");
         for (int j = i, first = 1; j < L->nl; j++) {
-            const char *fj = L->file[j] ? L->file[j] : L->sweep[j] ? path : NULL;
+            const char *fj = layers_file(L, j, path);
             if (fj && !done[j] && strcmp(fi, fj) == 0) {
                 axmul__tool_bprintf(&b, "%s%s", first ? "" : "+", axmul_model_layer_name(m, j));
                 done[j] = 1;
@@ -1478,13 +1485,15 @@ static int cmd_net_inner(int argc, char **argv, char ***pathsp, int *npathsp, la
             axmul__tool_buf jn = {0}, jl = {0};
             axmul__tool_json_str(&jn, name);
             if (layers_on(L)) /* the assignment, layer by layer */
-                for (int i = 0; i < nl; i++)
-                    if (lt_run[i]) {
-                        axmul__tool_bprintf(&jl, "%s", jl.len ? ", " : ", \"layer_tables\": {");
-                        axmul__tool_json_str(&jl, axmul_model_layer_name(m, i));
-                        axmul__tool_bprintf(&jl, ": ");
-                        axmul__tool_json_str(&jl, L->file[i] ? L->file[i] : path);
-                    }
+                for (int i = 0; i < nl; i++) {
+                    const char *f = layers_file(L, i, path);
+                    if (!f)
+                        continue;
+                    axmul__tool_bprintf(&jl, "%s", jl.len ? ", " : ", \"layer_tables\": {");
+                    axmul__tool_json_str(&jl, axmul_model_layer_name(m, i));
+                    axmul__tool_bprintf(&jl, ": ");
+                    axmul__tool_json_str(&jl, f);
+                }
             if (jl.len)
                 axmul__tool_bprintf(&jl, "}");
             rl = snprintf(row, sizeof row,
