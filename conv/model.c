@@ -387,9 +387,8 @@ static axmul_status parse_layer(json_t *jl, int i, const char *dir, const char *
             (!json_is_integer(g) || json_integer_value(g) < 1 || json_integer_value(g) > 1 << 20))
             return axmul__fail(AXMUL_ERR_FORMAT, "%s: layer %d: \"groups\" must be >= 1", path, i);
         l->groups = g ? (int)json_integer_value(g) : 1;
-        l->groups = depthwise
-                        ? -1
-                        : l->groups; /* resolved from the input channels by axmul__model_resolve */
+        if (depthwise) /* groups = input channels: set by axmul__model_resolve */
+            l->groups = -1;
         json_t *f = json_object_get(jl, "filters");
         if (!json_is_integer(f) || json_integer_value(f) < 1 || json_integer_value(f) > 1 << 20)
             return axmul__fail(AXMUL_ERR_FORMAT,

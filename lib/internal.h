@@ -35,15 +35,15 @@ int axmul__mul_size(size_t a, size_t b, size_t *out);
 /* FIPS 180-4 SHA-256. */
 void axmul__sha256(const void *data, size_t len, uint8_t digest[32]);
 
-struct axmul_dataset;
-/* A data set from its parts (lib/dataset.c), both loaders' one plausibility check: 1..4096 rows,
- * columns and channels, 1..2^31 - 1 images (errors name name). images (count x rows x cols x
- * channels bytes) and labels are taken over, and freed on failure too. */
 /* Hands over a .npy array's data (malloc'ed, count * itemsize bytes) to the caller, who frees
  * it; the array keeps its shape but no data (axmul_npy_data then returns NULL). */
 struct axmul_npy;
 void *axmul__npy_take_data(struct axmul_npy *a);
 
+struct axmul_dataset;
+/* A data set from its parts (lib/dataset.c), both loaders' one plausibility check: 1..4096 rows,
+ * columns and channels, 1..2^31 - 1 images (errors name name). images (count x rows x cols x
+ * channels bytes) and labels are taken over, and freed on failure too. */
 axmul_status axmul__dataset_wrap(const char *name, size_t count, size_t rows, size_t cols,
                                  size_t channels, uint8_t *images, uint8_t *labels,
                                  struct axmul_dataset **out);
