@@ -1,6 +1,6 @@
 /* axconv-test bench: speed of the LUT convolution engine on standard shapes, next to the exact
- * float convolution of the same shape in the same program, with a bit-exactness check against the
- * reference kernel and the engine's memory use.
+ * float convolution of the same shape (axmul_conv2d_float) in the same program, with a
+ * bit-exactness check against the reference kernel and the engine's memory use.
  *
  * Every shape runs in its own child process, so that its peak memory (wait4's ru_maxrss) belongs
  * to it alone and no thread pool outlives a fork. CUDA does not survive a fork either: the parent
@@ -29,8 +29,8 @@
 
 #include "axmul.h"
 #include "conv/bench.h"
-#include "lib/rng.h"
-#include "lib/tool.h"
+#include "lib/core/rng.h"
+#include "lib/tool/tool.h"
 
 typedef struct {
     const char *name;
@@ -107,108 +107,6 @@ static long current_rss_kb(void)
     return rss * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
-/* Top and left padding of d (TensorFlow's SAME puts the odd pixel at the bottom and right). */
-static void float_pads(const axmul_conv_desc *d, int oh, int ow, int *ph, int *pw)
-{
-    *ph = *pw = 0;
-    if (d->padding == AXMUL_PADDING_EXPLICIT) {
-        *ph = d->pad_top;
-        *pw = d->pad_left;
-    } else if (d->padding == AXMUL_PADDING_SAME) {
-        int th = (oh - 1) * d->stride_h + (d->kh - 1) * d->dilation_h + 1 - d->h;
-        int tw = (ow - 1) * d->stride_w + (d->kw - 1) * d->dilation_w + 1 - d->w;
-        *ph = th > 0 ? th / 2 : 0;
-        *pw = tw > 0 ? tw / 2 : 0;
-    }
-}
-
-/* Exact float convolution: im2col of one image and group at a time, then SGEMM (OpenBLAS when
- * configured, else a plain loop nest). The baseline an ML framework would run. */
-static void float_conv(const axmul_conv_desc *d, int oh, int ow, const float *x, const float *w,
-                       float *y, float *col)
-{
-    int cin = d->c / d->groups, cout = d->co / d->groups, k = d->kh * d->kw * cin;
-    int ph, pw;
-    float_pads(d, oh, ow, &ph, &pw);
-#ifdef HAVE_OPENBLAS
-    if (d->groups == 1 && d->kh == 1 && d->kw == 1 && d->stride_h == 1 && d->stride_w == 1 &&
-        oh == d->h && ow == d->w) {
-        /* pointwise (dense, 1x1): one SGEMM over all pixels, as a framework would do */
-        (void)col;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d->n * oh * ow, d->co, d->c, 1.0f, x,
-                    d->c, w, d->co, 0.0f, y, d->co);
-        return;
-    }
-#endif
-    for (int n = 0; n < d->n; n++)
-        for (int g = 0; g < d->groups; g++) {
-            for (int oy = 0; oy < oh; oy++)
-                for (int ox = 0; ox < ow; ox++) {
-                    float *dst = col + ((size_t)oy * ow + ox) * k;
-                    for (int i = 0; i < d->kh; i++)
-                        for (int j = 0; j < d->kw; j++) {
-                            int iy = oy * d->stride_h - ph + i * d->dilation_h,
-                                ix = ox * d->stride_w - pw + j * d->dilation_w;
-                            float *t = dst + ((size_t)i * d->kw + j) * cin;
-                            if (iy < 0 || iy >= d->h || ix < 0 || ix >= d->w)
-                                memset(t, 0, sizeof(float) * (size_t)cin);
-                            else
-                                memcpy(t,
-                                       x + (((size_t)n * d->h + iy) * d->w + ix) * d->c +
-                                           (size_t)g * cin,
-                                       sizeof(float) * (size_t)cin);
-                        }
-                }
-            float *yo = y + (size_t)n * oh * ow * d->co + (size_t)g * cout;
-            const float *wg = w + (size_t)g * cout;
-#ifdef HAVE_OPENBLAS
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, oh * ow, cout, k, 1.0f, col, k,
-                        wg, d->co, 0.0f, yo, d->co);
-#else
-            for (int p = 0; p < oh * ow; p++)
-                for (int o = 0; o < cout; o++) {
-                    float s = 0;
-                    for (int t = 0; t < k; t++)
-                        s += col[(size_t)p * k + t] * wg[(size_t)t * d->co + o];
-                    yo[(size_t)p * d->co + o] = s;
-                }
-#endif
-        }
-}
-
-/* The baseline's first image against a direct loop in double: the largest difference relative
- * to the largest output, so that a baseline computing another convolution (padding, dilation,
- * groups of a layer given on the command line) cannot pass for a fast one. */
-static double float_conv_check(const axmul_conv_desc *d, int oh, int ow, const float *x,
-                               const float *w, const float *y)
-{
-    const int cin = d->c / d->groups, cout = d->co / d->groups;
-    int ph, pw;
-    float_pads(d, oh, ow, &ph, &pw);
-    double mx = 0.0, md = 0.0;
-    for (int oy = 0; oy < oh; oy++)
-        for (int ox = 0; ox < ow; ox++)
-            for (int o = 0; o < d->co; o++) {
-                const int g = o / cout;
-                double acc = 0.0;
-                for (int i = 0; i < d->kh; i++)
-                    for (int j = 0; j < d->kw; j++) {
-                        int iy = oy * d->stride_h - ph + i * d->dilation_h,
-                            ix = ox * d->stride_w - pw + j * d->dilation_w;
-                        if (iy < 0 || iy >= d->h || ix < 0 || ix >= d->w)
-                            continue;
-                        const float *xr = x + ((size_t)iy * d->w + ix) * d->c + (size_t)g * cin;
-                        const float *wr = w + ((size_t)i * d->kw + j) * cin * d->co + o;
-                        for (int ci = 0; ci < cin; ci++)
-                            acc += (double)xr[ci] * wr[(size_t)ci * d->co];
-                    }
-                const double got = y[((size_t)oy * ow + ox) * d->co + o];
-                mx = fmax(mx, fabs(acc));
-                md = fmax(md, fabs(got - acc));
-            }
-    return mx > 0 ? md / mx : md;
-}
-
 static void run_shape(const shape_t *sh, const axmul_table *t, axmul_backend backend, int threads,
                       int repeat, double warm_s, result_t *r)
 {
@@ -239,8 +137,7 @@ static void run_shape(const shape_t *sh, const axmul_table *t, axmul_backend bac
     size_t ny = (size_t)d.n * oh * ow * d.co, per_img = (size_t)oh * ow * d.co;
     float *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w), *y = malloc(ny * sizeof *y);
     float *yr = malloc(per_img * sizeof *yr);
-    float *col = malloc((size_t)oh * ow * d.kh * d.kw * (d.c / d.groups) * sizeof *col);
-    if (!x || !w || !y || !yr || !col) {
+    if (!x || !w || !y || !yr) {
         snprintf(r->error, sizeof r->error, "out of memory");
         return;
     }
@@ -296,21 +193,20 @@ static void run_shape(const shape_t *sh, const axmul_table *t, axmul_backend bac
     if (threads > 0)
         openblas_set_num_threads(threads);
 #endif
+    /* the exact float baseline: axmul_conv2d_float (im2col + SGEMM, tested against a direct
+     * loop in tests/check_conv.c) */
     w0 = axmul__tool_now();
     do
-        float_conv(&d, oh, ow, x, w, y, col);
+        if (axmul_conv2d_float(&d, x, w, y) != AXMUL_OK) {
+            snprintf(r->error, sizeof r->error, "%s", axmul_error_detail());
+            return;
+        }
     while (axmul__tool_now() - w0 < warm_s);
     for (int i = 0; i < repeat; i++) {
         double t0 = axmul__tool_now();
-        float_conv(&d, oh, ow, x, w, y, col);
+        axmul_conv2d_float(&d, x, w, y);
         tf[i] = axmul__tool_now() - t0;
     }
-    const double fdiff = float_conv_check(&d, oh, ow, x, w, y);
-    if (!(fdiff <= 1e-4))
-        snprintf(r->error, sizeof r->error,
-                 "the float baseline differs from a direct loop on image 0 (largest difference "
-                 "%.3g of the largest output)",
-                 fdiff);
     qsort(ts, (size_t)repeat, sizeof *ts, cmp_double);
     qsort(tf, (size_t)repeat, sizeof *tf, cmp_double);
     qsort(tk, (size_t)repeat, sizeof *tk, cmp_double);
@@ -345,7 +241,6 @@ static void run_shape(const shape_t *sh, const axmul_table *t, axmul_backend bac
     free(w);
     free(y);
     free(yr);
-    free(col);
     free(ts);
     free(tf);
     free(tk);

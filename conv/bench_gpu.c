@@ -18,24 +18,6 @@ static int cmp_float(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Padding of one axis as the engine computes it (doc/semantics.md); cuDNN takes one value per
- * axis, so asymmetric SAME padding (even kernels, some strides) has no cuDNN equivalent. */
-static void axis_pad(int in, int out, int k, int s, int dil, axmul_padding pad, int lo_x, int hi_x,
-                     int *lo, int *hi)
-{
-    if (pad == AXMUL_PADDING_EXPLICIT) {
-        *lo = lo_x;
-        *hi = hi_x;
-    } else if (pad == AXMUL_PADDING_SAME) {
-        int total = (out - 1) * s + (k - 1) * dil + 1 - in;
-        total = total > 0 ? total : 0;
-        *lo = total / 2;
-        *hi = total - *lo;
-    } else {
-        *lo = *hi = 0;
-    }
-}
-
 #define CU(call)                                                                                   \
     do {                                                                                           \
         cudaError_t e_ = (call);                                                                   \
@@ -59,11 +41,14 @@ int axmul__cudnn_conv_seconds(const axmul_conv_desc *d, int oh, int ow, const fl
 {
     int ok = -1;
     const int cin = d->c / d->groups;
-    int pt, pb, pl, pr;
-    axis_pad(d->h, oh, d->kh, d->stride_h, d->dilation_h, d->padding, d->pad_top, d->pad_bottom,
-             &pt, &pb);
-    axis_pad(d->w, ow, d->kw, d->stride_w, d->dilation_w, d->padding, d->pad_left, d->pad_right,
-             &pl, &pr);
+    /* cuDNN takes one padding per axis, so asymmetric SAME padding (even kernels, some strides)
+     * has no cuDNN equivalent */
+    int pad[4];
+    if (axmul_conv_padding(d, pad) != AXMUL_OK) {
+        snprintf(why, why_len, "%s", axmul_error_detail());
+        return -1;
+    }
+    const int pt = pad[0], pb = pad[1], pl = pad[2], pr = pad[3];
     if (pt != pb || pl != pr) {
         snprintf(why, why_len, "asymmetric padding (%d/%d, %d/%d): cuDNN pads both sides alike", pt,
                  pb, pl, pr);

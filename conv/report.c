@@ -14,7 +14,7 @@
 #include <time.h>
 
 #include "conv/report.h"
-#include "lib/tool.h"
+#include "lib/tool/tool.h"
 
 #define errorf axmul__tool_error
 

@@ -1,4 +1,4 @@
-// axmul: CUDA LUT convolution. The per-thread work is cuda/conv_kernel.h, shared with the host
+// axmul: CUDA LUT convolution. The per-thread work is cuda/kernel.h, shared with the host
 // emulation that the test suite runs everywhere; this file adds the shared-memory table, the
 // launches, device memory and error handling.
 #include <cuda_runtime.h>
@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cuda/conv_cuda.h"
-#include "cuda/conv_kernel.h"
+#include "cuda/job.h"
+#include "cuda/kernel.h"
 
 namespace
 {
@@ -78,7 +78,7 @@ __global__ void split_finish(axmul__conv_plan p, int64_t n_img, int slices,
                              (int64_t)blockIdx.x * blockDim.x + threadIdx.x);
 }
 
-// The expanded-table kernel (conv_kernel.h): stages of AXMUL__CUDA_X_TAPS taps, each expanded
+// The expanded-table kernel (cuda/kernel.h): stages of AXMUL__CUDA_X_TAPS taps, each expanded
 // into shared memory by the whole block, then looked up by every thread for its pixels. Every
 // thread reaches both barriers of every stage (pixels past the end are computed, not stored).
 template <int VEC4>
@@ -152,7 +152,7 @@ std::mutex g_lock;
         }                                                                                          \
     } while (0)
 
-extern "C" int axmul__cuda_conv(axmul__cuda_job *job, char *msg, size_t msg_len)
+extern "C" int axmul__cuda_launch(axmul__cuda_job *job, char *msg, size_t msg_len)
 {
     std::lock_guard<std::mutex> hold(g_lock);
     const axmul__conv_plan &p = *job->p;

@@ -6,7 +6,7 @@
 
 #include <stdio.h>
 
-#include "cuda/cuda_probe.h"
+#include "cuda/probe.h"
 
 __global__ void axmul__probe_kernel(int *out)
 {

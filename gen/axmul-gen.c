@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "axmul.h"
-#include "lib/tool.h"
+#include "lib/tool/tool.h"
 
 #define errorf axmul__tool_error
 

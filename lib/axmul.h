@@ -21,7 +21,7 @@ extern "C" {
 #endif
 
 /* Package version, e.g. "0.1.0". */
-const char *axmul_version(void);
+AXMUL_API const char *axmul_version(void);
 
 #ifdef __cplusplus
 }

@@ -41,19 +41,19 @@ typedef struct axmul_qparams {
 
 /* Quantization parameters of a range. ERR_RANGE when min > max, min == max != 0, or either is
  * not finite; min == max == 0 gives degenerate parameters. what names the tensor in errors. */
-axmul_status axmul_qparams_from_range(axmul_range r, int is_signed, const char *what,
-                                      axmul_qparams *out);
+AXMUL_API axmul_status axmul_qparams_from_range(axmul_range r, int is_signed, const char *what,
+                                                axmul_qparams *out);
 
 /* Quantized code of x: 0..255 (unsigned) or -128..127 (signed). NaN quantizes like 0. */
-int32_t axmul_quantize(float x, const axmul_qparams *q);
+AXMUL_API int32_t axmul_quantize(float x, const axmul_qparams *q);
 
 /* The fake-quantized value of code q, computed in float32 exactly as TensorFlow does
  * (q * scale + nudged_min; signed: q * scale). */
-float axmul_dequantize(int32_t q, const axmul_qparams *qp);
+AXMUL_API float axmul_dequantize(int32_t q, const axmul_qparams *qp);
 
 /* Min/max of n floats. ERR_NONFINITE naming `what` and the index for NaN/Inf; a constant
  * tensor (min == max) is widened to include 0. n must be > 0. */
-axmul_status axmul_range_of(const float *x, size_t n, const char *what, axmul_range *out);
+AXMUL_API axmul_status axmul_range_of(const float *x, size_t n, const char *what, axmul_range *out);
 
 /* Convolution descriptor. Input NHWC float32, filter HWIO float32 of shape
  * (kh, kw, c / groups, co), output NHWC (n, oh, ow, co). Output channel o belongs to group
@@ -82,11 +82,16 @@ typedef struct axmul_conv_desc {
 
 /* Defaults: stride 1, dilation 1, SAME padding, 1 group, ranges from data, AUTO backend. Shape
  * fields are zeroed and must be filled in. */
-void axmul_conv_desc_init(axmul_conv_desc *d);
+AXMUL_API void axmul_conv_desc_init(axmul_conv_desc *d);
 
 /* Output height and width of a descriptor; validates every field (ERR_INVALID_ARGUMENT or
  * ERR_SHAPE with a detail naming the field). */
-axmul_status axmul_conv_output_shape(const axmul_conv_desc *d, int *oh, int *ow);
+AXMUL_API axmul_status axmul_conv_output_shape(const axmul_conv_desc *d, int *oh, int *ow);
+
+/* The padding a descriptor resolves to, in input pixels: pad[0..3] = top, bottom, left, right
+ * (SAME: TensorFlow's split, the odd pixel at the bottom and right; VALID: zeros). Validates as
+ * axmul_conv_output_shape. */
+AXMUL_API axmul_status axmul_conv_padding(const axmul_conv_desc *d, int pad[4]);
 
 /* What a run did. */
 typedef struct axmul_conv_info {
@@ -116,13 +121,14 @@ typedef struct axmul_conv_info {
  * the process exits; everything else is freed before returning (doc/performance.md).
  * Errors: shape/argument errors, ERR_NONFINITE for NaN/Inf in x or w, ERR_RANGE for bad ranges,
  * ERR_NOT_BUILT/ERR_NO_DEVICE for an unavailable CUDA backend, ERR_NOMEM. */
-axmul_status axmul_conv2d(const axmul_conv_desc *d, const axmul_table *t, const float *x,
-                          const float *w, float *y, axmul_conv_info *info);
+AXMUL_API axmul_status axmul_conv2d(const axmul_conv_desc *d, const axmul_table *t, const float *x,
+                                    const float *w, float *y, axmul_conv_info *info);
 
 /* The plain C reference kernel of axmul_conv2d: same contract, one straightforward loop nest.
  * Every fast path is tested against it. */
-axmul_status axmul_conv2d_ref(const axmul_conv_desc *d, const axmul_table *t, const float *x,
-                              const float *w, float *y, axmul_conv_info *info);
+AXMUL_API axmul_status axmul_conv2d_ref(const axmul_conv_desc *d, const axmul_table *t,
+                                        const float *x, const float *w, float *y,
+                                        axmul_conv_info *info);
 
 /* Dense (fully connected) layer as a LUT GEMM: x (n, in), w (in, out), y (n, out). Same
  * semantics as a 1x1 convolution of a 1x1 image with `in` channels. */
@@ -139,17 +145,26 @@ typedef struct axmul_dense_desc {
     const char *input_name, *filter_name;
 } axmul_dense_desc;
 
-void axmul_dense_desc_init(axmul_dense_desc *d);
-axmul_status axmul_dense(const axmul_dense_desc *d, const axmul_table *t, const float *x,
-                         const float *w, float *y, axmul_conv_info *info);
-axmul_status axmul_dense_ref(const axmul_dense_desc *d, const axmul_table *t, const float *x,
-                             const float *w, float *y, axmul_conv_info *info);
+AXMUL_API void axmul_dense_desc_init(axmul_dense_desc *d);
+AXMUL_API axmul_status axmul_dense(const axmul_dense_desc *d, const axmul_table *t, const float *x,
+                                   const float *w, float *y, axmul_conv_info *info);
+AXMUL_API axmul_status axmul_dense_ref(const axmul_dense_desc *d, const axmul_table *t,
+                                       const float *x, const float *w, float *y,
+                                       axmul_conv_info *info);
 
 /* Float convolution of the fake-quantized tensors (double accumulation, rounded to float once):
  * what an exact multiplier gives. Quantization as in axmul_conv2d (same ranges, same table
  * signedness via is_signed). The independent check of the integer engine. */
-axmul_status axmul_conv2d_fakequant_float(const axmul_conv_desc *d, int is_signed, const float *x,
-                                          const float *w, float *y);
+AXMUL_API axmul_status axmul_conv2d_fakequant_float(const axmul_conv_desc *d, int is_signed,
+                                                    const float *x, const float *w, float *y);
+
+/* Exact float32 convolution of d (no quantization, no table; ranges, backend and threads are
+ * not read): for each image and group an im2col and one SGEMM (OpenBLAS), for pointwise layers
+ * (1x1, stride 1, no padding, one group) one SGEMM over every pixel; what an ML framework runs,
+ * and the baseline of the benchmark. x, w, y as for axmul_conv2d; every output is one SGEMM dot
+ * product of float32 values. Errors: shape/argument errors, ERR_NOMEM, ERR_OVERFLOW. */
+AXMUL_API axmul_status axmul_conv2d_float(const axmul_conv_desc *d, const float *x, const float *w,
+                                          float *y);
 
 /* CPU kernel selection (for tests and benchmarks): "auto", "portable", "avx2", "avx512bw" (word
  * permutes, for AVX-512 CPUs without VBMI such as Skylake-SP and Cascade Lake), "vbmi". "auto"
@@ -160,14 +175,14 @@ axmul_status axmul_conv2d_fakequant_float(const axmul_conv_desc *d, int is_signe
  * use); when it names an unknown or unsupported path, every CPU convolution fails with that
  * status and a detail naming the variable, rather than running another path than the one asked
  * for. A call (even "auto") replaces the variable's choice and its error. */
-axmul_status axmul_set_cpu_path(const char *name);
+AXMUL_API axmul_status axmul_set_cpu_path(const char *name);
 
 /* The CPU path in use ("portable", "avx2", "avx512bw" or "vbmi", a static string) in *name; or
  * the status and detail of an unusable AXMUL_CPU_PATH, with *name set to NULL. */
-axmul_status axmul_cpu_path(const char **name);
+AXMUL_API axmul_status axmul_cpu_path(const char **name);
 
 /* Whether the CUDA backend can run here: OK, ERR_NOT_BUILT or ERR_NO_DEVICE (with detail). */
-axmul_status axmul_cuda_available(void);
+AXMUL_API axmul_status axmul_cuda_available(void);
 
 #ifdef __cplusplus
 }

@@ -45,17 +45,18 @@ typedef struct axmul_metrics {
  * non-negative weights over table indices 0..255 (operand a and b; for signed tables index i is
  * the operand (int8_t)i); NULL means uniform. They need not be normalised but must be finite,
  * non-negative and not all zero (ERR_INVALID_ARGUMENT otherwise). */
-axmul_status axmul_metrics_compute(const axmul_table *t, const double *dist_a, const double *dist_b,
-                                   axmul_metrics *out);
+AXMUL_API axmul_status axmul_metrics_compute(const axmul_table *t, const double *dist_a,
+                                             const double *dist_b, axmul_metrics *out);
 
 /* Same, but against an arbitrary reference table instead of the exact product: e = T - R and the
  * relative metrics divide by |R|. */
-axmul_status axmul_metrics_compare(const axmul_table *t, const axmul_table *ref,
-                                   const double *dist_a, const double *dist_b, axmul_metrics *out);
+AXMUL_API axmul_status axmul_metrics_compare(const axmul_table *t, const axmul_table *ref,
+                                             const double *dist_a, const double *dist_b,
+                                             axmul_metrics *out);
 
 /* Reads a 256-entry operand histogram: a .npy file (any integer or float dtype, 256 elements)
  * or a text file with one number per line ('#' comments and blank lines ignored). */
-axmul_status axmul_histogram_load(const char *path, double out[256]);
+AXMUL_API axmul_status axmul_histogram_load(const char *path, double out[256]);
 
 /* ------------------------------------------------------------ packing diagnosis */
 
@@ -93,15 +94,15 @@ typedef struct axmul_packing_report {
 } axmul_packing_report;
 
 /* Short name of a packing kind, e.g. "big-endian byte order". */
-const char *axmul_packing_name(axmul_packing kind);
+AXMUL_API const char *axmul_packing_name(axmul_packing kind);
 
 /* Diagnoses how the raw file bytes relate to the reference table (usually the exact multiplier):
  * identical; byte-swapped; transposed (detectable only when ref is not commutative); 8/32/64-bit
  * entries; header or trailing bytes; a signed/unsigned mix-up (the bytes equal the exact table
  * of the other signedness); an off-by-one shift of the whole table (by one entry or one byte);
  * else the first differing pair. name is used in the text. Never fails on any byte content. */
-axmul_status axmul_packing_diagnose(const uint8_t *bytes, size_t len, const char *name,
-                                    const axmul_table *ref, axmul_packing_report *out);
+AXMUL_API axmul_status axmul_packing_diagnose(const uint8_t *bytes, size_t len, const char *name,
+                                              const axmul_table *ref, axmul_packing_report *out);
 
 #ifdef __cplusplus
 }

@@ -23,37 +23,38 @@ typedef struct axmul_dataset axmul_dataset;
  * content): an unsigned-byte 3-dimensional image file (magic 0x00000803) and a 1-dimensional
  * label file (0x00000801) with the same count. Magic numbers, dimensions and lengths are
  * validated; every error names the file. */
-axmul_status axmul_dataset_load_idx(const char *images_path, const char *labels_path,
-                                    axmul_dataset **out);
+AXMUL_API axmul_status axmul_dataset_load_idx(const char *images_path, const char *labels_path,
+                                              axmul_dataset **out);
 
 /* The same from two in-memory IDX images (gzip or plain); error details name "<images>" and
  * "<labels>". */
-axmul_status axmul_dataset_parse_idx(const void *images, size_t images_len, const void *labels,
-                                     size_t labels_len, axmul_dataset **out);
+AXMUL_API axmul_status axmul_dataset_parse_idx(const void *images, size_t images_len,
+                                               const void *labels, size_t labels_len,
+                                               axmul_dataset **out);
 
 /* Loads a labelled image set from two .npy files: uint8 images of shape (N, H, W) (one channel)
  * or (N, H, W, C), and N labels of shape (N,) or (N, 1), of any numeric dtype holding whole
  * numbers 0..255 (Keras' load_data() arrays, saved with np.save, load as they are). Every error
  * names the file. */
-axmul_status axmul_dataset_load_npy(const char *images_path, const char *labels_path,
-                                    axmul_dataset **out);
+AXMUL_API axmul_status axmul_dataset_load_npy(const char *images_path, const char *labels_path,
+                                              axmul_dataset **out);
 
 /* Loads a named dataset: "fashion-mnist" (Debian's dataset-fashion-mnist, in
  * /usr/share/datasets/fashion-mnist), "fashion-mnist:DIR" or "mnist:DIR" (the usual
  * {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz] names), or "npy:DIR" (DIR/x_train.npy and
  * DIR/y_train.npy, DIR/x_test.npy and DIR/y_test.npy, read by axmul_dataset_load_npy). train
  * selects the training split, else the test split. */
-axmul_status axmul_dataset_load(const char *spec, int train, axmul_dataset **out);
+AXMUL_API axmul_status axmul_dataset_load(const char *spec, int train, axmul_dataset **out);
 
 /* Releases a data set; NULL is a no-op. */
-void axmul_dataset_free(axmul_dataset *d);
-size_t axmul_dataset_count(const axmul_dataset *d);
-int axmul_dataset_rows(const axmul_dataset *d);
-int axmul_dataset_cols(const axmul_dataset *d);
-int axmul_dataset_channels(const axmul_dataset *d); /* 1 for IDX files */
+AXMUL_API void axmul_dataset_free(axmul_dataset *d);
+AXMUL_API size_t axmul_dataset_count(const axmul_dataset *d);
+AXMUL_API int axmul_dataset_rows(const axmul_dataset *d);
+AXMUL_API int axmul_dataset_cols(const axmul_dataset *d);
+AXMUL_API int axmul_dataset_channels(const axmul_dataset *d); /* 1 for IDX files */
 /* count * rows * cols * channels bytes, channels last (NHWC) */
-const uint8_t *axmul_dataset_images(const axmul_dataset *d);
-const uint8_t *axmul_dataset_labels(const axmul_dataset *d); /* count bytes */
+AXMUL_API const uint8_t *axmul_dataset_images(const axmul_dataset *d);
+AXMUL_API const uint8_t *axmul_dataset_labels(const axmul_dataset *d); /* count bytes */
 
 /* ---------------------------------------------------------------- models */
 
@@ -65,33 +66,33 @@ typedef struct axmul_model axmul_model;
 /* Loads a model directory: model.json (doc/models.md) and the .npy tensors it names. Unknown
  * layer types, missing or mistyped fields, tensors whose shape does not match the layer, and
  * shapes that do not chain are errors naming model.json or the .npy file. */
-axmul_status axmul_model_load(const char *dir, axmul_model **out);
+AXMUL_API axmul_status axmul_model_load(const char *dir, axmul_model **out);
 
 /* Writes the model (model.json and its .npy files) into dir, creating dir if needed; each file
  * is written atomically. */
-axmul_status axmul_model_save(const axmul_model *m, const char *dir);
+AXMUL_API axmul_status axmul_model_save(const axmul_model *m, const char *dir);
 
-void axmul_model_free(axmul_model *m);
+AXMUL_API void axmul_model_free(axmul_model *m);
 
 /* The LeNet-5 of the project: Conv2D(6, 3x3) ReLU, AvgPool 2, Conv2D(16, 3x3) ReLU, Flatten,
  * Dense(120) ReLU, Dense(84) ReLU, Dense(10), Softmax, for 28x28x1 inputs, with Glorot-uniform
  * weights from seed and zero biases. */
-axmul_status axmul_model_create_lenet5(uint64_t seed, axmul_model **out);
+AXMUL_API axmul_status axmul_model_create_lenet5(uint64_t seed, axmul_model **out);
 
-int axmul_model_num_layers(const axmul_model *m);
+AXMUL_API int axmul_model_num_layers(const axmul_model *m);
 /* Type of layer i: "conv2d", "dense", "avgpool", "maxpool", "globalavgpool", "globalmaxpool",
  * "batchnorm", "relu", "relu6", "flatten", "softmax", "add". */
-const char *axmul_model_layer_type(const axmul_model *m, int i);
-const char *axmul_model_layer_name(const axmul_model *m, int i);
+AXMUL_API const char *axmul_model_layer_type(const axmul_model *m, int i);
+AXMUL_API const char *axmul_model_layer_name(const axmul_model *m, int i);
 /* Input shape (height, width, channels). */
-void axmul_model_input_shape(const axmul_model *m, int *h, int *w, int *c);
+AXMUL_API void axmul_model_input_shape(const axmul_model *m, int *h, int *w, int *c);
 /* Output elements per image of layer i, and their shape (h, w, c; 1, 1, n after flatten). */
-size_t axmul_model_layer_output_size(const axmul_model *m, int i);
-void axmul_model_layer_output_shape(const axmul_model *m, int i, int *h, int *w, int *c);
+AXMUL_API size_t axmul_model_layer_output_size(const axmul_model *m, int i);
+AXMUL_API void axmul_model_layer_output_shape(const axmul_model *m, int i, int *h, int *w, int *c);
 /* Number of classes (size of the last layer's output). */
-int axmul_model_classes(const axmul_model *m);
+AXMUL_API int axmul_model_classes(const axmul_model *m);
 /* 1 when every conv2d/dense layer has a calibrated input range. */
-int axmul_model_calibrated(const axmul_model *m);
+AXMUL_API int axmul_model_calibrated(const axmul_model *m);
 
 /* Which layers read the multiplier table. */
 typedef enum axmul_approx {
@@ -104,8 +105,8 @@ typedef enum axmul_approx {
  * page-faults) its activation buffers once instead of once per batch. Not thread-safe: one
  * workspace per concurrent caller. */
 typedef struct axmul_net_workspace axmul_net_workspace;
-axmul_status axmul_net_workspace_create(axmul_net_workspace **out);
-void axmul_net_workspace_free(axmul_net_workspace *w);
+AXMUL_API axmul_status axmul_net_workspace_create(axmul_net_workspace **out);
+AXMUL_API void axmul_net_workspace_free(axmul_net_workspace *w);
 
 typedef struct axmul_net_options {
     const axmul_table *table; /* NULL: plain float network, no quantization */
@@ -132,25 +133,26 @@ typedef struct axmul_net_options {
     const axmul_table *const *layer_tables;
 } axmul_net_options;
 
-void axmul_net_options_init(axmul_net_options *o);
+AXMUL_API void axmul_net_options_init(axmul_net_options *o);
 
 /* Runs n images (pixels scaled to [0, 1] as the model's input, n x H x W x C floats) through
  * the network and writes the predicted class of each image to pred (and, if scores is not NULL,
  * the last layer's n x classes outputs). */
-axmul_status axmul_model_predict(const axmul_model *m, const axmul_net_options *o, const float *x,
-                                 int n, uint8_t *pred, float *scores);
+AXMUL_API axmul_status axmul_model_predict(const axmul_model *m, const axmul_net_options *o,
+                                           const float *x, int n, uint8_t *pred, float *scores);
 
 /* Sets each conv2d/dense layer's input range to the min/max of that input over the images
  * (the float network; a constant input is widened to include 0). */
-axmul_status axmul_model_calibrate(axmul_model *m, const float *x, int n, int batch, int threads);
+AXMUL_API axmul_status axmul_model_calibrate(axmul_model *m, const float *x, int n, int batch,
+                                             int threads);
 
 /* Calibrates the network that o describes (its tables in its layers; o->batch_ranges ignored):
  * each approximated layer's input range is the min/max of its input in that network, with the
  * layers before it already calibrated so, and the other layers' ranges are the float network's.
  * For a model trained approximation-aware, whose float network is not the one that runs. One
  * pass over the images per approximated layer (stopping at it) and one of the float network. */
-axmul_status axmul_model_calibrate_network(axmul_model *m, const axmul_net_options *o,
-                                           const float *x, int n, int batch);
+AXMUL_API axmul_status axmul_model_calibrate_network(axmul_model *m, const axmul_net_options *o,
+                                                     const float *x, int n, int batch);
 
 /* ---------------------------------------------------------------- training */
 
@@ -178,7 +180,7 @@ typedef struct axmul_train_options {
     int per_channel;
 } axmul_train_options;
 
-void axmul_train_options_init(axmul_train_options *o);
+AXMUL_API void axmul_train_options_init(axmul_train_options *o);
 
 /* Trains the model in place with Adam and softmax cross-entropy on n images x (scaled to
  * [0, 1]) with labels, in float or approximation-aware (o->table, o->layer_tables). Clears the
@@ -189,8 +191,8 @@ void axmul_train_options_init(axmul_train_options *o);
  * A softmax must be the last layer (ERR_UNSUPPORTED otherwise); the loss is the cross-entropy
  * of the softmax of the last layer's input, or of the output where the last layer is not a
  * softmax. */
-axmul_status axmul_model_train(axmul_model *m, const float *x, const uint8_t *labels, int n,
-                               const axmul_train_options *o);
+AXMUL_API axmul_status axmul_model_train(axmul_model *m, const float *x, const uint8_t *labels,
+                                         int n, const axmul_train_options *o);
 
 #ifdef __cplusplus
 }

@@ -33,31 +33,33 @@ typedef struct axmul_npy axmul_npy;
  * data length equals the shape exactly (a huge declared shape is refused before anything is
  * allocated). Fortran order, big-endian and object dtypes are ERR_UNSUPPORTED; every error
  * detail names the file. */
-axmul_status axmul_npy_load(const char *path, axmul_npy **out);
+AXMUL_API axmul_status axmul_npy_load(const char *path, axmul_npy **out);
 
 /* Same from memory; name is used in error details. The bytes are copied. */
-axmul_status axmul_npy_parse(const void *bytes, size_t len, const char *name, axmul_npy **out);
+AXMUL_API axmul_status axmul_npy_parse(const void *bytes, size_t len, const char *name,
+                                       axmul_npy **out);
 
 /* Releases an array; NULL is a no-op. */
-void axmul_npy_free(axmul_npy *a);
+AXMUL_API void axmul_npy_free(axmul_npy *a);
 
-axmul_dtype axmul_npy_dtype(const axmul_npy *a);
-int axmul_npy_ndim(const axmul_npy *a);
+AXMUL_API axmul_dtype axmul_npy_dtype(const axmul_npy *a);
+AXMUL_API int axmul_npy_ndim(const axmul_npy *a);
 /* Shape: ndim entries. */
-const size_t *axmul_npy_shape(const axmul_npy *a);
+AXMUL_API const size_t *axmul_npy_shape(const axmul_npy *a);
 /* Number of elements (1 for a 0-d array). */
-size_t axmul_npy_count(const axmul_npy *a);
+AXMUL_API size_t axmul_npy_count(const axmul_npy *a);
 /* Raw element data, little-endian, C order. */
-const void *axmul_npy_data(const axmul_npy *a);
+AXMUL_API const void *axmul_npy_data(const axmul_npy *a);
 
 /* Float32 view: ERR_FORMAT naming the file and the dtype found unless the dtype is '<f4'. */
-axmul_status axmul_npy_f32(const axmul_npy *a, const float **data);
+AXMUL_API axmul_status axmul_npy_f32(const axmul_npy *a, const float **data);
 
 /* Converts up to n elements to double (any dtype). ERR_SHAPE if the array has another count. */
-axmul_status axmul_npy_to_double(const axmul_npy *a, double *out, size_t n);
+AXMUL_API axmul_status axmul_npy_to_double(const axmul_npy *a, double *out, size_t n);
 
 /* Writes a float32 C-order array (format 1.0, '<f4'), atomically. */
-axmul_status axmul_npy_save_f32(const char *path, const float *data, const size_t *shape, int ndim);
+AXMUL_API axmul_status axmul_npy_save_f32(const char *path, const float *data, const size_t *shape,
+                                          int ndim);
 
 #ifdef __cplusplus
 }

@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+#include "axmul_api.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -39,21 +41,21 @@ typedef enum axmul_status {
 
 /* Short, static, English description of a status; never NULL (unknown codes give a generic
  * text). */
-const char *axmul_strerror(axmul_status status);
+AXMUL_API const char *axmul_strerror(axmul_status status);
 
 /* Detail of the last failing call on this thread: names the file or argument and what was wrong,
  * e.g. "t.bin: 65536 bytes (expected 131072): looks like one byte per entry". The string belongs
  * to the library and stays valid until the next axmul call on this thread. Empty when the last
  * call set none. */
-const char *axmul_error_detail(void);
+AXMUL_API const char *axmul_error_detail(void);
 
 /* Clears the detail string; every public fallible function calls it on entry. */
-void axmul_error_clear(void);
+AXMUL_API void axmul_error_clear(void);
 
 /* Writes len bytes to path atomically: a temporary file in the same folder, fsync, rename; on
  * any error nothing is left behind. "-" writes to standard output. For reports and images that
  * must be whole or absent. */
-axmul_status axmul_file_write_atomic(const char *path, const void *data, size_t len);
+AXMUL_API axmul_status axmul_file_write_atomic(const char *path, const void *data, size_t len);
 
 #ifdef __cplusplus
 }

@@ -23,62 +23,62 @@ typedef struct axmul_table axmul_table;
 
 /* Creates an all-zero table. signedness: 0 unsigned, 1 signed. *out receives a table owned by
  * the caller (release with axmul_table_free). Errors: ERR_INVALID_ARGUMENT, ERR_NOMEM. */
-axmul_status axmul_table_create(int is_signed, axmul_table **out);
+AXMUL_API axmul_status axmul_table_create(int is_signed, axmul_table **out);
 
 /* Creates the exact multiplier table (a*b, or the int16 product when is_signed). */
-axmul_status axmul_table_create_exact(int is_signed, axmul_table **out);
+AXMUL_API axmul_status axmul_table_create_exact(int is_signed, axmul_table **out);
 
 /* Copies a table. */
-axmul_status axmul_table_clone(const axmul_table *src, axmul_table **out);
+AXMUL_API axmul_status axmul_table_clone(const axmul_table *src, axmul_table **out);
 
 /* Releases a table; NULL is a no-op. */
-void axmul_table_free(axmul_table *t);
+AXMUL_API void axmul_table_free(axmul_table *t);
 
 /* Loads a table file. is_signed is stored with the table (the file format has no flag). A file
  * that is not exactly 131,072 bytes is ERR_SIZE with a detail that says what its size suggests;
  * a missing file is ERR_NOT_FOUND, a directory ERR_IS_DIRECTORY, an unreadable one
  * ERR_PERMISSION or ERR_IO. */
-axmul_status axmul_table_load(const char *path, int is_signed, axmul_table **out);
+AXMUL_API axmul_status axmul_table_load(const char *path, int is_signed, axmul_table **out);
 
 /* Builds a table from 131,072 little-endian bytes in memory; name is used in error details
  * (may be NULL). Same size diagnostics as axmul_table_load. */
-axmul_status axmul_table_from_bytes(const void *bytes, size_t len, const char *name, int is_signed,
-                                    axmul_table **out);
+AXMUL_API axmul_status axmul_table_from_bytes(const void *bytes, size_t len, const char *name,
+                                              int is_signed, axmul_table **out);
 
 /* Writes the table as 131,072 little-endian bytes whatever the host byte order. The file
  * appears atomically: written to a temporary file in the same folder, flushed with fsync, then
  * renamed over path; on any error no file (and no temporary) is left behind. path "-" writes to
  * standard output. */
-axmul_status axmul_table_save(const axmul_table *t, const char *path);
+AXMUL_API axmul_status axmul_table_save(const axmul_table *t, const char *path);
 
 /* Serialises to 131,072 little-endian bytes at out. */
-void axmul_table_to_bytes(const axmul_table *t, uint8_t *out);
+AXMUL_API void axmul_table_to_bytes(const axmul_table *t, uint8_t *out);
 
 /* Raw entries in host byte order, index a*256+b; 65,536 of them. Never NULL for a valid t. */
-const uint16_t *axmul_table_data(const axmul_table *t);
-uint16_t *axmul_table_data_mut(axmul_table *t);
+AXMUL_API const uint16_t *axmul_table_data(const axmul_table *t);
+AXMUL_API uint16_t *axmul_table_data_mut(axmul_table *t);
 
-int axmul_table_is_signed(const axmul_table *t);
-void axmul_table_set_signed(axmul_table *t, int is_signed);
+AXMUL_API int axmul_table_is_signed(const axmul_table *t);
+AXMUL_API void axmul_table_set_signed(axmul_table *t, int is_signed);
 
 /* Entry for table indices ia, ib (0..255), interpreted as a product: 0..65535 for unsigned
  * tables, -32768..32767 for signed ones. */
-int32_t axmul_table_product(const axmul_table *t, unsigned ia, unsigned ib);
+AXMUL_API int32_t axmul_table_product(const axmul_table *t, unsigned ia, unsigned ib);
 
 /* Exact product for table indices (ia, ib) under the table's signedness. */
-int32_t axmul_exact_product(int is_signed, unsigned ia, unsigned ib);
+AXMUL_API int32_t axmul_exact_product(int is_signed, unsigned ia, unsigned ib);
 
 /* 1 when both tables have identical entries (signedness is not compared). */
-int axmul_table_equal(const axmul_table *x, const axmul_table *y);
+AXMUL_API int axmul_table_equal(const axmul_table *x, const axmul_table *y);
 
 /* Guesses signedness from a file name: 1 when the base name starts with "mul8s_", else 0. */
-int axmul_name_is_signed(const char *path);
+AXMUL_API int axmul_name_is_signed(const char *path);
 
 /* SHA-256 of the 131,072 on-disk bytes, as 64 lowercase hex digits plus NUL. */
-void axmul_table_sha256(const axmul_table *t, char hex[65]);
+AXMUL_API void axmul_table_sha256(const axmul_table *t, char hex[65]);
 
 /* SHA-256 of arbitrary bytes, lowercase hex. */
-void axmul_sha256_hex(const void *data, size_t len, char hex[65]);
+AXMUL_API void axmul_sha256_hex(const void *data, size_t len, char hex[65]);
 
 #ifdef __cplusplus
 }

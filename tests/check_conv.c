@@ -6,7 +6,8 @@
 #include <unistd.h>
 
 #include "axmul.h"
-#include "conv/conv_internal.h"
+#include "lib/cpu/cpu.h"
+#include "lib/engine/engine.h"
 #include "testutil.h"
 #include "convcase.h"
 

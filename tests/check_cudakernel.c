@@ -6,8 +6,9 @@
 #include <math.h>
 
 #include "axmul.h"
-#include "conv/conv_internal.h"
-#include "cuda/conv_kernel.h"
+#include "cuda/job.h"
+#include "lib/engine/engine.h"
+#include "cuda/kernel.h"
 #include "testutil.h"
 #include "convcase.h"
 

@@ -3,8 +3,7 @@
 #include <zlib.h>
 
 #include "axmul.h"
-#include "conv/net_internal.h" /* a layer's calibrated range */
-#include "lib/internal.h"      /* axmul__dataset_wrap */
+#include "lib/net/net.h" /* a layer's calibrated range, axmul__dataset_wrap */
 #include "testutil.h"
 
 /* Writes an IDX file (optionally gzip-compressed). */

@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 
 #include "axmul.h"
-#include "lib/tool.h"
+#include "lib/tool/tool.h"
 
 #define errorf axmul__tool_error
 

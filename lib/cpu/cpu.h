@@ -1,0 +1,95 @@
+/* axmul: internal interface of the CPU backend (lib/cpu): the inner LUT-MAC kernels, one per
+ * instruction set and all with the same contract, the choice among them (select.c, from the one
+ * list in lib/cpu/paths.h) and the cache of prepared tables (cache.c). The driver (driver.c)
+ * cuts a convolution into chunks and runs the chosen kernel on them. */
+#ifndef AXMUL_CPU_CPU_H
+#define AXMUL_CPU_CPU_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "axmul_conv.h"
+#include "axmul_table.h"
+
+/* Output pixels per chunk: one row of activations is AXMUL__CHUNK bytes (a multiple of 64, the
+ * width of an AVX-512 byte vector). */
+#define AXMUL__CHUNK 256
+
+/* Taps summed in one call: the sums are uint32 and 32768 * 65535 < 2^32. */
+#define AXMUL__TAP_BLOCK 32768
+
+/* Table prepared once per table (cache.c). Signed tables are stored offset by 32768
+ * (axmul__store_entry) so that every kernel sums unsigned 16-bit values:
+ *   tt[w * 256 + a]           = entry (a, w), "column-major": the column of weight w is
+ *                               contiguous (portable and AVX2 kernels), 32 entries of padding
+ *                               after the last column (gathers read past it)
+ *   planes[w * 512 + a]       = low byte of entry (a, w)
+ *   planes[w * 512 + 256 + a] = high byte of entry (a, w)   (VBMI kernel: byte permutes) */
+typedef struct {
+    const uint16_t *tt;
+    const uint8_t *planes;
+} axmul__lut;
+
+/* acc[p] = sum over tap < ntaps of entry(A[tap * AXMUL__CHUNK + p], wrow[tap]) for every live
+ * pixel p < np (1 <= np <= AXMUL__CHUNK); a kernel may also fill acc up to the end of its
+ * vector width, so A's bytes up to AXMUL__CHUNK must be valid indices. ntaps <= AXMUL__TAP_BLOCK.
+ */
+typedef void (*axmul__lut_kernel)(const uint8_t *A, int ntaps, const uint8_t *wrow,
+                                  const axmul__lut *lut, int np, uint32_t *acc);
+
+/* ---------------------------------------------------------------- kernels, one file per ISA */
+
+/* portable.c: plain C, any CPU. */
+void axmul__lut_kernel_portable(const uint8_t *A, int ntaps, const uint8_t *wrow,
+                                const axmul__lut *lut, int np, uint32_t *acc);
+/* Quantizes n floats to table indices exactly as axmul_quantize does (finite inputs; the caller
+ * handles degenerate ranges): unsigned codes 0..255, signed codes -128..127 stored as bytes. */
+void axmul__quantize_portable(const float *x, size_t n, float nmin, float nmax, float inv,
+                              int is_signed, uint8_t *out);
+
+#if defined(__x86_64__) || defined(__i386__)
+/* x86.c: per-function target attributes, called only after cpuid says the instructions exist. */
+#define AXMUL__HAVE_X86_KERNELS 1
+void axmul__quantize_avx512(const float *x, size_t n, float nmin, float nmax, float inv,
+                            int is_signed, uint8_t *out);
+void axmul__lut_kernel_avx512bw(const uint8_t *A, int ntaps, const uint8_t *wrow,
+                                const axmul__lut *lut, int np, uint32_t *acc);
+void axmul__lut_kernel_avx2(const uint8_t *A, int ntaps, const uint8_t *wrow, const axmul__lut *lut,
+                            int np, uint32_t *acc);
+void axmul__lut_kernel_vbmi(const uint8_t *A, int ntaps, const uint8_t *wrow, const axmul__lut *lut,
+                            int np, uint32_t *acc);
+#endif
+
+/* ---------------------------------------------------------------- path selection (select.c) */
+
+/* A kernel path of lib/cpu/paths.h. */
+typedef struct {
+    const char *name;
+    axmul__lut_kernel fn;
+    int needs_planes;
+} axmul__cpu_kernel;
+
+/* The kernel that the next CPU convolution runs: the path forced by axmul_set_cpu_path or
+ * AXMUL_CPU_PATH, else the best one this CPU has. Fails (detail naming the variable) for an
+ * AXMUL_CPU_PATH that names no usable path. */
+axmul_status axmul__cpu_select(axmul__cpu_kernel *k);
+
+/* The timed path that "auto" takes where no untimed path runs (lib/cpu/paths.h): chosen by a
+ * timing once per process, a static string. */
+const char *axmul__cpu_calibrated(void);
+
+/* Whether this CPU (and build) runs the AVX-512BW quantizer. */
+int axmul__cpu_has_avx512bw(void);
+
+/* ---------------------------------------------------------------- prepared tables (cache.c) */
+
+typedef struct axmul__prepared axmul__prepared;
+
+/* The prepared form of t (column-major entries and byte planes, above), from the cache of the
+ * last few tables or made now on nthreads threads; held until axmul__prepared_put. NULL when out
+ * of memory. */
+axmul__prepared *axmul__prepared_get(const axmul_table *t, int is_signed, int nthreads);
+void axmul__prepared_put(axmul__prepared *e);
+axmul__lut axmul__prepared_lut(const axmul__prepared *e);
+
+#endif

@@ -1,0 +1,356 @@
+/* axmul: the CPU convolution driver. Activations of a chunk of AXMUL__CHUNK output pixels are
+ * gathered tap-major (A[tap][pixel]: an im2col, transposed and cut into chunks so that no
+ * full-size im2col ever exists), and for every output channel the selected inner kernel
+ * (lib/cpu/paths.h) sums the table entries T[A[tap][p]][w[tap]] over the taps. All kernels give
+ * the same integers, and the integers become floats in one place (axmul__conv_out), so every
+ * path is bit-identical. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "lib/core/internal.h"
+#include "lib/cpu/cpu.h"
+#include "lib/engine/backend.h"
+#include "lib/engine/engine.h"
+
+typedef struct {
+    const axmul__conv_setup *s;
+    int pointwise;     /* 1x1 kernel, stride 1, no padding: output pixel = input pixel */
+    const uint8_t *qp; /* quantized input codes, planar: [n][c][h][w], or [c][n*h*w] when
+                          pointwise */
+    const uint8_t *wq; /* [co][k] codes */
+    const int64_t *sum_qw;
+    axmul__lut lut;
+    axmul__lut_kernel kernel;
+    float *y;
+} job_t;
+
+/* Pointwise layers (dense layers and 1x1 convolutions) are a plain GEMM: the input is
+ * channel-major over all pixels, so each row of A is one copy. */
+static void gather_pointwise(const job_t *J, int g, int64_t p0, int np, uint8_t *A)
+{
+    const axmul__conv_plan *p = &J->s->p;
+    const size_t npix = (size_t)p->n * p->h * p->w;
+    const uint8_t *src = J->qp + (size_t)g * p->cin_g * npix + (size_t)p0;
+    for (int ci = 0; ci < p->cin_g; ci++, src += npix)
+        memcpy(A + (size_t)ci * AXMUL__CHUNK, src, (size_t)np);
+}
+
+static void sum_activations(const axmul__conv_plan *p, int np, const uint8_t *A, int64_t *sqa);
+
+/* Copies n bytes in whole 64-byte blocks: inline vector moves instead of a libc call per run
+ * (a chunk has thousands of short runs). Reads and writes up to 63 bytes past n: both buffers
+ * have AXMUL__SLACK bytes after their end, and the gather writes A in address order, so what
+ * spills into the next row is overwritten later. */
+#define AXMUL__SLACK 64
+static inline void copy_blocks(uint8_t *dst, const uint8_t *src, int n)
+{
+    for (int t = 0; t < n; t += 64)
+        memcpy(dst + t, src + t, 64);
+}
+
+/* A run of consecutive output pixels of one output row, inside a chunk. */
+typedef struct {
+    int q, len, n, oy, ox;
+} pixel_run;
+
+/* Fills A[tap][q] for pixels [p0, p0 + np) of group g. Pixels of one output row are consecutive,
+ * so for stride 1 every (tap, channel) row is one copy from the planar input plus zero-point
+ * padding at the borders. */
+static void gather(const job_t *J, int g, int64_t p0, int np, uint8_t *A, int64_t *sqa)
+{
+    const axmul__conv_plan *p = &J->s->p;
+    const uint8_t zx = (uint8_t)p->zx;
+    const int cin = p->cin_g;
+    if (J->pointwise) {
+        gather_pointwise(J, g, p0, np, A);
+    } else {
+        pixel_run runs[AXMUL__CHUNK];
+        int nruns = 0;
+        int ox = (int)(p0 % p->ow);
+        int64_t r = p0 / p->ow;
+        int oy = (int)(r % p->oh), n = (int)(r / p->oh);
+        for (int q = 0; q < np;) {
+            int len = np - q < p->ow - ox ? np - q : p->ow - ox;
+            runs[nruns++] = (pixel_run){q, len, n, oy, ox};
+            q += len;
+            ox += len;
+            if (ox == p->ow) {
+                ox = 0;
+                if (++oy == p->oh) {
+                    oy = 0;
+                    n++;
+                }
+            }
+        }
+        /* rows in address order (tap = (i * kw + j) * cin + ci): see copy_blocks */
+        uint8_t *dst = A;
+        for (int i = 0; i < p->kh; i++)
+            for (int j = 0; j < p->kw; j++)
+                for (int ci = 0; ci < cin; ci++, dst += AXMUL__CHUNK) {
+                    const size_t plane = ((size_t)g * cin + ci) * p->h;
+                    for (int k = 0; k < nruns; k++) {
+                        const pixel_run *u = &runs[k];
+                        uint8_t *d = dst + u->q;
+                        const int iy = axmul__in_y(p, u->oy, i);
+                        if (iy < 0 || iy >= p->h) {
+                            memset(d, zx, (size_t)u->len);
+                            continue;
+                        }
+                        const uint8_t *row =
+                            J->qp + ((size_t)u->n * p->c * p->h + plane + (size_t)iy) * p->w;
+                        const int ix0 = axmul__in_x(p, u->ox, j);
+                        if (p->sw == 1) {
+                            int lo = ix0 < 0 ? -ix0 : 0, hi = p->w - ix0;
+                            lo = lo > u->len ? u->len : lo;
+                            hi = hi > u->len ? u->len : (hi < lo ? lo : hi);
+                            copy_blocks(d + lo, row + ix0 + lo, hi - lo);
+                            for (int t = 0; t < lo; t++)
+                                d[t] = zx;
+                            for (int t = hi; t < u->len; t++)
+                                d[t] = zx;
+                        } else {
+                            for (int t = 0, ix = ix0; t < u->len; t++, ix += p->sw)
+                                d[t] = ix >= 0 && ix < p->w ? row[ix] : zx;
+                        }
+                    }
+                }
+    }
+    /* The kernels read whole rows: past the live pixels of a partial chunk the bytes must be
+     * defined (any value is a valid index; their sums are dropped). */
+    if (np < AXMUL__CHUNK)
+        for (int tap = 0; tap < p->k; tap++)
+            memset(A + (size_t)tap * AXMUL__CHUNK + np, 0, (size_t)(AXMUL__CHUNK - np));
+    if (!p->is_signed) /* symmetric quantization: no zero-point corrections need sum(qa) */
+        sum_activations(p, np, A, sqa);
+}
+
+/* sum(qa) per pixel. 16-bit partial sums over blocks of 256 taps (at most 65,280) vectorize
+ * to one widening add per 32 pixels; the 64-bit totals never overflow. */
+static void sum_activations(const axmul__conv_plan *p, int np, const uint8_t *A, int64_t *sqa)
+{
+    /* Whole rows (the bytes past np are defined, see gather) so that every loop has a constant
+     * trip count and vectorizes, the widening into sqa included: for grouped and depthwise layers
+     * (9-36 taps) that widening was a fifth of the gather. */
+    (void)np;
+    uint16_t part[AXMUL__CHUNK];
+    for (int t0 = 0; t0 < p->k; t0 += 256) {
+        int t1 = p->k - t0 < 256 ? p->k : t0 + 256;
+        const uint8_t *row = A + (size_t)t0 * AXMUL__CHUNK;
+#ifdef _OPENMP
+#pragma omp simd
+#endif
+        for (int q = 0; q < AXMUL__CHUNK; q++)
+            part[q] = row[q];
+        for (int tap = t0 + 1; tap < t1; tap++) {
+            row = A + (size_t)tap * AXMUL__CHUNK;
+#ifdef _OPENMP
+#pragma omp simd
+#endif
+            for (int q = 0; q < AXMUL__CHUNK; q++)
+                part[q] = (uint16_t)(part[q] + row[q]);
+        }
+        if (t0 == 0) {
+#ifdef _OPENMP
+#pragma omp simd
+#endif
+            for (int q = 0; q < AXMUL__CHUNK; q++)
+                sqa[q] = part[q];
+        } else {
+#ifdef _OPENMP
+#pragma omp simd
+#endif
+            for (int q = 0; q < AXMUL__CHUNK; q++)
+                sqa[q] += part[q];
+        }
+    }
+}
+
+static void run_chunk(const job_t *J, int g, int oo0, int oo1, int64_t p0, int np, const uint8_t *A,
+                      const int64_t *sqa, uint32_t *acc32, int64_t *acc64)
+{
+    const axmul__conv_plan *p = &J->s->p;
+    const size_t co = (size_t)p->co;
+    for (int oo = oo0; oo < oo1; oo++) {
+        const int o = g * p->cout_g + oo;
+        const float sc = J->s->oscale[o];
+        float *yo = J->y + (size_t)p0 * co + o;
+        if (sc == 0.0f) { /* axmul__conv_out is 0 whatever the sum */
+            for (int q = 0; q < np; q++)
+                yo[(size_t)q * co] = 0.0f;
+            continue;
+        }
+        const uint8_t *wrow = J->wq + (size_t)o * p->k;
+        /* The constant part of the sum: the stored offset of signed entries (one per tap), or
+         * the zero-point corrections of unsigned layers. */
+        const int64_t zw = J->s->zw[o]; /* 0 when signed */
+        const int64_t base =
+            axmul__unstore(0, p->is_signed, p->k) + axmul__zp_base(p->k, p->zx, zw, J->sum_qw[o]);
+        const uint32_t *acc = acc32;
+        if (p->k > AXMUL__TAP_BLOCK) { /* several blocks: 64-bit totals */
+            for (int q = 0; q < np; q++)
+                acc64[q] = 0;
+        }
+        for (int t0 = 0; t0 < p->k; t0 += AXMUL__TAP_BLOCK) {
+            int nt = p->k - t0 < AXMUL__TAP_BLOCK ? p->k - t0 : AXMUL__TAP_BLOCK;
+            J->kernel(A + (size_t)t0 * AXMUL__CHUNK, nt, wrow + t0, &J->lut, np, acc32);
+            if (p->k > AXMUL__TAP_BLOCK)
+                for (int q = 0; q < np; q++)
+                    acc64[q] += acc32[q];
+        }
+        if (p->is_signed) { /* no sum(qa): the symmetric scheme has no zero points */
+            if (p->k > AXMUL__TAP_BLOCK)
+                for (int q = 0; q < np; q++)
+                    yo[(size_t)q * co] = axmul__conv_out(sc, acc64[q] + base);
+            else
+                for (int q = 0; q < np; q++)
+                    yo[(size_t)q * co] = axmul__conv_out(sc, (int64_t)acc[q] + base);
+        } else if (p->k > AXMUL__TAP_BLOCK) {
+            for (int q = 0; q < np; q++)
+                yo[(size_t)q * co] =
+                    axmul__conv_out(sc, axmul__zp_correct(acc64[q], base, zw, sqa[q]));
+        } else {
+            for (int q = 0; q < np; q++)
+                yo[(size_t)q * co] =
+                    axmul__conv_out(sc, axmul__zp_correct((int64_t)acc[q], base, zw, sqa[q]));
+        }
+    }
+}
+
+/* Carves 64-byte aligned pieces out of one allocation: one block per call (instead of a dozen)
+ * is what keeps malloc from returning the memory to the system and faulting it in again on
+ * every call, and aligned rows keep the kernels' 64-byte loads within one cache line. */
+typedef struct {
+    size_t used;
+    int overflow;
+} layout;
+
+static size_t piece(layout *l, size_t count, size_t size)
+{
+    size_t at = l->used;
+    if (size && count > (SIZE_MAX - 64 - at) / size) {
+        l->overflow = 1;
+        return 0;
+    }
+    l->used = at + ((count * size + 63) & ~(size_t)63);
+    return at;
+}
+
+axmul_status axmul__cpu_conv(const axmul__conv_setup *s, const axmul_table *t, const float *x,
+                             const float *w, float *y, int threads, const char **path,
+                             size_t *work_bytes)
+{
+    const axmul__conv_plan *p = &s->p;
+    axmul__cpu_kernel ki;
+    const axmul_status sel = axmul__cpu_select(&ki);
+    if (sel != AXMUL_OK)
+        return sel;
+    size_t nx = (size_t)p->n * p->h * p->w * p->c;
+    const int pointwise = p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 && p->pad_top == 0 &&
+                          p->pad_left == 0 && p->oh == p->h && p->ow == p->w;
+    int nthreads = threads > 0 ? threads : 1;
+#ifdef _OPENMP
+    if (threads <= 0)
+        nthreads = omp_get_max_threads();
+#endif
+    const size_t co = (size_t)p->co, k = (size_t)p->k;
+    layout l = {0, 0};
+    const size_t o_qx = piece(&l, nx, 1), o_qp = piece(&l, nx + AXMUL__SLACK, 1);
+    const size_t o_wq = piece(&l, co * k, 1), o_sum = piece(&l, co, sizeof(int64_t));
+    /* per thread: A[k][AXMUL__CHUNK], sum(qa), 32- and 64-bit accumulators */
+    layout lt = {0, 0};
+    const size_t o_a = piece(&lt, k * AXMUL__CHUNK + AXMUL__SLACK, 1),
+                 o_sqa = piece(&lt, AXMUL__CHUNK, 8);
+    const size_t o_acc32 = piece(&lt, AXMUL__CHUNK, 4), o_acc64 = piece(&lt, AXMUL__CHUNK, 8);
+    const size_t o_threads = piece(&l, (size_t)nthreads, lt.used);
+    if (l.overflow || lt.overflow)
+        return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "conv: working memory size overflows");
+    *work_bytes = l.used;
+    uint8_t *ws = aligned_alloc(64, l.used);
+    axmul__prepared *tab = ws ? axmul__prepared_get(t, p->is_signed, nthreads) : NULL;
+    if (!tab) {
+        free(ws);
+        return axmul__fail(AXMUL_ERR_NOMEM, "conv: out of memory (%zu bytes of working memory)",
+                           l.used);
+    }
+    uint8_t *qx = ws + o_qx, *qp = ws + o_qp, *wq = ws + o_wq;
+    int64_t *sum_qw = (int64_t *)(void *)(ws + o_sum);
+
+    /* Quantize (NHWC), then transpose to planar: each image to [c][h][w], so that the gather
+     * copies whole output-row runs, or for pointwise layers the whole batch to [c][n*h*w]. */
+    axmul__quantize_threads(x, nx, &s->xq, qx, nthreads);
+    const size_t hw = pointwise ? nx / (size_t)p->c : (size_t)p->h * p->w;
+    const int64_t images = pointwise ? 1 : p->n;
+    /* blocks of 256 pixels, so that one image keeps every thread busy */
+    const int64_t pblocks = (int64_t)((hw + 255) / 256), ntr = pblocks * images;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nthreads) schedule(static)
+#endif
+    for (int64_t b = 0; b < ntr; b++) {
+        const size_t img = (size_t)(b / pblocks), pix0 = (size_t)(b % pblocks) * 256;
+        const size_t pend = pix0 + 256 < hw ? pix0 + 256 : hw;
+        const uint8_t *src = qx + img * hw * p->c;
+        uint8_t *dst = qp + img * hw * p->c;
+        for (size_t px = pix0; px < pend; px += 64) {
+            size_t pe = px + 64 < pend ? px + 64 : pend;
+            for (int ch = 0; ch < p->c; ch++)
+                for (size_t pix = px; pix < pe; pix++)
+                    dst[(size_t)ch * hw + pix] = src[pix * p->c + ch];
+        }
+    }
+    memset(qp + nx, 0, AXMUL__SLACK);
+    axmul__conv_quantize_filter(s, w, wq, sum_qw, nthreads);
+
+    job_t J = {s, pointwise, qp, wq, sum_qw, axmul__prepared_lut(tab), ki.fn, y};
+    int64_t npix = (int64_t)p->n * p->oh * p->ow;
+    int64_t nchunks = (npix + AXMUL__CHUNK - 1) / AXMUL__CHUNK;
+    /* With fewer than two chunks per thread (dense layers, tiny batches) threads would idle: split
+     * each chunk's output channels into parts as well, at the price of gathering the chunk once
+     * per part; parts keep at least 8 channels so that the gather stays small next to the
+     * lookups. Two or more chunks per thread balance well enough under dynamic scheduling (the
+     * last chunk is often partial and cheap), and a duplicated gather costs more than that. */
+    int osplit = 1;
+    while (nthreads > 1 && nchunks * osplit < 2 * (int64_t)nthreads && osplit * 16 <= p->cout_g)
+        osplit *= 2;
+    int64_t ntasks = nchunks * osplit;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nthreads)
+#endif
+    {
+        int me = 0;
+#ifdef _OPENMP
+        me = omp_get_thread_num();
+#endif
+        uint8_t *mine = ws + o_threads + (size_t)me * lt.used;
+        uint8_t *A = mine + o_a;
+        int64_t *sqa = (int64_t *)(void *)(mine + o_sqa);
+        uint32_t *acc32 = (uint32_t *)(void *)(mine + o_acc32);
+        int64_t *acc64 = (int64_t *)(void *)(mine + o_acc64);
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 1)
+#endif
+        for (int64_t task = 0; task < ntasks; task++) {
+            /* parts outermost: tasks that run at the same time are different chunks, so two
+             * threads do not write channels of the same output pixels (cache lines of y) */
+            int64_t ch = task % nchunks;
+            int part = (int)(task / nchunks);
+            int oo0 = (int)((int64_t)p->cout_g * part / osplit);
+            int oo1 = (int)((int64_t)p->cout_g * (part + 1) / osplit);
+            int64_t p0 = ch * AXMUL__CHUNK;
+            int np = (int)(npix - p0 < AXMUL__CHUNK ? npix - p0 : AXMUL__CHUNK);
+            for (int g = 0; g < p->groups; g++) {
+                gather(&J, g, p0, np, A, sqa);
+                run_chunk(&J, g, oo0, oo1, p0, np, A, sqa, acc32, acc64);
+            }
+        }
+    }
+    axmul__prepared_put(tab);
+    free(ws);
+    if (path)
+        *path = ki.name;
+    return AXMUL_OK;
+}

@@ -1,0 +1,38 @@
+/* axmul: the CPU kernel paths, the one list that names them (AXMUL_CPU_PATH, axmul_set_cpu_path,
+ * axmul_conv_info.path, the error messages) and says how each is chosen. A new path (an ISA's
+ * kernel in its own file, lib/cpu/cpu.h's contract) is one row here.
+ *
+ *   X(name, kernel, planes, runs, timed)
+ *     name    the path's name, a C identifier
+ *     kernel  its LUT kernel, or NULL in a build without it (another architecture)
+ *     planes  1: it reads the table's byte planes; 0: the column-major entries
+ *     runs    an expression: this CPU has the instructions (checked only when kernel is built)
+ *     timed   1: among the paths of this kind that run, "auto" takes whichever a timing of one
+ *             synthetic chunk finds fastest (gathers are slow on some CPUs); 0: "auto" takes the
+ *             last such path that runs, before any timed one
+ *
+ * Rows run from the most portable to the most specialised. */
+#ifndef AXMUL_CPU_PATHS_H
+#define AXMUL_CPU_PATHS_H
+
+#include "lib/cpu/cpu.h"
+
+#ifdef AXMUL__HAVE_X86_KERNELS
+#define AXMUL__X86(fn) fn
+#define AXMUL__X86_HAS(feature) __builtin_cpu_supports(feature)
+#else
+#define AXMUL__X86(fn) NULL
+#define AXMUL__X86_HAS(feature) 0
+#endif
+
+/* clang-format off */
+#define AXMUL__CPU_PATHS(X)                                                                        \
+    X(portable, axmul__lut_kernel_portable, 0, 1, 1)                                               \
+    X(avx2, AXMUL__X86(axmul__lut_kernel_avx2), 0, AXMUL__X86_HAS("avx2"), 1)                      \
+    X(avx512bw, AXMUL__X86(axmul__lut_kernel_avx512bw), 0,                                         \
+      AXMUL__X86_HAS("avx512f") && AXMUL__X86_HAS("avx512bw"), 0)                                  \
+    X(vbmi, AXMUL__X86(axmul__lut_kernel_vbmi), 1,                                                 \
+      AXMUL__X86_HAS("avx512f") && AXMUL__X86_HAS("avx512bw") && AXMUL__X86_HAS("avx512vbmi"), 0)
+/* clang-format on */
+
+#endif

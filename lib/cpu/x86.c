@@ -1,0 +1,235 @@
+/* axmul: x86 LUT-MAC kernels, compiled with per-function target attributes so that the library
+ * itself needs no -m flags and runs anywhere; the CPU backend calls them only after cpuid says the
+ * instructions exist.
+ *
+ * VBMI: the column T[.][w] of one weight is 256 16-bit entries = a 256-byte plane of low bytes
+ * and one of high bytes, four zmm registers each. vpermi2b looks up 64 activation bytes in a
+ * 128-entry half of a plane; bit 7 of the index picks the half (vpmovb2m + blend). Low and high
+ * bytes are summed separately (whole 16-bit words and odd bytes alone, flushed into 32 bits every
+ * 256 taps), and entry = low + 256 * high is formed only at the flush.
+ *
+ * AVX-512BW without VBMI (Skylake-SP, Cascade Lake): the same in 16-bit lanes, vpermi2w over the
+ * column's entries as four 64-entry pairs of registers, bits 6 and 7 of the index picking the
+ * pair (three blends); 32 lookups per step instead of 64.
+ *
+ * AVX2: hardware gathers of the 16-bit column entries (vpgatherdd, scale 2), 8 at a time. */
+#include "config.h"
+
+#include "lib/cpu/cpu.h"
+
+#ifdef AXMUL__HAVE_X86_KERNELS
+#include <immintrin.h>
+
+_Static_assert(AXMUL__CHUNK % 64 == 0, "the VBMI kernel works on 64-pixel vectors");
+#define NV (AXMUL__CHUNK / 64)
+
+/* One 64-pixel vector: look up both planes, then add each plane's bytes to 16-bit accumulators
+ * as whole words (even + 256 * odd, wrapping) and as odd bytes alone (the even sums follow at the
+ * flush, which saves an AND per plane). A 16-bit lane takes 257 bytes of 255
+ * before it could overflow, so the caller flushes every 256 taps. */
+#define VBMI_STEP(v)                                                                               \
+    do {                                                                                           \
+        __m512i idx = _mm512_loadu_si512(row + 64 * (v));                                          \
+        __mmask64 up = _mm512_movepi8_mask(idx);                                                   \
+        __m512i lo = _mm512_mask_blend_epi8(up, _mm512_permutex2var_epi8(l0, idx, l1),             \
+                                            _mm512_permutex2var_epi8(l2, idx, l3));                \
+        __m512i hi = _mm512_mask_blend_epi8(up, _mm512_permutex2var_epi8(h0, idx, h1),             \
+                                            _mm512_permutex2var_epi8(h2, idx, h3));                \
+        s[v][0] = _mm512_add_epi16(s[v][0], lo);                                                   \
+        s[v][1] = _mm512_add_epi16(s[v][1], _mm512_srli_epi16(lo, 8));                             \
+        s[v][2] = _mm512_add_epi16(s[v][2], hi);                                                   \
+        s[v][3] = _mm512_add_epi16(s[v][3], _mm512_srli_epi16(hi, 8));                             \
+    } while (0)
+
+/* The live 64-pixel vectors (nv of them) of one activation row (row: A's row of the current
+ * tap); nv is the same for every tap, so the branches predict perfectly. */
+#define VBMI_ROW()                                                                                 \
+    do {                                                                                           \
+        VBMI_STEP(0);                                                                              \
+        if (NV > 1 && nv > 1)                                                                      \
+            VBMI_STEP(1);                                                                          \
+        if (NV > 2 && nv > 2)                                                                      \
+            VBMI_STEP(2);                                                                          \
+        if (NV > 3 && nv > 3)                                                                      \
+            VBMI_STEP(3);                                                                          \
+    } while (0)
+
+/* Loads the column of a weight code (pl: its 512 bytes of planes) into l0..l3 (low bytes) and
+ * h0..h3 (high bytes). */
+#define VBMI_COLUMN(pl)                                                                            \
+    do {                                                                                           \
+        l0 = _mm512_loadu_si512(pl);                                                               \
+        l1 = _mm512_loadu_si512((pl) + 64);                                                        \
+        l2 = _mm512_loadu_si512((pl) + 128);                                                       \
+        l3 = _mm512_loadu_si512((pl) + 192);                                                       \
+        h0 = _mm512_loadu_si512((pl) + 256);                                                       \
+        h1 = _mm512_loadu_si512((pl) + 320);                                                       \
+        h2 = _mm512_loadu_si512((pl) + 384);                                                       \
+        h3 = _mm512_loadu_si512((pl) + 448);                                                       \
+    } while (0)
+
+/* Adds the 16-bit plane sums of a block of taps to the 32-bit totals: word i of s[v][0..1]
+ * holds pixel 64v + 2i (even bytes) and 64v + 2i + 1 (odd bytes); entry = low + 256 * high. */
+static inline __attribute__((always_inline, target("avx512f,avx512bw"))) void
+vbmi_flush(__m512i s[NV][4], int nv, uint32_t *acc)
+{
+    for (int v = 0; v < nv; v++) {
+        uint16_t t[4][32];
+        /* s[v][0] and s[v][2] hold whole words (even + 256 * odd, wrapped): the even sums are
+         * what is left after taking 256 * odd away, modulo 2^16 (they are below 2^16) */
+        _mm512_storeu_si512(t[0], _mm512_sub_epi16(s[v][0], _mm512_slli_epi16(s[v][1], 8)));
+        _mm512_storeu_si512(t[1], s[v][1]);
+        _mm512_storeu_si512(t[2], _mm512_sub_epi16(s[v][2], _mm512_slli_epi16(s[v][3], 8)));
+        _mm512_storeu_si512(t[3], s[v][3]);
+        uint32_t *out = acc + 64 * v;
+        for (int i = 0; i < 32; i++) {
+            out[2 * i] += (uint32_t)t[0][i] + ((uint32_t)t[2][i] << 8);
+            out[2 * i + 1] += (uint32_t)t[1][i] + ((uint32_t)t[3][i] << 8);
+        }
+    }
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vbmi"))) void
+axmul__lut_kernel_vbmi(const uint8_t *A, int ntaps, const uint8_t *wrow, const axmul__lut *lut,
+                       int np, uint32_t *acc)
+{
+    const int nv = (np + 63) / 64;
+    for (int p = 0; p < 64 * nv; p++)
+        acc[p] = 0;
+    for (int t0 = 0; t0 < ntaps; t0 += 256) {
+        int t1 = ntaps - t0 < 256 ? ntaps : t0 + 256;
+        __m512i s[NV][4];
+        for (int v = 0; v < NV; v++)
+            for (int k = 0; k < 4; k++)
+                s[v][k] = _mm512_setzero_si512();
+        for (int tap = t0; tap < t1; tap++) {
+            /* the column is loaded once and serves AXMUL__CHUNK pixels */
+            __m512i l0, l1, l2, l3, h0, h1, h2, h3;
+            VBMI_COLUMN(lut->planes + (size_t)wrow[tap] * 512);
+            const uint8_t *row = A + (size_t)tap * AXMUL__CHUNK;
+            VBMI_ROW();
+        }
+        vbmi_flush(s, nv, acc);
+    }
+}
+
+/* AVX-512BW: one 32-pixel vector (pixels 32v..32v+31 in word lanes): zero-extended indices,
+ * four vpermi2w over the column c0..c7 (entries 32k..32k+31 in ck), blends by bits 6 and 7, then
+ * the entries' whole words (wrapping) and high bytes are summed, as in the VBMI kernel. */
+#define BW_STEP(v)                                                                                 \
+    do {                                                                                           \
+        const __m512i idx = _mm512_cvtepu8_epi16(                                                  \
+            _mm256_loadu_si256((const __m256i *)(const void *)(row + 32 * (v))));                  \
+        const __mmask32 b6 = _mm512_test_epi16_mask(idx, bit6);                                    \
+        const __mmask32 b7 = _mm512_test_epi16_mask(idx, bit7);                                    \
+        const __m512i e0 = _mm512_mask_blend_epi16(b6, _mm512_permutex2var_epi16(c0, idx, c1),     \
+                                                   _mm512_permutex2var_epi16(c2, idx, c3));        \
+        const __m512i e1 = _mm512_mask_blend_epi16(b6, _mm512_permutex2var_epi16(c4, idx, c5),     \
+                                                   _mm512_permutex2var_epi16(c6, idx, c7));        \
+        const __m512i e = _mm512_mask_blend_epi16(b7, e0, e1);                                     \
+        s[v][0] = _mm512_add_epi16(s[v][0], e);                                                    \
+        s[v][1] = _mm512_add_epi16(s[v][1], _mm512_srli_epi16(e, 8));                              \
+    } while (0)
+
+#define NW (AXMUL__CHUNK / 32)
+
+__attribute__((target("avx512f,avx512bw"))) void
+axmul__lut_kernel_avx512bw(const uint8_t *A, int ntaps, const uint8_t *wrow, const axmul__lut *lut,
+                           int np, uint32_t *acc)
+{
+    const __m512i bit6 = _mm512_set1_epi16(0x40), bit7 = _mm512_set1_epi16(0x80);
+    const int nv = (np + 31) / 32;
+    for (int p = 0; p < 32 * nv; p++)
+        acc[p] = 0;
+    for (int t0 = 0; t0 < ntaps; t0 += 256) {
+        int t1 = ntaps - t0 < 256 ? ntaps : t0 + 256;
+        __m512i s[NW][2];
+        for (int v = 0; v < NW; v++)
+            s[v][0] = s[v][1] = _mm512_setzero_si512();
+        for (int tap = t0; tap < t1; tap++) {
+            const uint16_t *col = lut->tt + (size_t)wrow[tap] * 256;
+            const __m512i c0 = _mm512_loadu_si512(col), c1 = _mm512_loadu_si512(col + 32);
+            const __m512i c2 = _mm512_loadu_si512(col + 64), c3 = _mm512_loadu_si512(col + 96);
+            const __m512i c4 = _mm512_loadu_si512(col + 128), c5 = _mm512_loadu_si512(col + 160);
+            const __m512i c6 = _mm512_loadu_si512(col + 192), c7 = _mm512_loadu_si512(col + 224);
+            const uint8_t *row = A + (size_t)tap * AXMUL__CHUNK;
+            for (int v = 0; v < NW; v++)
+                if (v < nv)
+                    BW_STEP(v);
+        }
+        /* word i of s[v][0] holds lo + 256 * hi of pixel 32v + i, wrapped; s[v][1] the high
+         * bytes: the low-byte sums are what is left after taking 256 * high away (mod 2^16) */
+        for (int v = 0; v < nv; v++) {
+            const __m512i lo = _mm512_sub_epi16(s[v][0], _mm512_slli_epi16(s[v][1], 8));
+            /* the half index of an extract must be a literal (clang refuses a loop counter) */
+            const __m256i lh[2] = {_mm512_extracti64x4_epi64(lo, 0),
+                                   _mm512_extracti64x4_epi64(lo, 1)};
+            const __m256i hh[2] = {_mm512_extracti64x4_epi64(s[v][1], 0),
+                                   _mm512_extracti64x4_epi64(s[v][1], 1)};
+            for (int h = 0; h < 2; h++) {
+                const __m512i l32 = _mm512_cvtepu16_epi32(lh[h]);
+                const __m512i h32 = _mm512_cvtepu16_epi32(hh[h]);
+                uint32_t *out = acc + 32 * v + 16 * h;
+                _mm512_storeu_si512(
+                    out, _mm512_add_epi32(_mm512_loadu_si512(out),
+                                          _mm512_add_epi32(l32, _mm512_slli_epi32(h32, 8))));
+            }
+        }
+    }
+}
+
+__attribute__((target("avx512f,avx512bw"))) void axmul__quantize_avx512(const float *x, size_t n,
+                                                                        float nmin, float nmax,
+                                                                        float inv, int is_signed,
+                                                                        uint8_t *out)
+{
+    /* The same float32 operations in the same order as axmul_quantize (mul, then add: no FMA),
+     * so the codes are identical; floor is a truncation where the value is non-negative. */
+    const __m512 vmin = _mm512_set1_ps(nmin), vmax = _mm512_set1_ps(nmax);
+    const __m512 vinv = _mm512_set1_ps(inv), half = _mm512_set1_ps(0.5f);
+    size_t i = 0;
+    if (is_signed) {
+        const __m512 lo = _mm512_set1_ps(-129.0f), hi = _mm512_set1_ps(128.0f);
+        const __m512i qlo = _mm512_set1_epi32(-128), qhi = _mm512_set1_epi32(127);
+        for (; i + 16 <= n; i += 16) {
+            __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i), vinv), half);
+            v = _mm512_max_ps(_mm512_min_ps(v, hi), lo);
+            v = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+            __m512i q = _mm512_max_epi32(_mm512_min_epi32(_mm512_cvtps_epi32(v), qhi), qlo);
+            _mm_storeu_si128((__m128i *)(out + i), _mm512_cvtepi32_epi8(q));
+        }
+    } else {
+        const __m512i q255 = _mm512_set1_epi32(255);
+        for (; i + 16 <= n; i += 16) {
+            __m512 c = _mm512_max_ps(_mm512_min_ps(_mm512_loadu_ps(x + i), vmax), vmin);
+            __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(c, vmin), vinv), half);
+            __m512i q = _mm512_min_epi32(_mm512_cvttps_epi32(v), q255);
+            _mm_storeu_si128((__m128i *)(out + i), _mm512_cvtepi32_epi8(q));
+        }
+    }
+    axmul__quantize_portable(x + i, n - i, nmin, nmax, inv, is_signed, out + i);
+}
+
+__attribute__((target("avx2"))) void axmul__lut_kernel_avx2(const uint8_t *A, int ntaps,
+                                                            const uint8_t *wrow,
+                                                            const axmul__lut *lut, int np,
+                                                            uint32_t *acc)
+{
+    const __m256i low16 = _mm256_set1_epi32(0xffff);
+    for (int p = 0; p < np; p += 16) {
+        __m256i s0 = _mm256_setzero_si256(), s1 = s0;
+        for (int tap = 0; tap < ntaps; tap++) {
+            /* The 32-bit gather at column + 2*a also reads entry a+1: the table buffer has
+             * padding after its last column. */
+            const int *col = (const int *)(const void *)(lut->tt + (size_t)wrow[tap] * 256);
+            const uint8_t *row = A + (size_t)tap * AXMUL__CHUNK + p;
+            __m256i i0 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)row));
+            __m256i i1 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(row + 8)));
+            s0 = _mm256_add_epi32(s0, _mm256_and_si256(_mm256_i32gather_epi32(col, i0, 2), low16));
+            s1 = _mm256_add_epi32(s1, _mm256_and_si256(_mm256_i32gather_epi32(col, i1, 2), low16));
+        }
+        _mm256_storeu_si256((__m256i *)(acc + p), s0);
+        _mm256_storeu_si256((__m256i *)(acc + p + 8), s1);
+    }
+}
+#endif

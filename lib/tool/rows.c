@@ -1,0 +1,143 @@
+/* axmul: the tools' sweeps: interrupts that stop between tables, result files written row by
+ * row, and the rows an earlier run already wrote (--resume). */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/tool/tool.h"
+
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+void axmul__tool_catch_interrupts(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_interrupt;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+int axmul__tool_interrupted(void)
+{
+    return interrupted;
+}
+
+int axmul__tool_write_row(int fd, const char *s, size_t len)
+{
+    while (len) {
+        ssize_t w = write(fd, s, len);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        s += w;
+        len -= (size_t)w;
+    }
+    return fsync(fd) == 0 || errno == EINVAL ? 0 : -1;
+}
+
+int axmul__tool_rows_open(axmul__tool_rows *r, const char *path, int resume)
+{
+    memset(r, 0, sizeof *r);
+    r->path = path;
+    r->resume = resume;
+    /* O_EXCL first, to know whether a later failure leaves behind a file of ours; a file removed
+     * between the two opens is created on the next round. */
+    for (int tries = 0; tries < 3; tries++) {
+        r->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0666);
+        if (r->fd >= 0) {
+            r->created = 1;
+            return 0;
+        }
+        if (errno != EEXIST)
+            return -1;
+        r->fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+        if (r->fd >= 0) {
+            struct stat st;
+            r->had_content = fstat(r->fd, &st) == 0 && st.st_size > 0;
+            return 0;
+        }
+        if (errno != ENOENT)
+            return -1;
+    }
+    return -1;
+}
+
+int axmul__tool_rows_write(axmul__tool_rows *r, const char *s, size_t len)
+{
+    if (!r->written && !r->resume && r->had_content && ftruncate(r->fd, 0) != 0)
+        return -1;
+    r->written = 1;
+    return axmul__tool_write_row(r->fd, s, len);
+}
+
+void axmul__tool_rows_close(axmul__tool_rows *r)
+{
+    if (r->fd < 0)
+        return;
+    close(r->fd);
+    r->fd = -1;
+    if (r->created && !r->written)
+        unlink(r->path);
+}
+
+int axmul__tool_done_rows(const char *path, int json, const char *csv_header, char ***done)
+{
+    *done = NULL;
+    FILE *f = fopen(path, "r+");
+    if (!f)
+        return errno == ENOENT ? 0 : -1;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    long good = 0;
+    int n = 0;
+    while ((len = getline(&line, &cap, f)) > 0 && line[len - 1] == '\n') {
+        good = ftell(f);
+        char *name = NULL;
+        if (!json) {
+            if (csv_header && strncmp(line, csv_header, strlen(csv_header)) == 0)
+                continue;
+            name = strndup(line, strcspn(line, ","));
+        } else {
+            const char *p = strstr(line, "\"table\": \"");
+            if (!p)
+                continue;
+            p += 10;
+            name = malloc(strlen(p) + 1);
+            size_t k = 0;
+            while (name && *p && *p != '"') {
+                if (*p == '\\' && p[1])
+                    p++;
+                name[k++] = *p++;
+            }
+            if (name)
+                name[k] = '\0';
+        }
+        char **nd = name ? realloc(*done, sizeof(char *) * (size_t)(n + 1)) : NULL;
+        if (!nd) {
+            free(name);
+            break;
+        }
+        *done = nd;
+        (*done)[n++] = name;
+    }
+    free(line);
+    int ok = fflush(f) == 0 && ftruncate(fileno(f), good) == 0;
+    fclose(f);
+    return ok ? n : -1;
+}
