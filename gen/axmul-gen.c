@@ -31,7 +31,7 @@
 
 #define PROG "axmul-gen"
 
-enum { EXIT_CHECK = 1, EXIT_USAGE = 2 };
+enum { EXIT_CHECK = AXMUL__EXIT_CHECK, EXIT_USAGE = AXMUL__EXIT_USAGE };
 
 /* Temporary files, global so that the signal handler can remove them. */
 static char tmp_dir[PATH_MAX];
@@ -526,13 +526,19 @@ static int fill_table(const shared_t *sh, const char *fn, int is_signed, axmul_t
 
 /* ---------------------------------------------------------------- main */
 
-int main(int argc, char **argv)
+/* The command line. */
+typedef struct {
+    const char *function, *output, *cc, *cflags, *source;
+    int force_signed, quiet;
+    double timeout_s;
+    argv_t defines;
+    char source_abs[PATH_MAX];
+} gen_opts;
+
+/* Parses the options into *o: 0 to go on, 1 after --help or --version, -1 after a usage error
+ * (printed). */
+static int gen_parse(int argc, char **argv, gen_opts *o)
 {
-    axmul__tool_set_name(PROG);
-    const char *function = NULL, *output = NULL, *cc = NULL, *cflags = NULL;
-    int force_signed = -1, quiet = 0;
-    double timeout_s = 10.0;
-    argv_t defines = {0};
     static const struct option opts[] = {
         {"function", required_argument, NULL, 'f'}, {"output", required_argument, NULL, 'o'},
         {"signed", no_argument, NULL, 's'},         {"unsigned", no_argument, NULL, 'u'},
@@ -545,92 +551,98 @@ int main(int argc, char **argv)
     while ((c = axmul__tool_getopt(argc, argv, "f:o:suD:t:qhV", opts)) != -1) {
         switch (c) {
         case 'f':
-            function = optarg;
+            o->function = optarg;
             break;
         case 'o':
-            output = optarg;
+            o->output = optarg;
             break;
         case 's':
-            force_signed = 1;
+            o->force_signed = 1;
             break;
         case 'u':
-            force_signed = 0;
+            o->force_signed = 0;
             break;
         case 'D': {
             if (!optarg[0] || optarg[0] == '=') {
                 errorf("--define '%s': expected NAME or NAME=VALUE", optarg);
-                return EXIT_USAGE;
+                return -1;
             }
             char buf[4096];
             if (snprintf(buf, sizeof buf, "-D%s", optarg) >= (int)sizeof buf) {
                 errorf("--define: longer than %zu characters", sizeof buf - 3);
-                return EXIT_USAGE;
+                return -1;
             }
-            if (av_push(&defines, buf) != 0) {
+            if (av_push(&o->defines, buf) != 0) {
                 errorf("out of memory");
-                return EXIT_USAGE;
+                return -1;
             }
             break;
         }
         case 1:
-            cc = optarg;
+            o->cc = optarg;
             break;
         case 2:
-            cflags = optarg;
+            o->cflags = optarg;
             break;
         case 't': {
             char *end;
             errno = 0;
-            timeout_s = strtod(optarg, &end);
-            if (errno || end == optarg || *end || !(timeout_s > 0) || timeout_s > 86400) {
+            o->timeout_s = strtod(optarg, &end);
+            if (errno || end == optarg || *end || !(o->timeout_s > 0) || o->timeout_s > 86400) {
                 errorf("--timeout '%s': expected a number of seconds in (0, 86400]", optarg);
-                return EXIT_USAGE;
+                return -1;
             }
             break;
         }
         case 'q':
-            quiet = 1;
+            o->quiet = 1;
             break;
         case 'h':
             usage(stdout);
-            return 0;
+            return 1;
         case 'V':
             printf(PROG " (axmul) %s\n", axmul_version());
-            return 0;
+            return 1;
         default:
             fprintf(stderr, "Try '" PROG " --help' for more information.\n");
-            return EXIT_USAGE;
+            return -1;
         }
     }
     if (optind != argc - 1) {
         errorf(optind == argc ? "missing SOURCE.c" : "exactly one SOURCE.c expected");
         fprintf(stderr, "Try '" PROG " --help' for more information.\n");
-        return EXIT_USAGE;
+        return -1;
     }
-    const char *source = argv[optind];
+    o->source = argv[optind];
+    return 0;
+}
+
+/* The source file (readable, not a folder; its absolute path), the compiler, and the temporary
+ * folder with the signal handlers that remove it. 0, or -1 after an error. */
+static int gen_prepare(gen_opts *o)
+{
+    const char *source = o->source;
     struct stat st;
     if (stat(source, &st) != 0) {
         errorf("%s: %s", source, strerror(errno));
-        return EXIT_USAGE;
+        return -1;
     }
     if (S_ISDIR(st.st_mode)) {
         errorf("%s: is a directory, not a C source file", source);
-        return EXIT_USAGE;
+        return -1;
     }
     if (access(source, R_OK) != 0) {
         errorf("%s: %s", source, strerror(errno));
-        return EXIT_USAGE;
+        return -1;
     }
-    char source_abs[PATH_MAX];
-    if (!realpath(source, source_abs)) {
+    if (!realpath(source, o->source_abs)) {
         errorf("%s: %s", source, strerror(errno));
-        return EXIT_USAGE;
+        return -1;
     }
-    if (!cc)
-        cc = getenv("CC");
-    if (!cc || !*cc)
-        cc = "cc";
-
+    if (!o->cc)
+        o->cc = getenv("CC");
+    if (!o->cc || !*o->cc)
+        o->cc = "cc";
     const char *tmpbase = getenv("TMPDIR");
     if (!tmpbase || !*tmpbase)
         tmpbase = "/tmp";
@@ -638,7 +650,7 @@ int main(int argc, char **argv)
     if (!mkdtemp(tmp_dir)) {
         errorf("cannot create a temporary folder in %s: %s", tmpbase, strerror(errno));
         tmp_dir[0] = '\0';
-        return EXIT_USAGE;
+        return -1;
     }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -646,45 +658,41 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
-
     snprintf(tmp_obj, sizeof tmp_obj, "%s/src.o", tmp_dir);
     snprintf(tmp_wrap, sizeof tmp_wrap, "%s/wrap.c", tmp_dir);
     snprintf(tmp_so, sizeof tmp_so, "%s/wrap.so", tmp_dir);
     snprintf(tmp_nm, sizeof tmp_nm, "%s/symbols.txt", tmp_dir);
+    return 0;
+}
 
-    int rc = EXIT_CHECK;
+/* Step 1: compiles the source alone (its diagnostics are the user's) and reads its symbols,
+ * which tell which functions exist and which are static; chooses the function into fn. 0, or
+ * the exit status after an error. */
+static int gen_compile(const gen_opts *o, syms_t *syms, char *fn, size_t fn_len)
+{
     argv_t av = {0};
-    syms_t syms = {0};
-    shared_t *sh = MAP_FAILED;
-    axmul_table *table = NULL;
-    char fn[256];
-
-    /* 1. Compile the source alone: its diagnostics are the user's, and its symbols tell us
-     * which functions exist and which are static. */
-    if (av_push_split(&av, cc) || av.n == 0 || av_push(&av, "-c") || av_push(&av, "-O0") ||
-        av_push(&av, "-fPIC") || (cflags && av_push_split(&av, cflags))) {
+    if (av_push_split(&av, o->cc) || av.n == 0 || av_push(&av, "-c") || av_push(&av, "-O0") ||
+        av_push(&av, "-fPIC") || (o->cflags && av_push_split(&av, o->cflags))) {
         errorf("bad --cc/--cflags value");
-        rc = EXIT_USAGE;
-        goto out;
+        av_free(&av);
+        return EXIT_USAGE;
     }
-    for (size_t i = 0; i < defines.n; i++)
-        av_push(&av, defines.v[i]);
+    for (size_t i = 0; i < o->defines.n; i++)
+        av_push(&av, o->defines.v[i]);
     av_push(&av, "-o");
     av_push(&av, tmp_obj);
     av_push(&av, "-x"); /* C whatever the file is called (.bin would go to the linker) */
     av_push(&av, "c");
-    av_push(&av, source_abs);
+    av_push(&av, o->source_abs);
     int r = run_program(av.v, NULL);
     av_free(&av);
     if (r != 0) {
         if (r == 127)
-            errorf("compiler '%s' could not be run (set --cc or CC)", cc);
+            errorf("compiler '%s' could not be run (set --cc or CC)", o->cc);
         else
-            errorf("%s: does not compile (the compiler's diagnostics are above)", source);
-        rc = r == 127 ? EXIT_USAGE : EXIT_CHECK;
-        goto out;
+            errorf("%s: does not compile (the compiler's diagnostics are above)", o->source);
+        return r == 127 ? EXIT_USAGE : EXIT_CHECK;
     }
-
     const char *nm = getenv("NM");
     if (!nm || !*nm)
         nm = "nm";
@@ -693,51 +701,61 @@ int main(int argc, char **argv)
     av_push(&av, tmp_obj);
     r = run_program(av.v, tmp_nm);
     av_free(&av);
-    if (r != 0 || access(tmp_obj, F_OK) != 0 || read_symbols(tmp_nm, &syms) != 0) {
-        errorf("cannot list the functions of %s with '%s' (binutils' nm; set NM)", source, nm);
-        rc = EXIT_USAGE;
-        goto out;
+    if (r != 0 || access(tmp_obj, F_OK) != 0 || read_symbols(tmp_nm, syms) != 0) {
+        errorf("cannot list the functions of %s with '%s' (binutils' nm; set NM)", o->source, nm);
+        return EXIT_USAGE;
     }
-    if (choose_function(&syms, source, function, fn, sizeof fn) != 0)
-        goto out;
-    int is_signed = force_signed >= 0 ? force_signed : strncmp(fn, "mul8s_", 6) == 0;
+    return choose_function(syms, o->source, o->function, fn, fn_len) != 0 ? EXIT_CHECK : 0;
+}
 
-    /* 2. The wrapper #includes the source, so static helpers and the function's own prototype
-     * are in scope and FUNCTION(a, b) converts a and b to whatever parameter types it has. */
-    if (write_wrapper(tmp_wrap, source_abs, fn) != 0) {
+/* Step 2: the wrapper #includes the source, so static helpers and the function's own prototype
+ * are in scope and FUNCTION(a, b) converts a and b to whatever parameter types it has; built as
+ * a shared object. 0, or the exit status after an error. */
+static int gen_build(const gen_opts *o, const char *fn)
+{
+    if (write_wrapper(tmp_wrap, o->source_abs, fn) != 0) {
         errorf("cannot write %s: %s", tmp_wrap, strerror(errno));
-        rc = EXIT_USAGE;
-        goto out;
+        return EXIT_USAGE;
     }
-    av_push_split(&av, cc);
+    argv_t av = {0};
+    av_push_split(&av, o->cc);
     av_push(&av, "-shared");
     av_push(&av, "-fPIC");
     av_push(&av, "-O2");
-    if (cflags)
-        av_push_split(&av, cflags);
-    for (size_t i = 0; i < defines.n; i++)
-        av_push(&av, defines.v[i]);
+    if (o->cflags)
+        av_push_split(&av, o->cflags);
+    for (size_t i = 0; i < o->defines.n; i++)
+        av_push(&av, o->defines.v[i]);
     av_push(&av, "-o");
     av_push(&av, tmp_so);
     av_push(&av, tmp_wrap);
     av_push(&av, "-lm");
-    r = run_program(av.v, NULL);
+    const int r = run_program(av.v, NULL);
     av_free(&av);
     if (r != 0) {
         errorf("%s: cannot call %s(a, b) with two integer operands and an integer result "
                "(diagnostics above)",
-               source, fn);
-        goto out;
+               o->source, fn);
+        return EXIT_CHECK;
     }
+    return 0;
+}
 
-    /* 3. Evaluate in a child with a time limit. */
-    sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+/* Step 3: evaluates the function in a child with a time limit and writes the table. 0, or the
+ * exit status after an error. */
+static int gen_table(const gen_opts *o, const char *fn, int is_signed)
+{
+    shared_t *sh =
+        mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (sh == MAP_FAILED) {
         errorf("mmap: %s", strerror(errno));
-        rc = EXIT_USAGE;
-        goto out;
+        return EXIT_USAGE;
     }
-    if (evaluate(tmp_so, fn, is_signed, timeout_s, sh) != 0)
+    int rc = EXIT_CHECK;
+    axmul_table *table = NULL;
+    char outbuf[PATH_MAX];
+    const char *output = o->output;
+    if (evaluate(tmp_so, fn, is_signed, o->timeout_s, sh) != 0)
         goto out;
     if (axmul_table_create(is_signed, &table) != AXMUL_OK) {
         errorf("%s", axmul_error_detail());
@@ -746,8 +764,6 @@ int main(int argc, char **argv)
     }
     if (fill_table(sh, fn, is_signed, table) != 0)
         goto out;
-
-    char outbuf[PATH_MAX];
     if (!output) {
         snprintf(outbuf, sizeof outbuf, "%s.bin", fn);
         output = outbuf;
@@ -757,17 +773,40 @@ int main(int argc, char **argv)
         rc = EXIT_USAGE;
         goto out;
     }
-    if (!quiet && strcmp(output, "-") != 0)
+    if (!o->quiet && strcmp(output, "-") != 0)
         fprintf(stderr, PROG ": %s(a, b) -> %s (%s)\n", fn, output,
                 is_signed ? "signed int8 x int8 -> int16" : "unsigned uint8 x uint8 -> uint16");
     rc = 0;
-
 out:
-    if (sh != MAP_FAILED)
-        munmap(sh, sizeof *sh);
+    munmap(sh, sizeof *sh);
     axmul_table_free(table);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    axmul__tool_set_name(PROG);
+    gen_opts o;
+    memset(&o, 0, sizeof o);
+    o.force_signed = -1;
+    o.timeout_s = 10.0;
+    int rc = gen_parse(argc, argv, &o);
+    if (rc != 0) {
+        av_free(&o.defines);
+        return rc > 0 ? AXMUL__EXIT_OK : EXIT_USAGE;
+    }
+    if (gen_prepare(&o) != 0) {
+        av_free(&o.defines);
+        cleanup_tmp();
+        return EXIT_USAGE;
+    }
+    syms_t syms = {0};
+    char fn[256];
+    if ((rc = gen_compile(&o, &syms, fn, sizeof fn)) == 0 && (rc = gen_build(&o, fn)) == 0)
+        rc =
+            gen_table(&o, fn, o.force_signed >= 0 ? o.force_signed : strncmp(fn, "mul8s_", 6) == 0);
     free(syms.v);
-    av_free(&defines);
+    av_free(&o.defines);
     cleanup_tmp();
     return rc;
 }

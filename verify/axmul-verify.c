@@ -20,7 +20,6 @@
 
 #define PROG "axmul-verify"
 
-enum { EXIT_CHECK = 1, EXIT_USAGE = 2 };
 enum { FMT_TEXT, FMT_JSON, FMT_CSV };
 
 static void usage(FILE *f)
@@ -234,14 +233,20 @@ static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
     return 0;
 }
 
-int main(int argc, char **argv)
+/* The command line. */
+typedef struct {
+    int fmt, force_signed, check_packing, resume;
+    const char *dist_a_path, *dist_b_path, *against, *heatmap, *heatmap_dir, *histogram, *output;
+    unsigned scale;
+    double dist_a[256], dist_b[256];
+    const double *da, *db; /* the distributions, NULL: uniform */
+    axmul_table *ref;      /* --against */
+} verify_opts;
+
+/* Parses the options into *o: 0 to go on, 1 after --help or --version, -1 after a usage error
+ * (printed). */
+static int verify_parse(int argc, char **argv, verify_opts *o)
 {
-    axmul__tool_set_name(PROG);
-    int fmt = FMT_TEXT, force_signed = -1, check_packing = 0;
-    const char *dist_a_path = NULL, *dist_b_path = NULL, *against = NULL;
-    const char *heatmap = NULL, *heatmap_dir = NULL, *histogram = NULL, *output = NULL;
-    unsigned scale = 1;
-    int resume = 0;
     static const struct option opts[] = {
         {"format", required_argument, NULL, 'f'},
         {"signed", no_argument, NULL, 's'},
@@ -265,142 +270,236 @@ int main(int argc, char **argv)
         switch (c) {
         case 'f':
             if (strcmp(optarg, "text") == 0)
-                fmt = FMT_TEXT;
+                o->fmt = FMT_TEXT;
             else if (strcmp(optarg, "json") == 0)
-                fmt = FMT_JSON;
+                o->fmt = FMT_JSON;
             else if (strcmp(optarg, "csv") == 0)
-                fmt = FMT_CSV;
+                o->fmt = FMT_CSV;
             else {
                 errorf("--format '%s': expected text, json or csv", optarg);
-                return EXIT_USAGE;
+                return -1;
             }
             break;
         case 's':
-            force_signed = 1;
+            o->force_signed = 1;
             break;
         case 'u':
-            force_signed = 0;
+            o->force_signed = 0;
             break;
         case 1:
-            dist_a_path = optarg;
+            o->dist_a_path = optarg;
             break;
         case 2:
-            dist_b_path = optarg;
+            o->dist_b_path = optarg;
             break;
         case 'p':
-            check_packing = 1;
+            o->check_packing = 1;
             break;
         case 'r':
-            against = optarg;
+            o->against = optarg;
             break;
         case 3:
-            heatmap = optarg;
+            o->heatmap = optarg;
             break;
         case 4:
-            heatmap_dir = optarg;
+            o->heatmap_dir = optarg;
             break;
         case 5:
-            histogram = optarg;
+            o->histogram = optarg;
             break;
         case 6:
-            if (parse_uint(optarg, 1, 16, &scale) != 0) {
+            if (parse_uint(optarg, 1, 16, &o->scale) != 0) {
                 errorf("--scale '%s': expected an integer in 1..16", optarg);
-                return EXIT_USAGE;
+                return -1;
             }
             break;
         case 'o':
-            output = optarg;
+            o->output = optarg;
             break;
         case 7:
-            resume = 1;
+            o->resume = 1;
             break;
         case 'h':
             usage(stdout);
-            return 0;
+            return 1;
         case 'V':
             printf(PROG " (axmul) %s\n", axmul_version());
-            return 0;
+            return 1;
         default:
             fprintf(stderr, "Try '" PROG " --help' for more information.\n");
-            return EXIT_USAGE;
+            return -1;
         }
     }
-    int ntables = argc - optind;
+    return 0;
+}
+
+/* Checks the options against the ntables tables and loads the distributions and the reference
+ * table. 0, or -1 after an error (printed). */
+static int verify_prepare(verify_opts *o, int ntables)
+{
     if (ntables < 1) {
         errorf("no TABLE.bin given");
         fprintf(stderr, "Try '" PROG " --help' for more information.\n");
-        return EXIT_USAGE;
+        return -1;
     }
-    if ((heatmap || histogram) && ntables != 1) {
+    if ((o->heatmap || o->histogram) && ntables != 1) {
         errorf("--heatmap/--histogram take one table (got %d); use --heatmap-dir for many",
                ntables);
-        return EXIT_USAGE;
+        return -1;
     }
-    if (heatmap_dir) {
+    if (o->heatmap_dir) {
         struct stat st;
-        if (stat(heatmap_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-            errorf("--heatmap-dir %s: not an existing folder", heatmap_dir);
-            return EXIT_USAGE;
+        if (stat(o->heatmap_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            errorf("--heatmap-dir %s: not an existing folder", o->heatmap_dir);
+            return -1;
         }
     }
-    double dist_a[256], dist_b[256];
-    const double *da = NULL, *db = NULL;
-    if (dist_a_path) {
-        if (axmul_histogram_load(dist_a_path, dist_a) != AXMUL_OK) {
+    if (o->dist_a_path) {
+        if (axmul_histogram_load(o->dist_a_path, o->dist_a) != AXMUL_OK) {
             errorf("--dist-a %s", axmul_error_detail());
-            return EXIT_USAGE;
+            return -1;
         }
-        da = dist_a;
+        o->da = o->dist_a;
     }
-    if (dist_b_path) {
-        if (axmul_histogram_load(dist_b_path, dist_b) != AXMUL_OK) {
+    if (o->dist_b_path) {
+        if (axmul_histogram_load(o->dist_b_path, o->dist_b) != AXMUL_OK) {
             errorf("--dist-b %s", axmul_error_detail());
-            return EXIT_USAGE;
+            return -1;
         }
-        db = dist_b;
+        o->db = o->dist_b;
     }
-
-    axmul_table *ref = NULL;
-    int ref_signed = force_signed;
-    if (against) {
-        if (ref_signed < 0)
-            ref_signed = axmul_name_is_signed(against);
-        if (axmul_table_load(against, ref_signed, &ref) != AXMUL_OK) {
+    if (o->against) {
+        const int ref_signed =
+            o->force_signed >= 0 ? o->force_signed : axmul_name_is_signed(o->against);
+        if (axmul_table_load(o->against, ref_signed, &o->ref) != AXMUL_OK) {
             errorf("--against %s", axmul_error_detail());
-            return EXIT_USAGE;
+            return -1;
         }
     }
+    return 0;
+}
 
+/* The images of one loaded table: its heatmap and error histogram. 0, or -1 after an error. */
+static int verify_images(const verify_opts *o, const char *path, const axmul_table *t)
+{
+    int rc = 0;
+    char png[PATH_MAX];
+    const char *hm = o->heatmap;
+    if (o->heatmap_dir) {
+        const char *bn = base_name(path);
+        size_t bl = strlen(bn);
+        if (bl > 4 && strcmp(bn + bl - 4, ".bin") == 0)
+            bl -= 4;
+        snprintf(png, sizeof png, "%s/%.*s.png", o->heatmap_dir, (int)bl, bn);
+        hm = png;
+    }
+    double lim;
+    if (hm && axmul_heatmap_table_error(t, o->ref, o->scale, hm, &lim) != AXMUL_OK) {
+        errorf("%s", axmul_error_detail());
+        rc = -1;
+    } else if (hm && o->fmt == FMT_TEXT) {
+        fprintf(stderr, PROG ": %s: heatmap %s (%ux%u, blue -%g .. white 0 .. red +%g)\n", path, hm,
+                256 * o->scale, 256 * o->scale, lim, lim);
+    }
+    if (o->histogram &&
+        axmul_histogram_table_error(t, o->ref, 512, 256, o->histogram) != AXMUL_OK) {
+        errorf("%s", axmul_error_detail());
+        rc = -1;
+    }
+    return rc;
+}
+
+/* One table into *r: its packing diagnosis, metrics and images. Returns 1 when r is a row of
+ * the report, 0 when the table could not be read (no row), -1 when the run must stop; *rc
+ * becomes the tool's exit status so far. */
+static int verify_table(const verify_opts *o, const char *path, result_t *r, int *rc)
+{
+    memset(r, 0, sizeof *r);
+    r->file = path;
+    r->is_signed = o->force_signed >= 0 ? o->force_signed : axmul_name_is_signed(path);
+    unsigned char *raw = NULL;
+    size_t len = 0;
+    if (read_raw(path, &raw, &len) != 0) {
+        *rc = AXMUL__EXIT_USAGE;
+        return 0;
+    }
+    axmul_table *t = NULL;
+    axmul_status st = axmul_table_from_bytes(raw, len, path, r->is_signed, &t);
+    if (o->check_packing || o->against) {
+        axmul_table *exact = NULL;
+        const axmul_table *cmp = o->ref;
+        if (!cmp) {
+            if (axmul_table_create_exact(r->is_signed, &exact) != AXMUL_OK) {
+                errorf("%s", axmul_error_detail());
+                free(raw);
+                axmul_table_free(t);
+                return -1;
+            }
+            cmp = exact;
+        }
+        axmul_packing_diagnose(raw, len, path, cmp, &r->pk);
+        r->have_packing = 1;
+        if (r->pk.kind != AXMUL_PACKING_IDENTICAL && o->check_packing)
+            *rc = *rc ? *rc : AXMUL__EXIT_CHECK;
+        axmul_table_free(exact);
+    } else if (st != AXMUL_OK) {
+        errorf("%s", axmul_error_detail());
+        *rc = AXMUL__EXIT_USAGE;
+        free(raw);
+        return 0;
+    }
+    free(raw);
+    if (st == AXMUL_OK) {
+        if (o->ref && axmul_table_is_signed(o->ref) != r->is_signed)
+            axmul_table_set_signed(o->ref, r->is_signed);
+        axmul_status ms = o->ref ? axmul_metrics_compare(t, o->ref, o->da, o->db, &r->m)
+                                 : axmul_metrics_compute(t, o->da, o->db, &r->m);
+        if (ms != AXMUL_OK) {
+            errorf("%s: %s", path, axmul_error_detail());
+            *rc = AXMUL__EXIT_USAGE;
+        } else {
+            r->loaded = 1;
+        }
+        if (verify_images(o, path, t) != 0)
+            *rc = AXMUL__EXIT_USAGE;
+    }
+    axmul_table_free(t);
+    return 1;
+}
+
+/* The report of the tables argv[first..argc): CSV into a file row by row (resumable), the
+ * other formats at the end. The tool's exit status. */
+static int verify_report(const verify_opts *o, int first_arg, int argc, char **argv)
+{
     int rc = 0;
     axmul__tool_buf out = {0};
-    /* CSV into a file goes out row by row (and can resume); the other formats at the end. The
-     * file is replaced only when the first row is ready: a run whose tables all fail to load
-     * leaves an earlier run's results as they were. */
+    /* The file is replaced only when the first row is ready: a run whose tables all fail to
+     * load leaves an earlier run's results as they were. */
     axmul__tool_rows rows = {.fd = -1};
     int pending = 0; /* out holds a row not yet in the file */
     char **done = NULL;
     int ndone = 0;
-    if (resume && !(output && fmt == FMT_CSV)) {
+    if (o->resume && !(o->output && o->fmt == FMT_CSV)) {
         errorf("--resume needs -o FILE and --format csv");
-        return EXIT_USAGE;
+        return AXMUL__EXIT_USAGE;
     }
-    if (output && fmt == FMT_CSV) {
-        if (resume && (ndone = axmul__tool_done_rows(output, 0, "file,", &done)) < 0) {
-            errorf("--resume %s: %s", output, strerror(errno));
-            return EXIT_USAGE;
+    if (o->output && o->fmt == FMT_CSV) {
+        if (o->resume && (ndone = axmul__tool_done_rows(o->output, 0, "file,", &done)) < 0) {
+            errorf("--resume %s: %s", o->output, strerror(errno));
+            return AXMUL__EXIT_USAGE;
         }
-        if (axmul__tool_rows_open(&rows, output, resume) != 0) {
-            errorf("-o %s: %s", output, strerror(errno));
-            return EXIT_USAGE;
+        if (axmul__tool_rows_open(&rows, o->output, o->resume) != 0) {
+            errorf("-o %s: %s", o->output, strerror(errno));
+            return AXMUL__EXIT_USAGE;
         }
     }
     axmul__tool_catch_interrupts();
-    if (fmt == FMT_JSON)
+    if (o->fmt == FMT_JSON)
         axmul__tool_bprintf(&out, "[\n");
-    if (fmt == FMT_CSV && !(resume && rows.had_content))
-        emit_csv_header(&out, check_packing || against);
+    if (o->fmt == FMT_CSV && !(o->resume && rows.had_content))
+        emit_csv_header(&out, o->check_packing || o->against);
     int first = 1, processed = 0;
-    for (int i = optind; i < argc; i++) {
+    for (int i = first_arg; i < argc; i++) {
         if (axmul__tool_interrupted())
             break;
         const char *path = argv[i];
@@ -411,92 +510,31 @@ int main(int argc, char **argv)
             continue;
         if (rows.fd >= 0 && pending) { /* the previous row (the first: with the header) */
             if (axmul__tool_rows_write(&rows, out.s, out.len) != 0) {
-                errorf("-o %s: %s", output, strerror(errno));
-                rc = EXIT_USAGE;
+                errorf("-o %s: %s", o->output, strerror(errno));
+                rc = AXMUL__EXIT_USAGE;
                 break;
             }
             out.len = 0;
             pending = 0;
         }
         result_t r;
-        memset(&r, 0, sizeof r);
-        r.file = path;
-        r.is_signed = force_signed >= 0 ? force_signed : axmul_name_is_signed(path);
-        unsigned char *raw = NULL;
-        size_t len = 0;
-        if (read_raw(path, &raw, &len) != 0) {
-            rc = EXIT_USAGE;
+        const int got = verify_table(o, path, &r, &rc);
+        if (got < 0) {
+            axmul__tool_rows_close(&rows);
+            free(out.s);
+            return AXMUL__EXIT_USAGE;
+        }
+        if (got == 0)
             continue;
-        }
-        axmul_table *t = NULL;
-        axmul_status st = axmul_table_from_bytes(raw, len, path, r.is_signed, &t);
-        if (check_packing || against) {
-            axmul_table *exact = NULL;
-            const axmul_table *cmp = ref;
-            if (!cmp) {
-                if (axmul_table_create_exact(r.is_signed, &exact) != AXMUL_OK) {
-                    errorf("%s", axmul_error_detail());
-                    axmul__tool_rows_close(&rows);
-                    return EXIT_USAGE;
-                }
-                cmp = exact;
-            }
-            axmul_packing_diagnose(raw, len, path, cmp, &r.pk);
-            r.have_packing = 1;
-            if (r.pk.kind != AXMUL_PACKING_IDENTICAL && check_packing)
-                rc = rc ? rc : EXIT_CHECK;
-            axmul_table_free(exact);
-        } else if (st != AXMUL_OK) {
-            errorf("%s", axmul_error_detail());
-            rc = EXIT_USAGE;
-            free(raw);
-            continue;
-        }
-        free(raw);
-        if (st == AXMUL_OK) {
-            if (ref && axmul_table_is_signed(ref) != r.is_signed)
-                axmul_table_set_signed(ref, r.is_signed);
-            axmul_status ms = ref ? axmul_metrics_compare(t, ref, da, db, &r.m)
-                                  : axmul_metrics_compute(t, da, db, &r.m);
-            if (ms != AXMUL_OK) {
-                errorf("%s: %s", path, axmul_error_detail());
-                rc = EXIT_USAGE;
-            } else {
-                r.loaded = 1;
-            }
-            char png[PATH_MAX];
-            const char *hm = heatmap;
-            if (heatmap_dir) {
-                const char *bn = base_name(path);
-                size_t bl = strlen(bn);
-                if (bl > 4 && strcmp(bn + bl - 4, ".bin") == 0)
-                    bl -= 4;
-                snprintf(png, sizeof png, "%s/%.*s.png", heatmap_dir, (int)bl, bn);
-                hm = png;
-            }
-            double lim;
-            if (hm && axmul_heatmap_table_error(t, ref, scale, hm, &lim) != AXMUL_OK) {
-                errorf("%s", axmul_error_detail());
-                rc = EXIT_USAGE;
-            } else if (hm && fmt == FMT_TEXT) {
-                fprintf(stderr, PROG ": %s: heatmap %s (%ux%u, blue -%g .. white 0 .. red +%g)\n",
-                        path, hm, 256 * scale, 256 * scale, lim, lim);
-            }
-            if (histogram && axmul_histogram_table_error(t, ref, 512, 256, histogram) != AXMUL_OK) {
-                errorf("%s", axmul_error_detail());
-                rc = EXIT_USAGE;
-            }
-        }
-        axmul_table_free(t);
-        switch (fmt) {
+        switch (o->fmt) {
         case FMT_TEXT:
-            emit_text(&out, &r, against);
+            emit_text(&out, &r, o->against);
             break;
         case FMT_JSON:
             emit_json(&out, &r, first);
             break;
         case FMT_CSV:
-            emit_csv(&out, &r, check_packing || against);
+            emit_csv(&out, &r, o->check_packing || o->against);
             pending = 1;
             break;
         }
@@ -506,14 +544,13 @@ int main(int argc, char **argv)
     for (int j = 0; j < ndone; j++)
         free(done[j]);
     free(done);
-    if (fmt == FMT_JSON)
+    if (o->fmt == FMT_JSON)
         axmul__tool_bprintf(&out, "%s]\n", first ? "" : "\n");
-    axmul_table_free(ref);
     if (axmul__tool_interrupted()) {
         errorf("interrupted after %d tables%s", processed,
                rows.fd >= 0 ? "; every row in the output is complete: add --resume to continue"
                             : "; no report written");
-        rc = 130;
+        rc = AXMUL__EXIT_INTERRUPTED;
         if (rows.fd < 0) {
             free(out.s);
             return rc;
@@ -521,23 +558,43 @@ int main(int argc, char **argv)
     }
     if (rows.fd >= 0) {
         if (pending && axmul__tool_rows_write(&rows, out.s, out.len) != 0) {
-            errorf("-o %s: %s", output, strerror(errno));
-            rc = EXIT_USAGE;
+            errorf("-o %s: %s", o->output, strerror(errno));
+            rc = AXMUL__EXIT_USAGE;
         }
         axmul__tool_rows_close(&rows);
-    } else if (output) {
+    } else if (o->output) {
         /* Written via the library's atomic writer: a report file is whole or absent. */
-        if (axmul_file_write_atomic(output, out.s ? out.s : "", out.len) != AXMUL_OK) {
+        if (axmul_file_write_atomic(o->output, out.s ? out.s : "", out.len) != AXMUL_OK) {
             errorf("%s", axmul_error_detail());
-            rc = EXIT_USAGE;
+            rc = AXMUL__EXIT_USAGE;
         }
     } else if (out.len) {
         fwrite(out.s, 1, out.len, stdout);
     }
     free(out.s);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    axmul__tool_set_name(PROG);
+    verify_opts o;
+    memset(&o, 0, sizeof o);
+    o.fmt = FMT_TEXT;
+    o.force_signed = -1;
+    o.scale = 1;
+    const int p = verify_parse(argc, argv, &o);
+    if (p != 0)
+        return p > 0 ? AXMUL__EXIT_OK : AXMUL__EXIT_USAGE;
+    if (verify_prepare(&o, argc - optind) != 0) {
+        axmul_table_free(o.ref);
+        return AXMUL__EXIT_USAGE;
+    }
+    int rc = verify_report(&o, optind, argc, argv);
+    axmul_table_free(o.ref);
     if (fflush(stdout) != 0) {
         errorf("writing the report: %s", strerror(errno));
-        return EXIT_USAGE;
+        return AXMUL__EXIT_USAGE;
     }
     return rc;
 }

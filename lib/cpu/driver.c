@@ -250,8 +250,7 @@ axmul_status axmul__cpu_conv(const axmul__conv_setup *s, const axmul_table *t, c
     if (sel != AXMUL_OK)
         return sel;
     size_t nx = (size_t)p->n * p->h * p->w * p->c;
-    const int pointwise = p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 && p->pad_top == 0 &&
-                          p->pad_left == 0 && p->oh == p->h && p->ow == p->w;
+    const int pointwise = axmul__plan_pointwise(p);
     int nthreads = threads > 0 ? threads : 1;
 #ifdef _OPENMP
     if (threads <= 0)

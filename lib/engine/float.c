@@ -77,8 +77,7 @@ axmul_status axmul_conv2d_float(const axmul_conv_desc *d, const float *x, const 
     axmul_status st = axmul__conv_geometry(d, &p, NULL);
     if (st != AXMUL_OK)
         return st;
-    if (p.groups == 1 && p.kh == 1 && p.kw == 1 && p.sh == 1 && p.sw == 1 && p.oh == p.h &&
-        p.ow == p.w) {
+    if (p.groups == 1 && axmul__plan_pointwise(&p)) {
         /* pointwise (dense, 1x1): one SGEMM over all pixels, as a framework would do */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, p.n * p.oh * p.ow, p.co, p.c, 1.0f,
                     x, p.c, w, p.co, 0.0f, y, p.co);

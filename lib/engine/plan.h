@@ -56,6 +56,14 @@ static inline AXMUL__HD int axmul__in_image(const axmul__conv_plan *p, int iy, i
     return iy >= 0 && iy < p->h && ix >= 0 && ix < p->w;
 }
 
+/* Whether output pixel p reads input pixel p alone: a 1x1 kernel, stride 1, no padding (dense
+ * layers and pointwise convolutions, a plain matrix product over the pixels). */
+static inline AXMUL__HD int axmul__plan_pointwise(const axmul__conv_plan *p)
+{
+    return p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 && p->pad_top == 0 &&
+           p->pad_left == 0 && p->oh == p->h && p->ow == p->w;
+}
+
 /* ---------------------------------------------------------------- table sums */
 
 /* Fast kernels sum unsigned 16-bit entries only: a signed table is stored with every entry
