@@ -75,7 +75,7 @@ make -j"$(nproc)" >> "$log" 2>&1 || { tail -30 "$log"; exit 1; }
 say "== GPU tests"
 fixtures=""
 set +e
-make -j"$(nproc)" check TESTS="tests/check_cuda tests/check_cudakernel tests/check_conv tests/test_conv.sh" \
+make -j"$(nproc)" check TESTS="tests/check_cuda tests/check_cudakernel tests/check_conv tests/check_cpu tests/test_conv.sh" \
     >> "$log" 2>&1
 rc=$?
 set -e
@@ -90,7 +90,7 @@ say "== GPU benchmark, expanded-table kernel (AXMUL_CUDA_TABLE=expanded)"
 AXMUL_CUDA_TABLE=expanded ./conv/axconv-test bench --backend cuda --repeat 5 --format json \
     > "$out/bench-cuda-expanded.json" 2>> "$log" || rc=1
 # A grouped layer (ResNeXt-50's first-stage 3x3: 32 groups of 4 channels), which the column
-# kernel tiles across groups (modes 5-6 of conv_kernel.h; the expanded kernel leaves it to the
+# kernel tiles across groups (modes 5-6 of cuda/kernel.h; the expanded kernel leaves it to the
 # column kernel), with the table in shared memory and through the read-only cache.
 for kind in shared cached; do
     say "== GPU benchmark, grouped 3x3 56x56x128 g32 b32 ($kind)"

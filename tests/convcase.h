@@ -92,6 +92,19 @@ static inline void random_case(uint64_t *s, rcase *c)
     }
 }
 
+/* A 2x2 image of one channel, a kh x kw filter of one output channel, the given padding. */
+static inline void desc_2x2(axmul_conv_desc *d, int kh, int kw, axmul_padding pad)
+{
+    axmul_conv_desc_init(d);
+    d->n = 1;
+    d->h = d->w = 2;
+    d->c = 1;
+    d->kh = kh;
+    d->kw = kw;
+    d->co = 1;
+    d->padding = pad;
+}
+
 static inline void describe(const axmul_conv_desc *d, char *buf, size_t n)
 {
     snprintf(buf, n,
