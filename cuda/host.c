@@ -122,6 +122,8 @@ axmul_status axmul__cuda_conv2d(const axmul__conv_setup *s, const axmul_table *t
     char msg[512];
     if (st == AXMUL_OK && axmul__cuda_launch(&job, msg, sizeof msg) != 0)
         st = axmul__fail(AXMUL_ERR_CUDA, "CUDA: %s", msg);
+    if (st == AXMUL_OK) /* the kernels write the converted sums; the bias follows on the host */
+        axmul__add_channel_bias(y, (size_t)s->p.n * s->p.oh * s->p.ow, s->p.co, s->bias, threads);
     *kernel_seconds = job.kernel_seconds;
     *work_bytes = job.work_bytes;
     *kernel = job.kernel;

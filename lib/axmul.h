@@ -23,6 +23,12 @@ extern "C" {
 /* Package version, e.g. "0.1.0". */
 AXMUL_API const char *axmul_version(void);
 
+/* sizeof of the public structure called name ("axmul_conv_desc", "axmul_dense_desc",
+ * "axmul_conv_info", "axmul_metrics", "axmul_packing_report", "axmul_net_options",
+ * "axmul_range", "axmul_qparams"), 0 for another name: for bindings that mirror the layouts
+ * (python/axmul) and check them against the library they load. */
+AXMUL_API size_t axmul_struct_size(const char *name);
+
 #ifdef __cplusplus
 }
 #endif

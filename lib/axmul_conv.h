@@ -78,6 +78,9 @@ typedef struct axmul_conv_desc {
     axmul_backend backend;
     int threads; /* CPU threads, also for the CUDA backend's host quantization; 0 = OpenMP's */
     const char *input_name, *filter_name; /* for error details; NULL = "input"/"filter" */
+    /* Optional: co floats; bias[o] is added to every output of channel o after its conversion
+     * (one float addition, what adding it afterwards gives). NULL: none. */
+    const float *bias;
 } axmul_conv_desc;
 
 /* Defaults: stride 1, dilation 1, SAME padding, 1 group, ranges from data, AUTO backend. Shape
@@ -143,6 +146,7 @@ typedef struct axmul_dense_desc {
     axmul_backend backend;
     int threads;
     const char *input_name, *filter_name;
+    const float *bias; /* optional: out floats, as axmul_conv_desc.bias */
 } axmul_dense_desc;
 
 AXMUL_API void axmul_dense_desc_init(axmul_dense_desc *d);

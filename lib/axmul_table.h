@@ -80,6 +80,58 @@ AXMUL_API void axmul_table_sha256(const axmul_table *t, char hex[65]);
 /* SHA-256 of arbitrary bytes, lowercase hex. */
 AXMUL_API void axmul_sha256_hex(const void *data, size_t len, char hex[65]);
 
+/* ------------------------------------------------------------ other tools' table formats */
+
+/* The table formats of other approximate-multiplier frameworks, read and written next to the
+ * native .bin. Rows are always the first operand (the activation), columns the second.
+ *   BIN          EvoApprox/TFApprox .bin, this library's own format
+ *   TORCHAPPROX  TorchApprox: a .npy array (256, 256) of int32 in two's-complement index order
+ *                (row i is the operand (int8_t)i). Signed tables map entry for entry; an
+ *                unsigned table is written as TorchApprox applies unsigned multipliers to signed
+ *                operands, in sign-magnitude: (i, j) = s_i s_j T[|v_i|][|v_j|]. Reads give
+ *                signed tables.
+ *   APPROXTORCH  ApproxTorch: text, 256 rows of 256 integers, rows and columns in operand value
+ *                order -128..127. Signed tables only.
+ *   ADAPT        AdaPT and TransAxx: a C header declaring lut[256][256] = {...}, byte index
+ *                order (as the .bin); int16_t entries for signed tables, uint16_t for
+ *                unsigned ones. */
+#define AXMUL_TABLE_FORMAT_LIST(X)                                                                 \
+    X(BIN, "bin")                                                                                  \
+    X(TORCHAPPROX, "torchapprox")                                                                  \
+    X(APPROXTORCH, "approxtorch")                                                                  \
+    X(ADAPT, "adapt")
+
+typedef enum axmul_table_format {
+#define AXMUL__FORMAT_ENUM(name, text) AXMUL_FORMAT_##name,
+    AXMUL_TABLE_FORMAT_LIST(AXMUL__FORMAT_ENUM)
+#undef AXMUL__FORMAT_ENUM
+        AXMUL_FORMAT_COUNT
+} axmul_table_format;
+
+/* The format called name ("bin", "torchapprox", "approxtorch", "adapt"); ERR_INVALID_ARGUMENT
+ * naming the known ones otherwise. */
+AXMUL_API axmul_status axmul_table_format_from_name(const char *name, axmul_table_format *out);
+
+/* The name of a format, a static string ("bin", ...); "unknown" for other values. */
+AXMUL_API const char *axmul_table_format_name(axmul_table_format fmt);
+
+/* The format a file name suggests: .npy TORCHAPPROX, .txt APPROXTORCH, .h ADAPT, anything else
+ * BIN. */
+AXMUL_API axmul_table_format axmul_table_format_guess(const char *path);
+
+/* Reads a table written in fmt. is_signed: for BIN and for ADAPT headers whose entry type says
+ * nothing (int, long), the signedness to store (-1: from the file name, mul8s_); TORCHAPPROX and
+ * APPROXTORCH tables are signed and ADAPT's int16_t/uint16_t decide. Entries outside the
+ * table's int16/uint16 range, a wrong element count or dtype are errors naming the file and the
+ * first bad entry. */
+AXMUL_API axmul_status axmul_table_import(const char *path, axmul_table_format fmt, int is_signed,
+                                          axmul_table **out);
+
+/* Writes t in fmt, atomically (whole or absent). ERR_UNSUPPORTED for an unsigned table in
+ * APPROXTORCH. path "-" writes to standard output. */
+AXMUL_API axmul_status axmul_table_export(const axmul_table *t, axmul_table_format fmt,
+                                          const char *path);
+
 #ifdef __cplusplus
 }
 #endif

@@ -101,7 +101,6 @@ START_TEST(test_quant_signed_and_errors)
 }
 END_TEST
 
-
 static axmul_table *table_plus(int sgn, int row, int add)
 {
     axmul_table *t;
@@ -417,6 +416,67 @@ START_TEST(test_float_conv_matches_direct)
 }
 END_TEST
 
+/* The descriptor's bias: every kernel's output plus bias[o], bit for bit what adding it after
+ * the call gives (the fast path, the reference, the fake-quantized and the exact float
+ * convolution, dense layers). */
+START_TEST(test_bias_is_a_final_addition)
+{
+    uint64_t s = tu_seed() ^ 0xb1a5;
+    for (int it = 0; it < 30; it++) {
+        rcase c;
+        random_case(&s, &c);
+        axmul_table *t = random_table(&s, (int)(it % 2));
+        float *bias = malloc(sizeof(float) * (size_t)c.d.co);
+        for (int o = 0; o < c.d.co; o++)
+            bias[o] = tu_randf(&s, -2, 2);
+        float *a = malloc(c.ny * sizeof(float)), *b = malloc(c.ny * sizeof(float));
+        for (int k = 0; k < 4; k++) {
+            axmul_conv_desc d = c.d;
+            d.bias = NULL;
+            axmul_status st0 = k == 0   ? axmul_conv2d(&d, t, c.x, c.w, a, NULL)
+                               : k == 1 ? axmul_conv2d_ref(&d, t, c.x, c.w, a, NULL)
+                               : k == 2 ? axmul_conv2d_fakequant_float(&d, it % 2, c.x, c.w, a)
+                                        : axmul_conv2d_float(&d, c.x, c.w, a);
+            d.bias = bias;
+            axmul_status st1 = k == 0   ? axmul_conv2d(&d, t, c.x, c.w, b, NULL)
+                               : k == 1 ? axmul_conv2d_ref(&d, t, c.x, c.w, b, NULL)
+                               : k == 2 ? axmul_conv2d_fakequant_float(&d, it % 2, c.x, c.w, b)
+                                        : axmul_conv2d_float(&d, c.x, c.w, b);
+            ck_assert_int_eq(st0, AXMUL_OK);
+            ck_assert_int_eq(st1, AXMUL_OK);
+            for (size_t i = 0; i < c.ny; i++)
+                a[i] += bias[i % (size_t)c.d.co];
+            char ctx[64];
+            snprintf(ctx, sizeof ctx, "case %d, kind %d", it, k);
+            assert_same_bits(b, a, c.ny, ctx);
+        }
+        free(a);
+        free(b);
+        free(bias);
+        axmul_table_free(t);
+        rcase_free(&c);
+    }
+    axmul_table *t = random_table(&s, 0);
+    axmul_dense_desc dd;
+    axmul_dense_desc_init(&dd);
+    dd.n = 3;
+    dd.in = 9;
+    dd.out = 4;
+    float x[27], w[36], bias[4] = {1.5f, -2, 0.25f, 3}, y0[12], y1[12];
+    for (int i = 0; i < 27; i++)
+        x[i] = tu_randf(&s, 0, 1);
+    for (int i = 0; i < 36; i++)
+        w[i] = tu_randf(&s, -1, 1);
+    ck_assert_int_eq(axmul_dense(&dd, t, x, w, y0, NULL), AXMUL_OK);
+    dd.bias = bias;
+    ck_assert_int_eq(axmul_dense(&dd, t, x, w, y1, NULL), AXMUL_OK);
+    for (int i = 0; i < 12; i++)
+        y0[i] += bias[i % 4];
+    assert_same_bits(y1, y0, 12, "dense");
+    axmul_table_free(t);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("conv");
@@ -431,6 +491,7 @@ int main(void)
     tcase_add_test(tc, test_dense);
     tcase_add_test(tc, test_bad_inputs);
     tcase_add_test(tc, test_float_conv_matches_direct);
+    tcase_add_test(tc, test_bias_is_a_final_addition);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

@@ -48,6 +48,11 @@ static void usage(FILE *f)
                "                          is replaced only when the first row is ready)\n"
                "      --resume            with -o FILE and --format csv: skip the tables already\n"
                "                          in FILE and append the others\n"
+               "      --from FMT          the tables' format: bin, torchapprox (.npy int32),\n"
+               "                          approxtorch (text), adapt (C header lut[256][256]);\n"
+               "                          default: by extension (.npy, .txt, .h; else bin)\n"
+               "      --convert FMT       write the (single) table in FMT to -o FILE instead of\n"
+               "                          a report (bin, torchapprox, approxtorch, adapt)\n"
                "  -h, --help              show this help and exit\n"
                "  -V, --version           show the version and exit\n"
                "\n"
@@ -236,6 +241,9 @@ static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
 /* The command line. */
 typedef struct {
     int fmt, force_signed, check_packing, resume;
+    int from_given; /* --from: every table's format; else guessed from its name */
+    axmul_table_format from, convert;
+    int convert_given;
     const char *dist_a_path, *dist_b_path, *against, *heatmap, *heatmap_dir, *histogram, *output;
     unsigned scale;
     double dist_a[256], dist_b[256];
@@ -261,6 +269,8 @@ static int verify_parse(int argc, char **argv, verify_opts *o)
         {"scale", required_argument, NULL, 6},
         {"output", required_argument, NULL, 'o'},
         {"resume", no_argument, NULL, 7},
+        {"from", required_argument, NULL, 8},
+        {"convert", required_argument, NULL, 9},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -318,6 +328,15 @@ static int verify_parse(int argc, char **argv, verify_opts *o)
             break;
         case 7:
             o->resume = 1;
+            break;
+        case 8:
+        case 9:
+            if (axmul_table_format_from_name(optarg, c == 8 ? &o->from : &o->convert) !=
+                AXMUL_OK) {
+                errorf("--%s %s", c == 8 ? "from" : "convert", axmul_error_detail());
+                return -1;
+            }
+            *(c == 8 ? &o->from_given : &o->convert_given) = 1;
             break;
         case 'h':
             usage(stdout);
@@ -419,12 +438,28 @@ static int verify_table(const verify_opts *o, const char *path, result_t *r, int
     r->is_signed = o->force_signed >= 0 ? o->force_signed : axmul_name_is_signed(path);
     unsigned char *raw = NULL;
     size_t len = 0;
-    if (read_raw(path, &raw, &len) != 0) {
+    axmul_table *t = NULL;
+    axmul_status st;
+    const axmul_table_format fmt = o->from_given ? o->from : axmul_table_format_guess(path);
+    if (fmt != AXMUL_FORMAT_BIN) {
+        /* another framework's format: its table, diagnosed as the .bin it converts to */
+        if (axmul_table_import(path, fmt, o->force_signed, &t) != AXMUL_OK ||
+            !(raw = malloc(AXMUL_TABLE_BYTES))) {
+            errorf("%s", t ? "out of memory" : axmul_error_detail());
+            axmul_table_free(t);
+            *rc = AXMUL__EXIT_USAGE;
+            return 0;
+        }
+        r->is_signed = axmul_table_is_signed(t);
+        axmul_table_to_bytes(t, raw);
+        len = AXMUL_TABLE_BYTES;
+        st = AXMUL_OK;
+    } else if (read_raw(path, &raw, &len) != 0) {
         *rc = AXMUL__EXIT_USAGE;
         return 0;
+    } else {
+        st = axmul_table_from_bytes(raw, len, path, r->is_signed, &t);
     }
-    axmul_table *t = NULL;
-    axmul_status st = axmul_table_from_bytes(raw, len, path, r->is_signed, &t);
     if (o->check_packing || o->against) {
         axmul_table *exact = NULL;
         const axmul_table *cmp = o->ref;
@@ -575,6 +610,25 @@ static int verify_report(const verify_opts *o, int first_arg, int argc, char **a
     return rc;
 }
 
+/* --convert: the one table in another format. The tool's exit status. */
+static int verify_convert(const verify_opts *o, const char *path)
+{
+    if (!o->output) {
+        errorf("--convert needs -o FILE");
+        return AXMUL__EXIT_USAGE;
+    }
+    const axmul_table_format fmt = o->from_given ? o->from : axmul_table_format_guess(path);
+    axmul_table *t = NULL;
+    if (axmul_table_import(path, fmt, o->force_signed, &t) != AXMUL_OK ||
+        axmul_table_export(t, o->convert, o->output) != AXMUL_OK) {
+        errorf("%s", axmul_error_detail());
+        axmul_table_free(t);
+        return AXMUL__EXIT_USAGE;
+    }
+    axmul_table_free(t);
+    return AXMUL__EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
     axmul__tool_set_name(PROG);
@@ -586,6 +640,13 @@ int main(int argc, char **argv)
     const int p = verify_parse(argc, argv, &o);
     if (p != 0)
         return p > 0 ? AXMUL__EXIT_OK : AXMUL__EXIT_USAGE;
+    if (o.convert_given) {
+        if (argc - optind != 1) {
+            errorf("--convert takes one table (got %d)", argc - optind);
+            return AXMUL__EXIT_USAGE;
+        }
+        return verify_convert(&o, argv[optind]);
+    }
     if (verify_prepare(&o, argc - optind) != 0) {
         axmul_table_free(o.ref);
         return AXMUL__EXIT_USAGE;

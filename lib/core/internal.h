@@ -40,4 +40,9 @@ void axmul__sha256(const void *data, size_t len, uint8_t digest[32]);
 struct axmul_npy;
 void *axmul__npy_take_data(struct axmul_npy *a);
 
+/* Writes a .npy file of 4-byte elements (descr: "<f4", "<i4", ...) atomically; data holds the
+ * elements in host order (written little-endian). */
+axmul_status axmul__npy_save_words(const char *path, const char *descr, const void *data,
+                                   const size_t *shape, int ndim);
+
 #endif

@@ -385,8 +385,15 @@ axmul_status axmul_npy_save_f32(const char *path, const float *data, const size_
     axmul_error_clear();
     if (!path || ndim < 0 || ndim > AXMUL_NPY_MAX_DIMS || (ndim && !shape))
         return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "axmul_npy_save_f32: bad argument");
+    return axmul__npy_save_words(path, "<f4", data, shape, ndim);
+}
+
+axmul_status axmul__npy_save_words(const char *path, const char *descr, const void *data,
+                                   const size_t *shape, int ndim)
+{
     char dict[512];
-    int n = snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (");
+    int n = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (",
+                     descr);
     size_t count = 1;
     for (int i = 0; i < ndim; i++) {
         n += snprintf(dict + n, sizeof dict - (size_t)n, "%zu%s", shape[i],
@@ -396,8 +403,7 @@ axmul_status axmul_npy_save_f32(const char *path, const float *data, const size_
     }
     n += snprintf(dict + n, sizeof dict - (size_t)n, "), }");
     if (!data && count) /* a 0-d array holds one element */
-        return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "axmul_npy_save_f32: %s: data is NULL",
-                           path);
+        return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "%s: no data to save", path);
     /* Pad with spaces so that magic + length + dict + '\n' is a multiple of 64 (NEP 1). */
     size_t total_hdr = 10 + (size_t)n + 1;
     size_t pad = (64 - total_hdr % 64) % 64;
@@ -417,7 +423,7 @@ axmul_status axmul_npy_save_f32(const char *path, const float *data, const size_
     uint8_t *d = buf + 10 + hlen;
     for (size_t i = 0; i < count; i++) {
         uint32_t u; /* serialised by value: little-endian on any host */
-        memcpy(&u, &data[i], 4);
+        memcpy(&u, (const uint8_t *)data + 4 * i, 4);
         d[4 * i] = (uint8_t)u;
         d[4 * i + 1] = (uint8_t)(u >> 8);
         d[4 * i + 2] = (uint8_t)(u >> 16);

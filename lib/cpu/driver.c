@@ -179,9 +179,10 @@ static void run_chunk(const job_t *J, int g, int oo0, int oo1, int64_t p0, int n
         const int o = g * p->cout_g + oo;
         const float sc = J->s->oscale[o];
         float *yo = J->y + (size_t)p0 * co + o;
+        const float bias = J->s->bias ? J->s->bias[o] : 0.0f;
         if (sc == 0.0f) { /* axmul__conv_out is 0 whatever the sum */
             for (int q = 0; q < np; q++)
-                yo[(size_t)q * co] = 0.0f;
+                yo[(size_t)q * co] = J->s->bias ? 0.0f + bias : 0.0f;
             continue;
         }
         const uint8_t *wrow = J->wq + (size_t)o * p->k;
@@ -218,6 +219,9 @@ static void run_chunk(const job_t *J, int g, int oo0, int oo1, int64_t p0, int n
                 yo[(size_t)q * co] =
                     axmul__conv_out(sc, axmul__zp_correct((int64_t)acc[q], base, zw, sqa[q]));
         }
+        if (J->s->bias) /* after the conversion, as a separate addition would be */
+            for (int q = 0; q < np; q++)
+                yo[(size_t)q * co] += bias;
     }
 }
 

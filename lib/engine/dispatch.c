@@ -97,6 +97,7 @@ static void dense_to_conv(const axmul_dense_desc *dd, axmul_conv_desc *c)
     c->threads = dd->threads;
     c->input_name = dd->input_name;
     c->filter_name = dd->filter_name;
+    c->bias = dd->bias;
 }
 
 axmul_status axmul_dense(const axmul_dense_desc *d, const axmul_table *t, const float *x,

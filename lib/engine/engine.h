@@ -24,7 +24,12 @@ typedef struct {
     int32_t *zw;       /* co entries */
     float *sw;         /* co entries */
     float *oscale;     /* co entries: sx * sw[o], the float factor applied to acc */
+    const float *bias; /* the descriptor's: co entries added after the conversion, or NULL */
 } axmul__conv_setup;
+
+/* y[p * co + o] += bias[o] for the npix pixels of y (nothing when bias is NULL), on threads
+ * threads (0: all): the bias of a backend that cannot add it as it writes. */
+void axmul__add_channel_bias(float *y, size_t npix, int co, const float *bias, int threads);
 
 /* ---------------------------------------------------------------- geometry (desc.c) */
 

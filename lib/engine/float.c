@@ -5,6 +5,9 @@
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "axmul_conv.h"
 #include "lib/core/internal.h"
@@ -81,6 +84,7 @@ axmul_status axmul_conv2d_float(const axmul_conv_desc *d, const float *x, const 
         /* pointwise (dense, 1x1): one SGEMM over all pixels, as a framework would do */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, p.n * p.oh * p.ow, p.co, p.c, 1.0f,
                     x, p.c, w, p.co, 0.0f, y, p.co);
+        axmul__add_channel_bias(y, (size_t)p.n * p.oh * p.ow, p.co, d->bias, d->threads);
         return AXMUL_OK;
     }
     size_t ncol;
@@ -93,5 +97,22 @@ axmul_status axmul_conv2d_float(const axmul_conv_desc *d, const float *x, const 
         return axmul__fail(AXMUL_ERR_NOMEM, "conv: out of memory (%zu floats of im2col)", ncol);
     axmul__conv_float(&p, x, w, y, col);
     free(col);
+    axmul__add_channel_bias(y, (size_t)p.n * p.oh * p.ow, p.co, d->bias, d->threads);
     return AXMUL_OK;
+}
+
+void axmul__add_channel_bias(float *y, size_t npix, int co, const float *bias, int threads)
+{
+    if (!bias)
+        return;
+    (void)threads;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(threads > 0 ? threads : omp_get_max_threads())                \
+    schedule(static) if (npix * (size_t)co >= 65536)
+#endif
+    for (size_t p = 0; p < npix; p++) {
+        float *yp = y + p * (size_t)co;
+        for (int o = 0; o < co; o++)
+            yp[o] += bias[o];
+    }
 }

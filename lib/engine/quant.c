@@ -188,6 +188,7 @@ axmul_status axmul__conv_setup_make(const axmul_conv_desc *d, const axmul_table 
     axmul_status st = axmul__conv_geometry(d, &s->p, NULL);
     if (st != AXMUL_OK)
         return st;
+    s->bias = d->bias;
     const char *xname = d->input_name ? d->input_name : "input";
     const char *wname = d->filter_name ? d->filter_name : "filter";
     size_t nx = (size_t)d->n * d->h * d->w * d->c;

@@ -60,7 +60,8 @@ axmul_status axmul_conv2d_fakequant_float(const axmul_conv_desc *d, int is_signe
                             for (int ci = 0; ci < p->cin_g; ci++)
                                 acc += (double)xr[ci] * (double)wr[(size_t)ci * p->co];
                         }
-                    y[(((size_t)n * p->oh + oy) * p->ow + ox) * p->co + o] = (float)acc;
+                    y[(((size_t)n * p->oh + oy) * p->ow + ox) * p->co + o] =
+                        s.bias ? (float)acc + s.bias[o] : (float)acc;
                 }
     free(xf);
     free(wf);
@@ -105,8 +106,9 @@ axmul_status axmul_conv2d_ref(const axmul_conv_desc *d, const axmul_table *t, co
                             }
                     const int64_t acc = axmul__zp_correct(
                         lut, axmul__zp_base(p->k, p->zx, s.zw[o], sum_qw), s.zw[o], sum_qa);
+                    const float v = axmul__conv_out(s.oscale[o], acc);
                     y[(((size_t)n * p->oh + oy) * p->ow + ox) * p->co + o] =
-                        axmul__conv_out(s.oscale[o], acc);
+                        s.bias ? v + s.bias[o] : v;
                 }
     axmul__conv_info_fill(info, &s, AXMUL_BACKEND_CPU, "ref", 0.0, 0);
     axmul__conv_setup_free(&s);

@@ -150,23 +150,6 @@ static axmul_status dense_resolve(axmul_model *m, int i, const char *path)
 
 /* ---------------------------------------------------------------- forward */
 
-/* y[r][c] += bias[c] for rows r < rows, on nt threads (see AXMUL__PAR_MIN). */
-static void add_bias(float *y, size_t rows, int units, const float *bias, int nt)
-{
-    (void)nt;
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(nt) schedule(static) if (rows * units >= AXMUL__PAR_MIN)
-#endif
-    for (size_t r = 0; r < rows; r++) {
-        float *yr = y + r * (size_t)units;
-#ifdef _OPENMP
-#pragma omp simd
-#endif
-        for (int c = 0; c < units; c++)
-            yr[c] += bias[c];
-    }
-}
-
 static void hist_codes(const float *x, size_t n, const axmul_qparams *q, uint64_t *h)
 {
     for (size_t i = 0; i < n; i++)
@@ -216,6 +199,7 @@ static axmul_status lut_forward(const axmul__fwd *f, const axmul__layer *l, cons
     axmul__layer_conv_desc(l, f->n, l->ih, l->iw, l->ic, &d);
     d.input_name = l->name;
     d.filter_name = l->wfile;
+    d.bias = l->b; /* added by the engine as it writes the outputs */
     axmul_status s;
     if (f->to) {
         d.per_channel = f->to->per_channel;
@@ -249,11 +233,9 @@ static axmul_status conv_forward(const axmul__fwd *f, const axmul__layer *l, con
     const float *a = in[0];
     const int n = f->n;
     const size_t P = (size_t)l->oh * l->ow, K = (size_t)l->kh * l->kw * l->ic;
-    if (f->table) {
-        axmul_status s = lut_forward(f, l, a, y);
-        if (s != AXMUL_OK)
-            return s;
-    } else if (f->to && axmul__layer_batched_im2col(l)) {
+    if (f->table)
+        return lut_forward(f, l, a, y);
+    if (f->to && axmul__layer_batched_im2col(l)) {
         /* training's simple convolutions: one SGEMM over the whole batch */
         for (int r = 0; r < n; r++)
             axmul__im2col(&l->plan, a + (size_t)r * l->ih * l->iw * l->ic, 0, f->col + r * P * K);
@@ -264,24 +246,18 @@ static axmul_status conv_forward(const axmul__fwd *f, const axmul__layer *l, con
         p.n = n;
         axmul__conv_float(&p, a, l->w, y, f->col);
     }
-    if (l->b)
-        add_bias(y, (size_t)n * P, l->units, l->b, f->nt);
+    axmul__add_channel_bias(y, (size_t)n * P, l->units, l->b, f->nt);
     return AXMUL_OK;
 }
 
 static axmul_status dense_forward(const axmul__fwd *f, const axmul__layer *l,
                                   const float *const *in, float *y)
 {
-    if (f->table) {
-        axmul_status s = lut_forward(f, l, in[0], y);
-        if (s != AXMUL_OK)
-            return s;
-    } else {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, f->n, l->units, l->ic, 1.0f, in[0],
-                    l->ic, l->w, l->units, 0.0f, y, l->units);
-    }
-    if (l->b)
-        add_bias(y, (size_t)f->n, l->units, l->b, f->nt);
+    if (f->table)
+        return lut_forward(f, l, in[0], y);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, f->n, l->units, l->ic, 1.0f, in[0],
+                l->ic, l->w, l->units, 0.0f, y, l->units);
+    axmul__add_channel_bias(y, (size_t)f->n, l->units, l->b, f->nt);
     return AXMUL_OK;
 }
 
