@@ -270,6 +270,125 @@ START_TEST(test_fixture_exact_identical)
 }
 END_TEST
 
+/* A random table of the signedness; unsigned entries below 32768, so that TorchApprox's signed
+ * (sign-magnitude) view of it holds them all. */
+static axmul_table *rand_table(uint64_t *s, int sgn)
+{
+    axmul_table *t;
+    ck_assert_int_eq(axmul_table_create(sgn, &t), AXMUL_OK);
+    for (unsigned i = 0; i < AXMUL_TABLE_ENTRIES; i++)
+        axmul_table_data_mut(t)[i] = (uint16_t)(tu_rand(s) & (sgn ? 0xffff : 0x7fff));
+    return t;
+}
+
+/* The other frameworks' formats: every format round-trips a signed table and the unsigned ones
+ * it can hold, entry for entry; the text formats' layouts (operand value order for ApproxTorch,
+ * byte order for AdaPT) checked on written text; names, guesses and bad files refused by name. */
+START_TEST(test_peer_formats)
+{
+    uint64_t s = tu_seed() ^ 0xf0f0;
+    char *dir = tu_mkdtemp(), path[4200];
+    const char *ext[AXMUL_FORMAT_COUNT] = {"bin", "npy", "txt", "h"};
+    for (int sgn = 0; sgn < 2; sgn++) {
+        axmul_table *t = rand_table(&s, sgn);
+        for (int f = 0; f < AXMUL_FORMAT_COUNT; f++) {
+            snprintf(path, sizeof path, "%s/t%d.%s", dir, sgn, ext[f]);
+            ck_assert_int_eq(axmul_table_format_guess(path), f);
+            axmul_status st = axmul_table_export(t, (axmul_table_format)f, path);
+            if (f == AXMUL_FORMAT_APPROXTORCH && !sgn) {
+                ck_assert_int_eq(st, AXMUL_ERR_UNSUPPORTED);
+                ck_assert(strstr(axmul_error_detail(), "signed 8x8") != NULL);
+                continue;
+            }
+            ck_assert_msg(st == AXMUL_OK, "%s: %s", path, axmul_error_detail());
+            axmul_table *back = NULL;
+            ck_assert_msg(axmul_table_import(path, (axmul_table_format)f, sgn, &back) == AXMUL_OK,
+                          "%s: %s", path, axmul_error_detail());
+            if (f == AXMUL_FORMAT_TORCHAPPROX && !sgn) {
+                /* TorchApprox's sign-magnitude view of an unsigned multiplier, read as signed:
+                 * (i, j) = s_i s_j T[|v_i|][|v_j|] for operands v of the signed bytes */
+                ck_assert(axmul_table_is_signed(back));
+                for (int k = 0; k < 2000; k++) {
+                    const int i = tu_randint(&s, 0, 255), j = tu_randint(&s, 0, 255);
+                    const int vi = (int8_t)i, vj = (int8_t)j, m = (vi < 0) != (vj < 0) ? -1 : 1;
+                    const int32_t want =
+                        m * axmul_table_product(t, (unsigned)abs(vi), (unsigned)abs(vj));
+                    if (want < -32768 || want > 32767) /* only what int16 holds comes back */
+                        continue;
+                    ck_assert_int_eq(axmul_table_product(back, (unsigned)i, (unsigned)j), want);
+                }
+            } else {
+                ck_assert_int_eq(axmul_table_is_signed(back), sgn);
+                ck_assert(axmul_table_equal(t, back));
+            }
+            axmul_table_free(back);
+        }
+        axmul_table_free(t);
+    }
+    /* ApproxTorch: row 0 is the operand -128, column 0 too; AdaPT: byte order, a comment and
+     * hex are read */
+    axmul_table *e;
+    ck_assert_int_eq(axmul_table_create_exact(1, &e), AXMUL_OK);
+    snprintf(path, sizeof path, "%s/e.txt", dir);
+    ck_assert_int_eq(axmul_table_export(e, AXMUL_FORMAT_APPROXTORCH, path), AXMUL_OK);
+    FILE *fp = fopen(path, "r");
+    long v0, v1;
+    ck_assert(fp && fscanf(fp, "%ld %ld", &v0, &v1) == 2);
+    fclose(fp);
+    ck_assert_int_eq(v0, 16384); /* -128 x -128 */
+    ck_assert_int_eq(v1, 16256); /* -128 x -127 */
+    axmul_table_free(e);
+    snprintf(path, sizeof path, "%s/hand.h", dir);
+    {
+        char *text = malloc(700000);
+        size_t n =
+            (size_t)sprintf(text, "/* by hand */\nstatic const uint16_t lut[256][256] = {\n");
+        for (int i = 0; i < 65536; i++)
+            n += (size_t)sprintf(text + n, i == 5 ? "0x10, /* five */ " : "%d, ", i % 3);
+        n += (size_t)sprintf(text + n, "};\n");
+        tu_write(path, text, n);
+        free(text);
+    }
+    ck_assert_int_eq(axmul_table_import(path, AXMUL_FORMAT_ADAPT, -1, &e), AXMUL_OK);
+    ck_assert(!axmul_table_is_signed(e));
+    ck_assert_int_eq(axmul_table_data(e)[5], 16);
+    ck_assert_int_eq(axmul_table_data(e)[7], 1);
+    axmul_table_free(e);
+    /* refusals, by name */
+    axmul_table_format fmt;
+    ck_assert_int_eq(axmul_table_format_from_name("adapt", &fmt), AXMUL_OK);
+    ck_assert_int_eq(fmt, AXMUL_FORMAT_ADAPT);
+    ck_assert_int_eq(axmul_table_format_from_name("pickle", &fmt), AXMUL_ERR_INVALID_ARGUMENT);
+    ck_assert(strstr(axmul_error_detail(), "'pickle'") != NULL);
+    ck_assert_str_eq(axmul_table_format_name(AXMUL_FORMAT_TORCHAPPROX), "torchapprox");
+    snprintf(path, sizeof path, "%s/short.txt", dir);
+    tu_write(path, "1 2 3\n4\n", 8);
+    ck_assert_int_eq(axmul_table_import(path, AXMUL_FORMAT_APPROXTORCH, 1, &e), AXMUL_ERR_FORMAT);
+    ck_assert(strstr(axmul_error_detail(), "4 entries") != NULL);
+    tu_write(path, "1 2 x3\n", 7);
+    ck_assert_int_eq(axmul_table_import(path, AXMUL_FORMAT_APPROXTORCH, 1, &e), AXMUL_ERR_FORMAT);
+    ck_assert(strstr(axmul_error_detail(), "short.txt:1: 'x3' is not an integer") != NULL);
+    snprintf(path, sizeof path, "%s/nolut.h", dir);
+    tu_write(path, "int x[3] = {1, 2, 3};\n", 22);
+    ck_assert_int_eq(axmul_table_import(path, AXMUL_FORMAT_ADAPT, 1, &e), AXMUL_ERR_FORMAT);
+    ck_assert(strstr(axmul_error_detail(), "nolut.h: no lut[256][256]") != NULL);
+    snprintf(path, sizeof path, "%s/big.h", dir);
+    {
+        char *text = malloc(600000);
+        size_t n = (size_t)sprintf(text, "const int16_t lut[256][256] = {");
+        for (int i = 0; i < 65536; i++)
+            n += (size_t)sprintf(text + n, "%d,", i == 300 ? 40000 : 1);
+        n += (size_t)sprintf(text + n, "};");
+        tu_write(path, text, n);
+        free(text);
+    }
+    ck_assert_int_eq(axmul_table_import(path, AXMUL_FORMAT_ADAPT, -1, &e), AXMUL_ERR_RANGE);
+    ck_assert(strstr(axmul_error_detail(), "entry (1, 44) = 40000 is outside the int16 range") !=
+              NULL);
+    tu_rmdir(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("table");
@@ -284,6 +403,7 @@ int main(void)
     tcase_add_test(tc, test_atomic_save_failure);
     tcase_add_test(tc, test_save_unwritable_folder);
     tcase_add_test(tc, test_from_bytes_and_names);
+    tcase_add_test(tc, test_peer_formats);
     tcase_add_test(tc, test_fixture_exact_identical);
     suite_add_tcase(s, tc);
     return tu_run(s);

@@ -160,3 +160,33 @@ if have_fixtures; then
     [ "$(grep -c identical "$T/out")" -eq 1 ] || fail "only 1JFF is exact"
     pass "36 fixture tables in one call"
 fi
+
+# other frameworks' formats: --convert round trips, --from reads them (by extension too)
+D4S="$top_srcdir/tables/mul8s_drum_k4.bin"
+for f in torchapprox:npy approxtorch:txt adapt:h; do
+    fmt=${f%%:*} ext=${f#*:}
+    run 0 "$V" --convert "$fmt" -o "$T/d4.$ext" "$D4S"
+    [ -s "$T/d4.$ext" ] && [ ! -s "$T/out" ] || fail "--convert $fmt writes the file, nothing on stdout"
+    run 0 "$V" --convert bin -o "$T/back.bin" "$T/d4.$ext"
+    cmp -s "$T/back.bin" "$D4S" || fail "$fmt round trip"
+    run 0 "$V" --format csv "$T/d4.$ext"
+    run 0 "$V" --format csv --from "$fmt" "$T/d4.$ext"
+    grep -q ",true,240.693115234375," "$T/out" || fail "--from $fmt: the metrics of mul8s_drum_k4: $(cat "$T/out")"
+done
+grep -q 'const int16_t lut\[256\]\[256\] = {' "$T/d4.h" || fail "AdaPT header declaration"
+run 1 "$V" --check-packing "$T/d4.h" # diagnosed as its .bin: not the exact table
+expect_out "packing:   different values"
+pass "--convert torchapprox/approxtorch/adapt round-trip mul8s_drum_k4; --from and extensions read them"
+run 2 "$V" --convert approxtorch -o "$T/u.txt" "$top_srcdir/tables/mul8u_drum_k4.bin"
+expect_err "ApproxTorch tables are signed 8x8"
+[ ! -e "$T/u.txt" ] || fail "a refused conversion left a file"
+run 2 "$V" --convert adapt "$D4S"
+expect_err "--convert needs -o FILE"
+run 2 "$V" --convert adapt -o "$T/x.h" "$D4S" "$D4S"
+expect_err "--convert takes one table (got 2)"
+run 2 "$V" --convert pickle -o "$T/x.h" "$D4S"
+expect_err "unknown table format 'pickle'"
+printf '1 2 3\n' > "$T/bad.txt"
+run 2 "$V" "$T/bad.txt"
+expect_err "bad.txt: 3 entries, a table has 65536"
+pass "format errors: unsigned to ApproxTorch, no -o, two tables, unknown format, a short text table"
