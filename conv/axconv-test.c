@@ -1,7 +1,7 @@
 /* axconv-test: approximate (lookup-table) convolution checked against its exact reference, and
  * whole networks with approximate multipliers. One command per file: conv (cmd_conv.c), bench
  * (cmd_bench.c, bench.c), net (cmd_net.c, net_sweep.c), train (cmd_train.c), calibrate
- * (cmd_calibrate.c). */
+ * (cmd_calibrate.c), run (cmd_run.c). */
 #include "config.h"
 
 #include <stdio.h>
@@ -24,6 +24,7 @@ static void usage_main(FILE *f)
                "  net      a whole network on real data, one or many tables\n"
                "  train    train the LeNet-5 (float) on Fashion-MNIST or MNIST\n"
                "  calibrate  store activation ranges in a model\n"
+               "  run      one forward pass of a model (ONNX or model folder) on .npy arrays\n"
                "\n"
                "'" PROG " COMMAND --help' describes a command. Exit status: 0 ok, 1 a check\n"
                "failed, 2 usage or I/O error.\n");
@@ -53,6 +54,8 @@ int main(int argc, char **argv)
         return axmul__cmd_net(argc - 1, argv + 1);
     if (strcmp(cmd, "train") == 0)
         return axmul__cmd_train(argc - 1, argv + 1);
+    if (strcmp(cmd, "run") == 0)
+        return axmul__cmd_run(argc - 1, argv + 1);
     if (strcmp(cmd, "calibrate") == 0)
         return axmul__cmd_calibrate(argc - 1, argv + 1);
     errorf("unknown command '%s'", cmd);

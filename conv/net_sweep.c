@@ -101,8 +101,7 @@ int axmul__net_start(net_run *R)
         R->head_len = 0;
     }
     for (int i = 0; i < R->nl; i++) {
-        const char *ty = axmul_model_layer_type(R->m, i);
-        if (strcmp(ty, "conv2d") && strcmp(ty, "dense"))
+        if (!axmul_model_layer_approx(R->m, i))
             continue;
         R->pl_idx[R->pl_n] = i;
         R->pl_names[R->pl_n] = axmul_model_layer_name(R->m, i);

@@ -79,8 +79,8 @@ int axmul__layers_parse_approx(axmul__layers *L, const char *arg)
     for (const char *p = arg;;) {
         size_t len = strcspn(p, ",");
         if (len == 0) {
-            errorf("--approx '%s': expected a comma-separated list of conv, dense, all or layer "
-                   "names",
+            errorf("--approx '%s': expected a comma-separated list of conv, dense, all, matmul "
+                   "or layer names",
                    arg);
             return -1;
         }
@@ -90,6 +90,8 @@ int axmul__layers_parse_approx(axmul__layers *L, const char *arg)
             L->kinds |= AXMUL_APPROX_DENSE;
         else if (len == 3 && strncmp(p, "all", 3) == 0)
             L->kinds |= AXMUL_APPROX_ALL;
+        else if (len == 6 && strncmp(p, "matmul", 6) == 0)
+            L->kinds |= AXMUL_APPROX_MATMUL;
         else if (push_str(&L->names, &L->nnames, p, len) != 0) {
             errorf("out of memory");
             return -1;
@@ -123,8 +125,7 @@ int axmul__layers_on(const axmul__layers *L)
 
 static int is_param(const axmul_model *m, int i)
 {
-    const char *ty = axmul_model_layer_type(m, i);
-    return strcmp(ty, "conv2d") == 0 || strcmp(ty, "dense") == 0;
+    return axmul_model_layer_approx(m, i) != 0;
 }
 
 /* Index of the conv2d/dense layer called name, or -1 after an error naming what (the option)
@@ -143,12 +144,14 @@ static int find_param_layer(const axmul_model *m, const char *model_dir, const c
         if (is_param(m, i))
             axmul__tool_bprintf(&b, "%s%s", b.len ? ", " : "", axmul_model_layer_name(m, i));
     if (found < 0)
-        errorf("%s %s: no layer of that name in %s (its conv2d and dense layers: %s)", what, name,
-               model_dir, b.s ? b.s : "none");
+        errorf("%s %s: no layer of that name in %s (its %s: %s)", what, name, model_dir,
+               axmul_model_is_onnx(m) ? "Conv, Gemm and MatMul nodes" : "conv2d and dense layers",
+               b.s ? b.s : "none");
     else
-        errorf("%s %s: the layer is of type %s, without weights to multiply (the conv2d and dense "
-               "layers of %s: %s)",
-               what, name, axmul_model_layer_type(m, found), model_dir, b.s ? b.s : "none");
+        errorf("%s %s: the layer is of type %s, without weights to multiply (the %s of %s: %s)",
+               what, name, axmul_model_layer_type(m, found),
+               axmul_model_is_onnx(m) ? "Conv, Gemm and MatMul nodes" : "conv2d and dense layers",
+               model_dir, b.s ? b.s : "none");
     free(b.s);
     return -1;
 }
@@ -171,9 +174,7 @@ int axmul__layers_resolve(axmul__layers *L, const axmul_model *m, const char *mo
         L->sweep[i] = sweeping;
     }
     for (int i = 0; i < L->nl && sweeping; i++)
-        if (L->kinds & (strcmp(axmul_model_layer_type(m, i), "conv2d") == 0  ? AXMUL_APPROX_CONV
-                        : strcmp(axmul_model_layer_type(m, i), "dense") == 0 ? AXMUL_APPROX_DENSE
-                                                                             : 0))
+        if (L->kinds & axmul_model_layer_approx(m, i))
             L->sweep[i] = 1;
     for (int k = 0; k < L->npins; k++) {
         int i = find_param_layer(m, model_dir, "--layer-mtab", L->pin_name[k]);

@@ -18,6 +18,7 @@ int axmul__cmd_bench(int argc, char **argv);
 int axmul__cmd_net(int argc, char **argv);
 int axmul__cmd_train(int argc, char **argv);
 int axmul__cmd_calibrate(int argc, char **argv);
+int axmul__cmd_run(int argc, char **argv);
 
 /* A comma-separated list of at most maxn integers into v (*n of them). 0, or -1 for a bad
  * list. */

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "axmul_conv.h"
+#include "axmul_npy.h"
 #include "axmul_status.h"
 #include "axmul_table.h"
 
@@ -65,11 +66,17 @@ typedef struct axmul_model axmul_model;
 
 /* Loads a model directory: model.json (doc/models.md) and the .npy tensors it names. Unknown
  * layer types, missing or mistyped fields, tensors whose shape does not match the layer, and
- * shapes that do not chain are errors naming model.json or the .npy file. */
+ * shapes that do not chain are errors naming model.json or the .npy file.
+ * Or an ONNX model: a file whose name ends in .onnx (opsets 7 to 18, the operators of
+ * doc/models.md; weights inside the file), whose layers are the graph's nodes; unsupported
+ * operators and attributes, external data and malformed protobuf are errors naming the file,
+ * and the node and operator. ERR_NOT_BUILT for a .onnx file where the library was built
+ * without ONNX import. */
 AXMUL_API axmul_status axmul_model_load(const char *dir, axmul_model **out);
 
 /* Writes the model (model.json and its .npy files) into dir, creating dir if needed; each file
- * is written atomically. */
+ * is written atomically. An ONNX model is written as one .onnx file at dir (a file path): the
+ * model read, with its calibrated ranges in the metadata (axmul:range:NODE). */
 AXMUL_API axmul_status axmul_model_save(const axmul_model *m, const char *dir);
 
 AXMUL_API void axmul_model_free(axmul_model *m);
@@ -81,25 +88,48 @@ AXMUL_API axmul_status axmul_model_create_lenet5(uint64_t seed, axmul_model **ou
 
 AXMUL_API int axmul_model_num_layers(const axmul_model *m);
 /* Type of layer i: "conv2d", "dense", "avgpool", "maxpool", "globalavgpool", "globalmaxpool",
- * "batchnorm", "relu", "relu6", "flatten", "softmax", "add". */
+ * "batchnorm", "relu", "relu6", "flatten", "softmax", "add"; for ONNX models the node's op
+ * ("Conv", "Gemm", ...). */
 AXMUL_API const char *axmul_model_layer_type(const axmul_model *m, int i);
 AXMUL_API const char *axmul_model_layer_name(const axmul_model *m, int i);
-/* Input shape (height, width, channels). */
+/* Input shape (height, width, channels); 0, 0, 0 for an ONNX model whose input is not one
+ * image batch (N, C, H, W) of fixed C, H and W (axmul_model_run runs those). */
 AXMUL_API void axmul_model_input_shape(const axmul_model *m, int *h, int *w, int *c);
-/* Output elements per image of layer i, and their shape (h, w, c; 1, 1, n after flatten). */
+/* Output elements per image of layer i, and their shape (h, w, c; 1, 1, n after flatten; an
+ * ONNX node's first output for one image: (1, C, H, W) gives H, W, C, other shapes 1, 1 and
+ * their elements). */
 AXMUL_API size_t axmul_model_layer_output_size(const axmul_model *m, int i);
 AXMUL_API void axmul_model_layer_output_shape(const axmul_model *m, int i, int *h, int *w, int *c);
 /* Number of classes (size of the last layer's output). */
 AXMUL_API int axmul_model_classes(const axmul_model *m);
-/* 1 when every conv2d/dense layer has a calibrated input range. */
+/* 1 when every conv2d/dense layer has a calibrated input range (ONNX: every node that may read
+ * a table has calibrated ranges, or its model's own quantization, QDQ). */
 AXMUL_API int axmul_model_calibrated(const axmul_model *m);
 
 /* Which layers read the multiplier table. */
 typedef enum axmul_approx {
-    AXMUL_APPROX_CONV = 1,  /* conv2d layers (TFApprox's choice) */
-    AXMUL_APPROX_DENSE = 2, /* dense layers */
-    AXMUL_APPROX_ALL = 3
+    AXMUL_APPROX_CONV = 1,  /* conv2d layers (TFApprox's choice); ONNX Conv, ConvInteger,
+                               QLinearConv */
+    AXMUL_APPROX_DENSE = 2, /* dense layers; ONNX Gemm, and MatMul by a constant */
+    AXMUL_APPROX_ALL = 3,   /* conv and dense */
+    /* ONNX MatMul between two activations (attention's Q.K^T and P.V): both operands
+     * quantized per tensor from their calibrated (or per-batch) ranges */
+    AXMUL_APPROX_MATMUL = 4
 } axmul_approx;
+
+/* The kind of table-reading layer that layer i is (one axmul_approx bit), or 0 for a layer
+ * without weights. */
+AXMUL_API int axmul_model_layer_approx(const axmul_model *m, int i);
+
+/* 1 for a model read from an ONNX file. */
+AXMUL_API int axmul_model_is_onnx(const axmul_model *m);
+
+/* The model's inputs and outputs, and their names (model.json models: one each, "input" and
+ * "output"). */
+AXMUL_API int axmul_model_num_inputs(const axmul_model *m);
+AXMUL_API int axmul_model_num_outputs(const axmul_model *m);
+AXMUL_API const char *axmul_model_input_name(const axmul_model *m, int k);
+AXMUL_API const char *axmul_model_output_name(const axmul_model *m, int k);
 
 /* Reusable scratch memory for axmul_model_predict: with one, a loop over batches allocates (and
  * page-faults) its activation buffers once instead of once per batch. Not thread-safe: one
@@ -116,7 +146,8 @@ typedef struct axmul_net_options {
     axmul_backend backend;
     int threads;
     /* Optional: called with every conv2d/dense layer's output (before its activation layer)
-     * for the n images of the batch. */
+     * for the n images of the batch (ONNX: every node that may read a table, its output in
+     * the runtime's layout: NHWC for convolutions). */
     void (*layer_output)(void *ctx, int layer, const float *out, size_t count);
     void *ctx;
     /* Optional: 256-bin histograms of the quantized activation and weight codes of each
@@ -140,6 +171,15 @@ AXMUL_API void axmul_net_options_init(axmul_net_options *o);
  * the last layer's n x classes outputs). */
 AXMUL_API axmul_status axmul_model_predict(const axmul_model *m, const axmul_net_options *o,
                                            const float *x, int n, uint8_t *pred, float *scores);
+
+/* One forward pass on arrays: inputs[k] for each of the model's inputs (ONNX: its shape and
+ * type as the model declares them, any batch and other symbolic dims; float64 arrays are
+ * converted to float32; model.json: (N, H, W, C) or (N, H, W) float32 images), into outputs[k],
+ * new arrays the caller frees with axmul_npy_free (ONNX: the graph's outputs, NCHW as ONNX
+ * defines them; model.json: (N, classes)). Tables as in axmul_model_predict; the Conv, Gemm and
+ * MatMul nodes (o->approx) read them. Errors name the model, the node and the input. */
+AXMUL_API axmul_status axmul_model_run(const axmul_model *m, const axmul_net_options *o,
+                                       const axmul_npy *const *inputs, axmul_npy **outputs);
 
 /* Sets each conv2d/dense layer's input range to the min/max of that input over the images
  * (the float network; a constant input is widened to include 0). */
@@ -188,7 +228,8 @@ AXMUL_API void axmul_train_options_init(axmul_train_options *o);
  * for the same seed, thread count and machine. Every layer type trains, graphs included (the
  * gradients that reach a layer's output are summed); batchnorm is frozen (its inference scale
  * and offset are not trained); conv2d/dense layers without a bias get a zero bias that trains.
- * A softmax must be the last layer (ERR_UNSUPPORTED otherwise); the loss is the cross-entropy
+ * ONNX models do not train here (ERR_UNSUPPORTED: train them in their framework and export
+ * again). A softmax must be the last layer (ERR_UNSUPPORTED otherwise); the loss is the cross-entropy
  * of the softmax of the last layer's input, or of the output where the last layer is not a
  * softmax. */
 AXMUL_API axmul_status axmul_model_train(axmul_model *m, const float *x, const uint8_t *labels,

@@ -24,7 +24,8 @@ typedef enum axmul_dtype {
     AXMUL_DTYPE_I32,
     AXMUL_DTYPE_U32,
     AXMUL_DTYPE_I64,
-    AXMUL_DTYPE_U64
+    AXMUL_DTYPE_U64,
+    AXMUL_DTYPE_BOOL /* '|b1', one byte, 0 or 1 */
 } axmul_dtype;
 
 typedef struct axmul_npy axmul_npy;
@@ -56,6 +57,17 @@ AXMUL_API axmul_status axmul_npy_f32(const axmul_npy *a, const float **data);
 
 /* Converts up to n elements to double (any dtype). ERR_SHAPE if the array has another count. */
 AXMUL_API axmul_status axmul_npy_to_double(const axmul_npy *a, double *out, size_t n);
+
+/* A new zero-filled array of dtype and shape (ndim dims); name is used in error details. Freed
+ * with axmul_npy_free. ERR_OVERFLOW beyond 4 GiB. */
+AXMUL_API axmul_status axmul_npy_create(axmul_dtype dtype, const size_t *shape, int ndim,
+                                        const char *name, axmul_npy **out);
+
+/* The array's data for writing (host order, C order). */
+AXMUL_API void *axmul_npy_data_mut(axmul_npy *a);
+
+/* Writes the array (format 1.0, its dtype, little-endian) to path atomically. */
+AXMUL_API axmul_status axmul_npy_save(const char *path, const axmul_npy *a);
 
 /* Writes a float32 C-order array (format 1.0, '<f4'), atomically. */
 AXMUL_API axmul_status axmul_npy_save_f32(const char *path, const float *data, const size_t *shape,

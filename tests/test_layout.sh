@@ -6,7 +6,7 @@
 # public headers; Makefile.am lists every source, one per line.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 cd "$top_srcdir" || fail "no source tree at $top_srcdir"
-sources=$(find lib conv cuda gen verify tests -type f \( -name '*.c' -o -name '*.h' -o -name '*.cu' \) \
+sources=$(find lib conv cuda gen verify tests -type f \( -name '*.c' -o -name '*.h' -o -name '*.cu' \) ! -name '*.pb-c.*' \
     ! -path 'tests/gen/*' ! -path 'tests/fuzz/corpus/*' | sort)
 [ -n "$sources" ] || fail "no sources found"
 

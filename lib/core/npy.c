@@ -24,9 +24,9 @@ struct axmul_npy {
 #define NPY_MAX_BYTES ((size_t)1 << 32)
 #define NPY_MAX_HEADER 65536u
 
-static const char *dtype_names[] = {"<f4", "<f8", "|i1", "|u1", "<i2",
-                                    "<u2", "<i4", "<u4", "<i8", "<u8"};
-static const size_t dtype_sizes[] = {4, 8, 1, 1, 2, 2, 4, 4, 8, 8};
+static const char *dtype_names[] = {"<f4", "<f8", "|i1", "|u1", "<i2", "<u2",
+                                    "<i4", "<u4", "<i8", "<u8", "|b1"};
+static const size_t dtype_sizes[] = {4, 8, 1, 1, 2, 2, 4, 4, 8, 8, 1};
 
 static axmul_status parse_descr(const char *d, const char *name, axmul_dtype *dt, size_t *size)
 {
@@ -355,6 +355,7 @@ axmul_status axmul_npy_to_double(const axmul_npy *a, double *out, size_t n)
             out[i] = v.i8;
             break;
         case AXMUL_DTYPE_U8:
+        case AXMUL_DTYPE_BOOL:
             out[i] = v.u8;
             break;
         case AXMUL_DTYPE_I16:
@@ -388,26 +389,125 @@ axmul_status axmul_npy_save_f32(const char *path, const float *data, const size_
     return axmul__npy_save_words(path, "<f4", data, shape, ndim);
 }
 
+axmul_status axmul_npy_create(axmul_dtype dtype, const size_t *shape, int ndim, const char *name,
+                              axmul_npy **out)
+{
+    axmul_error_clear();
+    if (!out || ndim < 0 || ndim > AXMUL_NPY_MAX_DIMS || (ndim && !shape) ||
+        (unsigned)dtype >= sizeof dtype_sizes / sizeof dtype_sizes[0])
+        return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "axmul_npy_create: bad argument");
+    *out = NULL;
+    size_t count = 1, bytes;
+    for (int i = 0; i < ndim; i++)
+        if (!axmul__mul_size(count, shape[i], &count))
+            return axmul__fail(AXMUL_ERR_OVERFLOW, "%s: shape overflows", name ? name : "array");
+    if (!axmul__mul_size(count, dtype_sizes[dtype], &bytes) || bytes > NPY_MAX_BYTES)
+        return axmul__fail(AXMUL_ERR_OVERFLOW, "%s: array too large", name ? name : "array");
+    axmul_npy *a = calloc(1, sizeof *a);
+    if (!a || !(a->data = calloc(bytes ? bytes : 1, 1))) {
+        free(a);
+        return axmul__fail(AXMUL_ERR_NOMEM, "out of memory");
+    }
+    a->dtype = dtype;
+    a->itemsize = dtype_sizes[dtype];
+    a->ndim = ndim;
+    for (int i = 0; i < ndim; i++)
+        a->shape[i] = shape[i];
+    a->count = count;
+    snprintf(a->name, sizeof a->name, "%s", name ? name : "array");
+    *out = a;
+    return AXMUL_OK;
+}
+
+void *axmul_npy_data_mut(axmul_npy *a)
+{
+    return a->data;
+}
+
+/* The header of a .npy file (format 1.0) for descr and shape, padded to 64 bytes with its
+ * newline, into dict (hlen bytes after the 10 of magic, version and length). */
+static axmul_status npy_header(const char *path, const char *descr, const size_t *shape, int ndim,
+                               char *dict, size_t cap, size_t *hlen, size_t *count)
+{
+    int n = snprintf(dict, cap, "{'descr': '%s', 'fortran_order': False, 'shape': (", descr);
+    *count = 1;
+    for (int i = 0; i < ndim; i++) {
+        n += snprintf(dict + n, cap - (size_t)n, "%zu%s", shape[i],
+                      ndim == 1 ? "," : (i + 1 < ndim ? ", " : ""));
+        if (!axmul__mul_size(*count, shape[i], count))
+            return axmul__fail(AXMUL_ERR_OVERFLOW, "%s: shape overflows", path);
+    }
+    n += snprintf(dict + n, cap - (size_t)n, "), }");
+    const size_t total_hdr = 10 + (size_t)n + 1, pad = (64 - total_hdr % 64) % 64;
+    memset(dict + n, ' ', pad);
+    *hlen = (size_t)n + pad + 1;
+    dict[*hlen - 1] = '\n';
+    return AXMUL_OK;
+}
+
+axmul_status axmul_npy_save(const char *path, const axmul_npy *a)
+{
+    axmul_error_clear();
+    if (!path || !a)
+        return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "axmul_npy_save: NULL argument");
+    char dict[640];
+    size_t hlen = 0, count = 0, nbytes;
+    axmul_status s = npy_header(path, dtype_names[a->dtype], a->shape, a->ndim, dict, 512, &hlen,
+                                &count);
+    if (s != AXMUL_OK)
+        return s;
+    if (!axmul__mul_size(count, a->itemsize, &nbytes) || nbytes > NPY_MAX_BYTES)
+        return axmul__fail(AXMUL_ERR_OVERFLOW, "%s: array too large", path);
+    uint8_t *buf = malloc(10 + hlen + nbytes);
+    if (!buf)
+        return axmul__fail(AXMUL_ERR_NOMEM, "%s: out of memory", path);
+    memcpy(buf, "\x93NUMPY\x01\x00", 8);
+    buf[8] = (uint8_t)(hlen & 0xff);
+    buf[9] = (uint8_t)(hlen >> 8);
+    memcpy(buf + 10, dict, hlen);
+    uint8_t *d = buf + 10 + hlen;
+    for (size_t i = 0; i < count; i++) {
+        uint64_t u = 0; /* serialised by value: little-endian on any host */
+        switch (a->itemsize) {
+        case 1: {
+            uint8_t v;
+            memcpy(&v, (const uint8_t *)a->data + i, 1);
+            u = v;
+            break;
+        }
+        case 2: {
+            uint16_t v;
+            memcpy(&v, (const uint8_t *)a->data + 2 * i, 2);
+            u = v;
+            break;
+        }
+        case 4: {
+            uint32_t v;
+            memcpy(&v, (const uint8_t *)a->data + 4 * i, 4);
+            u = v;
+            break;
+        }
+        default:
+            memcpy(&u, (const uint8_t *)a->data + 8 * i, 8);
+        }
+        for (size_t b = 0; b < a->itemsize; b++)
+            d[i * a->itemsize + b] = (uint8_t)(u >> (8 * b));
+    }
+    s = axmul__write_file_atomic(path, buf, 10 + hlen + nbytes);
+    free(buf);
+    return s;
+}
+
 axmul_status axmul__npy_save_words(const char *path, const char *descr, const void *data,
                                    const size_t *shape, int ndim)
 {
-    char dict[512];
-    int n = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (",
-                     descr);
-    size_t count = 1;
-    for (int i = 0; i < ndim; i++) {
-        n += snprintf(dict + n, sizeof dict - (size_t)n, "%zu%s", shape[i],
-                      ndim == 1 ? "," : (i + 1 < ndim ? ", " : ""));
-        if (!axmul__mul_size(count, shape[i], &count))
-            return axmul__fail(AXMUL_ERR_OVERFLOW, "%s: shape overflows", path);
-    }
-    n += snprintf(dict + n, sizeof dict - (size_t)n, "), }");
+    char dict[640];
+    size_t hlen = 0, count = 0;
+    axmul_status st = npy_header(path, descr, shape, ndim, dict, 512, &hlen, &count);
+    if (st != AXMUL_OK)
+        return st;
     if (!data && count) /* a 0-d array holds one element */
         return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "%s: no data to save", path);
-    /* Pad with spaces so that magic + length + dict + '\n' is a multiple of 64 (NEP 1). */
-    size_t total_hdr = 10 + (size_t)n + 1;
-    size_t pad = (64 - total_hdr % 64) % 64;
-    size_t hlen = (size_t)n + pad + 1;
     size_t nbytes;
     if (!axmul__mul_size(count, 4, &nbytes) || nbytes > NPY_MAX_BYTES)
         return axmul__fail(AXMUL_ERR_OVERFLOW, "%s: array too large", path);
@@ -417,9 +517,7 @@ axmul_status axmul__npy_save_words(const char *path, const char *descr, const vo
     memcpy(buf, "\x93NUMPY\x01\x00", 8);
     buf[8] = (uint8_t)(hlen & 0xff);
     buf[9] = (uint8_t)(hlen >> 8);
-    memcpy(buf + 10, dict, (size_t)n);
-    memset(buf + 10 + n, ' ', pad);
-    buf[10 + hlen - 1] = '\n';
+    memcpy(buf + 10, dict, hlen);
     uint8_t *d = buf + 10 + hlen;
     for (size_t i = 0; i < count; i++) {
         uint32_t u; /* serialised by value: little-endian on any host */

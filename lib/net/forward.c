@@ -199,6 +199,7 @@ axmul_status axmul_model_predict(const axmul_model *m, const axmul_net_options *
     axmul_error_clear();
     if (!m || !o || !x || n < 1)
         return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "axmul_model_predict: bad argument");
+    AXMUL__IF_ONNX(m, axmul__ox_predict(m, o, x, n, pred, scores));
     return forward(m, o, x, n, pred, scores, NULL, NULL, m->nl);
 }
 
@@ -238,6 +239,7 @@ axmul_status axmul_model_calibrate(axmul_model *m, const float *x, int n, int ba
     axmul_error_clear();
     if (!m || !x || n < 1)
         return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "axmul_model_calibrate: bad argument");
+    AXMUL__IF_ONNX(m, axmul__ox_calibrate(m, NULL, x, n, batch < 1 ? 1000 : batch, 0));
     axmul_net_options o;
     axmul_net_options_init(&o);
     o.threads = threads;
@@ -252,6 +254,7 @@ axmul_status axmul_model_calibrate_network(axmul_model *m, const axmul_net_optio
         return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT,
                            "axmul_model_calibrate_network: bad argument");
     batch = batch < 1 ? 1000 : batch;
+    AXMUL__IF_ONNX(m, axmul__ox_calibrate(m, o, x, n, batch, 1));
     axmul_status s = axmul_model_calibrate(m, x, n, batch, o->threads);
     axmul_net_options q = *o;
     q.batch_ranges = 0; /* the layers before each one: their new ranges */
@@ -269,4 +272,44 @@ axmul_status axmul_model_calibrate_network(axmul_model *m, const axmul_net_optio
     }
     free(want);
     return s;
+}
+
+/* model.json models on arrays: (N, H, W, C) or (N, H, W) float32 images in, (N, classes) out. */
+static axmul_status run_images(const axmul_model *m, const axmul_net_options *o,
+                               const axmul_npy *a, axmul_npy **out)
+{
+    const float *x;
+    const size_t *sh = axmul_npy_shape(a);
+    const int nd = axmul_npy_ndim(a);
+    axmul_status s = axmul_npy_f32(a, &x);
+    if (s != AXMUL_OK)
+        return s;
+    if ((nd != 3 && nd != 4) || sh[1] != (size_t)m->in_h || sh[2] != (size_t)m->in_w ||
+        (nd == 4 ? sh[3] : 1) != (size_t)m->in_c || sh[0] < 1 || sh[0] > INT32_MAX)
+        return axmul__fail(AXMUL_ERR_SHAPE,
+                           "input: an array of images (N, %d, %d, %d) expected for model %s",
+                           m->in_h, m->in_w, m->in_c, m->name);
+    const size_t shape[2] = {sh[0], (size_t)axmul_model_classes(m)};
+    if ((s = axmul_npy_create(AXMUL_DTYPE_F32, shape, 2, "output", out)) != AXMUL_OK)
+        return s;
+    if ((s = forward(m, o, x, (int)sh[0], NULL, axmul_npy_data_mut(*out), NULL, NULL, m->nl)) !=
+        AXMUL_OK) {
+        axmul_npy_free(*out);
+        *out = NULL;
+    }
+    return s;
+}
+
+axmul_status axmul_model_run(const axmul_model *m, const axmul_net_options *o,
+                             const axmul_npy *const *inputs, axmul_npy **outputs)
+{
+    axmul_error_clear();
+    if (!m || !o || !inputs || !outputs)
+        return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "axmul_model_run: NULL argument");
+    for (int k = 0; k < axmul_model_num_inputs(m); k++)
+        if (!inputs[k])
+            return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "axmul_model_run: input %s missing",
+                               axmul_model_input_name(m, k));
+    AXMUL__IF_ONNX(m, axmul__ox_run(m, o, inputs, outputs));
+    return run_images(m, o, inputs[0], outputs);
 }

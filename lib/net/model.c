@@ -69,7 +69,10 @@ void axmul_model_free(axmul_model *m)
 {
     if (!m)
         return;
-    for (int i = 0; i < m->nl; i++) {
+#ifdef HAVE_ONNX
+    axmul__ox_free(m->ox);
+#endif
+    for (int i = 0; m->L && i < m->nl; i++) {
         free(m->L[i].w);
         free(m->L[i].b);
         for (int k = 0; k < 4; k++)
@@ -86,12 +89,53 @@ int axmul_model_num_layers(const axmul_model *m)
 
 const char *axmul_model_layer_type(const axmul_model *m, int i)
 {
+    AXMUL__IF_ONNX(m, axmul__ox_layer_type(m, i));
     return m->L[i].ops->type;
 }
 
 const char *axmul_model_layer_name(const axmul_model *m, int i)
 {
+    AXMUL__IF_ONNX(m, axmul__ox_layer_name(m, i));
     return m->L[i].name;
+}
+
+int axmul_model_layer_approx(const axmul_model *m, int i)
+{
+    AXMUL__IF_ONNX(m, axmul__ox_layer_approx(m, i));
+    return m->L[i].kind == AXMUL__L_CONV ? AXMUL_APPROX_CONV
+           : m->L[i].kind == AXMUL__L_DENSE ? AXMUL_APPROX_DENSE
+                                             : 0;
+}
+
+int axmul_model_is_onnx(const axmul_model *m)
+{
+    return m->ox != NULL;
+}
+
+int axmul_model_num_inputs(const axmul_model *m)
+{
+    AXMUL__IF_ONNX(m, axmul__ox_num_io(m, 0));
+    return 1;
+}
+
+int axmul_model_num_outputs(const axmul_model *m)
+{
+    AXMUL__IF_ONNX(m, axmul__ox_num_io(m, 1));
+    return 1;
+}
+
+const char *axmul_model_input_name(const axmul_model *m, int k)
+{
+    AXMUL__IF_ONNX(m, axmul__ox_io_name(m, 0, k));
+    (void)k;
+    return "input";
+}
+
+const char *axmul_model_output_name(const axmul_model *m, int k)
+{
+    AXMUL__IF_ONNX(m, axmul__ox_io_name(m, 1, k));
+    (void)k;
+    return "output";
 }
 
 void axmul_model_input_shape(const axmul_model *m, int *h, int *w, int *c)
@@ -103,11 +147,22 @@ void axmul_model_input_shape(const axmul_model *m, int *h, int *w, int *c)
 
 size_t axmul_model_layer_output_size(const axmul_model *m, int i)
 {
+    if (m->ox) {
+        int h, w, c;
+        axmul_model_layer_output_shape(m, i, &h, &w, &c);
+        return (size_t)h * w * c;
+    }
     return (size_t)m->L[i].oh * m->L[i].ow * m->L[i].oc;
 }
 
 void axmul_model_layer_output_shape(const axmul_model *m, int i, int *h, int *w, int *c)
 {
+#ifdef HAVE_ONNX
+    if (m->ox) {
+        axmul__ox_layer_output_shape(m, i, h, w, c);
+        return;
+    }
+#endif
     *h = m->L[i].oh;
     *w = m->L[i].ow;
     *c = m->L[i].oc;
@@ -115,12 +170,14 @@ void axmul_model_layer_output_shape(const axmul_model *m, int i, int *h, int *w,
 
 int axmul_model_classes(const axmul_model *m)
 {
+    AXMUL__IF_ONNX(m, axmul__ox_classes(m));
     const axmul__layer *l = &m->L[m->nl - 1];
     return l->oh * l->ow * l->oc;
 }
 
 int axmul_model_calibrated(const axmul_model *m)
 {
+    AXMUL__IF_ONNX(m, axmul__ox_calibrated(m));
     for (int i = 0; i < m->nl; i++)
         if (m->L[i].ops->params && !m->L[i].has_range)
             return 0;

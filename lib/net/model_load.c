@@ -223,6 +223,18 @@ axmul_status axmul_model_load(const char *dir, axmul_model **out)
         int e = errno;
         return axmul__fail(axmul__status_from_errno(e), "%s: %s", dir, strerror(e));
     }
+    const size_t dl = strlen(dir);
+    if (S_ISREG(st.st_mode) && dl >= 5 && strcmp(dir + dl - 5, ".onnx") == 0) {
+#ifdef HAVE_ONNX
+        return axmul__ox_load(dir, out);
+#else
+        return axmul__fail(AXMUL_ERR_NOT_BUILT,
+                           "%s: this axmul was built without ONNX import (configure found no "
+                           "protobuf-c or onnx.proto: install libprotobuf-c-dev, "
+                           "protobuf-c-compiler and libonnx-dev, then configure again)",
+                           dir);
+#endif
+    }
     if (!S_ISDIR(st.st_mode))
         return axmul__fail(AXMUL_ERR_FORMAT, "%s: a model is a folder holding model.json", dir);
     snprintf(path, sizeof path, "%s/model.json", dir);

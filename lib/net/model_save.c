@@ -88,6 +88,7 @@ axmul_status axmul_model_save(const axmul_model *m, const char *dir)
     axmul_error_clear();
     if (!m || !dir)
         return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "axmul_model_save: NULL argument");
+    AXMUL__IF_ONNX(m, axmul__ox_save(m, dir));
     if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
         int e = errno;
         return axmul__fail(axmul__status_from_errno(e), "%s: cannot create folder: %s", dir,

@@ -68,12 +68,47 @@ typedef struct {
     axmul__conv_plan plan; /* conv2d: the geometry of one image (the engine's, padding resolved) */
 } axmul__layer;
 
+struct axmul__ox; /* an ONNX model's graph and what the accessors report (lib/net/onnx/model.c) */
+
 struct axmul_model {
     char name[128];
     int in_h, in_w, in_c;
     int nl;
-    axmul__layer *L;
+    axmul__layer *L;  /* NULL for an ONNX model */
+    struct axmul__ox *ox; /* an ONNX model, or NULL */
 };
+
+/* ---------------------------------------------------------------- ONNX models (lib/net/onnx) */
+
+/* The ONNX model's answer where m is one (built with ONNX import only). */
+#ifdef HAVE_ONNX
+#define AXMUL__IF_ONNX(m, expr)                                                                    \
+    do {                                                                                           \
+        if ((m)->ox)                                                                               \
+            return expr;                                                                           \
+    } while (0)
+#else
+#define AXMUL__IF_ONNX(m, expr) ((void)0)
+#endif
+
+/* What the public model functions do for an ONNX model (m->ox set); built with HAVE_ONNX. */
+axmul_status axmul__ox_load(const char *path, axmul_model **out);
+void axmul__ox_free(struct axmul__ox *ox);
+const char *axmul__ox_layer_type(const axmul_model *m, int i);
+const char *axmul__ox_layer_name(const axmul_model *m, int i);
+int axmul__ox_layer_approx(const axmul_model *m, int i);
+void axmul__ox_layer_output_shape(const axmul_model *m, int i, int *h, int *w, int *c);
+int axmul__ox_classes(const axmul_model *m);
+int axmul__ox_calibrated(const axmul_model *m);
+int axmul__ox_num_io(const axmul_model *m, int outputs);
+const char *axmul__ox_io_name(const axmul_model *m, int outputs, int k);
+axmul_status axmul__ox_save(const axmul_model *m, const char *path);
+axmul_status axmul__ox_predict(const axmul_model *m, const axmul_net_options *o, const float *x,
+                               int n, uint8_t *pred, float *scores);
+axmul_status axmul__ox_run(const axmul_model *m, const axmul_net_options *o,
+                           const axmul_npy *const *inputs, axmul_npy **outputs);
+axmul_status axmul__ox_calibrate(axmul_model *m, const axmul_net_options *o, const float *x,
+                                 int n, int batch, int network);
 
 /* ---------------------------------------------------------------- the operations of a kind */
 

@@ -262,6 +262,11 @@ axmul_status axmul_model_train(axmul_model *m, const float *x, const uint8_t *la
     axmul_error_clear();
     if (!m || !x || !labels || n < 1 || !o || o->epochs < 1 || o->batch < 1 || !(o->lr > 0))
         return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "axmul_model_train: bad argument");
+    if (m->ox)
+        return axmul__fail(AXMUL_ERR_UNSUPPORTED,
+                           "%s: ONNX models do not train here (fine-tune in the framework that "
+                           "exported it, e.g. with axmul.torch, and export again)",
+                           m->name);
     axmul_status st = train_prepare(m, o, labels, n);
     if (st != AXMUL_OK)
         return st;
