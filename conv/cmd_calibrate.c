@@ -64,15 +64,16 @@ static int cmd_calibrate_inner(int argc, char **argv, axmul__tabopts *T)
             }
             break;
         case 'h':
-            printf("Usage: " PROG " calibrate --model DIR [--dataset SPEC] [--limit N]\n"
-                   "                       [--mtab T.bin] [--approx conv|dense|all|LAYER,...]\n"
+            printf("Usage: " PROG " calibrate --model DIR|M.onnx [--dataset SPEC] [--limit N]\n"
+                   "                       [--mtab T.bin] [--approx conv|dense|all|matmul|LAYER,...]\n"
                    "                       [--layer-mtab LAYER=T.bin] [--per-channel]\n"
                    "Sets each conv2d/dense layer's input range to the min/max seen by the float\n"
                    "network on the first N training images (default 10000) and rewrites\n"
                    "DIR/model.json. Calibrated ranges make a test image's result independent of\n"
                    "its batch-mates. With tables (as for net), the approximated layers' ranges\n"
                    "are those of the network with the tables, layer after layer: for a model\n"
-                   "fine-tuned for a multiplier (train --from --mtab does this itself).\n");
+                   "fine-tuned for a multiplier (train --from --mtab does this itself). An ONNX\n"
+                   "model (M.onnx) is rewritten with the ranges in its metadata.\n");
             return 0;
         default:
             fprintf(stderr, "Try '" PROG " calibrate --help' for more information.\n");

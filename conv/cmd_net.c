@@ -86,10 +86,12 @@ static int list_dir(const char *dir, char ***paths, int *n)
 
 static void usage_net(FILE *f)
 {
-    fprintf(f, "Usage: " PROG " net --model DIR --mtab T.bin [--mtab T2.bin ...] [--mtab-dir D]\n"
+    fprintf(f, "Usage: " PROG " net --model DIR|M.onnx --mtab T.bin [--mtab T2.bin ...]\n"
+               "                 [--mtab-dir D]\n"
                "                 [--dataset fashion-mnist[:DIR]|mnist:DIR|npy:DIR] [--limit N]\n"
                "                 [--batch B] [--backend auto|cpu|cuda] [--threads N]\n"
-               "                 [--approx conv|dense|all|LAYER[,...]] [--layer-mtab LAYER=T.bin]\n"
+               "                 [--approx conv|dense|all|matmul|LAYER[,...]]\n"
+               "                 [--layer-mtab LAYER=T.bin]\n"
                "                 [--ranges calibrated|batch]\n"
                "                 [--per-channel] [--dump-operands DIR] [--predictions FILE]\n"
                "                 [--report DIR] [--shard I/N] [--output FILE [--resume]]\n"

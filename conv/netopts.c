@@ -37,6 +37,12 @@ int axmul__check_input_shape(const axmul_dataset *d, const axmul_model *m, const
 {
     int h, w, c;
     axmul_model_input_shape(m, &h, &w, &c);
+    if (h == 0) {
+        errorf("%s %s: the model's input is not one batch of images (N, C, H, W) of fixed C, H "
+               "and W: run it on arrays with 'axconv-test run'",
+               opt, model);
+        return -1;
+    }
     if (h != axmul_dataset_rows(d) || w != axmul_dataset_cols(d) ||
         c != axmul_dataset_channels(d)) {
         errorf("%s %s expects %dx%dx%d inputs but %s has %dx%dx%d images", opt, model, h, w, c,

@@ -168,7 +168,9 @@ AXMUL_API void axmul_net_options_init(axmul_net_options *o);
 
 /* Runs n images (pixels scaled to [0, 1] as the model's input, n x H x W x C floats) through
  * the network and writes the predicted class of each image to pred (and, if scores is not NULL,
- * the last layer's n x classes outputs). */
+ * the last layer's n x classes outputs; ONNX: the first output's). An ONNX model runs one call
+ * at a time (concurrent calls on one model wait for each other: its plans hold the
+ * activations); it keeps the plans of the last two input shapes until freed. */
 AXMUL_API axmul_status axmul_model_predict(const axmul_model *m, const axmul_net_options *o,
                                            const float *x, int n, uint8_t *pred, float *scores);
 

@@ -84,6 +84,14 @@ START_TEST(test_quant_signed_and_errors)
     ck_assert_int_eq(axmul_qparams_from_range(r, 0, "x", &q), AXMUL_ERR_RANGE);
     r.min = NAN;
     ck_assert_int_eq(axmul_qparams_from_range(r, 0, "x", &q), AXMUL_ERR_RANGE);
+    /* (found by fuzz_onnx) scales that underflow or whose width overflows: refused */
+    for (int sg = 0; sg < 2; sg++) {
+        r = (axmul_range){0.0f, 1e-43f};
+        ck_assert_int_eq(axmul_qparams_from_range(r, sg, "x", &q), AXMUL_ERR_RANGE);
+        ck_assert_ptr_nonnull(strstr(axmul_error_detail(), "too narrow"));
+        r = (axmul_range){-3e38f, 3e38f};
+        ck_assert_int_eq(axmul_qparams_from_range(r, sg, "x", &q), sg ? AXMUL_OK : AXMUL_ERR_RANGE);
+    }
     r.min = r.max = 0;
     ck_assert_int_eq(axmul_qparams_from_range(r, 0, "x", &q), AXMUL_OK);
     ck_assert_int_eq(q.degenerate, 1);

@@ -35,6 +35,13 @@ axmul_status axmul_qparams_from_range(axmul_range r, int is_signed, const char *
         out->degenerate = 1; /* TensorFlow: min == max == 0 quantizes everything to 0 */
         return AXMUL_OK;
     }
+    /* a range whose scale is not a normal float (too narrow: it underflows; too wide: the width
+     * overflows) has no usable quantization */
+    const float width = is_signed ? fmaxf(-r.min / 128.0f, r.max / 127.0f) : (r.max - r.min) / 255.0f;
+    if (!isnormal(width) || !isnormal(1.0f / width))
+        return axmul__fail(AXMUL_ERR_RANGE,
+                           "%s range [%g, %g] is too %s to quantize (a scale of %g)", what, r.min,
+                           r.max, isfinite(width) && width < 1.0f ? "narrow" : "wide", width);
     if (is_signed) {
         /* Symmetric int8: the larger of the two half-range scales, so that both ends fit. */
         float s = fmaxf(-r.min / 128.0f, r.max / 127.0f);

@@ -197,20 +197,23 @@ static axmul_status parse_attr(const char *path, const axmul__node *n, const Onn
     case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING:
         if (!(a->s = malloc(p->s.len + 1)))
             return axmul__fail(AXMUL_ERR_NOMEM, "out of memory");
-        memcpy(a->s, p->s.data, p->s.len);
+        if (p->s.len)
+            memcpy(a->s, p->s.data, p->s.len);
         a->s[p->s.len] = 0;
         break;
     case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS:
         a->nfloats = p->n_floats;
         if (!(a->floats = malloc(sizeof *a->floats * (p->n_floats + 1))))
             return axmul__fail(AXMUL_ERR_NOMEM, "out of memory");
-        memcpy(a->floats, p->floats, sizeof *a->floats * p->n_floats);
+        if (p->n_floats)
+            memcpy(a->floats, p->floats, sizeof *a->floats * p->n_floats);
         break;
     case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS:
         a->nints = p->n_ints;
         if (!(a->ints = malloc(sizeof *a->ints * (p->n_ints + 1))))
             return axmul__fail(AXMUL_ERR_NOMEM, "out of memory");
-        memcpy(a->ints, p->ints, sizeof *a->ints * p->n_ints);
+        if (p->n_ints)
+            memcpy(a->ints, p->ints, sizeof *a->ints * p->n_ints);
         break;
     case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR: {
         char what[512];

@@ -47,23 +47,26 @@ static axmul_status image_shapes(axmul_model *m)
         free(sh);
         return axmul__fail(AXMUL_ERR_NOMEM, "out of memory");
     }
-    const axmul__tensor in = image_tensor(m, NULL, 1);
+    /* one image, or the batch the model declares */
+    const int64_t n0 = g->v[g->inputs[0]].decl.d[0];
+    const int batch = n0 > 0 && n0 < 65536 ? (int)n0 : 1;
+    const axmul__tensor in = image_tensor(m, NULL, batch);
     axmul_status s = axmul__onnx_shapes(g, &in, sh);
     for (int i = 0; i < g->nnodes && s == AXMUL_OK; i++) {
         const axmul__shape *a = &sh[i];
-        if (a->rank == 4 && a->d[0] == 1) {
+        if (a->rank == 4 && a->d[0] == batch) {
             ox->hwc[i][0] = (int)a->d[2];
             ox->hwc[i][1] = (int)a->d[3];
             ox->hwc[i][2] = (int)a->d[1];
         } else {
-            int64_t cnt = axmul__shape_count(a);
+            int64_t cnt = axmul__shape_count(a) / batch;
             ox->hwc[i][0] = ox->hwc[i][1] = 1;
             ox->hwc[i][2] = cnt > INT32_MAX ? INT32_MAX : (int)cnt;
         }
     }
     if (s == AXMUL_OK) { /* the first output, from the plan just made */
         const axmul__shape *o = &g->cache->val[g->outputs[0]].sh;
-        const int64_t cnt = axmul__shape_count(o);
+        const int64_t cnt = axmul__shape_count(o) / batch;
         ox->classes = cnt > INT32_MAX ? INT32_MAX : (int)cnt;
     }
     free(sh);

@@ -115,6 +115,9 @@ typedef struct {
      * the weights (one per output channel) of a per-axis DequantizeLinear, else NULL. */
     const axmul_range *qdq[2];
     const axmul_range *qdq_channels;
+    /* Gemm: input 0 holds flattened NHWC images of (C, H, W) = a_hwc, the weights' rows to be
+     * read in that order; NULL: the plain order */
+    const int *a_hwc;
     /* The step's own state across runs of the same plan (a kernel's prepared weights), freed
      * with free() with the plan; and its scratch memory (axmul__onnx_scratch). */
     void **state;

@@ -70,6 +70,9 @@ static axmul_status pad_shape(const axmul__onnx_ctx *c, const axmul__tensor *con
     out->sh = in[0]->sh;
     out->nhwc = in[0]->nhwc && r == 4;
     for (int k = 0; k < r; k++) {
+        if (pads[k] > INT32_MAX || pads[k] < -INT32_MAX || pads[r + k] > INT32_MAX ||
+            pads[r + k] < -INT32_MAX)
+            return axmul__onnx_fail(c, AXMUL_ERR_SHAPE, "pads of dimension %d too large", k);
         out->sh.d[k] += pads[k] + pads[r + k];
         if (out->sh.d[k] < 0 || (mode && in[0]->sh.d[k] == 0 && out->sh.d[k] > 0) ||
             (mode == 2 && (pads[k] >= in[0]->sh.d[k] || pads[r + k] >= in[0]->sh.d[k])))
@@ -113,8 +116,9 @@ static axmul_status pad_run(const axmul__onnx_ctx *c, const axmul__tensor *const
     int zero = 1;
     for (int d = 0; d < 2 * r; d++)
         zero &= pads[d] == 0;
-    if (r == 0 || zero) { /* (exporters write zero pads before pooling) */
-        memcpy(dst, src, (size_t)total * es);
+    if (r == 0 || zero) { /* (exporters write zero pads before pooling; in place, or aliased) */
+        if (dst != src)
+            memcpy(dst, src, (size_t)total * es);
         return AXMUL_OK;
     }
     const int id = ord[r - 1];
@@ -246,8 +250,8 @@ static axmul_status split_sizes(const axmul__onnx_ctx *c, const axmul__tensor *c
     }
     int64_t sum = 0;
     for (int k = 0; k < n; k++) {
-        if (sz[k] < 0)
-            return axmul__onnx_fail(c, AXMUL_ERR_SHAPE, "a negative split size");
+        if (sz[k] < 0 || sz[k] > INT32_MAX)
+            return axmul__onnx_fail(c, AXMUL_ERR_SHAPE, "split size %lld", (long long)sz[k]);
         sum += sz[k];
     }
     if (sum != dim)

@@ -108,12 +108,13 @@ static axmul_status lut_dense(const axmul__onnx_ctx *c, const float *x, int64_t 
     return axmul_dense(&d, c->table, x, w, y, NULL);
 }
 
-/* B as in x out row-major: as given, or transposed (once per plan for a constant B). */
+/* B as in x out row-major: as given, or transposed, or with its rows in the order of an NHWC
+ * batch flattened as it lies (c->a_hwc) (once per plan for a constant B). */
 static axmul_status gemm_b(const axmul__onnx_ctx *c, const axmul__tensor *b, int tb, int64_t k,
                            int64_t n, float **tmp, const float **out)
 {
     *tmp = NULL;
-    if (!tb) {
+    if (!tb && !c->a_hwc) {
         *out = b->data;
         return AXMUL_OK;
     }
@@ -122,7 +123,24 @@ static axmul_status gemm_b(const axmul__onnx_ctx *c, const axmul__tensor *b, int
     if (!p) {
         if (!(p = malloc(sizeof *p * (size_t)(k * n > 0 ? k * n : 1))))
             return axmul__fail(AXMUL_ERR_NOMEM, "out of memory");
-        transpose2(b->data, n, k, p);
+        if (tb)
+            transpose2(b->data, n, k, p);
+        else
+            memcpy(p, b->data, sizeof *p * (size_t)(k * n));
+        if (c->a_hwc) { /* row (y * W + x) * C + ch takes row ch * H * W + y * W + x */
+            const int C = c->a_hwc[0], H = c->a_hwc[1], W = c->a_hwc[2];
+            float *q = malloc(sizeof *q * (size_t)(k * n > 0 ? k * n : 1));
+            if (!q) {
+                free(p);
+                return axmul__fail(AXMUL_ERR_NOMEM, "out of memory");
+            }
+            for (int ch = 0; ch < C; ch++)
+                for (int pix = 0; pix < H * W; pix++)
+                    memcpy(q + ((size_t)pix * C + ch) * n, p + ((size_t)ch * H * W + pix) * n,
+                           sizeof *q * (size_t)n);
+            free(p);
+            p = q;
+        }
         if (cached)
             *c->state = p;
         else
@@ -148,10 +166,19 @@ static axmul_status gemm_run(const axmul__onnx_ctx *c, const axmul__tensor *cons
     float *y = out->data;
     axmul_status s = AXMUL_OK;
     if (!c->table) {
+        float *tb_tmp = NULL;
+        const float *bw = in[1]->data;
+        int tbe = tb;
+        if (c->a_hwc) { /* the rows permuted: (k, n) */
+            if ((s = gemm_b(c, in[1], tb, k, n, &tb_tmp, &bw)) != AXMUL_OK)
+                return s;
+            tbe = 0;
+        }
         if (m && n)
             cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
-                        tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, alpha, in[0]->data,
-                        ta ? (int)m : (int)k, in[1]->data, tb ? (int)k : (int)n, 0.0f, y, (int)n);
+                        tbe ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, alpha, in[0]->data,
+                        ta ? (int)m : (int)k, bw, tbe ? (int)k : (int)n, 0.0f, y, (int)n);
+        free(tb_tmp);
         if (bias)
             axmul__add_channel_bias(y, (size_t)m, (int)n, cc->data, c->nt);
         else if (cc)
@@ -254,12 +281,12 @@ static axmul_status matmul_shape(const axmul__onnx_ctx *c, const axmul__tensor *
 {
     mm_geom g;
     axmul_status s;
-    if ((s = axmul__onnx_need_float(c, in[0], "A")) ||
-        (s = axmul__onnx_need_float(c, in[1], "B")))
-        return s;
     out->dt = AXMUL__DT_FLOAT;
     out->nhwc = 0;
-    return mm_geometry(c, in[0], axmul__onnx_in(c, in, 1), &g, &out->sh);
+    if ((s = mm_geometry(c, in[0], axmul__onnx_in(c, in, 1), &g, &out->sh)) ||
+        (s = axmul__onnx_need_float(c, in[0], "A")))
+        return s;
+    return axmul__onnx_need_float(c, in[1], "B");
 }
 
 static axmul_status matmul_run(const axmul__onnx_ctx *c, const axmul__tensor *const *in,

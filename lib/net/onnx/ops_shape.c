@@ -9,12 +9,23 @@
 
 #include "lib/net/onnx/ops.h"
 
+/* The reshaping operators' one kernel: the elements in the plain order, from an NHWC input
+ * in one transposing pass (the plan makes the output share a plain input's buffer instead, with
+ * no step to run: axmul__onnx_aliases). */
 static axmul_status copy_run(const axmul__onnx_ctx *c, const axmul__tensor *const *in,
                              axmul__tensor *out)
 {
     (void)c;
-    memcpy(out->data, in[0]->data,
-           (size_t)axmul__shape_count(&out->sh) * axmul__dt_size(out->dt));
+    if (in[0]->nhwc && in[0]->sh.rank == 4 && !axmul__tensor_layouts_coincide(in[0])) {
+        axmul__tensor dst = *in[0];
+        dst.nhwc = 0;
+        dst.data = out->data;
+        axmul__tensor_relayout(in[0], &dst);
+        return AXMUL_OK;
+    }
+    if (out->data != in[0]->data)
+        memcpy(out->data, in[0]->data,
+               (size_t)axmul__shape_count(&out->sh) * axmul__dt_size(out->dt));
     return AXMUL_OK;
 }
 
@@ -284,9 +295,9 @@ static axmul_status squeeze_shape(const axmul__onnx_ctx *c, const axmul__tensor 
     return AXMUL_OK;
 }
 
-const axmul__onnx_op axmul__onnx_Unsqueeze = {"Unsqueeze", AXMUL__LAYOUT_PLAIN, unsqueeze_shape,
+const axmul__onnx_op axmul__onnx_Unsqueeze = {"Unsqueeze", AXMUL__LAYOUT_ANY, unsqueeze_shape,
                                               copy_run};
-const axmul__onnx_op axmul__onnx_Squeeze = {"Squeeze", AXMUL__LAYOUT_PLAIN, squeeze_shape,
+const axmul__onnx_op axmul__onnx_Squeeze = {"Squeeze", AXMUL__LAYOUT_ANY, squeeze_shape,
                                             copy_run};
 
 /* ---------------------------------------------------------------- Concat */
@@ -382,8 +393,10 @@ static axmul_status reshape_shape(const axmul__onnx_ctx *c, const axmul__tensor 
             if (infer >= 0)
                 return axmul__onnx_fail(c, AXMUL_ERR_SHAPE, "two dimensions are -1");
             infer = k;
-        } else if (d[k] < 0)
+        } else if (d[k] < 0 || d[k] > INT32_MAX)
             return axmul__onnx_fail(c, AXMUL_ERR_SHAPE, "shape[%d] = %lld", k, (long long)d[k]);
+        else if (known > INT32_MAX / (d[k] ? d[k] : 1))
+            return axmul__onnx_fail(c, AXMUL_ERR_SHAPE, "a shape of more than 2^31 elements");
         else
             known *= d[k];
     }
@@ -423,9 +436,9 @@ static axmul_status flatten_shape(const axmul__onnx_ctx *c, const axmul__tensor 
     return AXMUL_OK;
 }
 
-const axmul__onnx_op axmul__onnx_Reshape = {"Reshape", AXMUL__LAYOUT_PLAIN, reshape_shape,
+const axmul__onnx_op axmul__onnx_Reshape = {"Reshape", AXMUL__LAYOUT_ANY, reshape_shape,
                                             copy_run};
-const axmul__onnx_op axmul__onnx_Flatten = {"Flatten", AXMUL__LAYOUT_PLAIN, flatten_shape,
+const axmul__onnx_op axmul__onnx_Flatten = {"Flatten", AXMUL__LAYOUT_ANY, flatten_shape,
                                             copy_run};
 
 /* ---------------------------------------------------------------- Transpose */
@@ -555,8 +568,8 @@ static axmul_status slice_plan(const axmul__onnx_ctx *c, const axmul__tensor *co
         if (used[a]++)
             return axmul__onnx_fail(c, AXMUL_ERR_FORMAT, "axis %d is sliced twice", a);
         const int64_t dim = x->d[a], p = ns >= 0 ? sp[k] : 1;
-        if (p == 0)
-            return axmul__onnx_fail(c, AXMUL_ERR_FORMAT, "a step of 0");
+        if (p == 0 || p > INT32_MAX || p < -INT32_MAX)
+            return axmul__onnx_fail(c, AXMUL_ERR_FORMAT, "a step of %lld", (long long)p);
         int64_t b = st[k] < 0 ? st[k] + dim : st[k], e = en[k] < 0 ? en[k] + dim : en[k];
         if (p > 0) {
             b = b < 0 ? 0 : b > dim ? dim : b;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "lib/core/internal.h"
+#include "lib/net/onnx/ops.h"
 #include "lib/net/onnx/runtime.h"
 
 void axmul__onnx_run_free(axmul__onnx_run *r)
@@ -39,6 +40,7 @@ void axmul__onnx_run_free(axmul__onnx_run *r)
         free(r->buf);
         free(r->last);
         free(r->node_shape);
+        free(r->hwc);
         for (int k = 0; r->in_key && r->by_value && k < r->ninputs; k++)
             if (r->by_value[k])
                 free(r->in_key[k].data);
@@ -74,6 +76,7 @@ void axmul__onnx_step_ctx(const axmul__onnx *g, axmul__onnx_run *r, axmul__onnx_
     for (int k = 0; k < 2; k++)
         c->qdq[k] = st->has_qdq[k] ? &st->qdq[k] : NULL;
     c->qdq_channels = st->qdq_channels;
+    c->a_hwc = st->a_hwc[0] > 0 ? st->a_hwc : NULL;
     c->state = &st->state;
     c->scratch = &st->scratch;
     c->scratch_size = &st->scratch_size;
@@ -169,6 +172,107 @@ static void qdq_ranges(const axmul__onnx *g, axmul__onnx_run *r, axmul__onnx_ste
     }
 }
 
+/* ---------------------------------------------------------------- aliases, in place */
+
+/* Whether node n's output is its input 0's data, under another shape for the reshaping ones
+ * (whose input must then be in the plain layout), the input a step's output: the output shares
+ * its buffer and nothing runs. */
+static int alias_step(const axmul__onnx *g, const axmul__onnx_run *r, const axmul__node *n,
+                      const axmul__tensor *x)
+{
+    const int u = n->nin > 0 ? n->in[0] : -1;
+    if (u < 0 || r->is_const[u] || g->v[u].producer < 0 || n->out[0] < 0)
+        return 0;
+    switch (n->kind) {
+    case AXMUL__OP_Flatten: /* (the plain order: from an NHWC input, a transposing step) */
+    case AXMUL__OP_Reshape:
+    case AXMUL__OP_Squeeze:
+    case AXMUL__OP_Unsqueeze:
+        return !(x->nhwc && x->sh.rank == 4 && !axmul__tensor_layouts_coincide(x));
+    case AXMUL__OP_Identity: /* (the input's layout kept) */
+        return 1;
+    case AXMUL__OP_Dropout:
+        return n->nout < 2 || n->out[1] < 0;
+    case AXMUL__OP_Pad: { /* zero pads (before pooling, as exporters write them) */
+        size_t cnt = 0;
+        const int64_t *p = NULL;
+        if (g->opset < 11)
+            p = axmul__onnx_attr_ints(n, "pads", &cnt);
+        else if (n->nin > 1 && n->in[1] >= 0 && r->is_const[n->in[1]]) {
+            p = r->val[n->in[1]].data;
+            cnt = (size_t)axmul__shape_count(&r->val[n->in[1]].sh);
+            if (r->val[n->in[1]].dt != AXMUL__DT_INT64)
+                return 0;
+        }
+        for (size_t k = 0; p && k < cnt; k++)
+            if (p[k])
+                return 0;
+        return p != NULL;
+    }
+    default:
+        return 0;
+    }
+}
+
+/* Whether a Flatten of an NHWC batch x can leave its output in NHWC order: every reader of it is
+ * a Gemm taking it as A (not transposed) with constant weights, whose rows the plan permutes
+ * to match (one transposing pass per batch fewer: a CNN's flatten before its dense layers). */
+static int flatten_fusable(const axmul__onnx *g, const axmul__node *n, const axmul__tensor *x)
+{
+    const int f = n->out[0];
+    if (n->kind != AXMUL__OP_Flatten || !x->nhwc || x->sh.rank != 4 ||
+        axmul__tensor_layouts_coincide(x) || f < 0 ||
+        (axmul__onnx_attr_int(n, "axis", 1) != 1 && axmul__onnx_attr_int(n, "axis", 1) != -3))
+        return 0;
+    for (int k = 0; k < g->noutputs; k++)
+        if (g->outputs[k] == f)
+            return 0;
+    int readers = 0;
+    for (int i = 0; i < g->nnodes; i++) {
+        const axmul__node *m = &g->nodes[i];
+        for (int k = 0; k < m->nin; k++)
+            if (m->in[k] == f) {
+                if (m->kind != AXMUL__OP_Gemm || k != 0 || axmul__onnx_attr_int(m, "transA", 0) ||
+                    m->nin < 2 || m->in[1] < 0 || !g->v[m->in[1]].init)
+                    return 0;
+                readers++;
+            }
+    }
+    return readers > 0;
+}
+
+/* Whether node n may write its output over its input 0 (elementwise, the same shape, type and
+ * layout); the buffers decide whether it does. */
+static int inplace_step(const axmul__node *n, const axmul__tensor *x, const axmul__tensor *y)
+{
+    if (n->nin < 1 || n->in[0] < 0 || x->dt != y->dt || x->nhwc != y->nhwc ||
+        x->sh.rank != y->sh.rank || memcmp(x->sh.d, y->sh.d, sizeof x->sh.d[0] * (size_t)x->sh.rank))
+        return 0;
+    switch (n->kind) {
+    case AXMUL__OP_Add:
+    case AXMUL__OP_Sub:
+    case AXMUL__OP_Mul:
+    case AXMUL__OP_Div:
+    case AXMUL__OP_Relu:
+    case AXMUL__OP_LeakyRelu:
+    case AXMUL__OP_Sigmoid:
+    case AXMUL__OP_HardSigmoid:
+    case AXMUL__OP_HardSwish:
+    case AXMUL__OP_Tanh:
+    case AXMUL__OP_Erf:
+    case AXMUL__OP_Gelu:
+    case AXMUL__OP_Sqrt:
+    case AXMUL__OP_Exp:
+    case AXMUL__OP_Neg:
+    case AXMUL__OP_Abs:
+    case AXMUL__OP_Clip:
+    case AXMUL__OP_BatchNormalization:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 /* ---------------------------------------------------------------- buffers */
 
 /* Assigns each step output a buffer whose previous value is no longer read, the smallest that
@@ -190,6 +294,18 @@ static axmul_status assign_buffers(const axmul__onnx *g, axmul__onnx_run *r)
         r->last[g->outputs[k]] = INT_MAX;
     for (int s = 0; s < r->nsteps; s++) {
         const axmul__node *n = &g->nodes[r->steps[s].node];
+        const int u = n->nin > 0 ? n->in[0] : -1;
+        /* input 0's buffer: shared by an alias, or taken over where nothing reads it after */
+        if (u >= 0 && r->buf[u] >= 0 &&
+            (r->steps[s].alias || (r->steps[s].inplace && free_after[r->buf[u]] == s))) {
+            const int v = n->out[0], b = r->buf[u];
+            r->buf[v] = b;
+            if (r->last[v] > free_after[b])
+                free_after[b] = r->last[v];
+            if (s > free_after[b])
+                free_after[b] = s;
+            continue; /* (these operators have one output) */
+        }
         for (int k = 0; k < n->nout; k++) {
             const int v = n->out[k];
             if (v < 0)
@@ -271,6 +387,11 @@ static axmul_status plan_node(const axmul__onnx *g, axmul__onnx_run *r, int i, i
     memset(&st, 0, sizeof st);
     st.node = i;
     int fold = 1;
+    for (int k = n->nin; k < 64; k++) /* (what a kernel may read beyond the node's inputs) */
+        in[k] = conv[k] = NULL;
+    if (n->kind != AXMUL__OP_Constant && (n->nin < 1 || n->in[0] < 0))
+        return axmul__fail(AXMUL_ERR_FORMAT, "%s: node %s (%s): input 0 is missing", g->path,
+                           n->name, n->op);
     for (int k = 0; k < n->nin; k++) {
         in[k] = n->in[k] >= 0 ? &r->val[n->in[k]] : NULL;
         if (in[k] && r->is_const[n->in[k]])
@@ -288,10 +409,19 @@ static axmul_status plan_node(const axmul__onnx *g, axmul__onnx_run *r, int i, i
     memset(outs, 0, sizeof outs);
     if (s == AXMUL_OK)
         s = op->shape(&c, conv, outs);
-    for (int k = 0; k < n->nout && s == AXMUL_OK; k++)
+    for (int k = 0; k < n->nout && s == AXMUL_OK; k++) {
         if (n->out[k] >= 0 && !outs[k].dt)
             s = axmul__fail(AXMUL_ERR_UNSUPPORTED, "%s: node %s (%s): output %d is not supported",
                             g->path, n->name, n->op, k);
+        for (int d = 0; d < outs[k].sh.rank && s == AXMUL_OK; d++)
+            if (outs[k].sh.d[d] < 0)
+                s = axmul__fail(AXMUL_ERR_SHAPE, "%s: node %s (%s): output %d has dimension %lld",
+                                g->path, n->name, n->op, k, (long long)outs[k].sh.d[d]);
+        if (s == AXMUL_OK && axmul__shape_count(&outs[k].sh) > INT32_MAX)
+            s = axmul__fail(AXMUL_ERR_OVERFLOW,
+                            "%s: node %s (%s): output %d would have more than 2^31 elements",
+                            g->path, n->name, n->op, k);
+    }
     r->node_shape[i] = outs[0].sh;
     for (int k = 0; k < n->nout && s == AXMUL_OK && fold; k++)
         s = axmul__tensor_alloc(&outs[k], n->name);
@@ -318,6 +448,17 @@ static axmul_status plan_node(const axmul__onnx *g, axmul__onnx_run *r, int i, i
     }
     if (n->approx)
         qdq_ranges(g, r, &st);
+    st.alias = n->nin > 0 && conv[0] && alias_step(g, r, n, conv[0]);
+    if (n->nin > 0 && conv[0] && !st.alias && n->in[0] >= 0 && g->v[n->in[0]].producer >= 0 &&
+        !r->is_const[n->in[0]] && flatten_fusable(g, n, conv[0])) {
+        st.alias = 1;
+        r->hwc[n->out[0]][0] = (int)conv[0]->sh.d[1];
+        r->hwc[n->out[0]][1] = (int)conv[0]->sh.d[2];
+        r->hwc[n->out[0]][2] = (int)conv[0]->sh.d[3];
+    }
+    if (n->kind == AXMUL__OP_Gemm && n->in[0] >= 0 && r->hwc[n->in[0]][0] > 0)
+        memcpy(st.a_hwc, r->hwc[n->in[0]], sizeof st.a_hwc);
+    st.inplace = !st.alias && n->nin > 0 && conv[0] && inplace_step(n, conv[0], &outs[0]);
     r->steps[r->nsteps++] = st;
     return AXMUL_OK;
 }
@@ -371,7 +512,8 @@ static axmul_status make_plan(axmul__onnx *g, const axmul__tensor *inputs, axmul
     r->buf = malloc(sizeof *r->buf * ((size_t)nv + 1));
     r->last = malloc(sizeof *r->last * ((size_t)nv + 1));
     r->node_shape = calloc((size_t)g->nnodes + 1, sizeof *r->node_shape);
-    if (!r->in_key || !r->by_value || !r->val || !r->is_const || !r->buf || !r->last || !r->node_shape) {
+    r->hwc = calloc((size_t)nv + 1, sizeof *r->hwc);
+    if (!r->hwc || !r->in_key || !r->by_value || !r->val || !r->is_const || !r->buf || !r->last || !r->node_shape) {
         axmul__onnx_run_free(r);
         return axmul__fail(AXMUL_ERR_NOMEM, "out of memory");
     }

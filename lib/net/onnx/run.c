@@ -42,8 +42,8 @@ static axmul_status run_step(axmul__onnx *g, axmul__onnx_run *r, axmul__onnx_ste
     const axmul__tensor *in[64], *conv[64];
     axmul__tensor tmp[64], outs[16];
     const axmul__tensor none = {0};
-    for (int k = 0; k < n->nin; k++)
-        in[k] = n->in[k] >= 0 ? &r->val[n->in[k]] : NULL;
+    for (int k = 0; k < 64; k++)
+        in[k] = conv[k] = k < n->nin && n->in[k] >= 0 ? &r->val[n->in[k]] : NULL;
     axmul_status s = axmul__onnx_convert_inputs(g, n, st, in, tmp, conv);
     if (s == AXMUL_OK && w && w->observe && n->approx) {
         s = observe(g, n, conv[0], w, 2 * st->node);
@@ -106,7 +106,8 @@ axmul_status axmul__onnx_forward(axmul__onnx *g, const axmul_net_options *o,
             r->val[g->inputs[k]].data = inputs[k].data;
     int stopped = 0;
     for (int k = 0; k < (s == AXMUL_OK ? r->nsteps : 0) && s == AXMUL_OK && !stopped; k++)
-        s = run_step(g, r, &r->steps[k], o, w, &stopped);
+        if (!r->steps[k].alias)
+            s = run_step(g, r, &r->steps[k], o, w, &stopped);
     for (int k = 0; k < g->noutputs && s == AXMUL_OK && out; k++)
         if ((s = copy_output(&r->val[g->outputs[k]], &out[k])) != AXMUL_OK)
             while (k-- > 0)

@@ -8,6 +8,10 @@
 
 typedef struct {
     int node;
+    int alias;   /* the output is input 0's data under another shape: nothing to run */
+    int a_hwc[3]; /* Gemm whose input 0 is an NHWC batch flattened as it lies (C, H, W): its
+                     weights' rows are permuted instead (a_hwc[0] > 0) */
+    int inplace; /* the output may take input 0's buffer (its last reader) */
     unsigned in_const;
     void *state; /* the kernel's (axmul__onnx_ctx.state), freed with the plan */
     int has_qdq[2];
@@ -29,6 +33,7 @@ struct axmul__onnx_run {
     /* per value: its header (shape, type, layout; the data of constants, owned where folded) */
     axmul__tensor *val;
     char *is_const;
+    int (*hwc)[3]; /* a Flatten's output left in NHWC order, (C, H, W) of the batch flattened */
     int *buf;  /* the buffer a step's output lives in, or -1 */
     int *last; /* the last step that reads the value (INT_MAX: a graph output) */
     int nsteps;

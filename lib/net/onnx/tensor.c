@@ -49,8 +49,13 @@ const char *axmul__dt_name(axmul__dtype dt)
 int64_t axmul__shape_count(const axmul__shape *s)
 {
     int64_t n = 1;
-    for (int i = 0; i < s->rank; i++)
+    for (int i = 0; i < s->rank; i++) { /* saturating: the plan refuses what this reaches */
+        if (s->d[i] <= 0)
+            return s->d[i] == 0 ? 0 : INT64_MAX;
+        if (n > INT64_MAX / s->d[i])
+            return INT64_MAX;
         n *= s->d[i];
+    }
     return n;
 }
 
@@ -273,15 +278,18 @@ axmul_status axmul__onnx_tensor_decode(const struct Onnx__TensorProto *p, const 
         have = p->raw_data.len / es;
         if (p->raw_data.len != (size_t)n * es)
             goto count;
-        memcpy(t->data, p->raw_data.data, (size_t)n * es); /* little-endian hosts */
+        if (n)
+            memcpy(t->data, p->raw_data.data, (size_t)n * es); /* little-endian hosts */
     } else if (t->dt == AXMUL__DT_FLOAT) {
         if ((have = p->n_float_data) != (size_t)n)
             goto count;
-        memcpy(t->data, p->float_data, (size_t)n * 4);
+        if (n)
+            memcpy(t->data, p->float_data, (size_t)n * 4);
     } else if (t->dt == AXMUL__DT_INT64) {
         if ((have = p->n_int64_data) != (size_t)n)
             goto count;
-        memcpy(t->data, p->int64_data, (size_t)n * 8);
+        if (n)
+            memcpy(t->data, p->int64_data, (size_t)n * 8);
     } else { /* int32, int8, uint8, bool live in int32_data */
         if ((have = p->n_int32_data) != (size_t)n)
             goto count;
