@@ -29,7 +29,8 @@ static axmul_status pad_params(const axmul__onnx_ctx *c, const axmul__tensor *co
         const int64_t *a = axmul__onnx_attr_ints(c->node, "pads", &n);
         if (n > 2 * AXMUL__ONNX_MAX_RANK)
             return axmul__onnx_fail(c, AXMUL_ERR_FORMAT, "%zu pads", n);
-        memcpy(p, a, n * sizeof *p);
+        if (n) /* (an absent or empty list: NULL) */
+            memcpy(p, a, n * sizeof *p);
         np = (int)n;
         *value = axmul__onnx_attr_float(c->node, "value", 0.0f);
     } else {
@@ -232,7 +233,8 @@ static axmul_status split_sizes(const axmul__onnx_ctx *c, const axmul__tensor *c
         if (a) {
             if ((int)cnt != n)
                 return axmul__onnx_fail(c, AXMUL_ERR_FORMAT, "%zu sizes for %d outputs", cnt, n);
-            memcpy(sz, a, cnt * sizeof *sz);
+            if (cnt) /* (an absent or empty list: NULL) */
+                memcpy(sz, a, cnt * sizeof *sz);
             got = 1;
         }
     } else if (axmul__onnx_in(c, in, 1)) {

@@ -238,7 +238,8 @@ static axmul_status reduce_axes(const axmul__onnx_ctx *c, const axmul__tensor *c
         const int64_t *a = axmul__onnx_attr_ints(c->node, "axes", &n);
         if (n > AXMUL__ONNX_MAX_RANK)
             return axmul__onnx_fail(c, AXMUL_ERR_UNSUPPORTED, "%zu axes", n);
-        memcpy(ax, a, n * sizeof *ax);
+        if (n) /* (an absent or empty list: NULL) */
+            memcpy(ax, a, n * sizeof *ax);
     } else if (axmul__onnx_in(c, in, 1)) {
         if ((s = axmul__onnx_need_const(c, in, 1, "axes")) != AXMUL_OK)
             return s;

@@ -229,7 +229,8 @@ static axmul_status squeeze_axes(const axmul__onnx_ctx *c, const axmul__tensor *
         const int64_t *a = axmul__onnx_attr_ints(c->node, "axes", &cnt);
         if (cnt > AXMUL__ONNX_MAX_RANK)
             return axmul__onnx_fail(c, AXMUL_ERR_UNSUPPORTED, "%zu axes", cnt);
-        memcpy(ax, a, cnt * sizeof *ax);
+        if (cnt) /* (an absent or empty list: NULL) */
+            memcpy(ax, a, cnt * sizeof *ax);
         *n = (int)cnt;
         *given = a != NULL;
         return AXMUL_OK;
@@ -374,7 +375,8 @@ static axmul_status reshape_shape(const axmul__onnx_ctx *c, const axmul__tensor 
         const int64_t *a = axmul__onnx_attr_ints(c->node, "shape", &cnt);
         if (cnt > AXMUL__ONNX_MAX_RANK)
             return axmul__onnx_fail(c, AXMUL_ERR_UNSUPPORTED, "rank %zu", cnt);
-        memcpy(d, a, cnt * sizeof *d);
+        if (cnt) /* (an absent or empty list: NULL) */
+            memcpy(d, a, cnt * sizeof *d);
         n = (int)cnt;
     } else if ((s = axmul__onnx_const_ints(c, in, 1, "shape", d, &n, AXMUL__ONNX_MAX_RANK)) != AXMUL_OK)
         return s;
@@ -540,10 +542,13 @@ static axmul_status slice_plan(const axmul__onnx_ctx *c, const axmul__tensor *co
         const int64_t *pd = axmul__onnx_attr_ints(c->node, "axes", &d);
         if (a > AXMUL__ONNX_MAX_RANK || b != a || (pd && d != a))
             return axmul__onnx_fail(c, AXMUL_ERR_FORMAT, "starts, ends and axes differ in size");
-        memcpy(st, pa, a * sizeof *st);
-        memcpy(en, pb, b * sizeof *en);
+        if (a) /* (an absent or empty list: NULL) */
+            memcpy(st, pa, a * sizeof *st);
+        if (b) /* (an absent or empty list: NULL) */
+            memcpy(en, pb, b * sizeof *en);
         if (pd)
-            memcpy(ax, pd, d * sizeof *ax);
+            if (d) /* (an absent or empty list: NULL) */
+                memcpy(ax, pd, d * sizeof *ax);
         n = ne = (int)a;
         na = pd ? (int)d : -1;
     } else if ((s = axmul__onnx_const_ints(c, in, 1, "starts", st, &n, AXMUL__ONNX_MAX_RANK)) ||
