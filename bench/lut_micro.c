@@ -1,0 +1,301 @@
+/* How fast can this core look up a 256 x 256 table of 16-bit products? The inner loop of the LUT
+ * convolution (lib/cpu) on one thread, one chunk of AXMUL__CHUNK pixels x K taps x CO output
+ * channels as the driver hands it to a kernel, with the schemes a CPU without AVX-512 can use:
+ *
+ *   scalar-mem    the portable kernel: per tap and pixel, acc[p] += col[a] with acc in memory
+ *   scalar-t4     four taps per pass: the accumulator loaded and stored once per four lookups
+ *   scalar-t4c2   the same for two channels at once, each activation byte read once for both
+ *   scalar-t8     eight taps per pass, eight activation bytes per 64-bit load
+ *   scalar-reg    register blocking: NC channels x NP pixels of accumulators kept in registers,
+ *                 one activation byte feeding NC lookups (NC loads of table entries per byte)
+ *   gather        AVX2 vpgatherdd of 8 entries, one channel at a time (the avx2 kernel)
+ *   gather-nc     AVX2 gathers, NC channels sharing each widened index vector
+ *
+ * Prints G lookups/s for each (median of 5 repetitions) and checks that every scheme gives the
+ * portable kernel's sums. Build: cc -O2 -fno-tree-vectorize -o lut_micro bench/lut_micro.c (the
+ * scalar schemes as written; add -mavx2 on x86 for the gather ones, and the vectorizer's own
+ * versions of the scalar loops). Usage: lut_micro [K] [CO] */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
+#define CHUNK 256
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static uint64_t rng = 88172645463325252ull;
+static uint32_t next(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)rng;
+}
+
+/* ---------------------------------------------------------------- schemes */
+
+static void scalar_mem(const uint8_t *A, int k, const uint8_t *w, const uint16_t *tt, int co,
+                       uint32_t *acc)
+{
+    for (int o = 0; o < co; o++) {
+        uint32_t *ac = acc + (size_t)o * CHUNK;
+        memset(ac, 0, sizeof(uint32_t) * CHUNK);
+        for (int tap = 0; tap < k; tap++) {
+            const uint16_t *col = tt + (size_t)w[(size_t)o * k + tap] * 256;
+            const uint8_t *row = A + (size_t)tap * CHUNK;
+            for (int q = 0; q < CHUNK; q++)
+                ac[q] += col[row[q]];
+        }
+    }
+}
+
+/* Four taps per pass over the pixels: the accumulator is loaded and stored once per four lookups,
+ * the four columns (2 KiB) stay in L1. */
+static void scalar_t4(const uint8_t *A, int k, const uint8_t *w, const uint16_t *tt, int co,
+                      uint32_t *acc)
+{
+    for (int o = 0; o < co; o++) {
+        uint32_t *ac = acc + (size_t)o * CHUNK;
+        const uint8_t *wr = w + (size_t)o * k;
+        memset(ac, 0, sizeof(uint32_t) * CHUNK);
+        int tap = 0;
+        for (; tap + 4 <= k; tap += 4) {
+            const uint16_t *c0 = tt + (size_t)wr[tap] * 256, *c1 = tt + (size_t)wr[tap + 1] * 256,
+                           *c2 = tt + (size_t)wr[tap + 2] * 256, *c3 = tt + (size_t)wr[tap + 3] * 256;
+            const uint8_t *r0 = A + (size_t)tap * CHUNK;
+            for (int q = 0; q < CHUNK; q++)
+                ac[q] += (uint32_t)c0[r0[q]] + c1[r0[CHUNK + q]] + c2[r0[2 * CHUNK + q]] +
+                         c3[r0[3 * CHUNK + q]];
+        }
+        for (; tap < k; tap++) {
+            const uint16_t *col = tt + (size_t)wr[tap] * 256;
+            const uint8_t *row = A + (size_t)tap * CHUNK;
+            for (int q = 0; q < CHUNK; q++)
+                ac[q] += col[row[q]];
+        }
+    }
+}
+
+/* Four taps per pass for two channels at once: each activation byte read once for two lookups
+ * (1.5 loads per lookup instead of 2). */
+static void scalar_t4c2(const uint8_t *A, int k, const uint8_t *w, const uint16_t *tt, int co,
+                        uint32_t *acc)
+{
+    for (int o = 0; o < co; o += 2) {
+        uint32_t *a0 = acc + (size_t)o * CHUNK, *a1 = a0 + CHUNK;
+        const uint8_t *w0 = w + (size_t)o * k, *w1 = w0 + k;
+        memset(a0, 0, sizeof(uint32_t) * 2 * CHUNK);
+        int tap = 0;
+        for (; tap + 4 <= k; tap += 4) {
+            const uint16_t *c0 = tt + (size_t)w0[tap] * 256, *c1 = tt + (size_t)w0[tap + 1] * 256,
+                           *c2 = tt + (size_t)w0[tap + 2] * 256, *c3 = tt + (size_t)w0[tap + 3] * 256;
+            const uint16_t *d0 = tt + (size_t)w1[tap] * 256, *d1 = tt + (size_t)w1[tap + 1] * 256,
+                           *d2 = tt + (size_t)w1[tap + 2] * 256, *d3 = tt + (size_t)w1[tap + 3] * 256;
+            const uint8_t *r0 = A + (size_t)tap * CHUNK;
+            for (int q = 0; q < CHUNK; q++) {
+                const unsigned x0 = r0[q], x1 = r0[CHUNK + q], x2 = r0[2 * CHUNK + q],
+                               x3 = r0[3 * CHUNK + q];
+                a0[q] += (uint32_t)c0[x0] + c1[x1] + c2[x2] + c3[x3];
+                a1[q] += (uint32_t)d0[x0] + d1[x1] + d2[x2] + d3[x3];
+            }
+        }
+        for (; tap < k; tap++) {
+            const uint16_t *c0 = tt + (size_t)w0[tap] * 256, *d0 = tt + (size_t)w1[tap] * 256;
+            const uint8_t *row = A + (size_t)tap * CHUNK;
+            for (int q = 0; q < CHUNK; q++) {
+                a0[q] += c0[row[q]];
+                a1[q] += d0[row[q]];
+            }
+        }
+    }
+}
+
+/* Eight taps per pass, the activation bytes of 8 pixels read 8 at a time (one 64-bit load per
+ * tap, the bytes taken out by shifts). */
+static void scalar_t8(const uint8_t *A, int k, const uint8_t *w, const uint16_t *tt, int co,
+                      uint32_t *acc)
+{
+    for (int o = 0; o < co; o++) {
+        uint32_t *ac = acc + (size_t)o * CHUNK;
+        const uint8_t *wr = w + (size_t)o * k;
+        memset(ac, 0, sizeof(uint32_t) * CHUNK);
+        int tap = 0;
+        for (; tap + 8 <= k; tap += 8) {
+            const uint16_t *c[8];
+            for (int t = 0; t < 8; t++)
+                c[t] = tt + (size_t)wr[tap + t] * 256;
+            const uint8_t *r0 = A + (size_t)tap * CHUNK;
+            for (int q = 0; q < CHUNK; q += 8) {
+                uint32_t s8[8] = {0};
+                for (int t = 0; t < 8; t++) {
+                    uint64_t v;
+                    memcpy(&v, r0 + (size_t)t * CHUNK + q, 8);
+                    for (int j = 0; j < 8; j++)
+                        s8[j] += c[t][(v >> (8 * j)) & 255];
+                }
+                for (int j = 0; j < 8; j++)
+                    ac[q + j] += s8[j];
+            }
+        }
+        for (; tap < k; tap++) {
+            const uint16_t *col = tt + (size_t)wr[tap] * 256;
+            const uint8_t *row = A + (size_t)tap * CHUNK;
+            for (int q = 0; q < CHUNK; q++)
+                ac[q] += col[row[q]];
+        }
+    }
+}
+
+/* NC = 4 channels x NP = 4 pixels: 16 accumulators; per tap 4 column pointers, 4 bytes. */
+static void scalar_reg(const uint8_t *A, int k, const uint8_t *w, const uint16_t *tt, int co,
+                       uint32_t *acc)
+{
+    for (int o = 0; o < co; o += 4)
+        for (int q = 0; q < CHUNK; q += 4) {
+            uint32_t s[4][4] = {{0}};
+            const uint8_t *w0 = w + (size_t)o * k;
+            for (int tap = 0; tap < k; tap++) {
+                const uint8_t *row = A + (size_t)tap * CHUNK + q;
+                const uint16_t *c0 = tt + (size_t)w0[tap] * 256,
+                               *c1 = tt + (size_t)w0[k + tap] * 256,
+                               *c2 = tt + (size_t)w0[2 * k + tap] * 256,
+                               *c3 = tt + (size_t)w0[3 * k + tap] * 256;
+                for (int j = 0; j < 4; j++) {
+                    const unsigned a = row[j];
+                    s[0][j] += c0[a];
+                    s[1][j] += c1[a];
+                    s[2][j] += c2[a];
+                    s[3][j] += c3[a];
+                }
+            }
+            for (int c = 0; c < 4; c++)
+                for (int j = 0; j < 4; j++)
+                    acc[(size_t)(o + c) * CHUNK + q + j] = s[c][j];
+        }
+}
+
+#if defined(__AVX2__)
+static void gather1(const uint8_t *A, int k, const uint8_t *w, const uint16_t *tt, int co,
+                    uint32_t *acc)
+{
+    const __m256i low16 = _mm256_set1_epi32(0xffff);
+    for (int o = 0; o < co; o++)
+        for (int p = 0; p < CHUNK; p += 16) {
+            __m256i s0 = _mm256_setzero_si256(), s1 = s0;
+            for (int tap = 0; tap < k; tap++) {
+                const int *col = (const int *)(const void *)(tt + (size_t)w[(size_t)o * k + tap] * 256);
+                const uint8_t *row = A + (size_t)tap * CHUNK + p;
+                __m256i i0 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)row));
+                __m256i i1 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(row + 8)));
+                s0 = _mm256_add_epi32(s0, _mm256_and_si256(_mm256_i32gather_epi32(col, i0, 2), low16));
+                s1 = _mm256_add_epi32(s1, _mm256_and_si256(_mm256_i32gather_epi32(col, i1, 2), low16));
+            }
+            _mm256_storeu_si256((__m256i *)(acc + (size_t)o * CHUNK + p), s0);
+            _mm256_storeu_si256((__m256i *)(acc + (size_t)o * CHUNK + p + 8), s1);
+        }
+}
+
+/* 4 channels share the widened indices of 8 pixels. */
+static void gather4(const uint8_t *A, int k, const uint8_t *w, const uint16_t *tt, int co,
+                    uint32_t *acc)
+{
+    const __m256i low16 = _mm256_set1_epi32(0xffff);
+    for (int o = 0; o < co; o += 4)
+        for (int p = 0; p < CHUNK; p += 8) {
+            __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
+            const uint8_t *w0 = w + (size_t)o * k;
+            for (int tap = 0; tap < k; tap++) {
+                const uint8_t *row = A + (size_t)tap * CHUNK + p;
+                __m256i i0 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)row));
+#define G(s, c)                                                                                    \
+    s = _mm256_add_epi32(                                                                          \
+        s, _mm256_and_si256(_mm256_i32gather_epi32(                                                \
+                                (const int *)(const void *)(tt + (size_t)w0[(c) * k + tap] * 256),  \
+                                i0, 2),                                                            \
+                            low16))
+                G(s0, 0);
+                G(s1, 1);
+                G(s2, 2);
+                G(s3, 3);
+#undef G
+            }
+            _mm256_storeu_si256((__m256i *)(acc + (size_t)o * CHUNK + p), s0);
+            _mm256_storeu_si256((__m256i *)(acc + (size_t)(o + 1) * CHUNK + p), s1);
+            _mm256_storeu_si256((__m256i *)(acc + (size_t)(o + 2) * CHUNK + p), s2);
+            _mm256_storeu_si256((__m256i *)(acc + (size_t)(o + 3) * CHUNK + p), s3);
+        }
+}
+#endif
+
+typedef void (*scheme)(const uint8_t *, int, const uint8_t *, const uint16_t *, int, uint32_t *);
+
+static int cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+    const int k = argc > 1 ? atoi(argv[1]) : 576, co = argc > 2 ? atoi(argv[2]) : 64;
+    if (k < 1 || co < 4 || co % 4) {
+        fprintf(stderr, "usage: lut_micro [K] [CO, a multiple of 4]\n");
+        return 2;
+    }
+    uint8_t *A = malloc((size_t)k * CHUNK + 64), *w = malloc((size_t)k * co);
+    uint16_t *tt = malloc((256 * 256 + 32) * sizeof *tt);
+    uint32_t *ref = malloc(sizeof *ref * CHUNK * co), *acc = malloc(sizeof *acc * CHUNK * co);
+    if (!A || !w || !tt || !ref || !acc)
+        return 1;
+    for (size_t i = 0; i < (size_t)k * CHUNK + 64; i++)
+        A[i] = (uint8_t)next();
+    for (size_t i = 0; i < (size_t)k * co; i++)
+        w[i] = (uint8_t)next();
+    for (int i = 0; i < 256 * 256 + 32; i++)
+        tt[i] = (uint16_t)next();
+    scalar_mem(A, k, w, tt, co, ref);
+    struct {
+        const char *name;
+        scheme fn;
+    } s[] = {{"scalar-mem", scalar_mem},
+             {"scalar-t4", scalar_t4},
+             {"scalar-t4c2", scalar_t4c2},
+             {"scalar-t8", scalar_t8},
+             {"scalar-reg", scalar_reg},
+#if defined(__AVX2__)
+             {"gather", gather1},
+             {"gather-nc", gather4},
+#endif
+    };
+    const double lookups = (double)k * CHUNK * co;
+    printf("one thread, %d taps x %d pixels x %d channels per call (%.1f M lookups)\n", k, CHUNK,
+           co, lookups / 1e6);
+    for (size_t i = 0; i < sizeof s / sizeof s[0]; i++) {
+        double t[5];
+        for (int r = 0; r < 5; r++) {
+            const double t0 = now();
+            s[i].fn(A, k, w, tt, co, acc);
+            t[r] = now() - t0;
+        }
+        qsort(t, 5, sizeof t[0], cmp);
+        const int same = memcmp(acc, ref, sizeof *acc * CHUNK * co) == 0;
+        printf("%-11s %6.2f G lookups/s  %s\n", s[i].name, lookups / t[2] / 1e9,
+               same ? "" : "(DIFFERENT SUMS)");
+    }
+    free(A);
+    free(w);
+    free(tt);
+    free(ref);
+    free(acc);
+    return 0;
+}
