@@ -29,6 +29,9 @@ static void usage_train(FILE *f)
             "Adam and softmax cross-entropy on mini-batches, bit-reproducible for one seed on\n"
             "one machine; reports the float test accuracy, calibrates the activation ranges on\n"
             "N training images (default 10000) and writes the model folder (model.json + .npy).\n"
+            "An ONNX --from model (CNNs of Conv, Gemm, BatchNormalization, pools, ReLU/ReLU6,\n"
+            "Add, Flatten) trains as its layer model, written as a folder; its layers are named\n"
+            "after the ONNX nodes (/conv1/Conv: conv1_Conv).\n"
             "With --mtab (the layers of --approx, default conv) or --layer-mtab, training is\n"
             "approximation-aware: those layers' forward pass is the quantized LUT layer, their\n"
             "gradients the float layer's (straight-through), and the test accuracy with the\n"
@@ -157,6 +160,15 @@ static int cmd_train_inner(int argc, char **argv, axmul__tabopts *T)
     if (from ? axmul_model_load(from, &m) : axmul_model_create_lenet5((uint64_t)seed, &m)) {
         errorf(from ? "--from %s" : "%s", axmul_error_detail());
         goto out;
+    }
+    if (axmul_model_is_onnx(m)) { /* trains as its layer model, written as a model folder */
+        axmul_model *lm;
+        if (axmul_model_to_layers(m, &lm) != AXMUL_OK) {
+            errorf("--from %s", axmul_error_detail());
+            goto out;
+        }
+        axmul_model_free(m);
+        m = lm;
     }
     /* the test images too: they go through the same network */
     const axmul_dataset *sets[2] = {tr, te};

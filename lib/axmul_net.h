@@ -124,6 +124,16 @@ AXMUL_API int axmul_model_layer_approx(const axmul_model *m, int i);
 /* 1 for a model read from an ONNX file. */
 AXMUL_API int axmul_model_is_onnx(const axmul_model *m);
 
+/* An ONNX image model as a new model of layer kinds (what model folders hold; freed with
+ * axmul_model_free): for training (axmul_model_train) and axmul_model_save into a folder. A graph
+ * of Conv, Gemm or MatMul by a constant, BatchNormalization, MaxPool/AveragePool without padding,
+ * GlobalAveragePool/GlobalMaxPool, Relu, Clip(0, 6), Add of two activations, Flatten and a last
+ * Softmax converts (Identity, Dropout and zero Pads are dropped); weights are reordered to the
+ * layer model's HWIO and (in, out), a flattened C x H x W map's next dense layer to its H, W, C
+ * order, and calibrated ranges go along. ERR_UNSUPPORTED naming the first node that has no
+ * counterpart (attention, for one); ERR_INVALID_ARGUMENT for a model of layers. */
+AXMUL_API axmul_status axmul_model_to_layers(const axmul_model *m, axmul_model **out);
+
 /* The model's inputs and outputs, and their names (model.json models: one each, "input" and
  * "output"). */
 AXMUL_API int axmul_model_num_inputs(const axmul_model *m);
@@ -230,10 +240,10 @@ AXMUL_API void axmul_train_options_init(axmul_train_options *o);
  * for the same seed, thread count and machine. Every layer type trains, graphs included (the
  * gradients that reach a layer's output are summed); batchnorm is frozen (its inference scale
  * and offset are not trained); conv2d/dense layers without a bias get a zero bias that trains.
- * ONNX models do not train here (ERR_UNSUPPORTED: train them in their framework and export
- * again). A softmax must be the last layer (ERR_UNSUPPORTED otherwise); the loss is the cross-entropy
- * of the softmax of the last layer's input, or of the output where the last layer is not a
- * softmax. */
+ * ONNX models train as their layer models (axmul_model_to_layers; ERR_UNSUPPORTED for the
+ * ONNX model itself). A softmax must be the last layer (ERR_UNSUPPORTED otherwise); the loss is the
+ * cross-entropy of the softmax of the last layer's input, or of the output where the last layer is
+ * not a softmax. */
 AXMUL_API axmul_status axmul_model_train(axmul_model *m, const float *x, const uint8_t *labels,
                                          int n, const axmul_train_options *o);
 

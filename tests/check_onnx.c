@@ -24,8 +24,7 @@ START_TEST(test_conv_lut_is_engine)
     for (size_t ci = 0; ci < sizeof cs / sizeof cs[0]; ci++)
         for (int per_channel = 0; per_channel < 2; per_channel++) {
             const int N = 2, C = cs[ci].c, H = 9, W = 8, M = cs[ci].m, cg = C / cs[ci].group;
-            const int64_t xd[4] = {-1, C, H, W}, wd[4] = {M, cg, cs[ci].kh, cs[ci].kw},
-                          bd[1] = {M};
+            const int64_t xd[4] = {-1, C, H, W}, wd[4] = {M, cg, cs[ci].kh, cs[ci].kw}, bd[1] = {M};
             const size_t nw = (size_t)M * cg * cs[ci].kh * cs[ci].kw;
             float x[2 * 4 * 9 * 8], w[4 * 4 * 3 * 3], bias[4];
             fill(&rng, x, (size_t)N * C * H * W, -1.0f, 1.5f);
@@ -76,7 +75,8 @@ START_TEST(test_conv_lut_is_engine)
             for (int i = 0; i < N; i++) /* NHWC -> NCHW */
                 for (int p = 0; p < oh * ow; p++)
                     for (int ch = 0; ch < M; ch++)
-                        yr[((size_t)i * M + ch) * oh * ow + p] = yh[((size_t)i * oh * ow + p) * M + ch];
+                        yr[((size_t)i * M + ch) * oh * ow + p] =
+                            yh[((size_t)i * oh * ow + p) * M + ch];
             ck_assert_mem_eq(out.data, yr, sizeof(float) * (size_t)N * M * oh * ow);
             /* float: the exact convolution */
             axmul__tensor fo;
@@ -283,8 +283,8 @@ START_TEST(test_qdq_conv_codes)
                                     continue;
                                 long q = lrintf(nearbyintf(x[(c * 6 + iy) * 6 + ix] / sx)) + zx;
                                 q = q < 0 ? 0 : q > 255 ? 255 : q;
-                                acc += (q - zx) *
-                                       ((int)wq[((oc * 2 + c) * 3 + i) * 3 + j] - zw[ws]);
+                                acc +=
+                                    (q - zx) * ((int)wq[((oc * 2 + c) * 3 + i) * 3 + j] - zw[ws]);
                             }
                     const double want = (double)acc * sx * sw[ws];
                     ck_assert_float_eq_tol(scores[(oc * 6 + oy) * 6 + ox], want,
@@ -357,8 +357,7 @@ START_TEST(test_refusals)
     mb_value(&b, 0, "x", 1, 2, (int64_t[]){1, 4});
     mb_node(&b, "Add", "a", "x,nowhere", "y");
     mb_value(&b, 1, "y", 1, -1, NULL);
-    expect_load_error(mb_write(&b, dir, "unknown.onnx"), AXMUL_ERR_FORMAT, "value nowhere",
-                      NULL);
+    expect_load_error(mb_write(&b, dir, "unknown.onnx"), AXMUL_ERR_FORMAT, "value nowhere", NULL);
     mb_free(&b);
     mb_init(&b, 99);
     mb_value(&b, 0, "x", 1, 2, (int64_t[]){1, 4});
@@ -430,7 +429,8 @@ START_TEST(test_refusals)
     ck_assert_int_eq(axmul__onnx_load(mb_write(&b, dir, "fz2.onnx"), &g), AXMUL_OK);
     mb_free(&b);
     ck_assert_int_eq(axmul__onnx_forward(g, NULL, &in, NULL, NULL), AXMUL_ERR_SHAPE);
-    ck_assert_ptr_nonnull(strstr(axmul_error_detail(), "node big (Reshape): shape[0] = 2147483648"));
+    ck_assert_ptr_nonnull(
+        strstr(axmul_error_detail(), "node big (Reshape): shape[0] = 2147483648"));
     axmul__onnx_free(g);
     mb_init(&b, 13);
     mb_value(&b, 0, "x", 1, 3, (int64_t[]){1, 1, 4});
@@ -479,7 +479,7 @@ START_TEST(test_model_calibrate_save_load)
     snprintf(path, sizeof path, "%s", p);
     snprintf(path2, sizeof path2, "%s/m2.onnx", dir);
     mb_free(&b);
-    axmul_model *m;
+    axmul_model *m, *m2 = NULL;
     ck_assert_int_eq(axmul_model_load(path, &m), AXMUL_OK);
     ck_assert(axmul_model_is_onnx(m));
     ck_assert_int_eq(axmul_model_num_layers(m), 4);
@@ -524,12 +524,33 @@ START_TEST(test_model_calibrate_save_load)
     ck_assert_float_eq(g->nodes[0].range[0].min, r.min);
     ck_assert_float_eq(g->nodes[0].range[0].max, r.max);
     axmul__onnx_free(g);
-    /* training is refused, naming the model */
+    /* training: as the layer model, which computes what the ONNX model computes (the dense
+     * layer's rows reordered for the H, W, C flatten; with the table the same bits) */
     ck_assert_int_eq(axmul_model_load(path2, &m), AXMUL_OK);
     axmul_train_options to;
     axmul_train_options_init(&to);
     ck_assert_int_eq(axmul_model_train(m, x, pred, 20, &to), AXMUL_ERR_UNSUPPORTED);
-    ck_assert_ptr_nonnull(strstr(axmul_error_detail(), "m2: ONNX models do not train"));
+    ck_assert_ptr_nonnull(strstr(axmul_error_detail(), "m2: an ONNX model trains as its layer"));
+    axmul_model *lm;
+    ck_assert_int_eq(axmul_model_to_layers(m, &lm), AXMUL_OK);
+    ck_assert(!axmul_model_is_onnx(lm) && axmul_model_calibrated(lm));
+    ck_assert_int_eq(axmul_model_num_layers(lm), 4);
+    ck_assert_str_eq(axmul_model_layer_type(lm, 0), "conv2d");
+    ck_assert_str_eq(axmul_model_layer_name(lm, 0), "conv");
+    ck_assert_str_eq(axmul_model_layer_type(lm, 2), "flatten");
+    ck_assert_int_eq(axmul_model_predict(lm, &o, x, 20, pred, s2), AXMUL_OK);
+    ck_assert_mem_eq(s1, s2, sizeof s1);
+    axmul_net_options fo;
+    axmul_net_options_init(&fo);
+    float f1[60], f2[60];
+    ck_assert_int_eq(axmul_model_predict(m, &fo, x, 20, pred, f1), AXMUL_OK);
+    ck_assert_int_eq(axmul_model_predict(lm, &fo, x, 20, pred, f2), AXMUL_OK);
+    for (int k = 0; k < 60; k++)
+        ck_assert_float_eq_tol(f1[k], f2[k], 1e-5);
+    to.epochs = 1;
+    ck_assert_int_eq(axmul_model_train(lm, x, pred, 20, &to), AXMUL_OK);
+    ck_assert_int_eq(axmul_model_to_layers(lm, &m2), AXMUL_ERR_INVALID_ARGUMENT);
+    axmul_model_free(lm);
     axmul_model_free(m);
     axmul_table_free(t);
     tu_rmdir(dir);

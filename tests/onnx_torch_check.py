@@ -3,7 +3,8 @@ bring (ResNet-18-style, MobileNetV2-style, a small ViT; tests/onnx_torch_models.
 briefly on Fashion-MNIST and exported with torch.onnx at two opsets each, run by
 'axconv-test run': the float outputs equal torch's (max |difference| <= 1e-4 x max |output|);
 calibrated, with the exact table in every Conv, Gemm and MatMul (attention's products too), the
-accuracy is within 0.5 points of float. And the shipped LeNet-5 exported to ONNX with
+accuracy is within 0.5 points of float; the CNNs train from their .onnx files (as layer models),
+the ViT is refused naming its first node without a layer kind. And the shipped LeNet-5 exported to ONNX with
 model.json's ranges gives, with an approximate table, the rows of the model folder exactly.
 
 Usage: onnx_torch_check.py BUILDDIR SRCDIR [STEPS]"""
@@ -75,6 +76,20 @@ for name, opsets in (("resnet", (11, 13)), ("mobilenet", (11, 13)), ("vit", (13,
           r["accuracy"] == r["exact_accuracy"],
           "%s: accuracy with the exact table %.4f, float %.4f (2000 images)" %
           (name, r["exact_accuracy"], r["float_accuracy"]))
+    # fine-tuning from the ONNX file: as its layer model, written as a folder
+    tuned = os.path.join(tmp, name + "-tuned")
+    if name == "vit":
+        t = subprocess.run([axconv, "train", "--from", path, "--out", tuned, "--epochs", "1",
+                            "--limit", "64"], capture_output=True, text=True)
+        check(t.returncode == 2 and "has no counterpart among the layer kinds" in t.stderr,
+              "vit: train --from refused, naming the node: " + t.stderr.strip()[:160])
+    else:
+        tool("train", "--from", path, "--out", tuned, "--epochs", "1", "--limit", "256", "--lr",
+             "1e-7", "--mtab", exact, "--approx", "all", "--quiet")
+        t = rows("--model", tuned, "--mtab", exact, "--approx", "all", "--limit", "2000")[0]
+        check(abs(t["float_accuracy"] - r["float_accuracy"]) <= 0.002,
+              "%s: train --from the .onnx (a step of lr 1e-7): float accuracy %.4f as a folder, "
+              "%.4f as ONNX" % (name, t["float_accuracy"], r["float_accuracy"]))
 
 # the shipped LeNet-5 as ONNX, with model.json's calibrated ranges: the same rows
 path = os.path.join(tmp, "lenet.onnx")

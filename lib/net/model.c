@@ -102,14 +102,25 @@ const char *axmul_model_layer_name(const axmul_model *m, int i)
 int axmul_model_layer_approx(const axmul_model *m, int i)
 {
     AXMUL__IF_ONNX(m, axmul__ox_layer_approx(m, i));
-    return m->L[i].kind == AXMUL__L_CONV ? AXMUL_APPROX_CONV
+    return m->L[i].kind == AXMUL__L_CONV    ? AXMUL_APPROX_CONV
            : m->L[i].kind == AXMUL__L_DENSE ? AXMUL_APPROX_DENSE
-                                             : 0;
+                                            : 0;
 }
 
 int axmul_model_is_onnx(const axmul_model *m)
 {
     return m->ox != NULL;
+}
+
+axmul_status axmul_model_to_layers(const axmul_model *m, axmul_model **out)
+{
+    axmul_error_clear();
+    if (!m || !out)
+        return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "axmul_model_to_layers: NULL argument");
+    *out = NULL;
+    AXMUL__IF_ONNX(m, axmul__ox_layers(m, out));
+    return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT,
+                       "axmul_model_to_layers: model %s is a model of layers already", m->name);
 }
 
 int axmul_model_num_inputs(const axmul_model *m)

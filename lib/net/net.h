@@ -74,7 +74,7 @@ struct axmul_model {
     char name[128];
     int in_h, in_w, in_c;
     int nl;
-    axmul__layer *L;  /* NULL for an ONNX model */
+    axmul__layer *L;      /* NULL for an ONNX model */
     struct axmul__ox *ox; /* an ONNX model, or NULL */
 };
 
@@ -107,8 +107,9 @@ axmul_status axmul__ox_predict(const axmul_model *m, const axmul_net_options *o,
                                int n, uint8_t *pred, float *scores);
 axmul_status axmul__ox_run(const axmul_model *m, const axmul_net_options *o,
                            const axmul_npy *const *inputs, axmul_npy **outputs);
-axmul_status axmul__ox_calibrate(axmul_model *m, const axmul_net_options *o, const float *x,
-                                 int n, int batch, int network);
+axmul_status axmul__ox_calibrate(axmul_model *m, const axmul_net_options *o, const float *x, int n,
+                                 int batch, int network);
+axmul_status axmul__ox_layers(const axmul_model *m, axmul_model **out);
 
 /* ---------------------------------------------------------------- the operations of a kind */
 

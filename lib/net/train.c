@@ -264,8 +264,8 @@ axmul_status axmul_model_train(axmul_model *m, const float *x, const uint8_t *la
         return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "axmul_model_train: bad argument");
     if (m->ox)
         return axmul__fail(AXMUL_ERR_UNSUPPORTED,
-                           "%s: ONNX models do not train here (fine-tune in the framework that "
-                           "exported it, e.g. with axmul.torch, and export again)",
+                           "%s: an ONNX model trains as its layer model: convert it with "
+                           "axmul_model_to_layers (axconv-test train --from does)",
                            m->name);
     axmul_status st = train_prepare(m, o, labels, n);
     if (st != AXMUL_OK)

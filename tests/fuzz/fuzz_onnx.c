@@ -1,6 +1,6 @@
 /* libFuzzer target: .onnx bytes -> the ONNX model loader (protobuf, graph, attributes), then,
  * for a small image model, one float inference and one with the exact table and per-batch
- * ranges (shape inference, constant folding, the kernels). */
+ * ranges (shape inference, constant folding, the kernels), and its conversion to a layer model. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -43,6 +43,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             o.approx = AXMUL_APPROX_ALL | AXMUL_APPROX_MATMUL;
             o.batch_ranges = 1;
             axmul_model_predict(m, &o, x, 1, NULL, scores);
+            axmul_model *lm; /* the layer model, for training: the same network */
+            if (axmul_model_to_layers(m, &lm) == AXMUL_OK) {
+                axmul_net_options_init(&o);
+                axmul_model_predict(lm, &o, x, 1, NULL, NULL);
+                axmul_model_free(lm);
+            }
         }
         free(x);
         free(scores);

@@ -4,6 +4,7 @@
  * keeps that layout through the convolutions and converts where an operator needs ONNX's own. */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,9 +16,9 @@
 
 struct axmul__ox {
     axmul__onnx *g;
-    int image;       /* the one input is (N, C, H, W) float with C, H, W fixed */
-    int (*hwc)[3];   /* per node: its first output's h, w, c for one image */
-    int classes;     /* the first output's elements per image */
+    int image;     /* the one input is (N, C, H, W) float with C, H, W fixed */
+    int (*hwc)[3]; /* per node: its first output's h, w, c for one image */
+    int classes;   /* the first output's elements per image */
 };
 
 void axmul__ox_free(struct axmul__ox *ox)
@@ -321,8 +322,8 @@ axmul_status axmul__ox_run(const axmul_model *m, const axmul_net_options *o,
 
 /* Observes the operands of the table-reading nodes over the images in the network of o (NULL:
  * float), stopping at node stop; sets the ranges of those that want (NULL: all). */
-static axmul_status observe_nodes(axmul_model *m, const axmul_net_options *o, const float *x,
-                                  int n, int batch, int stop, const char *want)
+static axmul_status observe_nodes(axmul_model *m, const axmul_net_options *o, const float *x, int n,
+                                  int batch, int stop, const char *want)
 {
     axmul__onnx *g = m->ox->g;
     axmul_range *obs = calloc(2 * (size_t)g->nnodes + 1, sizeof *obs);
@@ -347,8 +348,8 @@ static axmul_status observe_nodes(axmul_model *m, const axmul_net_options *o, co
     return s;
 }
 
-axmul_status axmul__ox_calibrate(axmul_model *m, const axmul_net_options *o, const float *x,
-                                 int n, int batch, int network)
+axmul_status axmul__ox_calibrate(axmul_model *m, const axmul_net_options *o, const float *x, int n,
+                                 int batch, int network)
 {
     axmul__onnx *g = m->ox->g;
     if (!m->ox->image)
@@ -378,5 +379,18 @@ axmul_status axmul__ox_calibrate(axmul_model *m, const axmul_net_options *o, con
         want[k] = 0;
     }
     free(want);
+    return s;
+}
+
+axmul_status axmul__ox_layers(const axmul_model *m, axmul_model **out)
+{
+    axmul__onnx *g = m->ox->g;
+    if (!m->ox->image)
+        return axmul__fail(AXMUL_ERR_UNSUPPORTED,
+                           "%s: the model's input is not one batch of images (N, C, H, W)",
+                           g->path);
+    pthread_mutex_lock(&g->lock);
+    axmul_status s = axmul__ox_to_layers(m, g, out);
+    pthread_mutex_unlock(&g->lock);
     return s;
 }

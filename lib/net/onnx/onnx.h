@@ -46,7 +46,7 @@ typedef struct {
 /* An attribute of a node. */
 typedef struct {
     char *name;
-    int type;    /* ONNX's AttributeProto type: 1 float, 2 int, 3 string, 4 tensor, 6 floats, 7 ints */
+    int type; /* ONNX's AttributeProto type: 1 float, 2 int, 3 string, 4 tensor, 6 floats, 7 ints */
     float f;
     int64_t i;
     char *s;
@@ -90,8 +90,8 @@ struct axmul__onnx {
     int nnodes;
     axmul__node *nodes; /* in topological order */
     int ninputs, noutputs;
-    int *inputs, *outputs; /* value indices of the graph's (non-initializer) inputs, outputs */
-    void *proto;           /* the parsed ModelProto, for writing the model back (save.c) */
+    int *inputs, *outputs;  /* value indices of the graph's (non-initializer) inputs, outputs */
+    void *proto;            /* the parsed ModelProto, for writing the model back (save.c) */
     axmul__onnx_run *cache; /* the plans for the last input shapes (plan.c) */
     pthread_mutex_t lock;   /* one run at a time: the plans hold the activations */
 };
@@ -331,8 +331,7 @@ axmul_status axmul__onnx_forward(axmul__onnx *g, const axmul_net_options *o,
 
 /* The shapes of every node's first output for the given input shapes (batch included):
  * shapes[i] for node i. */
-axmul_status axmul__onnx_shapes(axmul__onnx *g, const axmul__tensor *inputs,
-                                axmul__shape *shapes);
+axmul_status axmul__onnx_shapes(axmul__onnx *g, const axmul__tensor *inputs, axmul__shape *shapes);
 
 /* The range that the codes of a DequantizeLinear's input x span with its (constant) scale and
  * zero point: per tensor into *r, or per channel along axis (*channels, malloc'ed, *nch
@@ -340,6 +339,12 @@ axmul_status axmul__onnx_shapes(axmul__onnx *g, const axmul__tensor *inputs,
 int axmul__onnx_dq_range(const axmul__tensor *x, const axmul__tensor *scale,
                          const axmul__tensor *zp, int64_t axis, axmul_range *r,
                          axmul_range **channels, int64_t *nch);
+
+/* The image model src (g its graph) as a model of layer kinds (convert.c; the caller holds
+ * g->lock): axmul_model_to_layers. */
+struct axmul_model;
+axmul_status axmul__ox_to_layers(const struct axmul_model *src, axmul__onnx *g,
+                                 struct axmul_model **out);
 
 /* Frees the runtime cache of g. */
 void axmul__onnx_run_free(axmul__onnx_run *r);
