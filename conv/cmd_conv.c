@@ -248,6 +248,10 @@ static int conv_parse(int argc, char **argv, conv_opts *o)
         errorf("--per-channel and --filter-range exclude each other");
         return -1;
     }
+    const char *ins[3] = {o->in_path, o->w_path, o->mtab};
+    if (axmul__tool_refuse_overwrite("--output", o->out_path, ins, 3) != 0 ||
+        axmul__tool_refuse_overwrite("--heatmap", o->hm_path, ins, 3) != 0)
+        return -1;
     if ((o->in_path != NULL) == (o->nshape != 0)) {
         errorf(o->in_path ? "--input and --shape exclude each other"
                           : "give --input X.npy or "

@@ -332,8 +332,9 @@ static int net_skip_done(net_run *R)
     const net_opts *o = &R->o;
     char **done;
     int ndone;
-    if ((ndone = axmul__tool_done_rows(o->out_path, o->fmt == 1, "table,", &done)) < 0) {
-        errorf("--resume %s: %s", o->out_path, strerror(errno));
+    if ((ndone = axmul__tool_done_rows(o->out_path, o->fmt == 1, "table,", NULL, &done)) < 0) {
+        if (ndone == -1)
+            errorf("--resume %s: %s", o->out_path, strerror(errno));
         return -1;
     }
     R->new_file = ndone == 0;
@@ -469,6 +470,17 @@ int axmul__cmd_net(int argc, char **argv)
     if (r != 0 || (r = net_select_tables(R)) != 0) {
         rc = r > 0 ? AXMUL__EXIT_OK : rc;
         goto out;
+    }
+    /* the results files against the model's files and every table */
+    char mj[4096];
+    snprintf(mj, sizeof mj, "%s/model.json", R->o.model_dir);
+    const char *mfiles[2] = {R->o.model_dir, mj};
+    for (int k = 0; k < 2; k++) {
+        const char *opt = k ? "--predictions" : "--output", *f = k ? R->o.pred_path : R->o.out_path;
+        if (axmul__tool_refuse_overwrite(opt, f, mfiles, 2) != 0 ||
+            axmul__tool_refuse_overwrite(opt, f, (const char *const *)R->paths,
+                                         (size_t)R->npaths) != 0)
+            goto out;
     }
     const char *cpu_path; /* a bad AXMUL_CPU_PATH fails now, not after the float pass */
     if (axmul_cpu_path(&cpu_path) != AXMUL_OK) {

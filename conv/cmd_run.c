@@ -52,14 +52,10 @@ static void usage(void)
 static int parse(int argc, char **argv, axmul__tabopts *T, run_args *a)
 {
     static const struct option opts[] = {
-        {"model", required_argument, NULL, 'm'},
-        {"input", required_argument, NULL, 'i'},
-        {"output", required_argument, NULL, 'o'},
-        {"threads", required_argument, NULL, 't'},
-        {"batch-ranges", no_argument, NULL, 'b'},
-        AXMUL__TABOPTS_LONG,
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"model", required_argument, NULL, 'm'},  {"input", required_argument, NULL, 'i'},
+        {"output", required_argument, NULL, 'o'}, {"threads", required_argument, NULL, 't'},
+        {"batch-ranges", no_argument, NULL, 'b'}, AXMUL__TABOPTS_LONG,
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     int c;
     optind = 1;
@@ -126,8 +122,7 @@ static int load_inputs(const axmul_model *m, const run_args *a, axmul_npy **x)
                     strncmp(axmul_model_input_name(m, j), arg, (size_t)(eq - arg)) == 0)
                     slot = j;
             if (slot < 0) {
-                errorf("--input %s: the model has no input called %.*s", arg, (int)(eq - arg),
-                       arg);
+                errorf("--input %s: the model has no input called %.*s", arg, (int)(eq - arg), arg);
                 return -1;
             }
             file = eq + 1;
@@ -159,12 +154,13 @@ static int load_inputs(const axmul_model *m, const run_args *a, axmul_npy **x)
 
 static void describe(const char *name, const axmul_npy *y, const char *file)
 {
-    static const char *types[] = {"float32", "float64", "int8",   "uint8",  "int16", "uint16",
-                                  "int32",   "uint32",  "int64",  "uint64", "bool"};
+    static const char *types[] = {"float32", "float64", "int8",  "uint8",  "int16", "uint16",
+                                  "int32",   "uint32",  "int64", "uint64", "bool"};
     char shape[256] = "";
     size_t at = 0;
     for (int d = 0; d < axmul_npy_ndim(y) && at < sizeof shape; d++) {
-        int w = snprintf(shape + at, sizeof shape - at, "%s%zu", d ? "x" : "", axmul_npy_shape(y)[d]);
+        int w =
+            snprintf(shape + at, sizeof shape - at, "%s%zu", d ? "x" : "", axmul_npy_shape(y)[d]);
         at += w > 0 ? (size_t)w : 0;
     }
     printf("output %s: %s %s%s%s\n", name, axmul_npy_ndim(y) ? shape : "scalar",
@@ -188,6 +184,17 @@ static int run_inner(int argc, char **argv, axmul__tabopts *T)
     if (!x || !y) {
         errorf("out of memory");
         goto out;
+    }
+    for (int k = 0; k < a.nout; k++) {
+        const char *ins[MAX_IO + 2];
+        int n = 0;
+        for (int j = 0; j < a.nin; j++) { /* NAME=FILE or FILE */
+            const char *eq = strchr(a.in[j], '=');
+            ins[n++] = eq && !strstr(a.in[j], ".npy=") ? eq + 1 : a.in[j];
+        }
+        ins[n++] = a.model;
+        if (axmul__tool_refuse_overwrite("--output", a.out[k], ins, (size_t)n) != 0)
+            goto out;
     }
     if (a.nout > no) {
         errorf("%d --output options for the %d output%s of %s", a.nout, no, no == 1 ? "" : "s",

@@ -135,8 +135,11 @@ static int cmd_train_inner(int argc, char **argv, axmul__tabopts *T)
             return AXMUL__EXIT_USAGE;
         }
         if (bad) {
-            errorf("--%s '%s': invalid value", opts[0].name == NULL ? "" : argv[optind - 1] + 2,
-                   optarg);
+            const char *name = "?"; /* from the table: argv may hold -e5, -e 5 or --epochs=5 */
+            for (const struct option *op = opts; op->name; op++)
+                if (op->val == c)
+                    name = op->name;
+            errorf("--%s '%s': invalid value", name, optarg);
             return AXMUL__EXIT_USAGE;
         }
     }

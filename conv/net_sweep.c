@@ -77,12 +77,69 @@ static double net_accuracy(const net_run *R, const uint8_t *pred)
     return (double)ok / R->n;
 }
 
+/* --resume: every row already in the output must come from a run of this model on these images
+ * (its float accuracy and image count equal this run's), so that a foreign file, another
+ * model's results or another --limit is refused instead of appended to. 0 or -1. */
+static int net_check_resume(const net_run *R)
+{
+    const char *path = R->o.out_path;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0; /* none yet (done_rows has refused what cannot be read) */
+    char want[32], *line = NULL;
+    snprintf(want, sizeof want, "%.6f", R->float_acc);
+    size_t cap = 0;
+    int rc = 0;
+    for (long no = 1; rc == 0 && getline(&line, &cap, f) > 0; no++) {
+        if (strncmp(line, "table,accuracy,", 15) == 0 && R->o.fmt == 2)
+            continue;
+        char facc[32] = "";
+        int images = -1;
+        if (R->o.fmt == 1) {
+            const char *a = strstr(line, "\"float_accuracy\": "), *b = strstr(line, "\"images\": ");
+            if (a && b && line[0] == '{')
+                sscanf(a + 18, "%31[0-9.]", facc), images = atoi(b + 10);
+        } else {
+            /* after the (maybe quoted) table name: accuracy, exact, float, agreement, snr, images
+             */
+            const char *p = line;
+            if (*p == '"')
+                for (p++; *p && !(*p == '"' && p[1] != '"'); p += *p == '"' ? 2 : 1)
+                    ;
+            p = strchr(p, ',');
+            for (int k = 0; p && k < 2; k++)
+                p = strchr(p + 1, ',');
+            if (p && sscanf(p + 1, "%31[0-9.]", facc) == 1) {
+                const char *q = p;
+                for (int k = 0; q && k < 3; k++)
+                    q = strchr(q + 1, ',');
+                images = q ? atoi(q + 1) : -1;
+            }
+        }
+        if (!facc[0] || images < 0) {
+            errorf("--resume %s: line %ld is not a result row of axconv-test net (--format %s)",
+                   path, no, R->o.fmt == 1 ? "json" : "csv");
+            rc = -1;
+        } else if (strcmp(facc, want) != 0 || images != R->n) {
+            errorf("--resume %s: line %ld is a row of another run (float accuracy %s on %d "
+                   "images; this run: %s on %d: another model, dataset or --limit)",
+                   path, no, facc, images, want, R->n);
+            rc = -1;
+        }
+    }
+    free(line);
+    fclose(f);
+    return rc;
+}
+
 int axmul__net_start(net_run *R)
 {
     const net_opts *o = &R->o;
     if (net_predict(R, &R->no, R->pf, NULL) != 0)
         return -1;
     R->float_acc = net_accuracy(R, R->pf);
+    if (o->resume && !R->new_file && net_check_resume(R) != 0)
+        return -1;
     if (o->fmt == 0)
         R->head_len =
             snprintf(R->head, sizeof R->head,
@@ -186,9 +243,14 @@ static int net_row(const net_run *R, int ti, int sgn, double acc, double agr, do
     if (fmt == 0)
         return snprintf(row, cap, "%-28s %9.4f %9.4f %9.4f  %s  (%.2f s)\n", name, acc,
                         R->exact_acc[sgn], agr, snrtxt, secs);
-    if (fmt == 2)
-        return snprintf(row, cap, "%s,%.6f,%.6f,%.6f,%.6f,%s,%d,%.4f\n", name, acc,
-                        R->exact_acc[sgn], R->float_acc, agr, snrtxt, R->n, secs);
+    if (fmt == 2) {
+        axmul__tool_buf cn = {0};
+        axmul__tool_csv_str(&cn, name);
+        const int rl = snprintf(row, cap, "%s,%.6f,%.6f,%.6f,%.6f,%s,%d,%.4f\n", cn.s, acc,
+                                R->exact_acc[sgn], R->float_acc, agr, snrtxt, R->n, secs);
+        free(cn.s);
+        return rl;
+    }
     axmul__tool_buf jn = {0}, jl = {0};
     axmul__tool_json_str(&jn, name);
     if (axmul__layers_on(&R->L)) /* the assignment, layer by layer */
@@ -303,10 +365,10 @@ out:
 /* --dump-operands: the exact networks' operand histograms, per layer and in all. 0 or -1. */
 static int net_dump(const net_run *R)
 {
-    const char *dump = R->o.dump;
+    char *dump;
     int rc = 0;
-    if (mkdir(dump, 0777) != 0 && errno != EEXIST) {
-        errorf("--dump-operands %s: %s", dump, strerror(errno));
+    if (axmul_dir_stage(R->o.dump, &dump) != AXMUL_OK) {
+        errorf("--dump-operands: %s", axmul_error_detail());
         return -1;
     }
     uint64_t ta[256] = {0}, tw[256] = {0};
@@ -345,11 +407,19 @@ static int net_dump(const net_run *R)
             rc = -1;
         }
     }
+    if (rc != 0) {
+        axmul_dir_discard(dump);
+        return rc;
+    }
+    if (axmul_dir_commit(dump, R->o.dump) != AXMUL_OK) {
+        errorf("--dump-operands: %s", axmul_error_detail());
+        return -1;
+    }
     if (!R->o.quiet)
         fprintf(stderr,
                 PROG ": operand histograms in %s (activations.txt, weights.txt: "
                      "axmul-verify --dist-a/--dist-b)\n",
-                dump);
+                R->o.dump);
     return rc;
 }
 
@@ -373,13 +443,14 @@ int axmul__net_sweep(net_run *R)
         rc = AXMUL__EXIT_INTERRUPTED;
     }
     if (R->rep) {
-        if (axmul__report_end(R->rep) != 0)
+        /* a failed or interrupted sweep leaves an earlier report (and dump) as they were */
+        if (axmul__report_end(R->rep, rc == 0) != 0)
             rc = AXMUL__EXIT_USAGE;
         else if (!R->o.quiet)
             fprintf(stderr, PROG ": report written to %s/index.html\n", R->o.report_dir);
         R->rep = NULL;
     }
-    if (R->o.dump && net_dump(R) != 0)
+    if (R->o.dump && rc == 0 && net_dump(R) != 0)
         rc = AXMUL__EXIT_USAGE;
     return rc;
 }
@@ -388,7 +459,7 @@ void axmul__net_free(net_run *R)
 {
     axmul__tool_rows_close(&R->rows);
     if (R->rep)
-        axmul__report_end(R->rep);
+        axmul__report_end(R->rep, 0);
     for (int i = 0; i < AXMUL_MODEL_MAX_LAYERS; i++)
         free(R->samples[i]);
     axmul_net_workspace_free(R->ws);

@@ -109,8 +109,8 @@ int axmul__opt_layer(int c, const char *arg, axmul_conv_desc *d, int shape[4], i
         }
         return 1;
     case 'g':
-        if (axmul__opt_ints(arg, v, 1, &n) != 0) {
-            errorf("--groups '%s': expected an integer", arg);
+        if (axmul__opt_ints(arg, v, 1, &n) != 0 || v[0] < 1) {
+            errorf("--groups '%s': expected a positive integer (1: a plain convolution)", arg);
             return -1;
         }
         d->groups = v[0];

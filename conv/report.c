@@ -30,7 +30,8 @@ typedef struct {
 } row_t;
 
 struct axmul__report {
-    char *dir;
+    char *dir; /* the staging folder; target: the folder it replaces */
+    char *target;
     char *model, *dataset, *setup;
     int images, classes;
     double float_acc;
@@ -40,30 +41,23 @@ struct axmul__report {
     char layers_hdr[512];
 };
 
-static int mkdir_p(const char *d)
-{
-    if (mkdir(d, 0777) == 0 || errno == EEXIST) {
-        struct stat st;
-        if (stat(d, &st) == 0 && S_ISDIR(st.st_mode))
-            return 0;
-        errno = ENOTDIR;
-    }
-    return -1;
-}
-
 axmul__report *axmul__report_begin(const char *dir, const char *model, const char *dataset,
                                    const char *setup, int images, int classes, double float_acc)
 {
-    char img[4096];
-    snprintf(img, sizeof img, "%s/img", dir);
-    if (mkdir_p(dir) != 0 || mkdir_p(img) != 0) {
-        errorf("--report %s: %s", dir, strerror(errno));
+    char img[4096], *staging;
+    if (axmul_dir_stage(dir, &staging) != AXMUL_OK) {
+        errorf("--report: %s", axmul_error_detail());
         return NULL;
     }
+    snprintf(img, sizeof img, "%s/img", staging);
     axmul__report *r = calloc(1, sizeof *r);
-    if (!r)
+    if (mkdir(img, 0777) != 0 || !r || !(r->target = strdup(dir))) {
+        errorf("--report %s: %s", dir, r ? strerror(errno) : "out of memory");
+        axmul_dir_discard(staging);
+        free(r);
         return NULL;
-    r->dir = strdup(dir);
+    }
+    r->dir = staging;
     r->model = strdup(model);
     r->dataset = strdup(dataset);
     r->setup = setup ? strdup(setup) : NULL;
@@ -438,8 +432,27 @@ static int write_pareto(axmul__report *r, const char *path)
     return 0;
 }
 
-int axmul__report_end(axmul__report *r)
+static void report_free(axmul__report *r)
 {
+    for (int i = 0; i < r->n; i++) {
+        free(r->rows[i].name);
+        free(r->rows[i].family);
+    }
+    free(r->rows);
+    free(r->target);
+    free(r->model);
+    free(r->dataset);
+    free(r->setup);
+    free(r);
+}
+
+int axmul__report_end(axmul__report *r, int keep)
+{
+    if (!keep) {
+        axmul_dir_discard(r->dir);
+        report_free(r);
+        return 0;
+    }
     char p[4096];
     int rc = 0;
     snprintf(p, sizeof p, "%s/pareto.svg", r->dir);
@@ -542,15 +555,12 @@ int axmul__report_end(axmul__report *r)
         rc = -1;
     }
     free(b.s);
-    for (int i = 0; i < r->n; i++) {
-        free(r->rows[i].name);
-        free(r->rows[i].family);
+    if (rc != 0)
+        axmul_dir_discard(r->dir);
+    else if (axmul_dir_commit(r->dir, r->target) != AXMUL_OK) {
+        errorf("--report: %s", axmul_error_detail());
+        rc = -1;
     }
-    free(r->rows);
-    free(r->dir);
-    free(r->model);
-    free(r->dataset);
-    free(r->setup);
-    free(r);
+    report_free(r);
     return rc;
 }

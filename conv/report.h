@@ -9,7 +9,8 @@
 
 typedef struct axmul__report axmul__report;
 
-/* Starts a report in dir (created if needed; its images go to dir/img). setup: the layer-wise
+/* Starts a report for dir, written into a folder beside it that axmul__report_end swaps in
+ * whole (its images go to img/). setup: the layer-wise
  * assignment of a run that has one (shown on the page), or NULL. classes: number of classes of
  * the model (confusion matrices). Returns NULL after printing an error. */
 axmul__report *axmul__report_begin(const char *dir, const char *model, const char *dataset,
@@ -34,7 +35,9 @@ typedef struct {
 
 int axmul__report_add(axmul__report *r, const axmul__report_row *row);
 
-/* Writes the Pareto plot and index.html (atomically) and frees r. Returns 0 or -1. */
-int axmul__report_end(axmul__report *r);
+/* With keep: writes the Pareto plot and index.html and puts the report in place of dir (an
+ * earlier report there is replaced whole); without (a failed or interrupted run), discards it
+ * and leaves dir as it was. Frees r. Returns 0 or -1 after printing an error. */
+int axmul__report_end(axmul__report *r, int keep);
 
 #endif

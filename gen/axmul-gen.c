@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -58,7 +59,7 @@ static void cleanup_tmp(void)
 
 static void on_signal(int sig)
 {
-    if (child_pid > 0)
+    if (child_pid != 0) /* negative: a compiler's process group */
         kill(child_pid, SIGKILL);
     cleanup_tmp();
     signal(sig, SIG_DFL);
@@ -82,6 +83,8 @@ static void usage(FILE *f)
                "      --cc CC           C compiler (default: $CC, else cc)\n"
                "      --cflags FLAGS    extra compiler flags (split at spaces)\n"
                "  -t, --timeout SEC     stop the evaluation after SEC seconds (default 10)\n"
+               "      --compile-timeout SEC  stop each compiler run after SEC seconds (default\n"
+               "                        120; the compiler also gets at most 8 GiB of memory)\n"
                "  -q, --quiet           print nothing on success\n"
                "  -h, --help            show this help and exit\n"
                "  -V, --version         show the version and exit\n"
@@ -149,8 +152,48 @@ static void av_free(argv_t *a)
     a->n = a->cap = 0;
 }
 
-/* Runs argv; stdout of the child goes to out_path when given. Returns the exit status, or -1
- * when the program could not be started (message printed). */
+/* Waits for child pid for at most limit seconds, polling; target: what to kill (the pid, or
+ * minus its process group) when the limit passes or a signal stops this tool. 0 when it ended
+ * (*status), 1 when it was killed at the limit, -1 when waitpid failed (errno). */
+static int wait_child(pid_t pid, pid_t target, double limit, int *status)
+{
+    child_pid = target;
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    unsigned sleep_us = 200;
+    int rc = 0;
+    for (;;) {
+        pid_t r = waitpid(pid, status, WNOHANG);
+        if (r == pid)
+            break;
+        if (r < 0 && errno != EINTR) {
+            rc = -1;
+            break;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if ((double)(now.tv_sec - t0.tv_sec) + 1e-9 * (double)(now.tv_nsec - t0.tv_nsec) > limit) {
+            kill(target, SIGKILL);
+            waitpid(pid, status, 0);
+            rc = 1;
+            break;
+        }
+        usleep(sleep_us);
+        if (sleep_us < 20000)
+            sleep_us *= 2;
+    }
+    child_pid = 0;
+    return rc;
+}
+
+/* The compile steps' limits: a source that #includes a FIFO or /dev/stdin would make the
+ * compiler wait forever, a template-free C file still can make it allocate without end. */
+static double compile_seconds = 120.0; /* --compile-timeout */
+#define COMPILE_BYTES ((rlim_t)8 << 30)
+
+/* Runs argv in its own process group (so that a timeout or Ctrl-C stops the compiler's own
+ * children, cc1 and as, too) with the compile limits; stdout of the child goes to out_path when
+ * given. Returns the exit status, -1 when the program could not be started or waited for
+ * (message printed), -2 after the time limit (message printed). */
 static int run_program(char **argv, const char *out_path)
 {
     fflush(stdout);
@@ -161,6 +204,9 @@ static int run_program(char **argv, const char *out_path)
         return -1;
     }
     if (pid == 0) {
+        setpgid(0, 0);
+        struct rlimit rl = {COMPILE_BYTES, COMPILE_BYTES};
+        setrlimit(RLIMIT_AS, &rl);
         if (out_path) {
             FILE *f = freopen(out_path, "w", stdout);
             if (!f)
@@ -173,15 +219,18 @@ static int run_program(char **argv, const char *out_path)
         fprintf(stderr, PROG ": error: cannot run '%s': %s\n", argv[0], strerror(errno));
         _exit(127);
     }
-    child_pid = pid;
+    setpgid(pid, pid); /* also here: the signal handler may run before the child's own call */
     int status;
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR) {
-            child_pid = 0;
-            return -1;
-        }
+    const int w = wait_child(pid, -pid, compile_seconds, &status);
+    if (w < 0)
+        return -1;
+    if (w > 0) {
+        errorf("'%s' did not finish within %g s (does the source #include a FIFO or a "
+               "device?); stopped it",
+               argv[0], compile_seconds);
+        return -2;
     }
-    child_pid = 0;
+    kill(-pid, SIGKILL); /* whatever the compiler left running */
     if (WIFEXITED(status))
         return WEXITSTATUS(status);
     return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
@@ -443,36 +492,18 @@ static int evaluate(const char *so_path, const char *fn, int is_signed, double t
         sh->done = 1;
         _exit(0);
     }
-    child_pid = pid;
-    struct timespec t0, now;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
     int status = 0;
-    unsigned sleep_us = 200;
-    for (;;) {
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid)
-            break;
-        if (r < 0 && errno != EINTR) {
-            errorf("waitpid: %s", strerror(errno));
-            child_pid = 0;
-            return 1;
-        }
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        double el = (double)(now.tv_sec - t0.tv_sec) + 1e-9 * (double)(now.tv_nsec - t0.tv_nsec);
-        if (el > timeout_s) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            child_pid = 0;
-            errorf("%s(a, b) did not finish within %g s (an infinite loop?); stopped it "
-                   "(raise the limit with --timeout)",
-                   fn, timeout_s);
-            return 1;
-        }
-        usleep(sleep_us);
-        if (sleep_us < 20000)
-            sleep_us *= 2;
+    const int w = wait_child(pid, pid, timeout_s, &status);
+    if (w < 0) {
+        errorf("waitpid: %s", strerror(errno));
+        return 1;
     }
-    child_pid = 0;
+    if (w > 0) {
+        errorf("%s(a, b) did not finish within %g s (an infinite loop?); stopped it "
+               "(raise the limit with --timeout)",
+               fn, timeout_s);
+        return 1;
+    }
     if (WIFSIGNALED(status)) {
         errorf("%s(a, b) crashed with %s while the table was evaluated", fn,
                signame(WTERMSIG(status)));
@@ -540,12 +571,19 @@ typedef struct {
 static int gen_parse(int argc, char **argv, gen_opts *o)
 {
     static const struct option opts[] = {
-        {"function", required_argument, NULL, 'f'}, {"output", required_argument, NULL, 'o'},
-        {"signed", no_argument, NULL, 's'},         {"unsigned", no_argument, NULL, 'u'},
-        {"define", required_argument, NULL, 'D'},   {"cc", required_argument, NULL, 1},
-        {"cflags", required_argument, NULL, 2},     {"timeout", required_argument, NULL, 't'},
-        {"quiet", no_argument, NULL, 'q'},          {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},        {NULL, 0, NULL, 0},
+        {"function", required_argument, NULL, 'f'},
+        {"output", required_argument, NULL, 'o'},
+        {"signed", no_argument, NULL, 's'},
+        {"unsigned", no_argument, NULL, 'u'},
+        {"define", required_argument, NULL, 'D'},
+        {"cc", required_argument, NULL, 1},
+        {"cflags", required_argument, NULL, 2},
+        {"timeout", required_argument, NULL, 't'},
+        {"compile-timeout", required_argument, NULL, 3},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
     };
     int c;
     while ((c = axmul__tool_getopt(argc, argv, "f:o:suD:t:qhV", opts)) != -1) {
@@ -584,14 +622,20 @@ static int gen_parse(int argc, char **argv, gen_opts *o)
         case 2:
             o->cflags = optarg;
             break;
-        case 't': {
+        case 't':
+        case 3: {
             char *end;
             errno = 0;
-            o->timeout_s = strtod(optarg, &end);
-            if (errno || end == optarg || *end || !(o->timeout_s > 0) || o->timeout_s > 86400) {
-                errorf("--timeout '%s': expected a number of seconds in (0, 86400]", optarg);
+            double v = strtod(optarg, &end);
+            if (errno || end == optarg || *end || !(v > 0) || v > 86400) {
+                errorf("--%s '%s': expected a number of seconds in (0, 86400]",
+                       c == 't' ? "timeout" : "compile-timeout", optarg);
                 return -1;
             }
+            if (c == 't')
+                o->timeout_s = v;
+            else
+                compile_seconds = v;
             break;
         }
         case 'q':
@@ -631,10 +675,16 @@ static int gen_prepare(gen_opts *o)
         errorf("%s: is a directory, not a C source file", source);
         return -1;
     }
+    if (!S_ISREG(st.st_mode)) { /* a FIFO would make the compiler wait for a writer */
+        errorf("%s: is not a regular file (a FIFO or device), not a C source file", source);
+        return -1;
+    }
     if (access(source, R_OK) != 0) {
         errorf("%s: %s", source, strerror(errno));
         return -1;
     }
+    if (axmul__tool_refuse_overwrite("-o", o->output, &source, 1) != 0)
+        return -1;
     if (!realpath(source, o->source_abs)) {
         errorf("%s: %s", source, strerror(errno));
         return -1;
@@ -686,6 +736,8 @@ static int gen_compile(const gen_opts *o, syms_t *syms, char *fn, size_t fn_len)
     av_push(&av, o->source_abs);
     int r = run_program(av.v, NULL);
     av_free(&av);
+    if (r == -2)
+        return EXIT_CHECK;
     if (r != 0) {
         if (r == 127)
             errorf("compiler '%s' could not be run (set --cc or CC)", o->cc);
@@ -732,6 +784,8 @@ static int gen_build(const gen_opts *o, const char *fn)
     av_push(&av, "-lm");
     const int r = run_program(av.v, NULL);
     av_free(&av);
+    if (r == -2)
+        return EXIT_CHECK;
     if (r != 0) {
         errorf("%s: cannot call %s(a, b) with two integer operands and an integer result "
                "(diagnostics above)",
@@ -767,6 +821,11 @@ static int gen_table(const gen_opts *o, const char *fn, int is_signed)
     if (!output) {
         snprintf(outbuf, sizeof outbuf, "%s.bin", fn);
         output = outbuf;
+    }
+    const char *src = o->source;
+    if (axmul__tool_refuse_overwrite("-o", output, &src, 1) != 0) {
+        rc = EXIT_USAGE;
+        goto out;
     }
     if (axmul_table_save(table, output) != AXMUL_OK) {
         errorf("%s", axmul_error_detail());

@@ -57,6 +57,21 @@ AXMUL_API void axmul_error_clear(void);
  * must be whole or absent. */
 AXMUL_API axmul_status axmul_file_write_atomic(const char *path, const void *data, size_t len);
 
+/* Reads the whole regular file at path into *data (malloc'ed; the caller frees it) and its size
+ * into *len. A FIFO, device or socket is refused by name without blocking, a folder with
+ * AXMUL_ERR_IS_DIRECTORY, a file over max_len bytes with AXMUL_ERR_SIZE before reading it. */
+AXMUL_API axmul_status axmul_file_read(const char *path, size_t max_len, void **data, size_t *len);
+
+/* Folder outputs that are whole or absent (a model folder, a report, an operand dump): write
+ * everything into *staging (a new folder beside target; the caller frees the string only
+ * through commit or discard), then axmul_dir_commit swaps it in for target in one rename; the
+ * files of an existing target that the new output does not write are kept (hard links), the
+ * rest of the old output is removed. On any failure target is left as it was and the staging
+ * folder is removed. axmul_dir_discard(NULL) is a no-op. */
+AXMUL_API axmul_status axmul_dir_stage(const char *target, char **staging);
+AXMUL_API axmul_status axmul_dir_commit(char *staging, const char *target);
+AXMUL_API void axmul_dir_discard(char *staging);
+
 #ifdef __cplusplus
 }
 #endif

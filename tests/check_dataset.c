@@ -9,9 +9,14 @@ static void write_idx(const char *path, int gz, const uint8_t *hdr, size_t hl, c
                       size_t dl)
 {
     if (gz) {
+        /* gz 2: the header and the data as two gzip members (cat a.gz b.gz) */
         gzFile f = gzopen(path, "wb");
         ck_assert_ptr_nonnull(f);
         ck_assert_int_eq(gzwrite(f, hdr, (unsigned)hl), (int)hl);
+        if (gz == 2) {
+            ck_assert_int_eq(gzclose(f), Z_OK);
+            ck_assert_ptr_nonnull(f = gzopen(path, "ab"));
+        }
         if (dl)
             ck_assert_int_eq(gzwrite(f, data, (unsigned)dl), (int)dl);
         ck_assert_int_eq(gzclose(f), Z_OK);
@@ -60,7 +65,7 @@ static void make_set(const char *dir, int gz, int n, int rows, int cols, int nla
 
 START_TEST(test_idx_gzip_and_plain)
 {
-    for (int gz = 0; gz < 2; gz++) {
+    for (int gz = 0; gz < 3; gz++) {
         char *dir = tu_mkdtemp(), spec[4300];
         make_set(dir, gz, 5, 4, 3, 5);
         snprintf(spec, sizeof spec, "mnist:%s", dir);
@@ -75,6 +80,16 @@ START_TEST(test_idx_gzip_and_plain)
         /* the training split is not there */
         ck_assert_int_eq(axmul_dataset_load(spec, 1, &d), AXMUL_ERR_NOT_FOUND);
         ck_assert(strstr(axmul_error_detail(), "train-images-idx3-ubyte[.gz] not found") != NULL);
+        if (gz) { /* bytes after the last member that are not another member */
+            char p[4400];
+            snprintf(p, sizeof p, "%s/t10k-labels-idx1-ubyte.gz", dir);
+            FILE *f = fopen(p, "ab");
+            fputs("junk", f);
+            fclose(f);
+            ck_assert_int_eq(axmul_dataset_load(spec, 0, &d), AXMUL_ERR_FORMAT);
+            ck_assert_msg(strstr(axmul_error_detail(), "4 bytes after the end of the gzip data"),
+                          "%s", axmul_error_detail());
+        }
         tu_rmdir(dir);
     }
     axmul_dataset_free(NULL);

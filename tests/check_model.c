@@ -1,6 +1,10 @@
 /* Unit tests: model files (load, save, errors), inference with every layer kind against direct
  * computation, residual graphs, thread independence and per-layer tables, on synthetic data. */
+#include <dirent.h>
 #include <math.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "axmul.h"
 #include "lib/net/net.h"
@@ -702,11 +706,99 @@ START_TEST(test_model_bad_inputs)
     expect_model_error("{\"format\": \"axmul-model\", \"version\": 1, \"input_shape\": [4, 4, "
                        "-1], \"layers\": []}",
                        "model.json: 'input_shape' holds");
+    /* a layer name becomes file names (saved tensors, operand dumps): plain names only, whole */
+    static const char *const badname[] = {"../../../x", "a/b", "..", "", "tab\\tname"};
+    for (size_t k = 0; k < sizeof badname / sizeof badname[0]; k++) {
+        snprintf(j, sizeof j, "%s{\"type\": \"relu\", \"name\": \"%s\"}]}", head, badname[k]);
+        expect_model_error(j, "refused");
+    }
+    snprintf(j, sizeof j, "%s{\"type\": \"relu\", \"name\": \"%070d\"}]}", head, 7);
+    expect_model_error(j, "at most 63 bytes");
+    snprintf(j, sizeof j, "%s{\"type\": \"relu\", \"name\": 5}]}", head);
+    expect_model_error(j, "\"name\" must be a string");
+    snprintf(j, sizeof j,
+             "%s{\"type\": \"relu\", \"name\": \"r\"}, {\"type\": \"relu\", \"input\": "
+             "\"%064d\"}]}",
+             head, 1);
+    expect_model_error(j, "names are at most 63 bytes");
+    {
+        /* a batch norm whose folded scale overflows float: refused, not inf in every output */
+        size_t ws[4] = {2, 2, 1, 2}, one[1] = {1};
+        char *dir = tiny_model("conv2d", ws);
+        const float g = 3e38f, z = 0.0f, v = 1e-30f;
+        save_tensor(dir, "g.npy", &g, one, 1);
+        save_tensor(dir, "z.npy", &z, one, 1);
+        save_tensor(dir, "v.npy", &v, one, 1);
+        snprintf(j, sizeof j,
+                 "%s{\"type\": \"batchnorm\", \"gamma\": \"g.npy\", \"beta\": \"z.npy\", "
+                 "\"moving_mean\": \"z.npy\", \"moving_variance\": \"v.npy\", \"epsilon\": "
+                 "0}]}",
+                 head);
+        expect_load_error(dir, j, "not finite in float");
+        tu_rmdir(dir);
+    }
     expect_model_error("{\"format\": \"axmul-model\", \"version\": 1, ", "model.json:1");
     expect_model_error("{\"format\": \"keras\"}", "not an axmul model");
     expect_model_error("{\"format\": \"axmul-model\", \"version\": 7}", "version");
     axmul_model *m;
     ck_assert_int_eq(axmul_model_load("/nonexistent/model", &m), AXMUL_ERR_NOT_FOUND);
+}
+END_TEST
+
+/* Saving over an existing model folder swaps the whole folder in: the old tensors are gone, the
+ * user's own files stay, and a failed save (a target that is a file) changes nothing. */
+START_TEST(test_model_save_whole_folder)
+{
+    const size_t ws[4] = {2, 2, 1, 2};
+    char *src = tiny_model("conv2d", ws), *dir = tu_mkdtemp(), p[4096];
+    axmul_model *m;
+    ck_assert_int_eq(axmul_model_load(src, &m), AXMUL_OK);
+    write_file(dir, "README", "the user's notes\n");
+    write_file(dir, "stale_weights.npy", "old");
+    snprintf(p, sizeof p, "%s/data", dir);
+    ck_assert_int_eq(mkdir(p, 0777), 0);
+    write_file(p, "keep.txt", "x");
+    snprintf(p, sizeof p, "%s/model.json", dir);
+    write_file(dir, "model.json", "{\"old\": 1}");
+    ck_assert_int_eq(axmul_model_save(m, dir), AXMUL_OK);
+    axmul_model *m2;
+    ck_assert_int_eq(axmul_model_load(dir, &m2), AXMUL_OK);
+    axmul_model_free(m2);
+    snprintf(p, sizeof p, "%s/README", dir);
+    ck_assert_int_eq(access(p, F_OK), 0);
+    snprintf(p, sizeof p, "%s/data/keep.txt", dir);
+    ck_assert_int_eq(access(p, F_OK), 0);
+    snprintf(p, sizeof p, "%s/stale_weights.npy", dir);
+    ck_assert_int_eq(access(p, F_OK), 0); /* not the save's: the user's, kept */
+    /* nothing of the staging folder stays beside the target */
+    char parent[4096];
+    snprintf(parent, sizeof parent, "%s", dir);
+    *strrchr(parent, '/') = 0;
+    DIR *d = opendir(parent);
+    ck_assert_ptr_nonnull(d);
+    const char *base = strrchr(dir, '/') + 1;
+    for (struct dirent *e; (e = readdir(d));)
+        ck_assert_msg(strncmp(e->d_name, base, strlen(base)) != 0 ||
+                          strlen(e->d_name) == strlen(base),
+                      "staging folder left: %s", e->d_name);
+    closedir(d);
+    /* a target that is a regular file: refused, the file untouched */
+    snprintf(p, sizeof p, "%s/README", dir);
+    ck_assert_int_eq(axmul_model_save(m, p), AXMUL_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(axmul_error_detail(), "not a folder"));
+    char *text;
+    size_t len;
+    ck_assert_int_eq(axmul_file_read(p, 1000, (void **)&text, &len), AXMUL_OK);
+    ck_assert_uint_eq(len, 17);
+    free(text);
+    /* reads refuse a FIFO by name instead of waiting for a writer */
+    snprintf(p, sizeof p, "%s/fifo", dir);
+    ck_assert_int_eq(mkfifo(p, 0666), 0);
+    ck_assert_int_eq(axmul_file_read(p, 1000, (void **)&text, &len), AXMUL_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(axmul_error_detail(), "is a FIFO"));
+    axmul_model_free(m);
+    tu_rmdir(src);
+    tu_rmdir(dir);
 }
 END_TEST
 
@@ -743,6 +835,7 @@ int main(void)
     tcase_add_test(tc, test_threads_do_not_change_results);
     tcase_add_test(tc, test_layer_tables);
     tcase_add_test(tc, test_model_bad_inputs);
+    tcase_add_test(tc, test_model_save_whole_folder);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

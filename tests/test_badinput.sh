@@ -179,6 +179,79 @@ idx "$T/ds12" t10k 40 28 28 12
 bad 2 "mnist:$T/ds12: image 9 has label 10 but the model has 10 classes (0..9)" - "$C" net --model "$M" --mtab "$E" --dataset "mnist:$T/ds12"
 bad 2 "image 9 has label 10 but the model has 10 classes" "$O/t12" "$C" train --dataset "mnist:$T/ds12" --out "$O/t12" --epochs 1 --quiet
 run 0 "$C" net --model "$M" --mtab "$E" --dataset "mnist:$T/ds12" --limit 9 --quiet
+
+# ---- hardening 2: names that leave their folder, FIFOs, outputs that are inputs, whole folders
+# a layer name becomes file names (calibrate, train --out, --dump-operands): refused at load
+mkdir "$T/trav"
+cp "$M"/*.npy "$T/trav/"
+sed 's/"name": "conv1"/"name": "..\/..\/..\/escaped"/' "$M/model.json" > "$T/trav/model.json"
+grep -q 'escaped' "$T/trav/model.json" || fail "no conv1 to rename in $M/model.json"
+bad 2 "name '../../../escaped' refused: it holds a slash" - "$C" calibrate --model "$T/trav" --dataset "mnist:$T/ds12"
+bad 2 "name '../../../escaped' refused" "$O/dump" "$C" net --model "$T/trav" --mtab "$E" --dataset "mnist:$T/ds12" --dump-operands "$O/dump"
+[ -e "$T/../escaped_weights.npy" ] || [ -e "$(dirname "$T")/../escaped_weights.npy" ] && fail "a layer name wrote outside the folder"
+long=$(printf 'n%.0s' $(seq 70))
+sed "s/\"name\": \"conv1\"/\"name\": \"$long\"/" "$M/model.json" > "$T/trav/model.json"
+bad 2 "a layer name is a plain file name of at most 63 bytes" - "$C" net --model "$T/trav" --mtab "$E" --dataset "mnist:$T/ds12"
+# any FIFO as an input is refused by name at once (timeout: a hang fails the case, exit 124)
+mkfifo "$I/fifo.bin" "$I/fifo.npy" "$I/fifo.h" "$I/fifo.c" "$I/fifo.csv"
+mkdir "$T/fifomodel" "$T/fifodir"
+mkfifo "$T/fifomodel/model.json" "$T/fifodir/zz.bin"
+cp "$E" "$T/fifodir/"
+W="timeout 60"
+bad 2 "fifo.bin: is a FIFO, not a regular file" - $W "$V" "$I/fifo.bin"
+bad 2 "fifo.npy: is a FIFO" - $W "$V" --dist-a "$I/fifo.npy" "$E"
+bad 2 "fifo.bin: is a FIFO" - $W "$C" conv --shape 1,8,8,1 --kernel 3,3,1 --mtab "$I/fifo.bin"
+bad 2 "fifo.npy: is a FIFO" "$O/y.npy" $W "$C" conv --input "$I/fifo.npy" --kernel 3,3,1 --output "$O/y.npy"
+bad 2 "model.json: is a FIFO" - $W "$C" net --model "$T/fifomodel" --mtab "$E" --dataset "mnist:$T/ds12"
+bad 2 "zz.bin: is a FIFO" - $W "$C" net --model "$M" --mtab-dir "$T/fifodir" --dataset "mnist:$T/ds12" --limit 9
+bad 2 "fifo.c: is not a regular file" "$O/g.bin" $W "$G" "$I/fifo.c" -o "$O/g.bin"
+printf '#include "fifo.h"\nunsigned approximate_mult(unsigned char a, unsigned char b) { return a * b; }\n' > "$I/incl.c"
+bad 1 "did not finish within 2 s" "$O/g.bin" $W "$G" "$I/incl.c" --compile-timeout 2 -o "$O/g.bin"
+bad 2 "--resume $I/fifo.csv: not a regular file" - $W "$V" -o "$I/fifo.csv" --format csv --resume "$E"
+# an output that is an input (under any name) is refused, the input untouched
+cp "$E" "$I/t.bin"
+ln -s t.bin "$I/t-link.bin"
+cp "$top_srcdir/gen/families/exact.c" "$I/src.c"
+cp "$I/x.npy" "$I/x2.npy"
+for f in t.bin src.c x2.npy; do cp "$I/$f" "$I/$f.orig"; done
+bad 2 "--heatmap $I/t-link.bin: is the input $I/t.bin (same file)" - "$V" --heatmap "$I/t-link.bin" "$I/t.bin"
+bad 2 "-o $I/t.bin: is the input" - "$V" --convert adapt -o "$I/t.bin" "$I/t.bin"
+bad 2 "-o $I/src.c: is the input" - "$G" "$I/src.c" -o "$I/src.c"
+bad 2 "--output $I/x2.npy: is the input" - "$C" conv --input "$I/x2.npy" --kernel 3,3,1 --output "$I/x2.npy"
+cp -r "$M" "$T/mout"
+cp "$T/mout/model.json" "$T/mout.json.orig"
+bad 2 "--output $T/mout/model.json: is the input" - "$C" net --model "$T/mout" --mtab "$E" --dataset "mnist:$T/ds12" --output "$T/mout/model.json"
+bad 2 "--predictions $I/t.bin: is the input" - "$C" net --model "$M" --mtab "$I/t.bin" --dataset "mnist:$T/ds12" --predictions "$I/t.bin"
+for f in t.bin src.c x2.npy; do cmp -s "$I/$f" "$I/$f.orig" || fail "$f was changed by a refused run"; done
+cmp -s "$T/mout/model.json" "$T/mout.json.orig" || fail "model.json was changed by a refused run"
+# option values are named from the option table, not from argv (-e0x has no "--epochs" in it)
+bad 2 "--epochs '0x': invalid value" - "$C" train -e 0x
+bad 2 "--epochs '0x': invalid value" - "$C" train -e0x
+bad 2 "--groups '0': expected a positive integer" - "$C" conv --shape 1,8,8,4 --kernel 3,3,4 --groups 0
+bad 2 "/dev/zero: is a character device, not a regular file" - "$V" /dev/zero
+# --resume appends only to a results file of the same tool, options, model and images
+run 0 "$C" net --model "$M" --mtab "$E" --dataset "mnist:$T/ds12" --limit 9 --quiet --format csv --output "$O/r.csv"
+cp "$O/r.csv" "$T/r.orig"
+bad 2 "line 2 is a row of another run (float accuracy" - "$C" net --model "$M" --mtab "$E" --mtab "$top_srcdir/tables/mul8u_drum_k4.bin" --dataset "mnist:$T/ds12" --limit 8 --quiet --format csv --output "$O/r.csv" --resume
+bad 2 "not a results file of these options" - "$V" -o "$O/r.csv" --format csv --resume "$E"
+cmp -s "$O/r.csv" "$T/r.orig" || fail "a refused --resume changed the results file"
+printf 'not a row\n' > "$O/foreign.json"
+bad 2 "line 1 is not a result row of axconv-test net" - "$C" net --model "$M" --mtab "$E" --dataset "mnist:$T/ds12" --limit 9 --quiet --format json --output "$O/foreign.json" --resume
+# a table name with a comma is one CSV field (RFC 4180), and --resume finds it again
+cp "$E" "$I/a,b.bin"
+run 0 "$C" net --model "$M" --mtab "$I/a,b.bin" --dataset "mnist:$T/ds12" --limit 9 --quiet --format csv --output "$O/q.csv"
+grep -q "^\"$I/a,b.bin\",0" "$O/q.csv" || fail "the table name is not quoted: $(cat "$O/q.csv")"
+"$C" net --model "$M" --mtab "$I/a,b.bin" --dataset "mnist:$T/ds12" --limit 9 --format csv --output "$O/q.csv" --resume 2> "$T/err" ||
+    fail "resume of a quoted name: $(cat "$T/err")"
+grep -q "1 tables already in" "$T/err" || fail "resume did not find the quoted row: $(cat "$T/err")"
+# a failed net run leaves an earlier report and operand dump as they were
+run 0 "$C" net --model "$M" --mtab "$E" --dataset "mnist:$T/ds12" --limit 9 --quiet --report "$O/rep" --dump-operands "$O/ops"
+cp "$O/rep/index.html" "$T/index.orig"
+cp "$O/ops/activations.txt" "$T/acts.orig"
+bad 2 "short.bin" - "$C" net --model "$M" --mtab "$E" --mtab "$I/short.bin" --dataset "mnist:$T/ds12" --limit 9 --quiet --report "$O/rep" --dump-operands "$O/ops"
+cmp -s "$O/rep/index.html" "$T/index.orig" || fail "a failed net run changed the earlier report"
+cmp -s "$O/ops/activations.txt" "$T/acts.orig" || fail "a failed net run changed the earlier dump"
+ls "$O" | grep -q tmp && fail "a staging folder was left in $O: $(ls "$O")"
 pass "bad-input matrix: $cases cases, each a clear error, no signal, no partial output"
 
 # ---- a full disk: a tiny tmpfs when this machine lets us mount one, else a file size limit
@@ -202,4 +275,18 @@ disk() { # like bad, with writes failing for lack of space
 disk 2 "$full/t.bin" "$full/t.bin" "$G" "$top_srcdir/gen/families/exact.c" -o "$full/t.bin"
 disk 2 "$full/h.png" "$full/h.png" "$V" --heatmap "$full/h.png" --scale 16 "$E"
 disk 2 "$full/y.npy" "$full/y.npy" "$C" conv --shape 1,64,64,8 --kernel 3,3,16 --output "$full/y.npy"
+# result rows written as they come: a row that does not fit is cut off, the file ends whole
+set --
+for i in $(seq 400); do set -- "$@" "$E"; done
+if [ -n "$limit" ]; then
+    (trap '' XFSZ; ulimit -f 16; "$V" --format csv -o "$full/r.csv" "$@" > /dev/null 2> "$T/err")
+else
+    "$V" --format csv -o "$full/r.csv" "$@" > /dev/null 2> "$T/err"
+fi
+got=$?
+[ "$got" -eq 2 ] || fail "rows on a full disk: exit $got: $(cat "$T/err")"
+[ -s "$full/r.csv" ] || fail "rows on a full disk: no row was kept"
+[ "$(tail -c 1 "$full/r.csv" | od -An -c | tr -d ' ')" = '\n' ] || fail "rows on a full disk: the last row is torn"
+[ "$(awk -F, '{ print NF }' "$full/r.csv" | sort -u | wc -l)" -eq 1 ] || fail "rows on a full disk: rows of different widths"
+rm -f "$full/r.csv"
 pass "full disk ($how): clear errors, nothing left behind"

@@ -61,18 +61,6 @@ static void usage(FILE *f)
 
 /* ---------------------------------------------------------------- report buffer */
 
-static void sb_csv_str(axmul__tool_buf *b, const char *s)
-{
-    if (!strpbrk(s, ",\"\n\r")) {
-        axmul__tool_bprintf(b, "%s", s);
-        return;
-    }
-    axmul__tool_bprintf(b, "\"");
-    for (const char *p = s; *p; p++)
-        axmul__tool_bprintf(b, *p == '"' ? "\"\"" : "%c", *p);
-    axmul__tool_bprintf(b, "\"");
-}
-
 /* ---------------------------------------------------------------- metrics output */
 
 static const char *const metric_keys[] = {
@@ -165,7 +153,7 @@ static void emit_csv_header(axmul__tool_buf *b, int packing)
 
 static void emit_csv(axmul__tool_buf *b, const result_t *r, int packing)
 {
-    sb_csv_str(b, r->file);
+    axmul__tool_csv_str(b, r->file);
     axmul__tool_bprintf(b, ",%s", r->is_signed ? "true" : "false");
     if (r->loaded) {
         double v[12];
@@ -179,9 +167,9 @@ static void emit_csv(axmul__tool_buf *b, const result_t *r, int packing)
     }
     if (packing) {
         axmul__tool_bprintf(b, ",");
-        sb_csv_str(b, axmul_packing_name(r->pk.kind));
+        axmul__tool_csv_str(b, axmul_packing_name(r->pk.kind));
         axmul__tool_bprintf(b, ",");
-        sb_csv_str(b, r->pk.text);
+        axmul__tool_csv_str(b, r->pk.text);
     }
     axmul__tool_bprintf(b, "\n");
 }
@@ -190,34 +178,14 @@ static void emit_csv(axmul__tool_buf *b, const result_t *r, int packing)
 
 static int read_raw(const char *path, unsigned char **buf, size_t *len)
 {
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        errorf("%s: %s", path, strerror(errno));
+    /* 64 MiB: far larger than any table (131072 bytes), so that the packing diagnosis still
+     * sees oversized files; a FIFO or device is refused without blocking */
+    void *data;
+    if (axmul_file_read(path, (size_t)64 << 20, &data, len) != AXMUL_OK) {
+        errorf("%s", axmul_error_detail());
         return -1;
     }
-    if (S_ISDIR(st.st_mode)) {
-        errorf("%s: is a directory, not a table", path);
-        return -1;
-    }
-    if (st.st_size > (64 << 20)) {
-        errorf("%s: %lld bytes, far larger than a table (131072 bytes)", path,
-               (long long)st.st_size);
-        return -1;
-    }
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        errorf("%s: %s", path, strerror(errno));
-        return -1;
-    }
-    *len = (size_t)st.st_size;
-    *buf = malloc(*len ? *len : 1);
-    if (!*buf || fread(*buf, 1, *len, f) != *len) {
-        errorf("%s: read failed", path);
-        free(*buf);
-        fclose(f);
-        return -1;
-    }
-    fclose(f);
+    *buf = data;
     return 0;
 }
 
@@ -331,8 +299,7 @@ static int verify_parse(int argc, char **argv, verify_opts *o)
             break;
         case 8:
         case 9:
-            if (axmul_table_format_from_name(optarg, c == 8 ? &o->from : &o->convert) !=
-                AXMUL_OK) {
+            if (axmul_table_format_from_name(optarg, c == 8 ? &o->from : &o->convert) != AXMUL_OK) {
                 errorf("--%s %s", c == 8 ? "from" : "convert", axmul_error_detail());
                 return -1;
             }
@@ -354,13 +321,21 @@ static int verify_parse(int argc, char **argv, verify_opts *o)
 
 /* Checks the options against the ntables tables and loads the distributions and the reference
  * table. 0, or -1 after an error (printed). */
-static int verify_prepare(verify_opts *o, int ntables)
+static int verify_prepare(verify_opts *o, const char *const *tables, int ntables)
 {
     if (ntables < 1) {
         errorf("no TABLE.bin given");
         fprintf(stderr, "Try '" PROG " --help' for more information.\n");
         return -1;
     }
+    /* every output against every input: TABLE arguments, --against, --dist-a/-b */
+    const char *extra[3] = {o->against, o->dist_a_path, o->dist_b_path};
+    const char *outs[3] = {o->heatmap, o->histogram, o->output};
+    static const char *const optname[3] = {"--heatmap", "--histogram", "-o"};
+    for (int k = 0; k < 3; k++)
+        if (axmul__tool_refuse_overwrite(optname[k], outs[k], tables, (size_t)ntables) != 0 ||
+            axmul__tool_refuse_overwrite(optname[k], outs[k], extra, 3) != 0)
+            return -1;
     if ((o->heatmap || o->histogram) && ntables != 1) {
         errorf("--heatmap/--histogram take one table (got %d); use --heatmap-dir for many",
                ntables);
@@ -519,10 +494,15 @@ static int verify_report(const verify_opts *o, int first_arg, int argc, char **a
         return AXMUL__EXIT_USAGE;
     }
     if (o->output && o->fmt == FMT_CSV) {
-        if (o->resume && (ndone = axmul__tool_done_rows(o->output, 0, "file,", &done)) < 0) {
-            errorf("--resume %s: %s", o->output, strerror(errno));
+        axmul__tool_buf hdr = {0};
+        emit_csv_header(&hdr, o->check_packing || o->against);
+        if (o->resume && (ndone = axmul__tool_done_rows(o->output, 0, "file,", hdr.s, &done)) < 0) {
+            if (ndone == -1)
+                errorf("--resume %s: %s", o->output, strerror(errno));
+            free(hdr.s);
             return AXMUL__EXIT_USAGE;
         }
+        free(hdr.s);
         if (axmul__tool_rows_open(&rows, o->output, o->resume) != 0) {
             errorf("-o %s: %s", o->output, strerror(errno));
             return AXMUL__EXIT_USAGE;
@@ -645,9 +625,11 @@ int main(int argc, char **argv)
             errorf("--convert takes one table (got %d)", argc - optind);
             return AXMUL__EXIT_USAGE;
         }
+        if (axmul__tool_refuse_overwrite("-o", o.output, (const char *const *)argv + optind, 1))
+            return AXMUL__EXIT_USAGE;
         return verify_convert(&o, argv[optind]);
     }
-    if (verify_prepare(&o, argc - optind) != 0) {
+    if (verify_prepare(&o, (const char *const *)argv + optind, argc - optind) != 0) {
         axmul_table_free(o.ref);
         return AXMUL__EXIT_USAGE;
     }

@@ -22,6 +22,18 @@ axmul_status axmul__fail(axmul_status status, const char *fmt, ...) AXMUL__PRINT
  * detail naming path. */
 axmul_status axmul__read_file(const char *path, size_t max_len, uint8_t **out, size_t *out_len);
 
+/* Opens path for reading when it is a regular file; a FIFO, device or socket is refused by
+ * name without blocking, a folder with ERR_IS_DIRECTORY. *fd is -1 on failure. */
+axmul_status axmul__open_regular(const char *path, int *fd);
+
+/* "a FIFO", "a character device", ... for messages about a file of the wrong type. */
+const char *axmul__file_kind(unsigned mode);
+
+/* NULL when name may name a file inside a folder (1..max_len bytes of UTF-8, no slash, no
+ * control character, not "." or ".."); otherwise why not. The one rule for every name that
+ * model data turns into a file name. */
+const char *axmul__plain_name_why(const char *name, size_t max_len);
+
 /* Writes len bytes to path atomically (temp file in the same folder, fsync, rename). "-" writes
  * to stdout. On failure nothing is left at path's folder. */
 axmul_status axmul__write_file_atomic(const char *path, const void *data, size_t len);

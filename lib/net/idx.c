@@ -67,8 +67,23 @@ static axmul_status gunzip(const uint8_t *in, size_t len, const char *name, uint
         int r = inflate(&z, Z_NO_FLUSH);
         used += out_before - z.avail_out;
         left -= in_chunk - z.avail_in;
-        if (r == Z_STREAM_END)
+        if (r == Z_STREAM_END) {
+            /* RFC 1952 2.2: a gzip file is a series of members (cat a.gz b.gz), their data
+             * concatenated, as gzip -d reads it */
+            if (left >= 2 && z.next_in[0] == 0x1f && z.next_in[1] == 0x8b) {
+                if (inflateReset(&z) != Z_OK) {
+                    s = axmul__fail(AXMUL_ERR_FORMAT, "%s: cannot restart zlib", name);
+                    break;
+                }
+                continue;
+            }
+            if (left > 0)
+                s = axmul__fail(AXMUL_ERR_FORMAT,
+                                "%s: %zu bytes after the end of the gzip data that are not "
+                                "another gzip member",
+                                name, left);
             break;
+        }
         if (r != Z_OK && r != Z_BUF_ERROR) {
             s = axmul__fail(AXMUL_ERR_FORMAT, "%s: corrupt gzip data (%s)", name,
                             z.msg ? z.msg : "inflate failed");

@@ -138,7 +138,16 @@ static axmul_status parse_layer(const axmul__parse *ps, json_t *jl, axmul__layer
         return axmul__fail(AXMUL_ERR_FORMAT, "%s: layer %d has no \"type\"", path, i);
     /* an unnamed layer is named after its type and position, so that saved tensor files of two
      * unnamed layers never share a name */
-    const char *name = json_string_value(json_object_get(jl, "name"));
+    json_t *jname = json_object_get(jl, "name");
+    const char *name = json_string_value(jname);
+    if (jname && !name)
+        return axmul__fail(AXMUL_ERR_FORMAT, "%s: layer %d: \"name\" must be a string", path, i);
+    const char *why = name ? axmul__plain_name_why(name, sizeof l->name - 1) : NULL;
+    if (why) /* the name names the layer's files in saved models and operand dumps */
+        return axmul__fail(AXMUL_ERR_FORMAT,
+                           "%s: layer %d: name '%.80s' refused: %s (a layer name is a plain "
+                           "file name of at most %zu bytes)",
+                           path, i, name, why, sizeof l->name - 1);
     if (name)
         snprintf(l->name, sizeof l->name, "%s", name);
     else
@@ -158,6 +167,11 @@ static axmul_status parse_layer(const axmul__parse *ps, json_t *jl, axmul__layer
                            "%s: layer %d (%s): \"input\" must name an earlier layer (add layers "
                            "take \"inputs\")",
                            path, i, l->name);
+    if (src && strlen(json_string_value(src)) >= sizeof l->src_name)
+        return axmul__fail(AXMUL_ERR_FORMAT,
+                           "%s: layer %d (%s): \"input\" '%.80s...' is not "
+                           "an earlier layer (names are at most %zu bytes)",
+                           path, i, l->name, json_string_value(src), sizeof l->src_name - 1);
     if (src)
         snprintf(l->src_name, sizeof l->src_name, "%s", json_string_value(src));
     return l->ops->params ? parse_params(ps, jl, l) : AXMUL_OK;

@@ -17,6 +17,10 @@
 axmul_status axmul__save_tensor(const char *dir, const char *file, const float *data,
                                 const size_t *shape, int ndim)
 {
+    const char *why = axmul__plain_name_why(file, 160);
+    if (why) /* never a path built from model data unchecked */
+        return axmul__fail(AXMUL_ERR_FORMAT, "%s: tensor file name '%s' refused: %s", dir, file,
+                           why);
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, file);
     return axmul_npy_save_f32(path, data, shape, ndim);
@@ -89,17 +93,19 @@ axmul_status axmul_model_save(const axmul_model *m, const char *dir)
     if (!m || !dir)
         return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "axmul_model_save: NULL argument");
     AXMUL__IF_ONNX(m, axmul__ox_save(m, dir));
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
-        int e = errno;
-        return axmul__fail(axmul__status_from_errno(e), "%s: cannot create folder: %s", dir,
-                           strerror(e));
-    }
+    /* the folder is written beside the target and swapped in whole: a full disk or a signal
+     * never leaves a mix of old and new tensors that would load */
+    const char *target = dir;
+    char *staging;
+    axmul_status s = axmul_dir_stage(target, &staging);
+    if (s != AXMUL_OK)
+        return s;
+    dir = staging;
     json_t *root = json_object(), *layers = json_array();
     json_object_set_new(root, "format", json_string("axmul-model"));
     json_object_set_new(root, "version", json_integer(1));
     json_object_set_new(root, "name", json_string(m->name));
     json_object_set_new(root, "input_shape", json_pack("[i, i, i]", m->in_h, m->in_w, m->in_c));
-    axmul_status s = AXMUL_OK;
     for (int i = 0; i < m->nl && s == AXMUL_OK; i++) {
         const axmul__layer *l = &m->L[i];
         json_t *jl = json_object();
@@ -117,5 +123,9 @@ axmul_status axmul_model_save(const axmul_model *m, const char *dir)
     if (s == AXMUL_OK)
         s = write_json(root, dir);
     json_decref(root);
-    return s;
+    if (s != AXMUL_OK) {
+        axmul_dir_discard(staging);
+        return s;
+    }
+    return axmul_dir_commit(staging, target);
 }

@@ -37,11 +37,20 @@ int axmul__tool_interrupted(void)
 
 int axmul__tool_write_row(int fd, const char *s, size_t len)
 {
+    /* a row that does not fit (a full disk) is cut off again, so that the file ends with a whole
+     * row and --resume continues after it */
+    struct stat st;
+    const off_t start = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? st.st_size : -1;
     while (len) {
         ssize_t w = write(fd, s, len);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
+            const int e = errno;
+            if (start >= 0 && ftruncate(fd, start) != 0) {
+                /* the write's error is the one to report */
+            }
+            errno = e;
             return -1;
         }
         s += w;
@@ -95,9 +104,18 @@ void axmul__tool_rows_close(axmul__tool_rows *r)
         unlink(r->path);
 }
 
-int axmul__tool_done_rows(const char *path, int json, const char *csv_header, char ***done)
+int axmul__tool_done_rows(const char *path, int json, const char *csv_header, const char *first,
+                          char ***done)
 {
     *done = NULL;
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        /* reading a FIFO would wait for a writer forever; a device has no rows to resume */
+        axmul__tool_error("--resume %s: not a regular file (only a results file that this tool "
+                          "wrote can be resumed)",
+                          path);
+        return -2;
+    }
     FILE *f = fopen(path, "r+");
     if (!f)
         return errno == ENOENT ? 0 : -1;
@@ -107,12 +125,35 @@ int axmul__tool_done_rows(const char *path, int json, const char *csv_header, ch
     long good = 0;
     int n = 0;
     while ((len = getline(&line, &cap, f)) > 0 && line[len - 1] == '\n') {
+        if (first && good == 0 && strcmp(line, first) != 0) {
+            /* appending to a file of another tool or other options would mix two tables */
+            axmul__tool_error("--resume %s: not a results file of these options (its first line "
+                              "is not the header they write: %.*s)",
+                              path, (int)strcspn(first, "\n"), first);
+            free(line);
+            fclose(f);
+            for (int i = 0; i < n; i++)
+                free((*done)[i]);
+            free(*done);
+            *done = NULL;
+            return -2;
+        }
         good = ftell(f);
         char *name = NULL;
         if (!json) {
             if (csv_header && strncmp(line, csv_header, strlen(csv_header)) == 0)
                 continue;
-            name = strndup(line, strcspn(line, ","));
+            if (line[0] != '"')
+                name = strndup(line, strcspn(line, ","));
+            else if ((name = malloc(strlen(line)))) { /* RFC 4180 quoted, "" for a quote */
+                size_t k = 0;
+                for (const char *p = line + 1; *p && !(*p == '"' && p[1] != '"'); p++) {
+                    if (*p == '"')
+                        p++;
+                    name[k++] = *p;
+                }
+                name[k] = '\0';
+            }
         } else {
             const char *p = strstr(line, "\"table\": \"");
             if (!p)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "lib/tool/tool.h"
@@ -97,17 +98,51 @@ void axmul__tool_bprintf(axmul__tool_buf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
+/* The length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong forms, surrogates or
+ * values past U+10FFFF), or 0. */
+static int utf8_len(const unsigned char *p)
+{
+    const unsigned c = p[0];
+    const int n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (n <= 1)
+        return n;
+    unsigned v = c & (0x7fu >> n);
+    for (int k = 1; k < n; k++) {
+        if ((p[k] & 0xc0) != 0x80)
+            return 0;
+        v = v << 6 | (p[k] & 0x3fu);
+    }
+    static const unsigned min[5] = {0, 0, 0x80, 0x800, 0x10000};
+    return v < min[n] || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff) ? 0 : n;
+}
+
 void axmul__tool_json_str(axmul__tool_buf *b, const char *s)
 {
     axmul__tool_bprintf(b, "\"");
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        const int n = utf8_len(p);
         if (*p == '"' || *p == '\\')
             axmul__tool_bprintf(b, "\\%c", *p);
-        else if (*p < 0x20)
+        else if (*p < 0x20 || *p == 0x7f)
             axmul__tool_bprintf(b, "\\u%04x", *p);
+        else if (n == 0) /* a file name is bytes; JSON text is UTF-8: U+FFFD stands in */
+            axmul__tool_bprintf(b, "\\ufffd");
         else
-            axmul__tool_bprintf(b, "%c", *p);
+            axmul__tool_bprintf(b, "%.*s", n, (const char *)p);
+        p += n ? n : 1;
     }
+    axmul__tool_bprintf(b, "\"");
+}
+
+void axmul__tool_csv_str(axmul__tool_buf *b, const char *s)
+{
+    if (!strpbrk(s, ",\"\n\r")) {
+        axmul__tool_bprintf(b, "%s", s);
+        return;
+    }
+    axmul__tool_bprintf(b, "\""); /* RFC 4180: quoted, with inner quotes doubled */
+    for (const char *p = s; *p; p++)
+        axmul__tool_bprintf(b, *p == '"' ? "\"\"" : "%c", *p);
     axmul__tool_bprintf(b, "\"");
 }
 
@@ -155,4 +190,21 @@ void axmul__tool_errstats_add(axmul__tool_errstats *s, const float *y, const flo
 double axmul__tool_snr_db(double signal, double noise)
 {
     return noise > 0 ? 10.0 * log10(signal / noise) : INFINITY;
+}
+
+int axmul__tool_refuse_overwrite(const char *opt, const char *out, const char *const *inputs,
+                                 size_t n)
+{
+    struct stat so, si;
+    if (!out || strcmp(out, "-") == 0 || stat(out, &so) != 0 || !S_ISREG(so.st_mode))
+        return 0; /* a new file, or standard output, cannot be an input */
+    for (size_t i = 0; i < n; i++)
+        if (inputs[i] && stat(inputs[i], &si) == 0 && si.st_dev == so.st_dev &&
+            si.st_ino == so.st_ino) {
+            axmul__tool_error("%s %s: is the input %s (same file): writing it would destroy "
+                              "the input",
+                              opt, out, inputs[i]);
+            return -1;
+        }
+    return 0;
 }

@@ -38,7 +38,12 @@ typedef struct {
 void axmul__tool_bprintf(axmul__tool_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* Appends s as a JSON string literal (quotes, backslashes and control characters escaped). */
+/* Appends s as an RFC 4180 CSV field: quoted (inner quotes doubled) when it holds a comma, quote
+ * or line break, else as is. */
+void axmul__tool_csv_str(axmul__tool_buf *b, const char *s);
+
+/* Appends s as a JSON string literal (quotes, backslashes and control characters escaped; bytes
+ * that are not UTF-8, as file names may hold, become U+FFFD). */
 void axmul__tool_json_str(axmul__tool_buf *b, const char *s);
 
 /* Appends v with the printf format fmt, or null where v is not finite (JSON has no inf or nan). */
@@ -93,10 +98,20 @@ int axmul__tool_rows_write(axmul__tool_rows *r, const char *s, size_t len);
 /* Closes the file (no-op when not open); removes it when this run created it and wrote none. */
 void axmul__tool_rows_close(axmul__tool_rows *r);
 
+/* -1 after an error naming opt ("-o", "--heatmap"), when the existing regular file out is one of
+ * the n inputs (NULL entries skipped) under any name (same device and inode: hard links,
+ * symlinks, ./x and x alike); 0 otherwise. Outputs are written to a temporary and renamed, so
+ * an output equal to its input would silently replace it. */
+int axmul__tool_refuse_overwrite(const char *opt, const char *out, const char *const *inputs,
+                                 size_t n);
+
 /* Names already present in a sweep's result file: CSV (first field; lines starting with
  * csv_header are skipped) or JSON lines (the value of "table"). A last line without its newline
  * (a run killed mid-write) is cut off the file. Returns the count (caller frees each name and
- * the array), -1 on error (errno set); a missing file counts 0. */
-int axmul__tool_done_rows(const char *path, int json, const char *csv_header, char ***done);
+ * the array), -1 on error (errno set), -2 after printing why the file cannot be resumed (not
+ * a regular file; first given and the file's first line differs from it); a missing file
+ * counts 0. */
+int axmul__tool_done_rows(const char *path, int json, const char *csv_header, const char *first,
+                          char ***done);
 
 #endif

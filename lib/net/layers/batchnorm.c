@@ -58,6 +58,12 @@ static axmul_status bn_parse(const axmul__parse *ps, json_t *jl, const char *typ
                                ch);
         l->w[ch] = l->bn[0][ch] / sqrtf(v);
         l->b[ch] = l->bn[1][ch] - l->bn[2][ch] * l->w[ch];
+        if (!isfinite(l->w[ch]) || !isfinite(l->b[ch])) /* else every output would be inf/NaN */
+            return axmul__fail(AXMUL_ERR_RANGE,
+                               "%s: layer %d (%s): channel %zu folds to a scale of %g and a shift "
+                               "of %g (gamma %g, variance %g + epsilon %g): not finite in float",
+                               path, i, l->name, ch, (double)l->w[ch], (double)l->b[ch],
+                               (double)l->bn[0][ch], (double)l->bn[3][ch], (double)l->eps);
     }
     return AXMUL_OK;
 }

@@ -36,9 +36,15 @@ static axmul_status add_parse(const axmul__parse *ps, json_t *jl, const char *ty
         return axmul__fail(AXMUL_ERR_FORMAT,
                            "%s: layer %d (%s): \"inputs\" must name two earlier layers", ps->path,
                            ps->index, l->name);
-    for (int k = 0; k < 2; k++)
-        snprintf(l->add_name[k], sizeof l->add_name[k], "%s",
-                 json_string_value(json_array_get(in, (size_t)k)));
+    for (int k = 0; k < 2; k++) {
+        const char *nm = json_string_value(json_array_get(in, (size_t)k));
+        if (strlen(nm) >= sizeof l->add_name[k])
+            return axmul__fail(AXMUL_ERR_FORMAT,
+                               "%s: layer %d (%s): \"inputs\" '%.80s...' is not an earlier "
+                               "layer (names are at most %zu bytes)",
+                               ps->path, ps->index, l->name, nm, sizeof l->add_name[k] - 1);
+        snprintf(l->add_name[k], sizeof l->add_name[k], "%s", nm);
+    }
     return AXMUL_OK;
 }
 
