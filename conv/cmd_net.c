@@ -491,6 +491,16 @@ int axmul__cmd_net(int argc, char **argv)
     /* The LUT layers run on OpenMP threads; OpenBLAS's own pool would spin against them, and the
      * float layers of a small CNN gain nothing from it. */
     openblas_set_num_threads(1);
+    /* OpenMP threads meet at a barrier after every layer: where other processes hold the CPUs,
+     * each barrier waits for a descheduled thread (seen: 2 threads 8x slower than 1 at batch 1) */
+    double load;
+    const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (!R->o.threads && !R->o.quiet && ncpu > 1 && getloadavg(&load, 1) == 1 &&
+        load >= (double)ncpu - 0.5)
+        fprintf(stderr,
+                PROG ": note: the machine is busy (load %.1f on %ld CPUs): if this run is slow, "
+                     "try --threads 1\n",
+                load, ncpu);
     if ((r = net_model(R)) != 0) {
         rc = r > 0 ? AXMUL__EXIT_OK : rc;
         goto out;

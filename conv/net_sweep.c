@@ -140,12 +140,17 @@ int axmul__net_start(net_run *R)
     R->float_acc = net_accuracy(R, R->pf);
     if (o->resume && !R->new_file && net_check_resume(R) != 0)
         return -1;
+    /* the text table's first column fits the longest name (tables given by long paths) */
+    R->name_w = 28;
+    for (int i = 0; i < R->L.nlabels; i++)
+        if (strlen(R->L.labels[i]) > (size_t)R->name_w && strlen(R->L.labels[i]) < 512)
+            R->name_w = (int)strlen(R->L.labels[i]);
     if (o->fmt == 0)
-        R->head_len =
-            snprintf(R->head, sizeof R->head,
-                     "model %s, %d test images of %s, float accuracy %.4f\n%-28s %9s %9s %9s  %s\n",
-                     o->model_dir, R->n, o->dataset, R->float_acc, "table", "accuracy", "exact",
-                     "agreement", "layer SNR dB");
+        R->head_len = snprintf(R->head, sizeof R->head,
+                               "model %s, %d test images of %s, float accuracy %.4f\n%-*s %9s %9s "
+                               "%9s  %s\n",
+                               o->model_dir, R->n, o->dataset, R->float_acc, R->name_w, "table",
+                               "accuracy", "exact", "agreement", "layer SNR dB");
     else if (o->fmt == 2 && o->shard_i == 1 && R->new_file) /* one header when shards concatenate */
         R->head_len = snprintf(R->head, sizeof R->head,
                                "table,accuracy,exact_accuracy,float_accuracy,agreement,"
@@ -241,7 +246,7 @@ static int net_row(const net_run *R, int ti, int sgn, double acc, double agr, do
                                one);
     }
     if (fmt == 0)
-        return snprintf(row, cap, "%-28s %9.4f %9.4f %9.4f  %s  (%.2f s)\n", name, acc,
+        return snprintf(row, cap, "%-*s %9.4f %9.4f %9.4f  %s  (%.2f s)\n", R->name_w, name, acc,
                         R->exact_acc[sgn], agr, snrtxt, secs);
     if (fmt == 2) {
         axmul__tool_buf cn = {0};
@@ -334,15 +339,21 @@ static int net_one(net_run *R, int ti)
         agree += R->pa[i] == R->pe[sgn][i];
     const double agr = (double)agree / R->n;
     rc = 0;
-    if (o->pred_path) { /* whole or absent, as every other file the tools write */
-        axmul__tool_buf pb = {0};
+    if (o->pred_path) {
+        /* every table of the run so far, each after a "# table: NAME" line (a comment to
+         * np.loadtxt and most readers): rewritten whole after each table, as every other file
+         * the tools write, so an interrupted sweep keeps the finished tables */
+        axmul__tool_buf *pb = &R->preds;
+        axmul__tool_bprintf(pb, "# table: ");
+        for (const char *c = name; *c; c++) /* a line break in a file name stays in its line */
+            axmul__tool_bprintf(pb, "%c", *c == '\n' || *c == '\r' ? '?' : *c);
+        axmul__tool_bprintf(pb, "\n");
         for (int i = 0; i < R->n; i++)
-            axmul__tool_bprintf(&pb, "%d %d %d\n", i, R->pa[i], R->labels[i]);
-        if (axmul_file_write_atomic(o->pred_path, pb.s ? pb.s : "", pb.len) != AXMUL_OK) {
+            axmul__tool_bprintf(pb, "%d %d %d\n", i, R->pa[i], R->labels[i]);
+        if (axmul_file_write_atomic(o->pred_path, pb->s, pb->len) != AXMUL_OK) {
             errorf("--predictions %s", axmul_error_detail());
             rc = 1;
         }
-        free(pb.s);
     }
     int rl = net_row(R, ti, sgn, acc, agr, secs, row, sizeof row);
     if (R->rows.fd >= 0 && R->done_tables == 0 && R->head_len &&
@@ -458,6 +469,7 @@ int axmul__net_sweep(net_run *R)
 void axmul__net_free(net_run *R)
 {
     axmul__tool_rows_close(&R->rows);
+    free(R->preds.s);
     if (R->rep)
         axmul__report_end(R->rep, 0);
     for (int i = 0; i < AXMUL_MODEL_MAX_LAYERS; i++)

@@ -56,6 +56,8 @@ typedef struct {
     axmul_net_workspace *ws;
     axmul_net_options no;
     axmul__report *rep;
+    int name_w;            /* width of the text table's name column */
+    axmul__tool_buf preds; /* --predictions: every table's so far, rewritten whole per table */
     axmul__tool_rows rows;
     int new_file;
     double float_acc, exact_acc[2];

@@ -121,66 +121,6 @@ static void expect_model_error(const char *json, const char *needle)
 /* Average and max pooling (strided, windows that do not tile the input, several channels), read
  * out through a dense layer with identity weights (exact in float), against a direct loop that
  * combines each window's taps in row-major order. */
-START_TEST(test_pooling_matches_direct)
-{
-    /* 400 images: 75,600 inputs, enough for the pooling to run on several threads */
-    enum { H = 7, W = 9, C = 3, KH = 3, KW = 2, SH = 2, SW = 3, N = 400 };
-    const int oh = (H - KH) / SH + 1, ow = (W - KW) / SW + 1, out = oh * ow * C;
-    uint64_t s = tu_seed() ^ 0x9001;
-    float *x = malloc(sizeof(float) * N * H * W * C),
-          *ident = calloc((size_t)out * out, sizeof(float));
-    for (int i = 0; i < N * H * W * C; i++)
-        x[i] = tu_randf(&s, -2.0f, 2.0f);
-    for (int i = 0; i < out; i++)
-        ident[(size_t)i * out + i] = 1.0f;
-    for (int run = 0; run < 4; run++) {
-        const int is_max = run % 2, threads = run < 2 ? 1 : 3;
-        char *dir = tu_mkdtemp();
-        size_t ishape[2] = {(size_t)out, (size_t)out};
-        save_tensor(dir, "i.npy", ident, ishape, 2);
-        char json[1024];
-        snprintf(
-            json, sizeof json,
-            "{\"format\": \"axmul-model\", \"version\": 1, \"input_shape\": [%d, %d, %d],\n"
-            " \"layers\": [{\"type\": \"%s\", \"pool_size\": [%d, %d], \"strides\": [%d, %d]},\n"
-            "  {\"type\": \"flatten\"},\n"
-            "  {\"type\": \"dense\", \"name\": \"id\", \"units\": %d, \"weights\": \"i.npy\"}]}\n",
-            H, W, C, is_max ? "maxpool" : "avgpool", KH, KW, SH, SW, out);
-        write_file(dir, "model.json", json);
-        axmul_model *m;
-        ck_assert_msg(axmul_model_load(dir, &m) == AXMUL_OK, "%s", axmul_error_detail());
-        axmul_net_options o;
-        axmul_net_options_init(&o);
-        o.threads = threads;
-        float *got = malloc(sizeof(float) * N * out);
-        uint8_t pred[N];
-        ck_assert_int_eq(axmul_model_predict(m, &o, x, N, pred, got), AXMUL_OK);
-        for (int img = 0; img < N; img++)
-            for (int oy = 0; oy < oh; oy++)
-                for (int ox = 0; ox < ow; ox++)
-                    for (int ch = 0; ch < C; ch++) {
-                        float acc = is_max ? -INFINITY : 0.0f;
-                        for (int i = 0; i < KH; i++)
-                            for (int j = 0; j < KW; j++) {
-                                float v = x[((img * H + oy * SH + i) * W + ox * SW + j) * C + ch];
-                                acc = is_max ? (v > acc ? v : acc) : acc + v;
-                            }
-                        if (!is_max)
-                            acc /= (float)(KH * KW);
-                        float g = got[img * out + (oy * ow + ox) * C + ch];
-                        ck_assert_msg(memcmp(&g, &acc, sizeof g) == 0,
-                                      "%s, %d threads, image %d (%d,%d,%d): %.9g, expected %.9g",
-                                      is_max ? "max" : "avg", threads, img, oy, ox, ch, g, acc);
-                    }
-        free(got);
-        axmul_model_free(m);
-        tu_rmdir(dir);
-    }
-    free(ident);
-    free(x);
-}
-END_TEST
-
 /* m, saved into dir/saved and loaded back, gives the same scores on n images x. */
 static void expect_saved_same(const axmul_model *m, const char *dir, const float *x, int n)
 {
@@ -202,6 +142,102 @@ static void expect_saved_same(const axmul_model *m, const char *dir, const float
     free(pred);
     axmul_model_free(m2);
 }
+
+START_TEST(test_pooling_matches_direct)
+{
+    /* 400 images: 75,600 inputs, enough for the pooling to run on several threads. Windows that
+     * do not tile the input, then padded ones (PyTorch's symmetric, TensorFlow's "same",
+     * [t, b, l, r]), ceil_mode and count_include_pad, against a direct loop over the padded
+     * window that keeps the taps inside the image. */
+    enum { H = 7, W = 9, C = 3, N = 400 };
+    static const struct {
+        int kh, kw, sh, sw, pad[4], ceil, count_pad;
+        const char *json; /* the layer's padding fields */
+    } cfg[] = {
+        {3, 2, 2, 3, {0, 0, 0, 0}, 0, 0, ""},
+        {3, 3, 2, 2, {1, 1, 1, 1}, 0, 1, ", \"padding\": 1"},
+        {3, 3, 2, 2, {1, 1, 1, 1}, 0, 0, ", \"padding\": [1, 1], \"count_include_pad\": false"},
+        {3, 2, 2, 2, {1, 1, 0, 1}, 1, 1, ", \"padding\": [1, 1, 0, 1], \"ceil_mode\": true"},
+        {2, 2, 2, 2, {0, 1, 0, 1}, 0, 0, ", \"padding\": \"same\""},
+        {3, 3, 3, 3, {0, 0, 0, 0}, 1, 0, ", \"ceil_mode\": true"},
+    };
+    uint64_t s = tu_seed() ^ 0x9001;
+    float *x = malloc(sizeof(float) * N * H * W * C);
+    for (int i = 0; i < N * H * W * C; i++)
+        x[i] = tu_randf(&s, -2.0f, 2.0f);
+    for (size_t k = 0; k < sizeof cfg / sizeof cfg[0]; k++)
+        for (int run = 0; run < 4; run++) {
+            const int KH = cfg[k].kh, KW = cfg[k].kw, SH = cfg[k].sh, SW = cfg[k].sw;
+            const int pt = cfg[k].pad[0], pb = cfg[k].pad[1], pl = cfg[k].pad[2],
+                      pr = cfg[k].pad[3];
+            int oh = (H + pt + pb - KH + (cfg[k].ceil ? SH - 1 : 0)) / SH + 1;
+            int ow = (W + pl + pr - KW + (cfg[k].ceil ? SW - 1 : 0)) / SW + 1;
+            if (cfg[k].ceil && (oh - 1) * SH >= H + pt)
+                oh--;
+            if (cfg[k].ceil && (ow - 1) * SW >= W + pl)
+                ow--;
+            const int out = oh * ow * C, is_max = run % 2, threads = run < 2 ? 1 : 3;
+            float *ident = calloc((size_t)out * out, sizeof(float));
+            for (int i = 0; i < out; i++)
+                ident[(size_t)i * out + i] = 1.0f;
+            char *dir = tu_mkdtemp();
+            size_t ishape[2] = {(size_t)out, (size_t)out};
+            save_tensor(dir, "i.npy", ident, ishape, 2);
+            char json[1024];
+            snprintf(json, sizeof json,
+                     "{\"format\": \"axmul-model\", \"version\": 1, \"input_shape\": [%d, %d, "
+                     "%d],\n \"layers\": [{\"type\": \"%s\", \"pool_size\": [%d, %d], "
+                     "\"strides\": [%d, %d]%s},\n  {\"type\": \"flatten\"},\n"
+                     "  {\"type\": \"dense\", \"name\": \"id\", \"units\": %d, \"weights\": "
+                     "\"i.npy\"}]}\n",
+                     H, W, C, is_max ? "maxpool" : "avgpool", KH, KW, SH, SW,
+                     is_max && strstr(cfg[k].json, "count_include") ? ", \"padding\": [1, 1]"
+                                                                    : cfg[k].json,
+                     out);
+            write_file(dir, "model.json", json);
+            axmul_model *m;
+            ck_assert_msg(axmul_model_load(dir, &m) == AXMUL_OK, "%s", axmul_error_detail());
+            axmul_net_options o;
+            axmul_net_options_init(&o);
+            o.threads = threads;
+            float *got = malloc(sizeof(float) * N * out);
+            uint8_t pred[N];
+            ck_assert_int_eq(axmul_model_predict(m, &o, x, N, pred, got), AXMUL_OK);
+            for (int img = 0; img < N; img++)
+                for (int oy = 0; oy < oh; oy++)
+                    for (int ox = 0; ox < ow; ox++)
+                        for (int ch = 0; ch < C; ch++) {
+                            float acc = is_max ? -INFINITY : 0.0f;
+                            int inside = 0, padded = 0;
+                            for (int i = 0; i < KH; i++)
+                                for (int j = 0; j < KW; j++) {
+                                    const int yy = oy * SH - pt + i, xx = ox * SW - pl + j;
+                                    padded += yy < H + pb && xx < W + pr;
+                                    if (yy < 0 || yy >= H || xx < 0 || xx >= W)
+                                        continue;
+                                    inside++;
+                                    float v = x[((img * H + yy) * W + xx) * C + ch];
+                                    acc = is_max ? (v > acc ? v : acc) : acc + v;
+                                }
+                            if (!is_max)
+                                acc /= (float)(cfg[k].count_pad ? padded : inside);
+                            float g = got[img * out + (oy * ow + ox) * C + ch];
+                            ck_assert_msg(memcmp(&g, &acc, sizeof g) == 0,
+                                          "config %zu %s, %d threads, image %d (%d,%d,%d): %.9g, "
+                                          "expected %.9g",
+                                          k, is_max ? "max" : "avg", threads, img, oy, ox, ch, g,
+                                          acc);
+                        }
+            if (run == 0)
+                expect_saved_same(m, dir, x, 3); /* padding and modes survive a save */
+            free(got);
+            free(ident);
+            axmul_model_free(m);
+            tu_rmdir(dir);
+        }
+    free(x);
+}
+END_TEST
 
 /* Unnamed layers get distinct names (type and position), so that a saved model keeps each
  * layer's tensors apart. */
@@ -320,7 +356,7 @@ START_TEST(test_residual_graphs)
     const struct {
         const char *json, *needle;
     } bad[] = {
-        {"{\"type\": \"add\", \"inputs\": [\"c1\"]}", "\"inputs\" must name two earlier layers"},
+        {"{\"type\": \"add\", \"inputs\": [\"c1\"]}", "\"inputs\" must name 2 to 8 earlier layers"},
         {"{\"type\": \"add\", \"inputs\": [\"c1\", \"nope\"]}",
          "inputs 'nope' is not an earlier layer"},
         {"{\"type\": \"add\", \"inputs\": [\"c1\", \"later\"]}, {\"type\": \"relu\", \"name\": "
@@ -408,8 +444,14 @@ START_TEST(test_batchnorm_relu6_global_pools)
         const struct {
             const char *from, *to, *needle;
         } bad[] = {
-            {"\"moving_variance\": \"v.npy\"", "\"variance\": \"v.npy\"",
+            {"\"moving_variance\": \"v.npy\"", "\"moving_variance\": null",
              "\"moving_variance\" file missing"},
+            /* a misspelled field is refused, not ignored (with a hint when it is close) */
+            {"\"moving_variance\": \"v.npy\"", "\"variance\": \"v.npy\"",
+             "layer 0 (bn): unknown field \"variance\" (fields here: type, name, input, gamma"},
+            {"\"epsilon\": 0.01", "\"eps\": 0.01",
+             "unknown field \"eps\" (did you mean \"epsilon\"?"},
+            {"\"epsilon\": 0.01", "\"epsilom\": 0.01", "(did you mean \"epsilon\"?"},
             {"\"beta\": \"b.npy\"", "\"beta\": \"i.npy\"", "i.npy has 4 elements but g.npy has 2"},
             {"\"epsilon\": 0.01", "\"epsilon\": \"small\"", "\"epsilon\" must be a number"},
             {"\"epsilon\": 0.01", "\"epsilon\": -0.5", "variance 0.5 + epsilon -0.5 of channel 0"},
@@ -817,7 +859,8 @@ START_TEST(test_layer_registry)
     ck_assert_int_eq(axmul__layer_kind_of("conv3d"), AXMUL__L_COUNT);
     ck_assert_str_eq(axmul__layer_types(),
                      "conv2d, depthwise, dense, avgpool, maxpool, globalavgpool, globalmaxpool, "
-                     "batchnorm, relu, relu6, flatten, softmax, add");
+                     "adaptiveavgpool, batchnorm, relu, relu6, leakyrelu, sigmoid, silu, swish, "
+                     "hardswish, flatten, softmax, add, concat");
 }
 END_TEST
 

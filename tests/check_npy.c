@@ -103,6 +103,33 @@ START_TEST(test_versions_and_dtypes)
     ck_assert(d4[0] == 1 && d4[3] == 255);
     ck_assert_int_eq(axmul_npy_dtype(a), AXMUL_DTYPE_U8);
     axmul_npy_free(a);
+    /* Fortran order is valid .npy (np.save of a.T, np.asfortranarray): read into C order.
+     * (2, 3, 2) column-major: the element (i, j, k) sits at i + 2 * (j + 3 * k) in the file. */
+    {
+        float fo[12], want[12];
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < 3; j++)
+                for (int k = 0; k < 2; k++) {
+                    const float v3 = (float)(100 * i + 10 * j + k);
+                    fo[i + 2 * (j + 3 * k)] = v3;
+                    want[(i * 3 + j) * 2 + k] = v3;
+                }
+        n = make_npy(buf, 1, "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3, 2), }", fo,
+                     sizeof fo);
+        ck_assert_int_eq(axmul_npy_parse(buf, n, "fortran.npy", &a), AXMUL_OK);
+        const float *g;
+        ck_assert_int_eq(axmul_npy_f32(a, &g), AXMUL_OK);
+        ck_assert_uint_eq(axmul_npy_shape(a)[1], 3);
+        for (int i = 0; i < 12; i++)
+            ck_assert_msg(g[i] == want[i], "element %d: %g, expected %g", i, g[i], want[i]);
+        axmul_npy_free(a);
+        /* one dimension: both orders are the same bytes */
+        n = make_npy(buf, 1, "{'descr': '<f4', 'fortran_order': True, 'shape': (4,), }", fo, 16);
+        ck_assert_int_eq(axmul_npy_parse(buf, n, "f1.npy", &a), AXMUL_OK);
+        ck_assert_int_eq(axmul_npy_f32(a, &g), AXMUL_OK);
+        ck_assert(g[3] == fo[3]);
+        axmul_npy_free(a);
+    }
     /* a 0-d array holds one element */
     float one = 7;
     n = make_npy(buf, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (), }", &one, 4);
@@ -133,8 +160,6 @@ START_TEST(test_bad_inputs)
     expect_bad((const uint8_t *)"hello world", 11, AXMUL_ERR_FORMAT, "bad magic");
     n = make_npy(buf, 1, "{'descr': '>f4', 'fortran_order': False, 'shape': (4,), }", v, 16);
     expect_bad(buf, n, AXMUL_ERR_UNSUPPORTED, "big-endian");
-    n = make_npy(buf, 1, "{'descr': '<f4', 'fortran_order': True, 'shape': (4,), }", v, 16);
-    expect_bad(buf, n, AXMUL_ERR_UNSUPPORTED, "Fortran");
     n = make_npy(buf, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (5,), }", v, 16);
     expect_bad(buf, n, AXMUL_ERR_SIZE, "truncated");
     n = make_npy(buf, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }", v, 16);

@@ -331,6 +331,37 @@ static void grad_model(const char *dir, int which, const char *global)
             "\"fc_w.npy\", \"bias\": \"fc_b.npy\"},\n"
             "  {\"type\": \"softmax\"}]}\n",
             global);
+    } else if (which == 2) {
+        /* the smooth activations, concat and add of three, padded and ceil_mode pools,
+         * adaptive average pooling */
+        T("c1_w.npy", 3, 3, 2, 4, 4, -0.8f, 0.8f);
+        T("c1_b.npy", 4, 0, 0, 0, 1, -0.2f, 0.2f);
+        T("c2_w.npy", 1, 1, 12, 4, 4, -0.6f, 0.6f);
+        T("fc_w.npy", 16, 3, 0, 0, 2, -1.0f, 1.0f);
+        T("fc_b.npy", 3, 0, 0, 0, 1, -0.2f, 0.2f);
+        snprintf(
+            json, sizeof json,
+            "{\"format\": \"axmul-model\", \"version\": 1, \"input_shape\": [8, 8, 2],\n"
+            " \"layers\": [\n"
+            "  {\"type\": \"conv2d\", \"name\": \"c1\", \"filters\": 4, \"kernel_size\": 3,\n"
+            "   \"padding\": \"same\", \"weights\": \"c1_w.npy\", \"bias\": \"c1_b.npy\"},\n"
+            "  {\"type\": \"leakyrelu\", \"name\": \"a\", \"alpha\": 0.1},\n"
+            "  {\"type\": \"sigmoid\", \"name\": \"s\", \"input\": \"a\"},\n"
+            "  {\"type\": \"silu\", \"name\": \"si\", \"input\": \"a\"},\n"
+            "  {\"type\": \"hardswish\", \"name\": \"h\", \"input\": \"c1\"},\n"
+            "  {\"type\": \"concat\", \"name\": \"cat\", \"inputs\": [\"a\", \"si\", \"h\"]},\n"
+            "  {\"type\": \"conv2d\", \"name\": \"c2\", \"filters\": 4, \"kernel_size\": 1,\n"
+            "   \"weights\": \"c2_w.npy\"},\n"
+            "  {\"type\": \"add\", \"inputs\": [\"c2\", \"s\", \"h\"]},\n"
+            "  {\"type\": \"maxpool\", \"pool_size\": 3, \"strides\": 2, \"padding\": 1,\n"
+            "   \"ceil_mode\": true},\n"
+            "  {\"type\": \"avgpool\", \"pool_size\": 2, \"padding\": 1, "
+            "\"count_include_pad\": false},\n"
+            "  {\"type\": \"adaptiveavgpool\", \"output_size\": 2},\n"
+            "  {\"type\": \"flatten\"},\n"
+            "  {\"type\": \"dense\", \"name\": \"fc\", \"units\": 3, \"weights\": "
+            "\"fc_w.npy\", \"bias\": \"fc_b.npy\"},\n"
+            "  {\"type\": \"softmax\"}]}\n");
     } else {
         T("c1_w.npy", 3, 3, 2, 3, 4, -0.8f, 0.8f);
         T("c1_b.npy", 3, 0, 0, 0, 1, -0.2f, 0.2f);
@@ -363,7 +394,8 @@ static void grad_model(const char *dir, int which, const char *global)
 START_TEST(test_gradients_every_layer)
 {
     enum { N = 6 };
-    const char *variants[3][2] = {{"0", "globalavgpool"}, {"0", "globalmaxpool"}, {"1", ""}};
+    const char *variants[4][2] = {
+        {"0", "globalavgpool"}, {"0", "globalmaxpool"}, {"1", ""}, {"2", ""}};
     uint64_t s = tu_seed() ^ 0x96ad;
     float x[N * 8 * 8 * 2];
     uint8_t lab[N];
@@ -371,7 +403,7 @@ START_TEST(test_gradients_every_layer)
         x[i] = tu_randf(&s, 0.0f, 1.0f);
     for (int i = 0; i < N; i++)
         lab[i] = (uint8_t)(i % 3);
-    for (int v = 0; v < 3; v++) {
+    for (int v = 0; v < 4; v++) {
         char *dir = tu_mkdtemp();
         grad_model(dir, variants[v][0][0] - '0', variants[v][1]);
         axmul_model *m;

@@ -42,9 +42,18 @@ D4="$top_srcdir/tables/mul8u_drum_k4.bin"
 run 0 "$C" net --model "$M" --mtab "$D4" --batch 10000 --predictions "$T/p10000" --quiet
 run 0 "$C" net --model "$M" --mtab "$D4" --batch 32 --predictions "$T/p32" --quiet
 cmp -s "$T/p10000" "$T/p32" || fail "batch 32 and 10000 predict differently"
+grep -v "^#" "$T/p10000" > "$T/p10000.rows"
 run 0 "$C" net --model "$M" --mtab "$D4" --batch 1 --limit 300 --predictions "$T/p1" --quiet
-head -300 "$T/p10000" | cmp -s - "$T/p1" || fail "batch 1 and 10000 predict differently"
+head -301 "$T/p10000" | cmp -s - "$T/p1" || fail "batch 1 and 10000 predict differently"
 pass "batch sizes 1, 32 and 10000 give identical predictions"
+
+# --predictions with several tables keeps every table's, each after its "# table:" line
+run 0 "$C" net --model "$M" --mtab "$E" --mtab "$D4" --limit 300 --predictions "$T/p2" --quiet
+[ "$(grep -c '^# table: ' "$T/p2")" -eq 2 ] || fail "--predictions: not two tables: $(grep '^#' "$T/p2")"
+[ "$(grep -vc '^#' "$T/p2")" -eq 600 ] || fail "--predictions: not 2 x 300 rows"
+sed -n '/^# table: .*drum_k4/,$p' "$T/p2" | cmp -s - "$T/p1" || fail "--predictions: the second table's rows differ from its own run's"
+grep -q "^# table: $E\$" "$T/p2" || fail "--predictions: the first table is not named: $(head -1 "$T/p2")"
+pass "--predictions of two tables: both, named, each as its own run"
 
 # layer-wise tables (TFApprox's one table per layer): the same table pinned on both conv layers
 # is the default run, image for image; --approx LAYER sweeps one layer, the rest float; a pinned
@@ -52,7 +61,7 @@ pass "batch sizes 1, 32 and 10000 give identical predictions"
 Z="$T/mul8u_zero.bin"
 run 0 "$C" net --model "$M" --layer-mtab conv1="$D4" --layer-mtab conv2="$D4" --predictions "$T/ppin" \
     --format csv --quiet
-cmp -s "$T/p10000" "$T/ppin" || fail "conv1 and conv2 pinned to drum_k4 predict unlike --mtab drum_k4"
+grep -v "^#" "$T/ppin" | cmp -s "$T/p10000.rows" - || fail "conv1 and conv2 pinned to drum_k4 predict unlike --mtab drum_k4"
 expect_out "conv1+conv2=$D4,"
 run 0 "$C" net --model "$M" --approx conv2 --mtab "$Z" --mtab "$E" --format csv --quiet
 awk -F, 'NR == 2 { if ($2 > 0.2 || $6 !~ /^inf;/) exit 1 }
@@ -116,9 +125,23 @@ run 0 "$V" --dist-a "$T/ops/activations.txt" --dist-b "$T/ops/weights.txt" "$D4"
 expect_out "weighted by the given operand distributions"
 pass "--dump-operands"
 
+# a misspelled field is refused by name with the valid one, never ignored ("stride" ran at 1)
+mkdir "$T/typo"
+cp "$M"/*.npy "$T/typo/"
+for typo in 'strides/stride/did you mean "strides"' 'padding/pading/did you mean "padding"' \
+    'input_shape/inputshape/did you mean "input_shape"' 'pool_size/pool/did you mean "pool_size"'; do
+    from=${typo%%/*} rest=${typo#*/} to=${rest%%/*} hint=${rest#*/}
+    perl -pe 'BEGIN { $n = 0 } s/"'"$from"'"/"'"$to"'"/ if /"'"$from"'"/ && !$n++' "$M/model.json" > "$T/typo/model.json"
+    grep -q "\"$to\"" "$T/typo/model.json" || fail "no $from in $M/model.json"
+    run 2 "$C" net --model "$T/typo" --mtab "$E" --limit 10
+    expect_err "unknown field \"$to\" ($hint"
+done
+pass "misspelled model.json fields are refused with the nearest valid one"
+
 # --ranges batch (TFApprox's per-batch min/max) works; an uncalibrated model needs it
 cp -r "$M" "$T/model"
-sed 's/"input_range"/"unused_range"/' "$M/model.json" > "$T/model/model.json"
+perl -0pe 's/,\s*"input_range":\s*\[[^\]]*\]//g' "$M/model.json" > "$T/model/model.json"
+grep -q input_range "$T/model/model.json" && fail "the ranges were not removed"
 run 2 "$C" net --model "$T/model" --mtab "$E" --limit 100
 expect_err "not calibrated"
 run 0 "$C" net --model "$T/model" --mtab "$E" --limit 100 --ranges batch --quiet

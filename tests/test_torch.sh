@@ -11,3 +11,6 @@ echo "random seed: $seed (replay with AXMUL_TEST_SEED=$seed)"
 "$PY" "$top_srcdir/tests/torch_oracle.py" "$top_builddir/conv/axconv-test" "$top_srcdir" "$T" "$seed" ||
     fail "torch oracle (replay with AXMUL_TEST_SEED=$seed)"
 pass "9 conv cases bit-identical to torch; three CNNs exported from torch (LeNet-like on IDX; MobileNet- and ResNet-style on npy data) calibrated and run as torch runs them"
+"$PY" "$top_srcdir/tests/torch_layers.py" "$top_builddir/conv/axconv-test" "$T" "$seed" ||
+    fail "torch layers (replay with AXMUL_TEST_SEED=$seed)"
+pass "padded/ceil_mode pools bit-identical to torch; adaptive pools, LeakyReLU, sigmoid, SiLU, hardswish, concat and add of three within 1e-6"

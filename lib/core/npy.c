@@ -18,6 +18,7 @@ struct axmul_npy {
     size_t count;
     void *data;
     char name[256];
+    int fortran; /* while parsing: the file stores the array in column-major order */
 };
 
 /* Largest array data we accept: 4 GiB (far beyond any tensor these tools handle). */
@@ -109,9 +110,7 @@ static axmul_status parse_header(const char *h, size_t hlen, const char *name, a
             if ((size_t)(end - p) >= 5 && strncmp(p, "False", 5) == 0)
                 p += 5;
             else if ((size_t)(end - p) >= 4 && strncmp(p, "True", 4) == 0)
-                return axmul__fail(AXMUL_ERR_UNSUPPORTED,
-                                   "%s: Fortran-order array (save with np.ascontiguousarray)",
-                                   name);
+                p += 4, a->fortran = 1; /* valid .npy (a.T saved as is): reordered on load */
             else
                 return axmul__fail(AXMUL_ERR_FORMAT, "%s: malformed 'fortran_order'", name);
             have_order = 1;
@@ -165,6 +164,34 @@ static axmul_status parse_header(const char *h, size_t hlen, const char *name, a
                            : !have_order ? "'fortran_order'"
                                          : "'shape'");
     return AXMUL_OK;
+}
+
+/* The row-major (C order) copy of a column-major array: the element at index (i0, ..., in-1)
+ * sits at offset i0 + d0 * (i1 + d1 * (...)) in the file. NULL when out of memory. */
+static void *from_fortran(const uint8_t *f, const size_t *shape, int ndim, size_t itemsize,
+                          size_t count)
+{
+    uint8_t *c = malloc(count * itemsize);
+    if (!c)
+        return NULL;
+    size_t idx[AXMUL_NPY_MAX_DIMS] = {0}, stride[AXMUL_NPY_MAX_DIMS];
+    size_t st = 1;
+    for (int k = 0; k < ndim; k++) {
+        stride[k] = st;
+        st *= shape[k];
+    }
+    size_t off = 0; /* the file offset, in elements, of the C-order element i */
+    for (size_t i = 0; i < count; i++) {
+        memcpy(c + i * itemsize, f + off * itemsize, itemsize);
+        for (int k = ndim - 1; k >= 0; k--) { /* the next C-order index: the last one fastest */
+            off += stride[k];
+            if (++idx[k] < shape[k])
+                break;
+            off -= stride[k] * shape[k];
+            idx[k] = 0;
+        }
+    }
+    return c;
 }
 
 /* Parses the .npy bytes; owned: NULL, or bytes itself as a malloc'ed buffer that becomes the
@@ -243,6 +270,16 @@ static axmul_status npy_parse(const void *bytes, size_t len, const char *name, u
                 d[a->itemsize - 1 - k] = t;
             }
     }
+    if (a->fortran && a->ndim > 1 && count > 1) {
+        void *c = from_fortran(a->data, a->shape, a->ndim, a->itemsize, count);
+        if (!c) {
+            axmul_npy_free(a);
+            return axmul__fail(AXMUL_ERR_NOMEM, "%s: cannot allocate %zu bytes", name, nbytes);
+        }
+        free(a->data);
+        a->data = c;
+    }
+    a->fortran = 0;
     *out = a;
     return AXMUL_OK;
 }
@@ -452,8 +489,8 @@ axmul_status axmul_npy_save(const char *path, const axmul_npy *a)
         return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "axmul_npy_save: NULL argument");
     char dict[640];
     size_t hlen = 0, count = 0, nbytes;
-    axmul_status s = npy_header(path, dtype_names[a->dtype], a->shape, a->ndim, dict, 512, &hlen,
-                                &count);
+    axmul_status s =
+        npy_header(path, dtype_names[a->dtype], a->shape, a->ndim, dict, 512, &hlen, &count);
     if (s != AXMUL_OK)
         return s;
     if (!axmul__mul_size(count, a->itemsize, &nbytes) || nbytes > NPY_MAX_BYTES)

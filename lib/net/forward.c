@@ -74,18 +74,13 @@ void axmul_net_options_init(axmul_net_options *o)
     o->backend = AXMUL_BACKEND_AUTO;
 }
 
-/* The layers' inputs for the forward pass: in[0] the current activations a, or an add's two
- * operands (saved outputs). */
+/* The layers' inputs for the forward pass: in[0] the current activations a, or an add's or
+ * concat's operands (saved outputs). */
 static void layer_inputs(const axmul__layer *l, const float *a, float *const *saved,
-                         const float *in[2])
+                         const float *in[AXMUL__MAX_MERGE])
 {
-    if (l->kind == AXMUL__L_ADD) {
-        in[0] = saved[l->add[0]];
-        in[1] = saved[l->add[1]];
-    } else {
-        in[0] = a;
-        in[1] = NULL;
-    }
+    for (int k = 0; k < AXMUL__MAX_MERGE; k++)
+        in[k] = l->ops->merge ? (k < l->nadd ? saved[l->add[k]] : NULL) : (k ? NULL : a);
 }
 
 /* Min/max of the input of a conv2d/dense layer into observe[i] (calibration). */
@@ -170,7 +165,7 @@ static axmul_status forward(const axmul_model *m, const axmul_net_options *o, co
             break;
         f.i = i;
         f.table = axmul__layer_table(m, i, o->table, o->approx, o->layer_tables);
-        const float *in[2];
+        const float *in[AXMUL__MAX_MERGE];
         layer_inputs(l, a, saved, in);
         float *y = l->ops->in_place ? a : b;
         if ((s = l->ops->forward(&f, l, in, y)) != AXMUL_OK)
@@ -275,8 +270,8 @@ axmul_status axmul_model_calibrate_network(axmul_model *m, const axmul_net_optio
 }
 
 /* model.json models on arrays: (N, H, W, C) or (N, H, W) float32 images in, (N, classes) out. */
-static axmul_status run_images(const axmul_model *m, const axmul_net_options *o,
-                               const axmul_npy *a, axmul_npy **out)
+static axmul_status run_images(const axmul_model *m, const axmul_net_options *o, const axmul_npy *a,
+                               axmul_npy **out)
 {
     const float *x;
     const size_t *sh = axmul_npy_shape(a);

@@ -83,6 +83,73 @@ axmul_status axmul__load_tensor(const axmul__parse *ps, const char *file, float 
     return AXMUL_OK;
 }
 
+/* Edit distance (Levenshtein) of two short keys, for "did you mean" hints; long keys are
+ * cut at 63 bytes, which is plenty to tell field names apart. */
+static int edit_distance(const char *a, const char *b)
+{
+    int la = (int)strnlen(a, 63), lb = (int)strnlen(b, 63), row[64];
+    for (int j = 0; j <= lb; j++)
+        row[j] = j;
+    for (int i = 1; i <= la; i++) {
+        int diag = row[0];
+        row[0] = i;
+        for (int j = 1; j <= lb; j++) {
+            const int up = row[j], sub = diag + (a[i - 1] != b[j - 1]);
+            row[j] = up + 1 < row[j - 1] + 1 ? up + 1 : row[j - 1] + 1;
+            if (sub < row[j])
+                row[j] = sub;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/* Every key of obj must be one of the space-separated lists (NULL entries skipped); an
+ * unknown key is refused with the nearest valid one (a prefix counts as near: "eps" for
+ * "epsilon"). where: "layer 3 (conv1)" or "the model". */
+static axmul_status check_keys(json_t *obj, const char *const *lists, int nlists, const char *path,
+                               const char *where)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v)
+    {
+        int found = 0, best_d = 1 << 30;
+        char best[64] = "", valid[512] = "";
+        size_t vl = 0;
+        for (int k = 0; k < nlists && !found; k++)
+            for (const char *p = lists[k]; p && *p && !found;) {
+                const size_t n = strcspn(p, " ");
+                char cand[64];
+                snprintf(cand, sizeof cand, "%.*s", (int)n, p);
+                found = strcmp(cand, key) == 0;
+                int d = edit_distance(key, cand);
+                if (strlen(key) >= 3 && strncmp(cand, key, strlen(key)) == 0)
+                    d = 1; /* a prefix: the short form of the field */
+                if (d < best_d) {
+                    best_d = d;
+                    snprintf(best, sizeof best, "%s", cand);
+                }
+                if (vl < sizeof valid)
+                    vl += (size_t)snprintf(valid + vl, sizeof valid - vl, "%s%s", vl ? ", " : "",
+                                           cand);
+                p += n;
+                p += *p == ' ';
+            }
+        if (found)
+            continue;
+        /* a hint only when the names are close: a third of the key's letters or fewer differ */
+        if (best[0] && best_d <= 1 + (int)strlen(key) / 3)
+            return axmul__fail(AXMUL_ERR_FORMAT,
+                               "%s: %s: unknown field \"%.64s\" (did you mean \"%s\"? fields "
+                               "here: %s)",
+                               path, where, key, best, valid);
+        return axmul__fail(AXMUL_ERR_FORMAT, "%s: %s: unknown field \"%.64s\" (fields here: %s)",
+                           path, where, key, valid);
+    }
+    return AXMUL_OK;
+}
+
 /* The weights, bias and calibrated input range of a conv2d or dense layer. */
 static axmul_status parse_params(const axmul__parse *ps, json_t *jl, axmul__layer *l)
 {
@@ -158,11 +225,17 @@ static axmul_status parse_layer(const axmul__parse *ps, json_t *jl, axmul__layer
         return axmul__fail(AXMUL_ERR_FORMAT, "%s: layer %d: unknown layer type '%s' (known: %s)",
                            path, i, type, axmul__layer_types());
     axmul__layer_set_kind(l, kind);
-    axmul_status s;
+    char where[128];
+    snprintf(where, sizeof where, "layer %d (%s)", i, l->name);
+    const char *lists[3] = {"type name input", l->ops->keys,
+                            l->ops->params ? "weights bias input_range" : NULL};
+    axmul_status s = check_keys(jl, lists, 3, path, where);
+    if (s != AXMUL_OK)
+        return s;
     if (l->ops->parse && (s = l->ops->parse(ps, jl, type, l)) != AXMUL_OK)
         return s;
     json_t *src = json_object_get(jl, "input");
-    if (src && (!json_is_string(src) || l->kind == AXMUL__L_ADD))
+    if (src && (!json_is_string(src) || l->ops->merge))
         return axmul__fail(AXMUL_ERR_FORMAT,
                            "%s: layer %d (%s): \"input\" must name an earlier layer (add layers "
                            "take \"inputs\")",
@@ -213,8 +286,8 @@ static axmul_status link_layers(axmul_model *m, const char *path)
             l->src = j + 1;
             m->L[j].saved = 1;
         }
-        if (l->kind == AXMUL__L_ADD)
-            for (int k = 0; k < 2; k++) {
+        if (l->ops->merge)
+            for (int k = 0; k < l->nadd; k++) {
                 int j = find_layer(m, i, l->add_name[k], "inputs", path, &s);
                 if (j < 0)
                     return s;
@@ -281,6 +354,9 @@ axmul_status axmul_model_load(const char *dir, axmul_model **out)
                         path);
         goto fail;
     }
+    static const char *const top[1] = {"format version name input_shape layers"};
+    if ((s = check_keys(root, top, 1, path, "the model")) != AXMUL_OK)
+        goto fail;
     if ((s = axmul__json_ints(json_object_get(root, "input_shape"), in, 3, -1, "input_shape", path,
                               -1)))
         goto fail;

@@ -6,6 +6,7 @@
 #define AXMUL_NET_NET_H
 
 #include <jansson.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,12 +23,18 @@
     X(MAXPOOL, maxpool)                                                                            \
     X(GLOBALAVG, globalavgpool)                                                                    \
     X(GLOBALMAX, globalmaxpool)                                                                    \
+    X(ADAPTIVEAVG, adaptiveavgpool)                                                                \
     X(BATCHNORM, batchnorm)                                                                        \
     X(RELU, relu)                                                                                  \
     X(RELU6, relu6)                                                                                \
+    X(LEAKYRELU, leakyrelu)                                                                        \
+    X(SIGMOID, sigmoid)                                                                            \
+    X(SILU, silu)                                                                                  \
+    X(HARDSWISH, hardswish)                                                                        \
     X(FLATTEN, flatten)                                                                            \
     X(SOFTMAX, softmax)                                                                            \
-    X(ADD, add)
+    X(ADD, add)                                                                                    \
+    X(CONCAT, concat)
 
 typedef enum {
 #define AXMUL__LAYER_ENUM(kind, type) AXMUL__L_##kind,
@@ -38,6 +45,46 @@ typedef enum {
 
 struct axmul__layer_ops;
 
+/* The most inputs an add or concat layer takes. */
+#define AXMUL__MAX_MERGE 8
+
+/* The activations the layers and ONNX's operators share (one formula each, so that a network
+ * gives the same floats whichever way it was loaded). hardswish: ONNX's x * clip(x / 6 + 1/2),
+ * as PyTorch's x * relu6(x + 3) / 6 up to rounding. */
+static inline float axmul__sigmoidf(float x)
+{
+    return 1.0f / (1.0f + expf(-x));
+}
+static inline float axmul__hardswishf(float x)
+{
+    return x * fmaxf(0.0f, fminf(1.0f, x / 6.0f + 0.5f));
+}
+static inline float axmul__leakyreluf(float x, float alpha)
+{
+    return x < 0 ? alpha * x : x;
+}
+
+/* A 2-D pooling window over an H x W input: kernel, strides, dilations, padding (top, bottom,
+ * left, right: pixels outside the image that windows may cover) and the output size. One
+ * geometry and one kernel for the pool layers and ONNX's MaxPool/AveragePool. */
+typedef struct {
+    int kh, kw, sh, sw, dh, dw;
+    int pt, pb, pl, pr;
+    int oh, ow;
+} axmul__pool_win;
+
+/* Max or average pooling of n NHWC images (h x w x c) into y (n x oh x ow x c), on nt threads:
+ * each output combines the taps of its window that lie in the image in row-major order, from
+ * -inf (max) or 0 (average, then divided once: by the taps in the image, or with count_pad by
+ * the window clipped to the padded input, as PyTorch and ONNX count_include_pad). */
+void axmul__pool_forward(const float *x, int n, int h, int w, int c, const axmul__pool_win *win,
+                         int is_max, int count_pad, int nt, float *y);
+
+/* The gradient g of the pooled output added onto dx (the input's): max to the first maximum
+ * of each window, as the forward pass keeps it; average spread evenly with the same divisor. */
+void axmul__pool_backward(const float *x, int n, int h, int w, int c, const axmul__pool_win *win,
+                          int is_max, int count_pad, const float *g, float *dx);
+
 typedef struct {
     axmul__layer_kind kind;
     const struct axmul__layer_ops *ops; /* axmul__layer_ops_of(kind) */
@@ -45,22 +92,25 @@ typedef struct {
     /* conv2d: kernel, stride, dilation, padding, groups; pools: kernel (kh, kw) and stride */
     int kh, kw, sh, sw, dh, dw, groups;
     axmul_padding padding;
-    int pad[4];   /* explicit: top, bottom, left, right */
-    int units;    /* conv2d filters / dense units */
-    float *w, *b; /* batchnorm: the per-channel scale and offset it reduces to */
+    int pad[4];               /* explicit: top, bottom, left, right */
+    int ceil_mode, count_pad; /* pools: output size rounded up; padding counted by averages */
+    axmul__pool_win pool;     /* pools: the window, resolved at load */
+    int units;                /* conv2d filters / dense units */
+    float *w, *b;             /* batchnorm: the per-channel scale and offset it reduces to */
     size_t nw, nb;
     char wfile[128], bfile[128];
     /* batchnorm: gamma, beta, moving mean, moving variance (c each) and epsilon, as given */
     float *bn[4];
     size_t nbn[4];
     char bnfile[4][128];
-    float eps;
+    float eps; /* batchnorm: epsilon; leakyrelu: the slope below 0 */
     /* graph: src is 1 + the index of the layer whose output is this layer's input (0: the
      * previous layer's, or the network's input for layer 0; zero-initialised layers are a
-     * chain); add: the indices of its two operands; saved: a later layer reads this layer's
-     * output out of order, so the forward pass keeps a copy */
-    int src, add[2], saved;
-    char src_name[64], add_name[2][64];
+     * chain); add, concat: the indices of their nadd operands; saved: a later layer reads this
+     * layer's output out of order, so the forward pass keeps a copy */
+    int src, add[AXMUL__MAX_MERGE], nadd, saved;
+    int addc[AXMUL__MAX_MERGE]; /* concat: the channels of each input, resolved at load */
+    char src_name[64], add_name[AXMUL__MAX_MERGE][64];
     int has_range;
     axmul_range in_range; /* calibrated input range (conv2d, dense) */
     /* shapes, resolved at load: input and output h, w, c (dense/flatten: h = w = 1) */
@@ -160,6 +210,11 @@ typedef struct axmul__layer_ops {
      * straight-through estimator: an approximated layer back-propagates as its float layer. */
     void (*backward)(const axmul__bwd *b, const axmul__layer *l, const float *const *in,
                      const float *y, const float *g, float *const *dx);
+    /* The kind's own model.json keys, space-separated ("" for none): with the common ones (type,
+     * name, input; weights, bias, input_range for params layers) the only keys a layer may
+     * have, so that a misspelled field ("stride", "pading") is refused, not ignored. */
+    const char *keys;
+    int merge; /* add, concat: reads the "inputs" it names (add[0 .. nadd-1]), not one source */
 } axmul__layer_ops;
 
 #define AXMUL__LAYER_OPS_DECL(kind, type) extern const axmul__layer_ops axmul__layer_##type;

@@ -117,13 +117,17 @@ static axmul_status batch_init(batch_t *w, const axmul_model *m, int B)
 }
 
 /* The inputs of layer i in the batch's activations: its source (the previous layer's output, or
- * the layer its "input" names), or an add's two operands; with their gradients (NULL for the
- * network input, which needs none). */
-static void layer_io(const batch_t *w, const axmul__layer *l, int i, const float *in[2],
-                     float *dx[2])
+ * the layer its "input" names), or an add's or concat's operands; with their gradients (NULL for
+ * the network input, which needs none). */
+static void layer_io(const batch_t *w, const axmul__layer *l, int i,
+                     const float *in[AXMUL__MAX_MERGE], float *dx[AXMUL__MAX_MERGE])
 {
-    if (l->kind == AXMUL__L_ADD) {
-        for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < AXMUL__MAX_MERGE; k++) {
+        in[k] = NULL;
+        dx[k] = NULL;
+    }
+    if (l->ops->merge) {
+        for (int k = 0; k < l->nadd; k++) {
             in[k] = w->act[l->add[k] + 1];
             dx[k] = w->grad[l->add[k] + 1];
         }
@@ -132,8 +136,6 @@ static void layer_io(const batch_t *w, const axmul__layer *l, int i, const float
     const int src = l->src ? l->src : i;
     in[0] = w->act[src];
     dx[0] = src > 0 ? w->grad[src] : NULL;
-    in[1] = NULL;
-    dx[1] = NULL;
 }
 
 /* Forward pass of layer i on the batch's first nb images (w->act): the kind's forward
@@ -142,8 +144,8 @@ static axmul_status layer_forward(axmul_model *m, const axmul_train_options *o, 
                                   int nb)
 {
     const axmul__layer *l = &m->L[i];
-    const float *in[2];
-    float *dx[2];
+    const float *in[AXMUL__MAX_MERGE];
+    float *dx[AXMUL__MAX_MERGE];
     layer_io(w, l, i, in, dx);
     const axmul__fwd f = {m,
                           NULL,
@@ -161,8 +163,8 @@ static axmul_status layer_forward(axmul_model *m, const axmul_train_options *o, 
 static void layer_backward(const axmul_model *m, batch_t *w, int i, int nb)
 {
     const axmul__layer *l = &m->L[i];
-    const float *in[2];
-    float *dx[2];
+    const float *in[AXMUL__MAX_MERGE];
+    float *dx[AXMUL__MAX_MERGE];
     layer_io(w, l, i, in, dx);
     const axmul__bwd b = {nb, w->col, w->dcol, w->wg[i], w->bg[i]};
     l->ops->backward(&b, l, in, w->act[i + 1], w->grad[i + 1], dx);

@@ -127,6 +127,9 @@ static void bn_backward(const axmul__bwd *b, const axmul__layer *l, const float 
         dx[0][k] += g[k] * l->w[k % (size_t)l->ic];
 }
 
+/* clang-format off */
 const axmul__layer_ops axmul__layer_batchnorm = {
-    "batchnorm", NULL, 0, 1, bn_parse, bn_resolve, bn_save, bn_forward, bn_backward,
-};
+    .type = "batchnorm", .in_place = 1, .parse = bn_parse, .resolve = bn_resolve, .save = bn_save,
+    .forward = bn_forward, .backward = bn_backward,
+    .keys = "gamma beta moving_mean moving_variance epsilon"};
+/* clang-format on */

@@ -324,10 +324,15 @@ static void dense_backward(const axmul__bwd *b, const axmul__layer *l, const flo
                     l->w, l->units, 1.0f, dx[0], l->ic);
 }
 
+/* clang-format off */
 const axmul__layer_ops axmul__layer_conv2d = {
-    "conv2d", "depthwise", 1, 0, conv_parse, conv_resolve, conv_save, conv_forward, conv_backward,
-};
+    .type = "conv2d", .alias = "depthwise", .params = 1, .parse = conv_parse,
+    .resolve = conv_resolve, .save = conv_save, .forward = conv_forward, .backward = conv_backward,
+    .keys = "filters kernel_size strides padding dilation groups"};
+/* clang-format on */
 
+/* clang-format off */
 const axmul__layer_ops axmul__layer_dense = {
-    "dense", NULL, 1, 0, dense_parse, dense_resolve, dense_save, dense_forward, dense_backward,
-};
+    .type = "dense", .params = 1, .parse = dense_parse, .resolve = dense_resolve,
+    .save = dense_save, .forward = dense_forward, .backward = dense_backward, .keys = "units"};
+/* clang-format on */

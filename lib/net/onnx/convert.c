@@ -76,7 +76,7 @@ static axmul_status new_layer(conv_state *c, const axmul__node *n, axmul__layer_
         snprintf(l->name + k, sizeof l->name - k, "%s%d", k ? "_" : "layer", i);
     l->sh = l->sw = l->dh = l->dw = l->groups = 1;
     l->padding = AXMUL_PADDING_VALID;
-    if (kind != AXMUL__L_ADD) {
+    if (kind != AXMUL__L_ADD && kind != AXMUL__L_CONCAT) {
         if (s == -2)
             return refuse(c, n, "its input is not an activation of the network");
         if (s == -1 && i != 0)
@@ -258,15 +258,16 @@ static axmul_status pool_layer(conv_state *c, const axmul__node *n)
     const int64_t *st = axmul__onnx_attr_ints(n, "strides", &ns);
     const int64_t *pads = axmul__onnx_attr_ints(n, "pads", &np);
     const int64_t *dl = axmul__onnx_attr_ints(n, "dilations", &nd);
-    int padded = 0;
-    for (size_t i = 0; pads && i < np; i++)
-        padded |= pads[i] != 0;
+    int dilated = 0;
     for (size_t i = 0; dl && i < nd; i++)
-        padded |= dl[i] != 1;
+        dilated |= dl[i] != 1;
     const char *ap = axmul__onnx_attr_str(n, "auto_pad", "NOTSET");
-    if (!k || nk != 2 || (st && ns != 2) || padded || axmul__onnx_attr_int(n, "ceil_mode", 0) ||
-        (strcmp(ap, "NOTSET") && strcmp(ap, "VALID")))
-        return refuse(c, n, "padding, dilation or ceil_mode (the pool layers have none)");
+    if (!k || nk != 2 || (st && ns != 2) || (pads && np != 4) || dilated ||
+        (strcmp(ap, "NOTSET") && strcmp(ap, "VALID") && strcmp(ap, "SAME_UPPER")))
+        return refuse(c, n, "dilation or SAME_LOWER padding (the pool layers have none)");
+    for (size_t i = 0; pads && i < 4; i++)
+        if (pads[i] < 0 || pads[i] >= k[i % 2])
+            return refuse(c, n, "padding as large as the window");
     axmul__layer *l;
     axmul_status s = new_layer(
         c, n, n->kind == AXMUL__OP_MaxPool ? AXMUL__L_MAXPOOL : AXMUL__L_AVGPOOL, n->in[0], &l);
@@ -276,6 +277,17 @@ static axmul_status pool_layer(conv_state *c, const axmul__node *n)
     l->kw = (int)k[1];
     l->sh = st ? (int)st[0] : 1;
     l->sw = st ? (int)st[1] : 1;
+    l->padding = strcmp(ap, "SAME_UPPER") == 0 ? AXMUL_PADDING_SAME
+                 : pads                        ? AXMUL_PADDING_EXPLICIT
+                                               : AXMUL_PADDING_VALID;
+    if (pads) { /* ONNX: top, left, bottom, right; the layers: top, bottom, left, right */
+        l->pad[0] = (int)pads[0];
+        l->pad[1] = (int)pads[2];
+        l->pad[2] = (int)pads[1];
+        l->pad[3] = (int)pads[3];
+    }
+    l->ceil_mode = axmul__onnx_attr_int(n, "ceil_mode", 0) != 0;
+    l->count_pad = axmul__onnx_attr_int(n, "count_include_pad", 0) != 0;
     return AXMUL_OK;
 }
 
@@ -336,10 +348,18 @@ static axmul_status convert_node(conv_state *c, const axmul__node *n)
         break;
     case AXMUL__OP_Relu:
     case AXMUL__OP_Clip:
-        kind = AXMUL__L_RELU;
+    case AXMUL__OP_LeakyRelu:
+    case AXMUL__OP_Sigmoid:
+    case AXMUL__OP_HardSwish:
+        kind = n->kind == AXMUL__OP_LeakyRelu   ? AXMUL__L_LEAKYRELU
+               : n->kind == AXMUL__OP_Sigmoid   ? AXMUL__L_SIGMOID
+               : n->kind == AXMUL__OP_HardSwish ? AXMUL__L_HARDSWISH
+                                                : AXMUL__L_RELU;
         if (n->kind == AXMUL__OP_Clip && (s = clip_kind(c, n, &kind)) != AXMUL_OK)
             return s;
         s = new_layer(c, n, kind, u, &l);
+        if (s == AXMUL_OK && kind == AXMUL__L_LEAKYRELU)
+            l->eps = axmul__onnx_attr_float(n, "alpha", 0.01f);
         if (s == AXMUL_OK && y >= 0) /* (elementwise: a flattened order stays) */
             memcpy(c->vm[y].chw, c->vm[u].chw, sizeof c->vm[y].chw);
         break;
@@ -357,18 +377,34 @@ static axmul_status convert_node(conv_state *c, const axmul__node *n)
             c->vm[y].chw[2] = (int)xs->d[3];
         }
         break;
-    case AXMUL__OP_Add: {
-        const int a = n->in[0], b = n->nin > 1 ? n->in[1] : -1;
-        const axmul__shape *sa = &c->r->val[a].sh, *sb = b >= 0 ? &c->r->val[b].sh : sa;
-        if (b < 0 || c->vm[a].layer < 0 || c->vm[b].layer < 0 || c->vm[a].chw[0] ||
-            c->vm[b].chw[0] || sa->rank != sb->rank ||
-            memcmp(sa->d, sb->d, sizeof sa->d[0] * (size_t)sa->rank) != 0)
-            return refuse(c, n, "it does not add two layers' outputs of one shape");
-        if ((s = new_layer(c, n, AXMUL__L_ADD, -1, &l)) != AXMUL_OK)
+    case AXMUL__OP_Add:
+    case AXMUL__OP_Sum:
+    case AXMUL__OP_Concat: {
+        /* Add/Sum: 2..8 layers' outputs of one shape; Concat: 4-D images along the channels */
+        const int cat = n->kind == AXMUL__OP_Concat;
+        int ok = n->nin >= 2 && n->nin <= AXMUL__MAX_MERGE &&
+                 (!cat || axmul__onnx_attr_int(n, "axis", 0) == 1 ||
+                  axmul__onnx_attr_int(n, "axis", 0) == -3);
+        const axmul__shape *sa = ok ? &c->r->val[n->in[0]].sh : NULL;
+        for (int k = 0; ok && k < n->nin; k++) {
+            const int v = n->in[k];
+            const axmul__shape *sb = v >= 0 ? &c->r->val[v].sh : NULL;
+            ok = sb && c->vm[v].layer >= 0 && !c->vm[v].chw[0] && sb->rank == sa->rank &&
+                 (cat ? sa->rank == 4 && sb->d[0] == sa->d[0] && sb->d[2] == sa->d[2] &&
+                            sb->d[3] == sa->d[3]
+                      : memcmp(sa->d, sb->d, sizeof sa->d[0] * (size_t)sa->rank) == 0);
+        }
+        if (!ok)
+            return refuse(c, n,
+                          cat ? "it does not concatenate 2 to 8 layers' images along the channels"
+                              : "it does not add 2 to 8 layers' outputs of one shape");
+        if ((s = new_layer(c, n, cat ? AXMUL__L_CONCAT : AXMUL__L_ADD, -1, &l)) != AXMUL_OK)
             return s;
-        l->add[0] = c->vm[a].layer;
-        l->add[1] = c->vm[b].layer;
-        c->m->L[l->add[0]].saved = c->m->L[l->add[1]].saved = 1;
+        l->nadd = n->nin;
+        for (int k = 0; k < n->nin; k++) {
+            l->add[k] = c->vm[n->in[k]].layer;
+            c->m->L[l->add[k]].saved = 1;
+        }
         break;
     }
     case AXMUL__OP_Identity:

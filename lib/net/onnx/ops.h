@@ -4,6 +4,7 @@
 #define AXMUL_NET_ONNX_OPS_H
 
 #include "lib/core/internal.h"
+#include "lib/net/net.h" /* axmul__pool_win */
 #include "lib/net/onnx/onnx.h"
 
 /* ERR status with "FILE: node NAME (OP): " before the message. */
@@ -24,8 +25,8 @@ const axmul__tensor *axmul__onnx_in(const axmul__onnx_ctx *c, const axmul__tenso
                                     int k);
 
 /* ERR_UNSUPPORTED naming input k (what) unless it is a constant of the plan with data. */
-axmul_status axmul__onnx_need_const(const axmul__onnx_ctx *c, const axmul__tensor *const *in,
-                                    int k, const char *what);
+axmul_status axmul__onnx_need_const(const axmul__onnx_ctx *c, const axmul__tensor *const *in, int k,
+                                    const char *what);
 
 /* ERR_SHAPE/ERR_UNSUPPORTED unless t is float (what names it). */
 axmul_status axmul__onnx_need_float(const axmul__onnx_ctx *c, const axmul__tensor *t,
@@ -52,8 +53,8 @@ void axmul__onnx_copy_strided(const axmul__tensor *in, int64_t base, const int64
                               axmul__tensor *out);
 
 /* The values of a constant 1-D integer input k (what), at most max of them, into v (*n). */
-axmul_status axmul__onnx_const_ints(const axmul__onnx_ctx *c, const axmul__tensor *const *in,
-                                    int k, const char *what, int64_t *v, int *n, int max);
+axmul_status axmul__onnx_const_ints(const axmul__onnx_ctx *c, const axmul__tensor *const *in, int k,
+                                    const char *what, int64_t *v, int *n, int max);
 
 /* The loop order of a tensor's storage: 0, 1, ..., rank - 1, or 0, 2, 3, 1 for NHWC. */
 void axmul__onnx_storage_order(const axmul__tensor *t, int *order);
@@ -72,11 +73,7 @@ void axmul__onnx_set_real(axmul__tensor *o, int64_t k, double v);
  * dilations, the padding of pads or auto_pad (SAME_UPPER: the odd pixel at the end, as
  * TensorFlow's SAME; SAME_LOWER: at the start; VALID), and the output size (ceil_mode: rounded
  * up, with no window starting in the end padding). */
-typedef struct {
-    int kh, kw, sh, sw, dh, dw;
-    int pt, pb, pl, pr; /* top, bottom, left, right */
-    int oh, ow;
-} axmul__onnx_window;
+typedef axmul__pool_win axmul__onnx_window;
 
 axmul_status axmul__onnx_window_of(const axmul__onnx_ctx *c, int64_t h, int64_t w, int64_t kh,
                                    int64_t kw, int ceil_mode, axmul__onnx_window *win);

@@ -14,7 +14,8 @@
 
 /* The loops of the cheap float functions on the kernel's threads, as the model.json layers'. */
 #ifdef _OPENMP
-#define PAR_LOOP _Pragma("omp parallel for simd num_threads(nt) schedule(static) if (n >= AXMUL__PAR_MIN)")
+#define PAR_LOOP                                                                                   \
+    _Pragma("omp parallel for simd num_threads(nt) schedule(static) if (n >= AXMUL__PAR_MIN)")
 #else
 #define PAR_LOOP
 #endif
@@ -66,8 +67,7 @@ static const axmul__tensor *legacy_b(const axmul__onnx_ctx *c, const axmul__tens
                       a->sh.rank > 1 && b->sh.d[0] == a->sh.d[1] && b->sh.d[0] > 1;
     if (c->g->opset >= 7 || !a || !b || (!prelu && !axmul__onnx_attr_int(c->node, "broadcast", 0)))
         return b;
-    const int64_t axis =
-        prelu ? 1 : axmul__onnx_attr_int(c->node, "axis", a->sh.rank - b->sh.rank);
+    const int64_t axis = prelu ? 1 : axmul__onnx_attr_int(c->node, "axis", a->sh.rank - b->sh.rank);
     if (axis < 0 || axis + b->sh.rank > a->sh.rank)
         return b;
     *tmp = *b;
@@ -374,8 +374,7 @@ static axmul_status where_shape(const axmul__onnx_ctx *c, const axmul__tensor *c
     return s;
 }
 
-static void where_part(void *ctx, const int64_t *off, const int64_t *inner, int64_t len,
-                       int64_t oo)
+static void where_part(void *ctx, const int64_t *off, const int64_t *inner, int64_t len, int64_t oo)
 {
     const binary_job *j = ctx;
     const uint8_t *cd = (const uint8_t *)j->cnd->data + off[0];
@@ -383,8 +382,8 @@ static void where_part(void *ctx, const int64_t *off, const int64_t *inner, int6
     uint8_t *y = (uint8_t *)j->y->data + oo * es;
     const uint8_t *a = (const uint8_t *)j->a->data, *b = (const uint8_t *)j->b->data;
     for (int64_t i = 0; i < len; i++) {
-        const uint8_t *src = cd[i * inner[0]] ? a + (off[1] + i * inner[1]) * es
-                                              : b + (off[2] + i * inner[2]) * es;
+        const uint8_t *src =
+            cd[i * inner[0]] ? a + (off[1] + i * inner[1]) * es : b + (off[2] + i * inner[2]) * es;
         memcpy(y + i * es, src, es);
     }
 }
@@ -411,9 +410,9 @@ static axmul_status unary_shape(const axmul__onnx_ctx *c, const axmul__tensor *c
     const int kind = c->node->kind;
     if (c->node->nin < 1 || !in[0])
         return axmul__onnx_fail(c, AXMUL_ERR_FORMAT, "no input");
-    const int generic = kind == AXMUL__OP_Neg || kind == AXMUL__OP_Abs ||
-                        kind == AXMUL__OP_Relu || kind == AXMUL__OP_Identity ||
-                        kind == AXMUL__OP_Dropout || kind == AXMUL__OP_Clip;
+    const int generic = kind == AXMUL__OP_Neg || kind == AXMUL__OP_Abs || kind == AXMUL__OP_Relu ||
+                        kind == AXMUL__OP_Identity || kind == AXMUL__OP_Dropout ||
+                        kind == AXMUL__OP_Clip;
     if (kind == AXMUL__OP_Not) {
         if (in[0]->dt != AXMUL__DT_BOOL)
             return axmul__onnx_fail(c, AXMUL_ERR_FORMAT, "input of type %s (bool expected)",
@@ -428,7 +427,8 @@ static axmul_status unary_shape(const axmul__onnx_ctx *c, const axmul__tensor *c
         out[1].sh = in[0]->sh;
         out[1].nhwc = 0; /* all true: the same in either layout */
     }
-    if (kind == AXMUL__OP_Dropout && c->g->opset < 7 && !axmul__onnx_attr_int(c->node, "is_test", 0))
+    if (kind == AXMUL__OP_Dropout && c->g->opset < 7 &&
+        !axmul__onnx_attr_int(c->node, "is_test", 0))
         return axmul__onnx_fail(c, AXMUL_ERR_UNSUPPORTED, "is_test = 0 (training)");
     if (kind == AXMUL__OP_Dropout && c->node->nin > 2 && c->node->in[2] >= 0) {
         axmul_status s = axmul__onnx_need_const(c, in, 2, "training_mode");
@@ -470,12 +470,11 @@ static axmul_status unary_float(const axmul__onnx_ctx *c, const axmul__tensor *c
 {
     const axmul__node *nd = c->node;
     const int kd = nd->kind;
-    const float alpha = axmul__onnx_attr_float(
-        nd, "alpha",
-        kd == AXMUL__OP_LeakyRelu                         ? 0.01f
-        : kd == AXMUL__OP_Elu || kd == AXMUL__OP_Celu     ? 1.0f
-        : kd == AXMUL__OP_Selu                            ? 1.67326319217681884765625f
-                                                          : 0.2f);
+    const float alpha = axmul__onnx_attr_float(nd, "alpha",
+                                               kd == AXMUL__OP_LeakyRelu                     ? 0.01f
+                                               : kd == AXMUL__OP_Elu || kd == AXMUL__OP_Celu ? 1.0f
+                                               : kd == AXMUL__OP_Selu ? 1.67326319217681884765625f
+                                                                      : 0.2f);
     const float beta = axmul__onnx_attr_float(nd, "beta", 0.5f);
     const float gamma = axmul__onnx_attr_float(nd, "gamma", 1.05070102214813232421875f);
     double lo, hi;
@@ -489,11 +488,11 @@ static axmul_status unary_float(const axmul__onnx_ctx *c, const axmul__tensor *c
         break;
     case AXMUL__OP_LeakyRelu:
         for (int64_t k = 0; k < n; k++)
-            y[k] = x[k] < 0 ? alpha * x[k] : x[k];
+            y[k] = axmul__leakyreluf(x[k], alpha);
         break;
     case AXMUL__OP_Sigmoid:
         for (int64_t k = 0; k < n; k++)
-            y[k] = 1.0f / (1.0f + expf(-x[k]));
+            y[k] = axmul__sigmoidf(x[k]);
         break;
     case AXMUL__OP_HardSigmoid:
         for (int64_t k = 0; k < n; k++)
@@ -501,7 +500,7 @@ static axmul_status unary_float(const axmul__onnx_ctx *c, const axmul__tensor *c
         break;
     case AXMUL__OP_HardSwish:
         for (int64_t k = 0; k < n; k++)
-            y[k] = x[k] * fmaxf(0.0f, fminf(1.0f, x[k] / 6.0f + 0.5f));
+            y[k] = axmul__hardswishf(x[k]);
         break;
     case AXMUL__OP_Tanh:
         for (int64_t k = 0; k < n; k++)

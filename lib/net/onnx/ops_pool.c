@@ -41,8 +41,7 @@ static axmul_status pool_shape(const axmul__onnx_ctx *c, const axmul__tensor *co
         return s;
     if (c->node->nout > 1 && c->node->out[1] >= 0)
         return axmul__onnx_fail(c, AXMUL_ERR_UNSUPPORTED, "the Indices output");
-    if (c->node->kind == AXMUL__OP_AveragePool &&
-        (w.dh != 1 || w.dw != 1))
+    if (c->node->kind == AXMUL__OP_AveragePool && (w.dh != 1 || w.dw != 1))
         return axmul__onnx_fail(c, AXMUL_ERR_UNSUPPORTED, "dilations in AveragePool");
     out->dt = AXMUL__DT_FLOAT;
     out->sh = in[0]->sh;
@@ -59,61 +58,9 @@ static axmul_status pool_run(const axmul__onnx_ctx *c, const axmul__tensor *cons
     pool_window(c, in[0], &w);
     const int is_max = c->node->kind == AXMUL__OP_MaxPool;
     const int incl = (int)axmul__onnx_attr_int(c->node, "count_include_pad", 0);
-    const int64_t N = in[0]->sh.d[0], C = in[0]->sh.d[1], H = in[0]->sh.d[2], W = in[0]->sh.d[3];
-    const float *x = in[0]->data;
-    float *y = out->data;
-    const int nt = c->nt;
-    (void)nt;
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(nt) schedule(static) if (N * H * W * C >= AXMUL__PAR_MIN)
-#endif
-    for (int64_t n = 0; n < N; n++)
-        for (int oy = 0; oy < w.oh; oy++)
-            for (int ox = 0; ox < w.ow; ox++) {
-                float *acc = y + ((n * w.oh + oy) * w.ow + ox) * C;
-                for (int64_t ch = 0; ch < C; ch++)
-                    acc[ch] = is_max ? -INFINITY : 0.0f;
-                const int y0 = oy * w.sh - w.pt, x0 = ox * w.sw - w.pl;
-                /* the taps inside the image: i in [i0, i1), j in [j0, j1) */
-                int i0 = 0, i1 = w.kh, j0 = 0, j1 = w.kw;
-                while (i0 < i1 && y0 + i0 * w.dh < 0)
-                    i0++;
-                while (i1 > i0 && y0 + (i1 - 1) * w.dh >= H)
-                    i1--;
-                while (j0 < j1 && x0 + j0 * w.dw < 0)
-                    j0++;
-                while (j1 > j0 && x0 + (j1 - 1) * w.dw >= W)
-                    j1--;
-                int taps = (i1 - i0) * (j1 - j0);
-                for (int i = i0; i < i1; i++)
-                    for (int j = j0; j < j1; j++) {
-                        const float *v =
-                            x + ((n * H + y0 + i * w.dh) * W + x0 + j * w.dw) * C;
-                        if (is_max) {
-#ifdef _OPENMP
-#pragma omp simd
-#endif
-                            for (int64_t ch = 0; ch < C; ch++)
-                                acc[ch] = v[ch] > acc[ch] ? v[ch] : acc[ch];
-                        } else {
-#ifdef _OPENMP
-#pragma omp simd
-#endif
-                            for (int64_t ch = 0; ch < C; ch++)
-                                acc[ch] += v[ch];
-                        }
-                    }
-                if (is_max)
-                    continue;
-                if (incl) { /* the window clipped to the padded input, not beyond */
-                    const int ye = y0 + w.kh > H + w.pb ? (int)H + w.pb : y0 + w.kh;
-                    const int xe = x0 + w.kw > W + w.pr ? (int)W + w.pr : x0 + w.kw;
-                    taps = (ye - y0) * (xe - x0);
-                }
-                const float div = (float)(taps ? taps : 1);
-                for (int64_t ch = 0; ch < C; ch++)
-                    acc[ch] /= div;
-            }
+    const int64_t *d = in[0]->sh.d; /* N, C, H, W; the data NHWC */
+    axmul__pool_forward(in[0]->data, (int)d[0], (int)d[2], (int)d[3], (int)d[1], &w, is_max, incl,
+                        c->nt, out->data);
     return AXMUL_OK;
 }
 
@@ -161,5 +108,5 @@ static axmul_status global_run(const axmul__onnx_ctx *c, const axmul__tensor *co
 
 const axmul__onnx_op axmul__onnx_GlobalAveragePool = {"GlobalAveragePool", AXMUL__LAYOUT_NHWC,
                                                       global_shape, global_run};
-const axmul__onnx_op axmul__onnx_GlobalMaxPool = {"GlobalMaxPool", AXMUL__LAYOUT_NHWC,
-                                                  global_shape, global_run};
+const axmul__onnx_op axmul__onnx_GlobalMaxPool = {"GlobalMaxPool", AXMUL__LAYOUT_NHWC, global_shape,
+                                                  global_run};
