@@ -199,5 +199,88 @@ class Layers(unittest.TestCase):
         self.assertIn("inverted", str(e.exception))
 
 
+class _Block(nn.Module):
+    """A ResNet basic block with a projection shortcut, written with functional calls."""
+
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.c1 = nn.Conv2d(cin, cout, 3, stride, padding=(1, 1), bias=False)
+        self.b1 = nn.BatchNorm2d(cout)
+        self.c2 = nn.Conv2d(cout, cout, 3, 1, padding=1, bias=False)
+        self.b2 = nn.BatchNorm2d(cout)
+        self.sc = nn.Conv2d(cin, cout, 1, stride)
+
+    def forward(self, x):
+        y = F.relu(self.b1(self.c1(x)))
+        return F.relu(self.b2(self.c2(y)) + self.sc(x))
+
+
+class _TorchvisionStyle(nn.Module):
+    """The layers a torchvision-style network needs: the ResNet stem (7x7/2, BN, ReLU, max pool
+    3/2/1), a residual block, an Inception-style concat, hardswish/SiLU/LeakyReLU/sigmoid, a
+    ceil_mode average pool, adaptive pooling to 2x2 and x.view(x.size(0), -1)."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 8, 7, 2, 3, bias=False), nn.BatchNorm2d(8),
+                                  nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, 1))
+        self.block = _Block(8, 12, 2)
+        self.b1 = nn.Conv2d(12, 4, 1)
+        self.b3 = nn.Conv2d(12, 4, 3, padding="same", groups=2)
+        self.acts = nn.ModuleList([nn.Hardswish(), nn.SiLU(), nn.LeakyReLU(0.2)])
+        self.pool = nn.AvgPool2d(3, 2, 1, ceil_mode=True, count_include_pad=False)
+        self.gap = nn.AdaptiveAvgPool2d((2, 2))
+        self.drop = nn.Dropout(0.5)
+        self.fc = nn.Linear(12 * 4, 10)
+
+    def forward(self, x):
+        x = self.block(self.stem(x))
+        x = torch.cat([self.acts[0](self.b1(x)), self.acts[1](self.b3(x)),
+                       self.acts[2](torch.sigmoid(self.b1(x)))], 1)
+        x = self.gap(self.pool(x))
+        return self.fc(self.drop(x.view(x.size(0), -1)))
+
+
+class Export(unittest.TestCase):
+    def test_torchvision_style_network_runs_as_torch(self):
+        import axmul.export
+        net = _TorchvisionStyle()
+        with torch.no_grad():  # running statistics that are not the identity
+            for m in net.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.running_mean.uniform_(-0.5, 0.5)
+                    m.running_var.uniform_(0.5, 2.0)
+                    m.weight.uniform_(0.5, 1.5)
+                    m.bias.uniform_(-0.2, 0.2)
+        net.eval()
+        x = torch.randn(4, 3, 45, 37)
+        with torch.no_grad():
+            want = net(x).numpy()
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, "exported")
+            layers = axmul.export.torch_model(net, (3, 45, 37), out)
+            kinds = {l["type"] for l in layers}
+            for k in ("conv2d", "batchnorm", "maxpool", "avgpool", "adaptiveavgpool", "add",
+                      "concat", "hardswish", "silu", "leakyrelu", "sigmoid", "flatten", "dense"):
+                self.assertIn(k, kinds)
+            np.save(os.path.join(d, "x.npy"), x.permute(0, 2, 3, 1).contiguous().numpy())
+            r = subprocess.run([CONV, "run", "--model", out, "--input", os.path.join(d, "x.npy"),
+                                "--output", os.path.join(d, "y.npy")], capture_output=True,
+                               text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            got = np.load(os.path.join(d, "y.npy"))
+            err = float(np.abs(got - want).max())
+            print("export: %d layers, max |axconv-test - torch| %.3g" % (len(layers), err))
+            self.assertLess(err, 1e-4 * max(1.0, float(np.abs(want).max())))
+            # a second export replaces the first whole; an unsupported module is refused by node
+            axmul.export.torch_model(net, (3, 45, 37), out)
+            with self.assertRaises(ValueError) as e:
+                axmul.export.torch_model(nn.Sequential(nn.Conv2d(3, 4, 3), nn.GELU()),
+                                         (3, 8, 8), os.path.join(d, "gelu"))
+            self.assertIn("GELU", str(e.exception))
+            self.assertFalse(os.path.exists(os.path.join(d, "gelu")))
+            self.assertEqual(sorted(os.listdir(d)), ["exported", "x.npy", "y.npy"])
+
+
 if __name__ == "__main__":
     unittest.main(argv=[sys.argv[0], "-v"])
