@@ -22,9 +22,9 @@ esac
 # Debian packages the build, the tests and the demo need.
 packages="build-essential autoconf automake libtool pkg-config libpng-dev zlib1g-dev check perl libopenblas-dev libjansson-dev dataset-fashion-mnist libprotobuf-c-dev protobuf-c-compiler libonnx-dev"
 # The test suite also renders the sweep report in a headless browser, checks the convolution
-# and exported networks against NumPy and PyTorch (independent oracles), and runs ONNX's own
-# backend tests.
-[ "$mode" = check ] && packages="$packages chromium python3-numpy python3-torch python3-torchvision python3-onnx libonnx-testdata"
+# and exported networks against NumPy and PyTorch (independent oracles), runs ONNX's own
+# backend tests, and runs the aarch64 NEON kernel under qemu-user.
+[ "$mode" = check ] && packages="$packages chromium python3-numpy python3-torch python3-torchvision python3-onnx libonnx-testdata gcc-aarch64-linux-gnu qemu-user-static"
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

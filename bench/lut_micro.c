@@ -8,7 +8,13 @@
  *   scalar-t8     eight taps per pass, eight activation bytes per 64-bit load
  *   scalar-reg    register blocking: NC channels x NP pixels of accumulators kept in registers,
  *                 one activation byte feeding NC lookups (NC loads of table entries per byte)
- *   gather        AVX2 vpgatherdd of 8 entries, one channel at a time (the avx2 kernel)
+ *   scratch-tTcC  T taps x C channels per pass, the pass's columns copied side by side so that
+ *                 every lookup is one base register plus a constant displacement
+ *   pair-tTcC     the same with two channels' columns interleaved into 64-bit entries: one
+ *                 load and one add serve two lookups (lib/cpu/pairs.h, the portable and avx2
+ *                 kernels since 2026-12-03)
+ *   gather        AVX2 vpgatherdd of 8 entries, one channel at a time (the avx2 kernel until
+ *                 2026-12-03)
  *   gather-nc     AVX2 gathers, NC channels sharing each widened index vector
  *
  * Prints G lookups/s for each (median of 5 repetitions) and checks that every scheme gives the
@@ -71,7 +77,8 @@ static void scalar_t4(const uint8_t *A, int k, const uint8_t *w, const uint16_t 
         int tap = 0;
         for (; tap + 4 <= k; tap += 4) {
             const uint16_t *c0 = tt + (size_t)wr[tap] * 256, *c1 = tt + (size_t)wr[tap + 1] * 256,
-                           *c2 = tt + (size_t)wr[tap + 2] * 256, *c3 = tt + (size_t)wr[tap + 3] * 256;
+                           *c2 = tt + (size_t)wr[tap + 2] * 256,
+                           *c3 = tt + (size_t)wr[tap + 3] * 256;
             const uint8_t *r0 = A + (size_t)tap * CHUNK;
             for (int q = 0; q < CHUNK; q++)
                 ac[q] += (uint32_t)c0[r0[q]] + c1[r0[CHUNK + q]] + c2[r0[2 * CHUNK + q]] +
@@ -98,9 +105,11 @@ static void scalar_t4c2(const uint8_t *A, int k, const uint8_t *w, const uint16_
         int tap = 0;
         for (; tap + 4 <= k; tap += 4) {
             const uint16_t *c0 = tt + (size_t)w0[tap] * 256, *c1 = tt + (size_t)w0[tap + 1] * 256,
-                           *c2 = tt + (size_t)w0[tap + 2] * 256, *c3 = tt + (size_t)w0[tap + 3] * 256;
+                           *c2 = tt + (size_t)w0[tap + 2] * 256,
+                           *c3 = tt + (size_t)w0[tap + 3] * 256;
             const uint16_t *d0 = tt + (size_t)w1[tap] * 256, *d1 = tt + (size_t)w1[tap + 1] * 256,
-                           *d2 = tt + (size_t)w1[tap + 2] * 256, *d3 = tt + (size_t)w1[tap + 3] * 256;
+                           *d2 = tt + (size_t)w1[tap + 2] * 256,
+                           *d3 = tt + (size_t)w1[tap + 3] * 256;
             const uint8_t *r0 = A + (size_t)tap * CHUNK;
             for (int q = 0; q < CHUNK; q++) {
                 const unsigned x0 = r0[q], x1 = r0[CHUNK + q], x2 = r0[2 * CHUNK + q],
@@ -184,6 +193,142 @@ static void scalar_reg(const uint8_t *A, int k, const uint8_t *w, const uint16_t
         }
 }
 
+/* The activation bytes of pixel q for T taps, zero-extended once. */
+static inline __attribute__((always_inline)) void pixel_bytes(size_t *x, const uint8_t *r0, int q,
+                                                              const int T)
+{
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++)
+        x[t] = r0[(size_t)t * CHUNK + q];
+}
+
+/* T taps x C channels per pass, the T * C columns of the pass copied next to each other into a
+ * scratch buffer first: every lookup then addresses one base register plus a constant
+ * displacement (x86 has too few registers for 16 column pointers), and one activation byte feeds
+ * C lookups. Loads per lookup: 1 + 1/C + 1/T, plus the copy (T * C * 512 bytes per pass). */
+static inline __attribute__((always_inline)) void scratch_tc(const uint8_t *A, int k,
+                                                             const uint8_t *w, const uint16_t *tt,
+                                                             int co, uint32_t *acc, const int T,
+                                                             const int C)
+{
+    static _Alignas(64) uint16_t Sbuf[8 * 8 * 256];
+    uint16_t *const S = Sbuf;
+    for (int o = 0; o < co; o += C) {
+        uint32_t *ac = acc + (size_t)o * CHUNK;
+        const uint8_t *wr = w + (size_t)o * k;
+        memset(ac, 0, sizeof(uint32_t) * CHUNK * (size_t)C);
+        int tap = 0;
+        for (; tap + T <= k; tap += T) {
+            for (int c = 0; c < C; c++)
+                for (int t = 0; t < T; t++)
+                    memcpy(S + (size_t)(c * T + t) * 256,
+                           tt + (size_t)wr[(size_t)c * k + tap + t] * 256, 512);
+            const uint8_t *r0 = A + (size_t)tap * CHUNK;
+            for (int q = 0; q < CHUNK; q++) {
+                size_t x[8];
+                pixel_bytes(x, r0, q, T);
+#pragma GCC unroll 8
+                for (int c = 0; c < C; c++) {
+                    uint32_t s = 0;
+#pragma GCC unroll 8
+                    for (int t = 0; t < T; t++)
+                        s += (S + (c * T + t) * 256)[x[t]];
+                    ac[(size_t)c * CHUNK + q] += s;
+                }
+            }
+        }
+        for (; tap < k; tap++)
+            for (int c = 0; c < C; c++) {
+                const uint16_t *col = tt + (size_t)wr[(size_t)c * k + tap] * 256;
+                const uint8_t *row = A + (size_t)tap * CHUNK;
+                for (int q = 0; q < CHUNK; q++)
+                    ac[(size_t)c * CHUNK + q] += col[row[q]];
+            }
+    }
+}
+
+/* One scheme function per (kind, T, C), from the inline template kind##_tc. */
+#define INSTANCE(kind, T, C)                                                                       \
+    static void kind##_t##T##c##C(const uint8_t *A, int k, const uint8_t *w, const uint16_t *tt,   \
+                                  int co, uint32_t *acc)                                           \
+    {                                                                                              \
+        kind##_tc(A, k, w, tt, co, acc, T, C);                                                     \
+    }
+#define SCRATCH(T, C) INSTANCE(scratch, T, C)
+SCRATCH(4, 2)
+SCRATCH(4, 4)
+SCRATCH(8, 2)
+SCRATCH(2, 4)
+SCRATCH(8, 4)
+SCRATCH(4, 8)
+
+/* Channel pairs in one load: the pass's columns are interleaved into 64-bit entries, the entry
+ * of channel 2j in the low 32 bits and of 2j+1 in the high ones, so that one load of
+ * P[t][j][x] fetches two lookups and one 64-bit add sums them in separate lanes (a call sums at
+ * most 32768 entries of 65535 per pixel: the low lane never carries into the high one). Loads per
+ * lookup: (T + T * C / 2 + C / 2) / (T * C), plus the interleaving copy. */
+__attribute__((noinline, optimize("tree-vectorize"))) static void
+interleave(uint64_t *restrict d, const uint16_t *restrict a, const uint16_t *restrict b)
+{
+    for (int x = 0; x < 256; x++)
+        d[x] = (uint64_t)a[x] | (uint64_t)b[x] << 32;
+}
+
+static inline __attribute__((always_inline)) void pair_tc(const uint8_t *A, int k, const uint8_t *w,
+                                                          const uint16_t *tt, int co, uint32_t *acc,
+                                                          const int T, const int C)
+{
+    static _Alignas(64) uint64_t Pbuf[8 * 4 * 256];
+    static _Alignas(64) uint64_t Sum[4 * CHUNK];
+    uint64_t *const P = Pbuf;
+    for (int o = 0; o < co; o += C) {
+        const uint8_t *wr = w + (size_t)o * k;
+        memset(Sum, 0, sizeof Sum);
+        int tap = 0;
+        for (; tap + T <= k; tap += T) {
+            for (int j = 0; j < C / 2; j++)
+                for (int t = 0; t < T; t++) {
+                    const uint16_t *a = tt + (size_t)wr[(size_t)(2 * j) * k + tap + t] * 256;
+                    const uint16_t *b = tt + (size_t)wr[(size_t)(2 * j + 1) * k + tap + t] * 256;
+                    interleave(P + (size_t)(t * (C / 2) + j) * 256, a, b);
+                }
+            const uint8_t *r0 = A + (size_t)tap * CHUNK;
+            for (int q = 0; q < CHUNK; q++) {
+                size_t x[8];
+                pixel_bytes(x, r0, q, T);
+#pragma GCC unroll 4
+                for (int j = 0; j < C / 2; j++) {
+                    uint64_t s = 0;
+#pragma GCC unroll 8
+                    for (int t = 0; t < T; t++)
+                        s += (P + (t * (C / 2) + j) * 256)[x[t]];
+                    Sum[(size_t)j * CHUNK + q] += s;
+                }
+            }
+        }
+        for (int j = 0; j < C / 2; j++)
+            for (int q = 0; q < CHUNK; q++) {
+                acc[(size_t)(o + 2 * j) * CHUNK + q] = (uint32_t)Sum[(size_t)j * CHUNK + q];
+                acc[(size_t)(o + 2 * j + 1) * CHUNK + q] =
+                    (uint32_t)(Sum[(size_t)j * CHUNK + q] >> 32);
+            }
+        for (; tap < k; tap++)
+            for (int c = 0; c < C; c++) {
+                const uint16_t *col = tt + (size_t)wr[(size_t)c * k + tap] * 256;
+                const uint8_t *row = A + (size_t)tap * CHUNK;
+                for (int q = 0; q < CHUNK; q++)
+                    acc[(size_t)(o + c) * CHUNK + q] += col[row[q]];
+            }
+    }
+}
+
+#define PAIR(T, C) INSTANCE(pair, T, C)
+PAIR(4, 2)
+PAIR(4, 4)
+PAIR(8, 2)
+PAIR(8, 4)
+PAIR(2, 8)
+
 #if defined(__AVX2__)
 static void gather1(const uint8_t *A, int k, const uint8_t *w, const uint16_t *tt, int co,
                     uint32_t *acc)
@@ -193,12 +338,15 @@ static void gather1(const uint8_t *A, int k, const uint8_t *w, const uint16_t *t
         for (int p = 0; p < CHUNK; p += 16) {
             __m256i s0 = _mm256_setzero_si256(), s1 = s0;
             for (int tap = 0; tap < k; tap++) {
-                const int *col = (const int *)(const void *)(tt + (size_t)w[(size_t)o * k + tap] * 256);
+                const int *col =
+                    (const int *)(const void *)(tt + (size_t)w[(size_t)o * k + tap] * 256);
                 const uint8_t *row = A + (size_t)tap * CHUNK + p;
                 __m256i i0 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)row));
                 __m256i i1 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(row + 8)));
-                s0 = _mm256_add_epi32(s0, _mm256_and_si256(_mm256_i32gather_epi32(col, i0, 2), low16));
-                s1 = _mm256_add_epi32(s1, _mm256_and_si256(_mm256_i32gather_epi32(col, i1, 2), low16));
+                s0 = _mm256_add_epi32(s0,
+                                      _mm256_and_si256(_mm256_i32gather_epi32(col, i0, 2), low16));
+                s1 = _mm256_add_epi32(s1,
+                                      _mm256_and_si256(_mm256_i32gather_epi32(col, i1, 2), low16));
             }
             _mm256_storeu_si256((__m256i *)(acc + (size_t)o * CHUNK + p), s0);
             _mm256_storeu_si256((__m256i *)(acc + (size_t)o * CHUNK + p + 8), s1);
@@ -219,10 +367,10 @@ static void gather4(const uint8_t *A, int k, const uint8_t *w, const uint16_t *t
                 __m256i i0 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)row));
 #define G(s, c)                                                                                    \
     s = _mm256_add_epi32(                                                                          \
-        s, _mm256_and_si256(_mm256_i32gather_epi32(                                                \
-                                (const int *)(const void *)(tt + (size_t)w0[(c) * k + tap] * 256),  \
-                                i0, 2),                                                            \
-                            low16))
+        s, _mm256_and_si256(                                                                       \
+               _mm256_i32gather_epi32(                                                             \
+                   (const int *)(const void *)(tt + (size_t)w0[(c)*k + tap] * 256), i0, 2),        \
+               low16))
                 G(s0, 0);
                 G(s1, 1);
                 G(s2, 2);
@@ -267,14 +415,26 @@ int main(int argc, char **argv)
     struct {
         const char *name;
         scheme fn;
-    } s[] = {{"scalar-mem", scalar_mem},
-             {"scalar-t4", scalar_t4},
-             {"scalar-t4c2", scalar_t4c2},
-             {"scalar-t8", scalar_t8},
-             {"scalar-reg", scalar_reg},
+    } s[] = {
+        {"scalar-mem", scalar_mem},
+        {"scalar-t4", scalar_t4},
+        {"scalar-t4c2", scalar_t4c2},
+        {"scalar-t8", scalar_t8},
+        {"scalar-reg", scalar_reg},
+        {"scratch-t4c2", scratch_t4c2},
+        {"scratch-t4c4", scratch_t4c4},
+        {"scratch-t8c2", scratch_t8c2},
+        {"scratch-t2c4", scratch_t2c4},
+        {"scratch-t8c4", scratch_t8c4},
+        {"scratch-t4c8", scratch_t4c8},
+        {"pair-t4c2", pair_t4c2},
+        {"pair-t4c4", pair_t4c4},
+        {"pair-t8c2", pair_t8c2},
+        {"pair-t8c4", pair_t8c4},
+        {"pair-t2c8", pair_t2c8},
 #if defined(__AVX2__)
-             {"gather", gather1},
-             {"gather-nc", gather4},
+        {"gather", gather1},
+        {"gather-nc", gather4},
 #endif
     };
     const double lookups = (double)k * CHUNK * co;

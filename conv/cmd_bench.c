@@ -16,7 +16,7 @@
 static void usage_bench(FILE *f)
 {
     fprintf(f,
-            "Usage: " PROG " bench [--backend cpu|cuda] [--path auto|vbmi|avx512bw|avx2|portable]\n"
+            "Usage: " PROG " bench [--backend cpu|cuda] [--path auto|vbmi|avx512bw|avx2|neon|portable]\n"
             "                   [--threads N] [--repeat R] [--mtab T.bin] [--quick]\n"
             "                   [--format text|json]\n"
             "                   [--shape N,H,W,C --kernel KH,KW,CO [--stride S|SH,SW]\n"

@@ -13,6 +13,7 @@
 #include "lib/engine/engine.h"
 #include "testutil.h"
 #include "convcase.h"
+#include "kernelcase.h"
 
 /* ---------------------------------------------------------------- hand-computed cases */
 
@@ -76,6 +77,27 @@ START_TEST(test_fast_matches_ref_random)
         axmul_table_free(ex);
     }
     axmul_set_cpu_path("auto");
+}
+END_TEST
+
+/* Every kernel this CPU runs against the reference kernel, call by call (kernelcase.h: partial
+ * vectors, tap counts at the unroll and flush boundaries, 1 to AXMUL__KCH channels, the largest
+ * sums). */
+START_TEST(test_kernels_against_ref)
+{
+    int tested = 0;
+    for (int i = 0; i < KC_NPATHS; i++) {
+        if (!kc_paths[i].runs()) {
+            fprintf(stderr, "note: CPU kernel %s not available here: not tested\n",
+                    kc_paths[i].name);
+            continue;
+        }
+        const int failed = kc_run(kc_paths[i].name, kc_paths[i].fn, tu_seed() ^ (uint64_t)i, 1);
+        ck_assert_msg(failed == 0, "kernel %s: %d cases differ from the reference (stderr)",
+                      kc_paths[i].name, failed);
+        tested++;
+    }
+    ck_assert_int_ge(tested, 1); /* portable runs everywhere */
 }
 END_TEST
 
@@ -585,13 +607,14 @@ START_TEST(test_work_bytes)
         c.d.threads = th;
         ck_assert_int_eq(axmul_conv2d(&c.d, t, c.x, c.w, y, &info), AXMUL_OK);
         const size_t low = 2 * nx + co * k + 8 * co + (size_t)th * k * 256;
-        const size_t high = low + (size_t)th * (256 * 20 + 64 * 4) + 64 * 8;
+        /* per thread: sum(qa) and the 32- and 64-bit sums of AXMUL__KCH channels */
+        const size_t high = low + (size_t)th * (256 * (8 + 12 * AXMUL__KCH) + 64 * 4) + 64 * 8;
         ck_assert_msg(info.work_bytes >= low && info.work_bytes <= high,
                       "%d threads: work_bytes %zu outside [%zu, %zu]", th, info.work_bytes, low,
                       high);
         per_thread[th] = info.work_bytes;
     }
-    ck_assert_uint_ge(per_thread[2] - per_thread[1], k * 256 + 256 * 20);
+    ck_assert_uint_ge(per_thread[2] - per_thread[1], k * 256 + 256 * (8 + 12 * AXMUL__KCH));
     axmul_conv_info info;
     ck_assert_int_eq(axmul_conv2d_ref(&c.d, t, c.x, c.w, y, &info), AXMUL_OK);
     ck_assert_uint_eq(info.work_bytes, 0);
@@ -606,6 +629,7 @@ int main(void)
     Suite *s = suite_create("cpu");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_kernels_against_ref);
     tcase_add_test(tc, test_fast_matches_ref_random);
     tcase_add_test(tc, test_padded_shapes);
     tcase_add_test(tc, test_paths_quantization_edges);

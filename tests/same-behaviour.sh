@@ -98,7 +98,7 @@ run_corpus() {
         mask "$O/$k.err"
         case "$2" in
         bench) # the shape, path and bit-check columns of the text table
-            sed -i -E 's/^(.*) (portable|avx2|avx512bw|vbmi|cuda[a-z-]*) .* (bit-exact|MISMATCH) .*/\1 \2 \3/' "$O/$k.out" ;;
+            sed -i -E 's/^(.*) (portable|neon|avx2|avx512bw|vbmi|cuda[a-z-]*) .* (bit-exact|MISMATCH) .*/\1 \2 \3/' "$O/$k.out" ;;
         net) # the seconds column of CSV rows
             sed -i -E 's/^(.*,[0-9]+),[0-9]+\.[0-9]{4}$/\1,T/' "$O/$k.out" ;;
         esac

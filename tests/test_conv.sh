@@ -32,7 +32,7 @@ perl -e 'binmode STDOUT; print pack("v*", map { my ($a, $b) = (int($_ / 256), $_
 run 0 "$C" conv --shape 1,8,8,3 --kernel 3,3,4 --mtab "$T/approx.bin" \
     --stride 2 --padding 1,0,0,1 --dilation 1,2
 expect_out "output     1 x 4 x 3 x 4"
-grep -Eq '^path +(portable|avx2|avx512bw|vbmi)$' "$T/out" || fail "path line"
+grep -Eq '^path +(portable|neon|avx2|avx512bw|vbmi)$' "$T/out" || fail "path line"
 grep -q "^linf_rel   0$" "$T/out" && fail "approximate table gave an exact result"
 # 4 channels of 8x8 outputs: 2x2 tiles of 64x64 (8x enlarged) with 1-pixel gaps
 run 0 "$C" conv --shape 1,8,8,3 --kernel 3,3,4 --mtab "$T/approx.bin" --heatmap "$T/d.png"

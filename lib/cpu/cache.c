@@ -18,8 +18,8 @@
 
 struct axmul__prepared {
     _Alignas(64) uint8_t planes[2 * AXMUL_TABLE_ENTRIES]; /* 64-byte aligned column loads */
-    uint16_t tt[AXMUL_TABLE_ENTRIES + 32]; /* +32: the AVX2 gathers read past the last entry */
-    uint16_t key[AXMUL_TABLE_ENTRIES];     /* the entries as given */
+    uint16_t tt[AXMUL_TABLE_ENTRIES];                     /* column-major */
+    uint16_t key[AXMUL_TABLE_ENTRIES];                    /* the entries as given */
     int is_signed;
     int refs; /* holders, the cache counting as one */
 };
@@ -107,7 +107,6 @@ axmul__prepared *axmul__prepared_get(const axmul_table *t, int is_signed, int nt
             e->planes[b * 512 + a] = (uint8_t)(e->tt[b * 256 + a] & 0xff);
             e->planes[b * 512 + 256 + a] = (uint8_t)(e->tt[b * 256 + a] >> 8);
         }
-    memset(e->tt + AXMUL_TABLE_ENTRIES, 0, 32 * sizeof(uint16_t));
 
     pthread_mutex_lock(&prep_lock);
     if (prep_count == PREP_SLOTS)

@@ -21,8 +21,7 @@
 /* Table prepared once per table (cache.c). Signed tables are stored offset by 32768
  * (axmul__store_entry) so that every kernel sums unsigned 16-bit values:
  *   tt[w * 256 + a]           = entry (a, w), "column-major": the column of weight w is
- *                               contiguous (portable and AVX2 kernels), 32 entries of padding
- *                               after the last column (gathers read past it)
+ *                               contiguous (portable and AVX2 kernels)
  *   planes[w * 512 + a]       = low byte of entry (a, w)
  *   planes[w * 512 + 256 + a] = high byte of entry (a, w)   (VBMI kernel: byte permutes) */
 typedef struct {
@@ -30,17 +29,27 @@ typedef struct {
     const uint8_t *planes;
 } axmul__lut;
 
-/* acc[p] = sum over tap < ntaps of entry(A[tap * AXMUL__CHUNK + p], wrow[tap]) for every live
- * pixel p < np (1 <= np <= AXMUL__CHUNK); a kernel may also fill acc up to the end of its
- * vector width, so A's bytes up to AXMUL__CHUNK must be valid indices. ntaps <= AXMUL__TAP_BLOCK.
- */
-typedef void (*axmul__lut_kernel)(const uint8_t *A, int ntaps, const uint8_t *wrow,
+/* Output channels per kernel call: they share each activation byte, so that one load of it
+ * feeds up to AXMUL__KCH lookups (the load ports are what limits a scalar kernel,
+ * doc/performance.md). */
+#define AXMUL__KCH 4
+
+/* For every channel c < nch (1 <= nch <= AXMUL__KCH) and live pixel p < np
+ * (1 <= np <= AXMUL__CHUNK):
+ *   acc[c * AXMUL__CHUNK + p] = sum over tap < ntaps of entry(A[tap * AXMUL__CHUNK + p], w[c][tap])
+ * A kernel may also fill each channel's acc up to the end of its vector width, so A's bytes up to
+ * AXMUL__CHUNK must be valid indices. ntaps <= AXMUL__TAP_BLOCK. */
+typedef void (*axmul__lut_kernel)(const uint8_t *A, int ntaps, const uint8_t *const *w, int nch,
                                   const axmul__lut *lut, int np, uint32_t *acc);
 
 /* ---------------------------------------------------------------- kernels, one file per ISA */
 
-/* portable.c: plain C, any CPU. */
-void axmul__lut_kernel_portable(const uint8_t *A, int ntaps, const uint8_t *wrow,
+/* portable.c: the reference kernel, one lookup per statement, the oracle of the tests (never
+ * dispatched: the plain C twin of every other kernel). */
+void axmul__lut_kernel_ref(const uint8_t *A, int ntaps, const uint8_t *const *w, int nch,
+                           const axmul__lut *lut, int np, uint32_t *acc);
+/* portable.c: plain C for any CPU, blocked over four taps and the channels. */
+void axmul__lut_kernel_portable(const uint8_t *A, int ntaps, const uint8_t *const *w, int nch,
                                 const axmul__lut *lut, int np, uint32_t *acc);
 /* Quantizes n floats to table indices exactly as axmul_quantize does (finite inputs; the caller
  * handles degenerate ranges): unsigned codes 0..255, signed codes -128..127 stored as bytes. */
@@ -52,12 +61,19 @@ void axmul__quantize_portable(const float *x, size_t n, float nmin, float nmax, 
 #define AXMUL__HAVE_X86_KERNELS 1
 void axmul__quantize_avx512(const float *x, size_t n, float nmin, float nmax, float inv,
                             int is_signed, uint8_t *out);
-void axmul__lut_kernel_avx512bw(const uint8_t *A, int ntaps, const uint8_t *wrow,
+void axmul__lut_kernel_avx512bw(const uint8_t *A, int ntaps, const uint8_t *const *w, int nch,
                                 const axmul__lut *lut, int np, uint32_t *acc);
-void axmul__lut_kernel_avx2(const uint8_t *A, int ntaps, const uint8_t *wrow, const axmul__lut *lut,
-                            int np, uint32_t *acc);
-void axmul__lut_kernel_vbmi(const uint8_t *A, int ntaps, const uint8_t *wrow, const axmul__lut *lut,
-                            int np, uint32_t *acc);
+void axmul__lut_kernel_avx2(const uint8_t *A, int ntaps, const uint8_t *const *w, int nch,
+                            const axmul__lut *lut, int np, uint32_t *acc);
+void axmul__lut_kernel_vbmi(const uint8_t *A, int ntaps, const uint8_t *const *w, int nch,
+                            const axmul__lut *lut, int np, uint32_t *acc);
+#endif
+
+#if defined(__aarch64__)
+/* arm.c: Advanced SIMD (NEON), which every aarch64 CPU has. */
+#define AXMUL__HAVE_ARM_KERNELS 1
+void axmul__lut_kernel_neon(const uint8_t *A, int ntaps, const uint8_t *const *w, int nch,
+                            const axmul__lut *lut, int np, uint32_t *acc);
 #endif
 
 /* ---------------------------------------------------------------- path selection (select.c) */

@@ -1,8 +1,8 @@
 /* axmul: the CPU convolution driver. Activations of a chunk of AXMUL__CHUNK output pixels are
  * gathered tap-major (A[tap][pixel]: an im2col, transposed and cut into chunks so that no
- * full-size im2col ever exists), and for every output channel the selected inner kernel
- * (lib/cpu/paths.h) sums the table entries T[A[tap][p]][w[tap]] over the taps. All kernels give
- * the same integers, and the integers become floats in one place (axmul__conv_out), so every
+ * full-size im2col ever exists), and for every AXMUL__KCH output channels the selected inner
+ * kernel (lib/cpu/paths.h) sums the table entries T[A[tap][p]][w[tap]] over the taps. All kernels
+ * give the same integers, and the integers become floats in one place (axmul__conv_out), so every
  * path is bit-identical. */
 #include "config.h"
 
@@ -170,58 +170,83 @@ static void sum_activations(const axmul__conv_plan *p, int np, const uint8_t *A,
     }
 }
 
+/* Writes output channel o of the chunk's pixels from its LUT sums (acc32, or acc64 when the
+ * taps took several kernel calls). */
+static void write_channel(const job_t *J, int o, int64_t p0, int np, const int64_t *sqa,
+                          const uint32_t *acc32, const int64_t *acc64)
+{
+    const axmul__conv_plan *p = &J->s->p;
+    const size_t co = (size_t)p->co;
+    const float sc = J->s->oscale[o];
+    float *yo = J->y + (size_t)p0 * co + o;
+    /* The constant part of the sum: the stored offset of signed entries (one per tap), or the
+     * zero-point corrections of unsigned layers. */
+    const int64_t zw = J->s->zw[o]; /* 0 when signed */
+    const int64_t base =
+        axmul__unstore(0, p->is_signed, p->k) + axmul__zp_base(p->k, p->zx, zw, J->sum_qw[o]);
+    if (p->is_signed) { /* no sum(qa): the symmetric scheme has no zero points */
+        if (acc64)
+            for (int q = 0; q < np; q++)
+                yo[(size_t)q * co] = axmul__conv_out(sc, acc64[q] + base);
+        else
+            for (int q = 0; q < np; q++)
+                yo[(size_t)q * co] = axmul__conv_out(sc, (int64_t)acc32[q] + base);
+    } else if (acc64) {
+        for (int q = 0; q < np; q++)
+            yo[(size_t)q * co] = axmul__conv_out(sc, axmul__zp_correct(acc64[q], base, zw, sqa[q]));
+    } else {
+        for (int q = 0; q < np; q++)
+            yo[(size_t)q * co] =
+                axmul__conv_out(sc, axmul__zp_correct((int64_t)acc32[q], base, zw, sqa[q]));
+    }
+    if (J->s->bias) { /* after the conversion, as a separate addition would be */
+        const float bias = J->s->bias[o];
+        for (int q = 0; q < np; q++)
+            yo[(size_t)q * co] += bias;
+    }
+}
+
+/* Output channels [oo0, oo1) of group g for one chunk, AXMUL__KCH channels per kernel call
+ * (acc32 and acc64 hold AXMUL__KCH rows of AXMUL__CHUNK). */
 static void run_chunk(const job_t *J, int g, int oo0, int oo1, int64_t p0, int np, const uint8_t *A,
                       const int64_t *sqa, uint32_t *acc32, int64_t *acc64)
 {
     const axmul__conv_plan *p = &J->s->p;
     const size_t co = (size_t)p->co;
-    for (int oo = oo0; oo < oo1; oo++) {
-        const int o = g * p->cout_g + oo;
-        const float sc = J->s->oscale[o];
-        float *yo = J->y + (size_t)p0 * co + o;
-        const float bias = J->s->bias ? J->s->bias[o] : 0.0f;
-        if (sc == 0.0f) { /* axmul__conv_out is 0 whatever the sum */
+    const int multi = p->k > AXMUL__TAP_BLOCK; /* several kernel calls: 64-bit totals */
+    for (int oo = oo0; oo < oo1;) {
+        int os[AXMUL__KCH], nch = 0;
+        for (; oo < oo1 && nch < AXMUL__KCH; oo++) {
+            const int o = g * p->cout_g + oo;
+            if (J->s->oscale[o] != 0.0f) {
+                os[nch++] = o;
+                continue;
+            }
+            /* axmul__conv_out is 0 whatever the sum: no lookups */
+            float *yo = J->y + (size_t)p0 * co + o;
+            const float bias = J->s->bias ? J->s->bias[o] : 0.0f;
             for (int q = 0; q < np; q++)
                 yo[(size_t)q * co] = J->s->bias ? 0.0f + bias : 0.0f;
+        }
+        if (nch == 0)
             continue;
-        }
-        const uint8_t *wrow = J->wq + (size_t)o * p->k;
-        /* The constant part of the sum: the stored offset of signed entries (one per tap), or
-         * the zero-point corrections of unsigned layers. */
-        const int64_t zw = J->s->zw[o]; /* 0 when signed */
-        const int64_t base =
-            axmul__unstore(0, p->is_signed, p->k) + axmul__zp_base(p->k, p->zx, zw, J->sum_qw[o]);
-        const uint32_t *acc = acc32;
-        if (p->k > AXMUL__TAP_BLOCK) { /* several blocks: 64-bit totals */
-            for (int q = 0; q < np; q++)
+        if (multi)
+            for (size_t q = 0; q < (size_t)nch * AXMUL__CHUNK; q++)
                 acc64[q] = 0;
-        }
         for (int t0 = 0; t0 < p->k; t0 += AXMUL__TAP_BLOCK) {
-            int nt = p->k - t0 < AXMUL__TAP_BLOCK ? p->k - t0 : AXMUL__TAP_BLOCK;
-            J->kernel(A + (size_t)t0 * AXMUL__CHUNK, nt, wrow + t0, &J->lut, np, acc32);
-            if (p->k > AXMUL__TAP_BLOCK)
-                for (int q = 0; q < np; q++)
-                    acc64[q] += acc32[q];
+            const int nt = p->k - t0 < AXMUL__TAP_BLOCK ? p->k - t0 : AXMUL__TAP_BLOCK;
+            const uint8_t *w[AXMUL__KCH];
+            for (int c = 0; c < nch; c++)
+                w[c] = J->wq + (size_t)os[c] * p->k + t0;
+            J->kernel(A + (size_t)t0 * AXMUL__CHUNK, nt, w, nch, &J->lut, np, acc32);
+            if (multi)
+                for (int c = 0; c < nch; c++)
+                    for (int q = 0; q < np; q++)
+                        acc64[(size_t)c * AXMUL__CHUNK + q] += acc32[(size_t)c * AXMUL__CHUNK + q];
         }
-        if (p->is_signed) { /* no sum(qa): the symmetric scheme has no zero points */
-            if (p->k > AXMUL__TAP_BLOCK)
-                for (int q = 0; q < np; q++)
-                    yo[(size_t)q * co] = axmul__conv_out(sc, acc64[q] + base);
-            else
-                for (int q = 0; q < np; q++)
-                    yo[(size_t)q * co] = axmul__conv_out(sc, (int64_t)acc[q] + base);
-        } else if (p->k > AXMUL__TAP_BLOCK) {
-            for (int q = 0; q < np; q++)
-                yo[(size_t)q * co] =
-                    axmul__conv_out(sc, axmul__zp_correct(acc64[q], base, zw, sqa[q]));
-        } else {
-            for (int q = 0; q < np; q++)
-                yo[(size_t)q * co] =
-                    axmul__conv_out(sc, axmul__zp_correct((int64_t)acc[q], base, zw, sqa[q]));
-        }
-        if (J->s->bias) /* after the conversion, as a separate addition would be */
-            for (int q = 0; q < np; q++)
-                yo[(size_t)q * co] += bias;
+        for (int c = 0; c < nch; c++)
+            write_channel(J, os[c], p0, np, sqa, acc32 + (size_t)c * AXMUL__CHUNK,
+                          multi ? acc64 + (size_t)c * AXMUL__CHUNK : NULL);
     }
 }
 
@@ -264,11 +289,13 @@ axmul_status axmul__cpu_conv(const axmul__conv_setup *s, const axmul_table *t, c
     layout l = {0, 0};
     const size_t o_qx = piece(&l, nx, 1), o_qp = piece(&l, nx + AXMUL__SLACK, 1);
     const size_t o_wq = piece(&l, co * k, 1), o_sum = piece(&l, co, sizeof(int64_t));
-    /* per thread: A[k][AXMUL__CHUNK], sum(qa), 32- and 64-bit accumulators */
+    /* per thread: A[k][AXMUL__CHUNK], sum(qa), 32- and 64-bit accumulators of AXMUL__KCH
+     * channels */
     layout lt = {0, 0};
     const size_t o_a = piece(&lt, k * AXMUL__CHUNK + AXMUL__SLACK, 1),
                  o_sqa = piece(&lt, AXMUL__CHUNK, 8);
-    const size_t o_acc32 = piece(&lt, AXMUL__CHUNK, 4), o_acc64 = piece(&lt, AXMUL__CHUNK, 8);
+    const size_t o_acc32 = piece(&lt, (size_t)AXMUL__KCH * AXMUL__CHUNK, 4),
+                 o_acc64 = piece(&lt, (size_t)AXMUL__KCH * AXMUL__CHUNK, 8);
     const size_t o_threads = piece(&l, (size_t)nthreads, lt.used);
     if (l.overflow || lt.overflow)
         return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "conv: working memory size overflows");

@@ -8,10 +8,12 @@
  *     planes  1: it reads the table's byte planes; 0: the column-major entries
  *     runs    an expression: this CPU has the instructions (checked only when kernel is built)
  *     timed   1: among the paths of this kind that run, "auto" takes whichever a timing of one
- *             synthetic chunk finds fastest (gathers are slow on some CPUs); 0: "auto" takes the
+ *             synthetic chunk finds fastest (select.c says why); 0: "auto" takes the
  *             last such path that runs, before any timed one
  *
- * Rows run from the most portable to the most specialised. */
+ * Rows run from the most portable to the most specialised. NEON is timed against the portable
+ * kernel: table instructions cost very differently on different aarch64 cores, and none was
+ * measured (doc/performance.md). */
 #ifndef AXMUL_CPU_PATHS_H
 #define AXMUL_CPU_PATHS_H
 
@@ -25,9 +27,16 @@
 #define AXMUL__X86_HAS(feature) 0
 #endif
 
+#ifdef AXMUL__HAVE_ARM_KERNELS
+#define AXMUL__ARM(fn) fn
+#else
+#define AXMUL__ARM(fn) NULL
+#endif
+
 /* clang-format off */
 #define AXMUL__CPU_PATHS(X)                                                                        \
     X(portable, axmul__lut_kernel_portable, 0, 1, 1)                                               \
+    X(neon, AXMUL__ARM(axmul__lut_kernel_neon), 1, 1, 1)                                           \
     X(avx2, AXMUL__X86(axmul__lut_kernel_avx2), 0, AXMUL__X86_HAS("avx2"), 1)                      \
     X(avx512bw, AXMUL__X86(axmul__lut_kernel_avx512bw), 0,                                         \
       AXMUL__X86_HAS("avx512f") && AXMUL__X86_HAS("avx512bw"), 0)                                  \

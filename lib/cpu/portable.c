@@ -1,47 +1,60 @@
-/* axmul: the portable CPU kernels, plain C for any CPU: the LUT-MAC kernel (one column lookup
- * per tap and pixel) and the bulk quantizer. */
+/* axmul: the plain C CPU kernels, for any CPU: the reference LUT-MAC kernel, the portable one
+ * (blocked over taps and channels) and the bulk quantizer. */
 #include "config.h"
 
+#include <assert.h>
 #include <string.h>
 
 #include "lib/cpu/cpu.h"
+#include "lib/cpu/pairs.h"
 
-/* Four taps per pass over the pixels: each pixel's accumulator is loaded and stored once per
- * four lookups instead of once per lookup, and the four columns (2 KiB) stay in L1; the loads
- * left are one activation byte and one table entry per lookup, the limit of a core's load ports
- * (bench/lut_micro.c measures the schemes; doc/performance.md). The loop stays scalar: the
- * vectorizers' emulated or hardware gathers are slower than these loads. */
-#if defined(__clang__)
-#define AXMUL__NO_VECTORIZE _Pragma("clang loop vectorize(disable) interleave(disable)")
-#else
-#define AXMUL__NO_VECTORIZE
-#endif
-#if defined(__GNUC__) && !defined(__clang__)
-__attribute__((optimize("no-tree-vectorize")))
-#endif
-void axmul__lut_kernel_portable(const uint8_t *A, int ntaps, const uint8_t *wrow,
-                                const axmul__lut *lut, int np, uint32_t *acc)
+void axmul__lut_kernel_ref(const uint8_t *A, int ntaps, const uint8_t *const *w, int nch,
+                           const axmul__lut *lut, int np, uint32_t *acc)
 {
-    memset(acc, 0, sizeof(uint32_t) * (size_t)np);
-    int tap = 0;
-    for (; tap + 4 <= ntaps; tap += 4) {
-        const uint16_t *c0 = lut->tt + (size_t)wrow[tap] * 256;
-        const uint16_t *c1 = lut->tt + (size_t)wrow[tap + 1] * 256;
-        const uint16_t *c2 = lut->tt + (size_t)wrow[tap + 2] * 256;
-        const uint16_t *c3 = lut->tt + (size_t)wrow[tap + 3] * 256;
-        const uint8_t *r0 = A + (size_t)tap * AXMUL__CHUNK, *r1 = r0 + AXMUL__CHUNK,
-                      *r2 = r1 + AXMUL__CHUNK, *r3 = r2 + AXMUL__CHUNK;
-        AXMUL__NO_VECTORIZE
-        for (int q = 0; q < np; q++)
-            acc[q] += (uint32_t)c0[r0[q]] + c1[r1[q]] + c2[r2[q]] + c3[r3[q]];
+    for (int c = 0; c < nch; c++)
+        for (int q = 0; q < np; q++) {
+            uint32_t s = 0;
+            for (int tap = 0; tap < ntaps; tap++)
+                s += lut->tt[(size_t)w[c][tap] * 256 + A[(size_t)tap * AXMUL__CHUNK + q]];
+            acc[(size_t)c * AXMUL__CHUNK + q] = s;
+        }
+}
+
+/* The interleaving costs as much as the lookups it serves unless it is done in few instructions
+ * (8 bytes written per 2 lookups): on x86-64, SSE2 (which every x86-64 CPU has) unpacks 8 entries
+ * of each column in 8 instructions; elsewhere the loop is left to the vectorizer (aarch64's zip
+ * instructions do the same). */
+#if defined(__SSE2__)
+#include <emmintrin.h>
+static void interleave(uint64_t *restrict d, const uint16_t *restrict a, const uint16_t *restrict b)
+{
+    const __m128i z = _mm_setzero_si128();
+    for (int x = 0; x < 256; x += 8) {
+        const __m128i va = _mm_loadu_si128((const __m128i *)(const void *)(a + x));
+        const __m128i vb = _mm_loadu_si128((const __m128i *)(const void *)(b + x));
+        const __m128i al = _mm_unpacklo_epi16(va, z), ah = _mm_unpackhi_epi16(va, z);
+        const __m128i bl = _mm_unpacklo_epi16(vb, z), bh = _mm_unpackhi_epi16(vb, z);
+        __m128i *o = (__m128i *)(void *)(d + x);
+        _mm_store_si128(o, _mm_unpacklo_epi32(al, bl));
+        _mm_store_si128(o + 1, _mm_unpackhi_epi32(al, bl));
+        _mm_store_si128(o + 2, _mm_unpacklo_epi32(ah, bh));
+        _mm_store_si128(o + 3, _mm_unpackhi_epi32(ah, bh));
     }
-    for (; tap < ntaps; tap++) {
-        const uint16_t *col = lut->tt + (size_t)wrow[tap] * 256;
-        const uint8_t *row = A + (size_t)tap * AXMUL__CHUNK;
-        AXMUL__NO_VECTORIZE
-        for (int q = 0; q < np; q++)
-            acc[q] += col[row[q]];
-    }
+}
+#else
+/* out of line: the kernel that calls it is compiled without the vectorizer */
+static __attribute__((noinline)) void interleave(uint64_t *restrict d, const uint16_t *restrict a,
+                                                 const uint16_t *restrict b)
+{
+    for (int x = 0; x < 256; x++)
+        d[x] = (uint64_t)a[x] | (uint64_t)b[x] << 32;
+}
+#endif
+
+AXMUL__SCALAR void axmul__lut_kernel_portable(const uint8_t *A, int ntaps, const uint8_t *const *w,
+                                              int nch, const axmul__lut *lut, int np, uint32_t *acc)
+{
+    axmul__pairs_kernel(A, ntaps, w, nch, lut->tt, np, acc, interleave);
 }
 
 void axmul__quantize_portable(const float *x, size_t n, float nmin, float nmax, float inv,

@@ -138,12 +138,11 @@ axmul_status axmul_set_cpu_path(const char *name)
 /* ---------------------------------------------------------------- the automatic choice */
 
 /* Which of the timed paths is faster depends on the microarchitecture rather than on the
- * instruction set: AVX2 gathers are slow on AMD Zen (on this project's Zen 5: 1.7-1.9 against
- * 2.8 GMAC/s per core, doc/performance.md) and on Intel CPUs with the Gather Data Sampling
- * ("Downfall") microcode mitigation, fast on others. So the first automatic choice without an
- * untimed path times every timed path that runs on one synthetic chunk (about 0.2 ms, best of 7
- * interleaved runs) and keeps the fastest (the earlier row on a tie); all give the same
- * integers. */
+ * instruction set (the AVX2 kernel's wider copies against the portable one's on a core that
+ * slows down for 256-bit operations; NEON table instructions, whose cost differs widely between
+ * aarch64 cores). So the first automatic choice without an untimed path times every timed path
+ * that runs on one synthetic chunk of four channels (about 0.4 ms, best of 7 interleaved runs)
+ * and keeps the fastest (the earlier row on a tie); all give the same integers. */
 static pthread_once_t calib_once = PTHREAD_ONCE_INIT;
 static int calibrated; /* row 0, the portable path, when nothing else runs */
 
@@ -165,21 +164,25 @@ static void calibrate(void)
         calibrated = nc ? cand[0] : 0;
         return;
     }
-    /* + 32 entries after the last column: gathers read one past */
-    uint16_t *tt = calloc(AXMUL_TABLE_ENTRIES + 32, sizeof *tt);
+    uint16_t *tt = calloc(AXMUL_TABLE_ENTRIES, sizeof *tt);
     uint8_t *planes = calloc(2 * AXMUL_TABLE_ENTRIES, 1);
     uint8_t *A = malloc((size_t)TAPS * AXMUL__CHUNK);
-    uint32_t *acc = malloc(AXMUL__CHUNK * sizeof *acc);
+    uint32_t *acc = malloc((size_t)AXMUL__KCH * AXMUL__CHUNK * sizeof *acc);
     if (tt && planes && A && acc) {
-        uint8_t wrow[TAPS];
+        /* AXMUL__KCH channels, as the driver calls the kernels */
+        uint8_t wrow[AXMUL__KCH][TAPS];
+        const uint8_t *w[AXMUL__KCH];
         uint32_t r = 0x9e3779b9u; /* scattered codes, as real activations and weights are */
         for (size_t i = 0; i < (size_t)TAPS * AXMUL__CHUNK; i++) {
             r = r * 1664525u + 1013904223u;
             A[i] = (uint8_t)(r >> 24);
         }
-        for (int i = 0; i < TAPS; i++) {
-            r = r * 1664525u + 1013904223u;
-            wrow[i] = (uint8_t)(r >> 24);
+        for (int c = 0; c < AXMUL__KCH; c++) {
+            w[c] = wrow[c];
+            for (int i = 0; i < TAPS; i++) {
+                r = r * 1664525u + 1013904223u;
+                wrow[c][i] = (uint8_t)(r >> 24);
+            }
         }
         const axmul__lut lut = {tt, planes};
         double best[NPATHS];
@@ -188,7 +191,7 @@ static void calibrate(void)
         for (int run = 0; run < 7; run++)
             for (int c = nc - 1; c >= 0; c--) {
                 const double t0 = now_s();
-                paths[cand[c]].fn(A, TAPS, wrow, &lut, AXMUL__CHUNK, acc);
+                paths[cand[c]].fn(A, TAPS, w, AXMUL__KCH, &lut, AXMUL__CHUNK, acc);
                 const double t = now_s() - t0;
                 best[c] = t < best[c] ? t : best[c];
             }

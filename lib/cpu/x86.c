@@ -12,10 +12,13 @@
  * column's entries as four 64-entry pairs of registers, bits 6 and 7 of the index picking the
  * pair (three blends); 32 lookups per step instead of 64.
  *
- * AVX2: hardware gathers of the 16-bit column entries (vpgatherdd, scale 2), 8 at a time. */
+ * AVX2: the scalar kernel of lib/cpu/pairs.h (two channels' entries per load), its columns
+ * interleaved with AVX2; hardware gathers (vpgatherdd) were slower than scalar loads on every CPU
+ * measured (bench/lut_micro.c, doc/performance.md). */
 #include "config.h"
 
 #include "lib/cpu/cpu.h"
+#include "lib/cpu/pairs.h"
 
 #ifdef AXMUL__HAVE_X86_KERNELS
 #include <immintrin.h>
@@ -89,9 +92,9 @@ vbmi_flush(__m512i s[NV][4], int nv, uint32_t *acc)
     }
 }
 
-__attribute__((target("avx512f,avx512bw,avx512vbmi"))) void
-axmul__lut_kernel_vbmi(const uint8_t *A, int ntaps, const uint8_t *wrow, const axmul__lut *lut,
-                       int np, uint32_t *acc)
+static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512vbmi"))) void
+vbmi_one(const uint8_t *A, int ntaps, const uint8_t *wrow, const axmul__lut *lut, int np,
+         uint32_t *acc)
 {
     const int nv = (np + 63) / 64;
     for (int p = 0; p < 64 * nv; p++)
@@ -111,6 +114,16 @@ axmul__lut_kernel_vbmi(const uint8_t *A, int ntaps, const uint8_t *wrow, const a
         }
         vbmi_flush(s, nv, acc);
     }
+}
+
+/* The channels one after another: the vector kernels hold one column in registers (VBMI: 512
+ * bytes in eight registers), so they gain nothing from sharing activation loads. */
+__attribute__((target("avx512f,avx512bw,avx512vbmi"))) void
+axmul__lut_kernel_vbmi(const uint8_t *A, int ntaps, const uint8_t *const *w, int nch,
+                       const axmul__lut *lut, int np, uint32_t *acc)
+{
+    for (int c = 0; c < nch; c++)
+        vbmi_one(A, ntaps, w[c], lut, np, acc + (size_t)c * AXMUL__CHUNK);
 }
 
 /* AVX-512BW: one 32-pixel vector (pixels 32v..32v+31 in word lanes): zero-extended indices,
@@ -133,9 +146,9 @@ axmul__lut_kernel_vbmi(const uint8_t *A, int ntaps, const uint8_t *wrow, const a
 
 #define NW (AXMUL__CHUNK / 32)
 
-__attribute__((target("avx512f,avx512bw"))) void
-axmul__lut_kernel_avx512bw(const uint8_t *A, int ntaps, const uint8_t *wrow, const axmul__lut *lut,
-                           int np, uint32_t *acc)
+static inline __attribute__((always_inline, target("avx512f,avx512bw"))) void
+bw_one(const uint8_t *A, int ntaps, const uint8_t *wrow, const axmul__lut *lut, int np,
+       uint32_t *acc)
 {
     const __m512i bit6 = _mm512_set1_epi16(0x40), bit7 = _mm512_set1_epi16(0x80);
     const int nv = (np + 31) / 32;
@@ -178,6 +191,14 @@ axmul__lut_kernel_avx512bw(const uint8_t *A, int ntaps, const uint8_t *wrow, con
     }
 }
 
+__attribute__((target("avx512f,avx512bw"))) void
+axmul__lut_kernel_avx512bw(const uint8_t *A, int ntaps, const uint8_t *const *w, int nch,
+                           const axmul__lut *lut, int np, uint32_t *acc)
+{
+    for (int c = 0; c < nch; c++)
+        bw_one(A, ntaps, w[c], lut, np, acc + (size_t)c * AXMUL__CHUNK);
+}
+
 __attribute__((target("avx512f,avx512bw"))) void axmul__quantize_avx512(const float *x, size_t n,
                                                                         float nmin, float nmax,
                                                                         float inv, int is_signed,
@@ -210,26 +231,26 @@ __attribute__((target("avx512f,avx512bw"))) void axmul__quantize_avx512(const fl
     axmul__quantize_portable(x + i, n - i, nmin, nmax, inv, is_signed, out + i);
 }
 
-__attribute__((target("avx2"))) void axmul__lut_kernel_avx2(const uint8_t *A, int ntaps,
-                                                            const uint8_t *wrow,
-                                                            const axmul__lut *lut, int np,
-                                                            uint32_t *acc)
+/* The scalar kernel of lib/cpu/pairs.h with the columns interleaved 16 entries per step: the
+ * interleaving is a third of the portable kernel's time with SSE2 (doc/performance.md). */
+static inline __attribute__((always_inline, target("avx2"))) void
+interleave_avx2(uint64_t *restrict d, const uint16_t *restrict a, const uint16_t *restrict b)
 {
-    const __m256i low16 = _mm256_set1_epi32(0xffff);
-    for (int p = 0; p < np; p += 16) {
-        __m256i s0 = _mm256_setzero_si256(), s1 = s0;
-        for (int tap = 0; tap < ntaps; tap++) {
-            /* The 32-bit gather at column + 2*a also reads entry a+1: the table buffer has
-             * padding after its last column. */
-            const int *col = (const int *)(const void *)(lut->tt + (size_t)wrow[tap] * 256);
-            const uint8_t *row = A + (size_t)tap * AXMUL__CHUNK + p;
-            __m256i i0 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)row));
-            __m256i i1 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(row + 8)));
-            s0 = _mm256_add_epi32(s0, _mm256_and_si256(_mm256_i32gather_epi32(col, i0, 2), low16));
-            s1 = _mm256_add_epi32(s1, _mm256_and_si256(_mm256_i32gather_epi32(col, i1, 2), low16));
-        }
-        _mm256_storeu_si256((__m256i *)(acc + p), s0);
-        _mm256_storeu_si256((__m256i *)(acc + p + 8), s1);
+    for (int x = 0; x < 256; x += 8) {
+        const __m256i va = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(a + x)));
+        const __m256i vb = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(b + x)));
+        /* per 128-bit lane: (a0 b0 a1 b1) (a4 b4 a5 b5) and (a2 b2 a3 b3) (a6 b6 a7 b7) */
+        const __m256i lo = _mm256_unpacklo_epi32(va, vb), hi = _mm256_unpackhi_epi32(va, vb);
+        __m256i *o = (__m256i *)(void *)(d + x);
+        _mm256_store_si256(o, _mm256_permute2x128_si256(lo, hi, 0x20));
+        _mm256_store_si256(o + 1, _mm256_permute2x128_si256(lo, hi, 0x31));
     }
+}
+
+AXMUL__SCALAR __attribute__((target("avx2"))) void
+axmul__lut_kernel_avx2(const uint8_t *A, int ntaps, const uint8_t *const *w, int nch,
+                       const axmul__lut *lut, int np, uint32_t *acc)
+{
+    axmul__pairs_kernel(A, ntaps, w, nch, lut->tt, np, acc, interleave_avx2);
 }
 #endif
