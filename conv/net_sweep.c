@@ -102,11 +102,9 @@ static int net_check_resume(const net_run *R)
         } else {
             /* after the (maybe quoted) table name: accuracy, exact, float, agreement, snr, images
              */
-            const char *p = line;
-            if (*p == '"')
-                for (p++; *p && !(*p == '"' && p[1] != '"'); p += *p == '"' ? 2 : 1)
-                    ;
-            p = strchr(p, ',');
+            const char *p = NULL;
+            free(axmul__tool_csv_first(line, &p));
+            p = *p ? p : NULL;
             for (int k = 0; p && k < 2; k++)
                 p = strchr(p + 1, ',');
             if (p && sscanf(p + 1, "%31[0-9.]", facc) == 1) {

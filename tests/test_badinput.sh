@@ -244,6 +244,14 @@ grep -q "^\"$I/a,b.bin\",0" "$O/q.csv" || fail "the table name is not quoted: $(
 "$C" net --model "$M" --mtab "$I/a,b.bin" --dataset "mnist:$T/ds12" --limit 9 --format csv --output "$O/q.csv" --resume 2> "$T/err" ||
     fail "resume of a quoted name: $(cat "$T/err")"
 grep -q "1 tables already in" "$T/err" || fail "resume did not find the quoted row: $(cat "$T/err")"
+# a quote in the name is doubled ("") and read back as one
+cp "$E" "$I/q\"x,y.bin"
+"$C" net --model "$M" --mtab "$I/q\"x,y.bin" --dataset "mnist:$T/ds12" --limit 9 --quiet --format csv --output "$O/q.csv" --resume 2> "$T/err" ||
+    fail "resume with a quote in a name: $(cat "$T/err")"
+grep -q "^\"$I/q\"\"x,y.bin\",0" "$O/q.csv" || fail "the quote is not doubled: $(cat "$O/q.csv")"
+"$C" net --model "$M" --mtab "$I/a,b.bin" --mtab "$I/q\"x,y.bin" --dataset "mnist:$T/ds12" --limit 9 --format csv --output "$O/q.csv" --resume 2> "$T/err" ||
+    fail "second resume with a quote in a name: $(cat "$T/err")"
+grep -q "2 tables already in" "$T/err" || fail "resume did not find both quoted rows: $(cat "$T/err")"
 # a failed net run leaves an earlier report and operand dump as they were
 run 0 "$C" net --model "$M" --mtab "$E" --dataset "mnist:$T/ds12" --limit 9 --quiet --report "$O/rep" --dump-operands "$O/ops"
 cp "$O/rep/index.html" "$T/index.orig"

@@ -104,6 +104,30 @@ void axmul__tool_rows_close(axmul__tool_rows *r)
         unlink(r->path);
 }
 
+char *axmul__tool_csv_first(const char *line, const char **rest)
+{
+    if (line[0] != '"') {
+        const size_t n = strcspn(line, ",");
+        if (rest)
+            *rest = line + n;
+        return strndup(line, n);
+    }
+    char *name = malloc(strlen(line));
+    const char *p = line + 1;
+    size_t k = 0;
+    for (; *p && !(*p == '"' && p[1] != '"'); p++) {
+        if (*p == '"')
+            p++;
+        if (name)
+            name[k++] = *p;
+    }
+    if (name)
+        name[k] = '\0';
+    if (rest) /* past the closing quote, up to the comma */
+        *rest = *p ? p + 1 + strcspn(p + 1, ",") : p;
+    return name;
+}
+
 int axmul__tool_done_rows(const char *path, int json, const char *csv_header, const char *first,
                           char ***done)
 {
@@ -143,17 +167,7 @@ int axmul__tool_done_rows(const char *path, int json, const char *csv_header, co
         if (!json) {
             if (csv_header && strncmp(line, csv_header, strlen(csv_header)) == 0)
                 continue;
-            if (line[0] != '"')
-                name = strndup(line, strcspn(line, ","));
-            else if ((name = malloc(strlen(line)))) { /* RFC 4180 quoted, "" for a quote */
-                size_t k = 0;
-                for (const char *p = line + 1; *p && !(*p == '"' && p[1] != '"'); p++) {
-                    if (*p == '"')
-                        p++;
-                    name[k++] = *p;
-                }
-                name[k] = '\0';
-            }
+            name = axmul__tool_csv_first(line, NULL);
         } else {
             const char *p = strstr(line, "\"table\": \"");
             if (!p)

@@ -105,6 +105,11 @@ void axmul__tool_rows_close(axmul__tool_rows *r);
 int axmul__tool_refuse_overwrite(const char *opt, const char *out, const char *const *inputs,
                                  size_t n);
 
+/* The first field of a CSV line, unquoted (RFC 4180: a field in double quotes, "" for a quote;
+ * else up to the first comma), as a new string the caller frees (NULL when out of memory); *rest
+ * (when rest is not NULL) is set to what follows the field: its comma, or the end. */
+char *axmul__tool_csv_first(const char *line, const char **rest);
+
 /* Names already present in a sweep's result file: CSV (first field; lines starting with
  * csv_header are skipped) or JSON lines (the value of "table"). A last line without its newline
  * (a run killed mid-write) is cut off the file. Returns the count (caller frees each name and
