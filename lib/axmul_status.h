@@ -57,6 +57,12 @@ AXMUL_API void axmul_error_clear(void);
  * must be whole or absent. */
 AXMUL_API axmul_status axmul_file_write_atomic(const char *path, const void *data, size_t len);
 
+/* The length in bytes (1 to 4) of the well-formed UTF-8 sequence that s starts with, as RFC 3629
+ * defines it (no overlong forms, surrogates or values past U+10FFFF), or 0 when s does not start
+ * one (a stray continuation byte, a sequence cut short, and the NUL byte). For names printed in
+ * JSON and on terminals; s is not NULL. */
+AXMUL_API int axmul_utf8_len(const char *s);
+
 /* Reads the whole regular file at path into *data (malloc'ed; the caller frees it) and its size
  * into *len. A FIFO, device or socket is refused by name without blocking, a folder with
  * AXMUL_ERR_IS_DIRECTORY, a file over max_len bytes with AXMUL_ERR_SIZE before reading it. */

@@ -1,4 +1,4 @@
-/* Unit tests: status codes, table load/save, size diagnostics, atomic writes. */
+/* Unit tests: status codes, UTF-8 names, table load/save, size diagnostics, atomic writes. */
 #include <errno.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -389,11 +389,44 @@ START_TEST(test_peer_formats)
 }
 END_TEST
 
+/* axmul_utf8_len, which layer names (at load) and the tools' JSON output rely on: RFC 3629's
+ * well-formed sequences of 1 to 4 bytes and its edges, and what it rules out. */
+START_TEST(test_utf8_len)
+{
+    static const struct {
+        const char *s;
+        int len;
+    } cases[] = {
+        {"a", 1},
+        {"\x7f", 1},
+        {"\xc3\xa9", 2},             /* U+00E9 */
+        {"\xe2\x82\xac", 3},         /* U+20AC */
+        {"\xef\xbf\xbd", 3},         /* U+FFFD */
+        {"\xf0\x9d\x84\x9e", 4},     /* U+1D11E */
+        {"\xf4\x8f\xbf\xbf", 4},     /* U+10FFFF, the last */
+        {"", 0},                     /* NUL */
+        {"\x80", 0},                 /* a continuation byte alone */
+        {"\xc3", 0},                 /* cut short by the NUL */
+        {"\xc3(", 0},                /* not followed by a continuation byte */
+        {"\xc0\xaf", 0},             /* overlong '/' */
+        {"\xe0\x80\xaf", 0},         /* overlong '/' in three bytes */
+        {"\xf0\x80\x80\xaf", 0},     /* and in four */
+        {"\xed\xa0\x80", 0},         /* U+D800, a surrogate */
+        {"\xf4\x90\x80\x80", 0},     /* U+110000, past the last */
+        {"\xf8\x88\x80\x80\x80", 0}, /* five-byte forms do not exist */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        ck_assert_msg(axmul_utf8_len(cases[i].s) == cases[i].len, "case %zu: %d, expected %d", i,
+                      axmul_utf8_len(cases[i].s), cases[i].len);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("table");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_strerror);
+    tcase_add_test(tc, test_utf8_len);
     tcase_add_test(tc, test_exact_tables);
     tcase_add_test(tc, test_sha256_vectors);
     tcase_add_test(tc, test_roundtrip_little_endian);

@@ -90,6 +90,28 @@ axmul_status axmul__open_regular(const char *path, int *out)
     return AXMUL_OK;
 }
 
+int axmul_utf8_len(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    const unsigned c = p[0];
+    const int n = c == 0           ? 0
+                  : c < 0x80       ? 1
+                  : (c >> 5) == 6  ? 2
+                  : (c >> 4) == 14 ? 3
+                  : (c >> 3) == 30 ? 4
+                                   : 0;
+    if (n <= 1)
+        return n;
+    unsigned v = c & (0x7fu >> n);
+    for (int k = 1; k < n; k++) {
+        if ((p[k] & 0xc0) != 0x80) /* a NUL ends the sequence here too */
+            return 0;
+        v = v << 6 | (p[k] & 0x3fu);
+    }
+    static const unsigned min[5] = {0, 0, 0x80, 0x800, 0x10000};
+    return v < min[n] || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff) ? 0 : n;
+}
+
 const char *axmul__plain_name_why(const char *name, size_t max_len)
 {
     const size_t n = strlen(name);
@@ -105,24 +127,10 @@ const char *axmul__plain_name_why(const char *name, size_t max_len)
         if (*p < 0x20 || *p == 0x7f)
             return "it holds a control character";
     }
-    /* UTF-8 as RFC 3629 defines it: no overlong forms, surrogates or values past U+10FFFF, so
-     * that a name prints in JSON and a terminal as it reads */
-    for (const unsigned char *p = (const unsigned char *)name; *p;) {
-        unsigned c = *p, len = c < 0x80         ? 1
-                               : (c >> 5) == 6  ? 2
-                               : (c >> 4) == 14 ? 3
-                               : (c >> 3) == 30 ? 4
-                                                : 0;
+    /* UTF-8, so that a name prints in JSON and a terminal as it reads */
+    for (const char *p = name; *p;) {
+        const int len = axmul_utf8_len(p);
         if (!len)
-            return "it is not valid UTF-8";
-        unsigned v = len == 1 ? c : c & (0x7fu >> len);
-        for (unsigned k = 1; k < len; k++) {
-            if ((p[k] & 0xc0) != 0x80)
-                return "it is not valid UTF-8";
-            v = v << 6 | (p[k] & 0x3fu);
-        }
-        static const unsigned min[5] = {0, 0, 0x80, 0x800, 0x10000};
-        if (v < min[len] || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
             return "it is not valid UTF-8";
         p += len;
     }

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "axmul.h"
 #include "lib/tool/tool.h"
 
 static const char *prog_name = "axmul";
@@ -98,29 +99,11 @@ void axmul__tool_bprintf(axmul__tool_buf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
-/* The length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong forms, surrogates or
- * values past U+10FFFF), or 0. */
-static int utf8_len(const unsigned char *p)
-{
-    const unsigned c = p[0];
-    const int n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (n <= 1)
-        return n;
-    unsigned v = c & (0x7fu >> n);
-    for (int k = 1; k < n; k++) {
-        if ((p[k] & 0xc0) != 0x80)
-            return 0;
-        v = v << 6 | (p[k] & 0x3fu);
-    }
-    static const unsigned min[5] = {0, 0, 0x80, 0x800, 0x10000};
-    return v < min[n] || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff) ? 0 : n;
-}
-
 void axmul__tool_json_str(axmul__tool_buf *b, const char *s)
 {
     axmul__tool_bprintf(b, "\"");
     for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        const int n = utf8_len(p);
+        const int n = axmul_utf8_len((const char *)p);
         if (*p == '"' || *p == '\\')
             axmul__tool_bprintf(b, "\\%c", *p);
         else if (*p < 0x20 || *p == 0x7f)
