@@ -73,6 +73,17 @@ typedef struct {
     int oh, ow;
 } axmul__pool_win;
 
+/* One axis of a window's geometry, shared by the pool layers and ONNX's Conv and pools. ek is
+ * the effective kernel extent ((k - 1) * dilation + 1), s the stride (>= 1).
+ * axmul__window_same: "same" padding (out = ceil(in / s)), its total split with the odd pixel
+ * at the end (TensorFlow, ONNX SAME_UPPER) or, with lower, at the start (SAME_LOWER).
+ * axmul__window_out: the output size with the given padding, rounded down or (ceil_mode,
+ * PyTorch and ONNX) up, but no window starting in the end padding; -1 when the padded input is
+ * smaller than the window. */
+void axmul__window_same(int64_t in, int64_t ek, int64_t s, int lower, int64_t *begin, int64_t *end);
+int64_t axmul__window_out(int64_t in, int64_t ek, int64_t s, int64_t begin, int64_t end,
+                          int ceil_mode);
+
 /* Max or average pooling of n NHWC images (h x w x c) into y (n x oh x ow x c), on nt threads:
  * each output combines the taps of its window that lie in the image in row-major order, from
  * -inf (max) or 0 (average, then divided once: by the taps in the image, or with count_pad by

@@ -38,6 +38,27 @@ static int window_taps(const axmul__pool_win *p, int h, int w, int oy, int ox, i
 }
 
 /* Channels innermost (NHWC): the loops over channels vectorize. */
+void axmul__window_same(int64_t in, int64_t ek, int64_t s, int lower, int64_t *begin, int64_t *end)
+{
+    const int64_t out = (in + s - 1) / s;
+    int64_t total = (out - 1) * s + ek - in;
+    total = total > 0 ? total : 0;
+    *begin = lower ? total - total / 2 : total / 2;
+    *end = total - *begin;
+}
+
+int64_t axmul__window_out(int64_t in, int64_t ek, int64_t s, int64_t begin, int64_t end,
+                          int ceil_mode)
+{
+    const int64_t span = in + begin + end - ek;
+    if (span < 0)
+        return -1;
+    int64_t out = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
+    if (ceil_mode && (out - 1) * s >= in + begin)
+        out--; /* the last window would start in the end padding */
+    return out;
+}
+
 void axmul__pool_forward(const float *x, int n, int h, int w, int c, const axmul__pool_win *p,
                          int is_max, int count_pad, int nt, float *y)
 {
@@ -208,11 +229,10 @@ static axmul_status pool_resolve(axmul_model *m, int i, const char *path)
     memset(p, 0, sizeof *p);
     p->kh = l->kh, p->kw = l->kw, p->sh = l->sh, p->sw = l->sw, p->dh = p->dw = 1;
     if (l->padding == AXMUL_PADDING_SAME && l->sh >= 1 && l->sw >= 1) {
-        /* TensorFlow: out = ceil(in / stride), the padding split with the odd pixel at the end */
-        const int oh = (h + l->sh - 1) / l->sh, ow = (w + l->sw - 1) / l->sw;
-        const int th = (oh - 1) * l->sh + l->kh - h, tw = (ow - 1) * l->sw + l->kw - w;
-        p->pt = th > 0 ? th / 2 : 0, p->pb = th > 0 ? th - th / 2 : 0;
-        p->pl = tw > 0 ? tw / 2 : 0, p->pr = tw > 0 ? tw - tw / 2 : 0;
+        int64_t t, b, lf, r;
+        axmul__window_same(h, l->kh, l->sh, 0, &t, &b);
+        axmul__window_same(w, l->kw, l->sw, 0, &lf, &r);
+        p->pt = (int)t, p->pb = (int)b, p->pl = (int)lf, p->pr = (int)r;
     } else if (l->padding == AXMUL_PADDING_EXPLICIT) {
         p->pt = l->pad[0], p->pb = l->pad[1], p->pl = l->pad[2], p->pr = l->pad[3];
     }
@@ -224,14 +244,8 @@ static axmul_status pool_resolve(axmul_model *m, int i, const char *path)
                            "not fit a %dx%d input (padding must be smaller than the window)",
                            path, i, l->name, l->kh, l->kw, l->sh, l->sw, p->pt, p->pb, p->pl, p->pr,
                            h, w);
-    const int rh = l->ceil_mode ? l->sh - 1 : 0, rw = l->ceil_mode ? l->sw - 1 : 0;
-    p->oh = (H - l->kh + rh) / l->sh + 1;
-    p->ow = (W - l->kw + rw) / l->sw + 1;
-    /* ceil_mode (PyTorch, ONNX): no window may start in the end padding */
-    if (l->ceil_mode && (p->oh - 1) * l->sh >= h + p->pt)
-        p->oh--;
-    if (l->ceil_mode && (p->ow - 1) * l->sw >= w + p->pl)
-        p->ow--;
+    p->oh = (int)axmul__window_out(h, l->kh, l->sh, p->pt, p->pb, l->ceil_mode);
+    p->ow = (int)axmul__window_out(w, l->kw, l->sw, p->pl, p->pr, l->ceil_mode);
     l->oh = p->oh;
     l->ow = p->ow;
     l->oc = l->ic;

@@ -58,14 +58,13 @@ void *axmul__onnx_scratch(const axmul__onnx_ctx *c, size_t bytes, void **own)
     return *c->scratch;
 }
 
-const axmul__tensor *axmul__onnx_in(const axmul__onnx_ctx *c, const axmul__tensor *const *in,
-                                    int k)
+const axmul__tensor *axmul__onnx_in(const axmul__onnx_ctx *c, const axmul__tensor *const *in, int k)
 {
     return k < c->node->nin && c->node->in[k] >= 0 ? in[k] : NULL;
 }
 
-axmul_status axmul__onnx_need_const(const axmul__onnx_ctx *c, const axmul__tensor *const *in,
-                                    int k, const char *what)
+axmul_status axmul__onnx_need_const(const axmul__onnx_ctx *c, const axmul__tensor *const *in, int k,
+                                    const char *what)
 {
     const axmul__tensor *t = axmul__onnx_in(c, in, k);
     if (!t || !(c->in_const >> k & 1) || !t->data)
@@ -162,7 +161,9 @@ void axmul__onnx_set_real(axmul__tensor *o, int64_t k, double v)
         ((int64_t *)o->data)[k] = v >= 0x1p63 ? INT64_MAX : v < -0x1p63 ? INT64_MIN : (int64_t)v;
         break;
     case AXMUL__DT_INT32:
-        ((int32_t *)o->data)[k] = v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : (int32_t)v;
+        ((int32_t *)o->data)[k] = v > INT32_MAX   ? INT32_MAX
+                                  : v < INT32_MIN ? INT32_MIN
+                                                  : (int32_t)v;
         break;
     case AXMUL__DT_INT8: /* (out-of-range values saturate rather than wrap) */
         ((int8_t *)o->data)[k] = (int8_t)(v > 127 ? 127 : v < -128 ? -128 : v);
@@ -191,7 +192,7 @@ void axmul__onnx_plain_strides(const axmul__shape *s, int64_t *st)
 /* out (plain) from in: element i of out, at index (i_0, ..., i_r-1), is in's element at
  * base + sum_k i_k * st[k]. */
 void axmul__onnx_copy_strided(const axmul__tensor *in, int64_t base, const int64_t *st,
-                         axmul__tensor *out)
+                              axmul__tensor *out)
 {
     const size_t es = axmul__dt_size(out->dt);
     const int r = out->sh.rank;
@@ -225,7 +226,7 @@ void axmul__onnx_copy_strided(const axmul__tensor *in, int64_t base, const int64
 /* The ints of a constant 1-D integer input k (what), at most AXMUL__ONNX_MAX_RANK of them
  * unless big. */
 axmul_status axmul__onnx_const_ints(const axmul__onnx_ctx *c, const axmul__tensor *const *in, int k,
-                               const char *what, int64_t *v, int *n, int max)
+                                    const char *what, int64_t *v, int *n, int max)
 {
     axmul_status s = axmul__onnx_need_const(c, in, k, what);
     if (s != AXMUL_OK)
@@ -234,8 +235,8 @@ axmul_status axmul__onnx_const_ints(const axmul__onnx_ctx *c, const axmul__tenso
     const int64_t cnt = axmul__shape_count(&t->sh);
     if (t->dt == AXMUL__DT_FLOAT || t->sh.rank > 1 || cnt > max)
         return axmul__onnx_fail(c, AXMUL_ERR_UNSUPPORTED,
-                                "input %s: a 1-D integer tensor of at most %d values expected", what,
-                                max);
+                                "input %s: a 1-D integer tensor of at most %d values expected",
+                                what, max);
     for (int64_t i = 0; i < cnt; i++)
         v[i] = axmul__tensor_int(t, i);
     *n = (int)cnt;
@@ -270,44 +271,34 @@ axmul_status axmul__onnx_window_of(const axmul__onnx_ctx *c, int64_t h, int64_t 
 {
     int64_t st[2], dl[2], pd[4];
     axmul_status s;
-    if ((s = pair_attr(c, "strides", 2, 1, 1, st)) || (s = pair_attr(c, "dilations", 2, 1, 1, dl)) ||
-        (s = pair_attr(c, "pads", 4, 0, 0, pd)))
+    if ((s = pair_attr(c, "strides", 2, 1, 1, st)) ||
+        (s = pair_attr(c, "dilations", 2, 1, 1, dl)) || (s = pair_attr(c, "pads", 4, 0, 0, pd)))
         return s;
     if (kh < 1 || kw < 1 || kh > 1 << 16 || kw > 1 << 16)
-        return axmul__onnx_fail(c, AXMUL_ERR_INVALID_ARGUMENT, "kernel %lldx%lld",
-                                (long long)kh, (long long)kw);
+        return axmul__onnx_fail(c, AXMUL_ERR_INVALID_ARGUMENT, "kernel %lldx%lld", (long long)kh,
+                                (long long)kw);
     const char *ap = axmul__onnx_attr_str(c->node, "auto_pad", "NOTSET");
     const int64_t in[2] = {h, w}, k[2] = {kh, kw};
     int64_t out[2];
     for (int a = 0; a < 2; a++) {
         const int64_t ek = (k[a] - 1) * dl[a] + 1;
-        if (strcmp(ap, "SAME_UPPER") == 0 || strcmp(ap, "SAME_LOWER") == 0) {
-            out[a] = (in[a] + st[a] - 1) / st[a];
-            int64_t total = (out[a] - 1) * st[a] + ek - in[a];
-            total = total > 0 ? total : 0;
-            const int64_t small = total / 2;
-            pd[a] = ap[5] == 'U' ? small : total - small; /* begin */
-            pd[a + 2] = total - pd[a];
-            continue;
-        }
-        if (strcmp(ap, "VALID") == 0)
+        if (strcmp(ap, "SAME_UPPER") == 0 || strcmp(ap, "SAME_LOWER") == 0)
+            axmul__window_same(in[a], ek, st[a], ap[5] == 'L', &pd[a], &pd[a + 2]);
+        else if (strcmp(ap, "VALID") == 0)
             pd[a] = pd[a + 2] = 0;
         else if (strcmp(ap, "NOTSET") != 0)
             return axmul__onnx_fail(c, AXMUL_ERR_UNSUPPORTED, "auto_pad = %s", ap);
-        const int64_t span = in[a] + pd[a] + pd[a + 2] - ek;
-        if (span < 0)
+        out[a] = axmul__window_out(in[a], ek, st[a], pd[a], pd[a + 2], ceil_mode);
+        if (out[a] < 0)
             return axmul__onnx_fail(c, AXMUL_ERR_SHAPE,
-                                    "a %lldx%lld input is smaller than the window",
-                                    (long long)h, (long long)w);
-        out[a] = (ceil_mode ? (span + st[a] - 1) / st[a] : span / st[a]) + 1;
-        if (ceil_mode && (out[a] - 1) * st[a] >= in[a] + pd[a])
-            out[a]--; /* the last window would start in the end padding */
+                                    "a %lldx%lld input is smaller than the window", (long long)h,
+                                    (long long)w);
     }
     if (out[0] > 1 << 20 || out[1] > 1 << 20 || pd[0] >= ((k[0] - 1) * dl[0] + 1) + (1 << 20))
         return axmul__onnx_fail(c, AXMUL_ERR_SHAPE, "window too large");
-    *win = (axmul__onnx_window){(int)kh, (int)kw, (int)st[0], (int)st[1], (int)dl[0], (int)dl[1],
-                                (int)pd[0], (int)pd[2], (int)pd[1], (int)pd[3], (int)out[0],
-                                (int)out[1]};
+    *win = (axmul__onnx_window){(int)kh,    (int)kw,    (int)st[0],  (int)st[1],
+                                (int)dl[0], (int)dl[1], (int)pd[0],  (int)pd[2],
+                                (int)pd[1], (int)pd[3], (int)out[0], (int)out[1]};
     return AXMUL_OK;
 }
 
@@ -334,8 +325,7 @@ axmul_status axmul__onnx_lut_ranges(const axmul__onnx_ctx *c, int b_activation,
             return axmul__fail(AXMUL_ERR_RANGE,
                                "%s: node %s (%s) has no calibrated range for %s (run "
                                "'axconv-test calibrate', or use per-batch ranges)",
-                               c->g->path, n->name, n->op,
-                               k ? "its second input" : "its input");
+                               c->g->path, n->name, n->op, k ? "its second input" : "its input");
     }
     if (!b_activation) {
         if (c->qdq[1]) {
@@ -352,8 +342,8 @@ axmul_status axmul__onnx_lut_ranges(const axmul__onnx_ctx *c, int b_activation,
     return AXMUL_OK;
 }
 
-static axmul_status hist(const float *x, size_t n, axmul_range rg, int is_signed,
-                         const char *what, uint64_t *h)
+static axmul_status hist(const float *x, size_t n, axmul_range rg, int is_signed, const char *what,
+                         uint64_t *h)
 {
     axmul_qparams q;
     axmul_status s = axmul_qparams_from_range(rg, is_signed, what, &q);
@@ -384,7 +374,8 @@ axmul_status axmul__onnx_lut_histograms(const axmul__onnx_ctx *c, const axmul__o
         return hist(w, rows * cols, rg, sg, c->node->name, wh);
     }
     for (size_t ch = 0; ch < cols; ch++) {
-        axmul_range cr = r->channels ? r->channels[ch] : axmul__channel_range(w, rows, (int)cols, (int)ch);
+        axmul_range cr =
+            r->channels ? r->channels[ch] : axmul__channel_range(w, rows, (int)cols, (int)ch);
         axmul_qparams q;
         if ((s = axmul_qparams_from_range(cr, sg, c->node->name, &q)) != AXMUL_OK)
             return s;
