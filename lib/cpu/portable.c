@@ -2,9 +2,6 @@
  * (blocked over taps and channels) and the bulk quantizer. */
 #include "config.h"
 
-#include <assert.h>
-#include <string.h>
-
 #include "lib/cpu/cpu.h"
 #include "lib/cpu/pairs.h"
 

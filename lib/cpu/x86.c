@@ -231,8 +231,9 @@ __attribute__((target("avx512f,avx512bw"))) void axmul__quantize_avx512(const fl
     axmul__quantize_portable(x + i, n - i, nmin, nmax, inv, is_signed, out + i);
 }
 
-/* The scalar kernel of lib/cpu/pairs.h with the columns interleaved 16 entries per step: the
- * interleaving is a third of the portable kernel's time with SSE2 (doc/performance.md). */
+/* The scalar kernel of lib/cpu/pairs.h with the columns interleaved in 256-bit steps (8
+ * entries of each column): with SSE2 the interleaving is a third of the portable kernel's time
+ * (doc/performance.md). */
 static inline __attribute__((always_inline, target("avx2"))) void
 interleave_avx2(uint64_t *restrict d, const uint16_t *restrict a, const uint16_t *restrict b)
 {
