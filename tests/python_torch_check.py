@@ -60,6 +60,10 @@ class Networks(unittest.TestCase):
             self.assertGreater(int((got == labels.long()).sum()), 4000, name)  # not at chance
 
     def test_fine_tuning_lowers_the_loss(self):
+        # its own draw from SEED: after the generator state the other tests leave behind, a few
+        # seeds gave a batch whose 15th Adam step went up (seed 1288899067, before this change
+        # and after it); seeded here, 0 of 90 seeds did
+        torch.manual_seed(SEED)
         m, _ = load_lenet(SRC)
         at.convert(m, axmul.Table.load(os.path.join(TABLES, "mul8u_trunc_k8.bin")))
         x = torch.rand(64, 1, 28, 28)
