@@ -192,7 +192,9 @@ END_TEST
 
 /* Trained weights cluster on few codes: few-valued weights with a large K (channels of three to
  * eight levels next to continuous ones), on every CPU path. (An earlier VBMI variant visited such
- * channels' taps sorted by weight code; doc/performance.md says why it went.) */
+ * channels' taps sorted by weight code; doc/performance.md says why it went.) Channel 2 is all
+ * zeros: its scale is 0, the engine writes it without lookups, and the kernel calls around it
+ * take channels that are not adjacent (0, 1, 3, 4), which the output stores handle apart. */
 START_TEST(test_few_valued_weights)
 {
     uint64_t s = tu_seed() ^ 0x5047;
@@ -205,19 +207,21 @@ START_TEST(test_few_valued_weights)
     c.d.w = 13;
     c.d.c = 64;
     c.d.kh = c.d.kw = 3;
-    c.d.co = 6;
+    c.d.co = 8;
     c.d.per_channel = 1;
     c.nx = 2 * 9 * 13 * 64;
-    c.nw = 3 * 3 * 64 * 6;
-    c.ny = 2 * 9 * 13 * 6;
+    c.nw = 3 * 3 * 64 * 8;
+    c.ny = 2 * 9 * 13 * 8;
     c.x = malloc(c.nx * sizeof(float));
     c.w = malloc(c.nw * sizeof(float));
     for (size_t i = 0; i < c.nx; i++)
         c.x[i] = tu_randf(&s, 0.0f, 2.0f);
     for (size_t i = 0; i < c.nw; i++) {
-        int o = (int)(i % 6);
-        /* channels 0-3: three to eight levels; 4-5: continuous */
-        c.w[i] = o < 4 ? (float)(tu_randint(&s, 0, 2 + o) - 1) * 0.25f : tu_randf(&s, -1, 1);
+        int o = (int)(i % 8);
+        /* channels 0-3: three to eight levels (2: zeros); 4-7: continuous */
+        c.w[i] = o == 2  ? 0.0f
+                 : o < 4 ? (float)(tu_randint(&s, 0, 2 + o) - 1) * 0.25f
+                         : tu_randf(&s, -1, 1);
     }
     for (size_t pi = 0; pi < NPATHS; pi++) {
         if (!use_path(cpu_paths[pi]))
@@ -225,6 +229,12 @@ START_TEST(test_few_valued_weights)
         compare_with_ref(&c, t, 2);
     }
     axmul_set_cpu_path("auto");
+    /* the zero channel took the no-lookup branch: a random table's T[a][0] is not 0 */
+    float *y = malloc(c.ny * sizeof(float));
+    ck_assert_int_eq(axmul_conv2d(&c.d, t, c.x, c.w, y, NULL), AXMUL_OK);
+    for (size_t i = 2; i < c.ny; i += 8)
+        ck_assert_msg(y[i] == 0.0f, "output %zu: %g", i, (double)y[i]);
+    free(y);
     rcase_free(&c);
     axmul_table_free(t);
 }
@@ -607,8 +617,9 @@ START_TEST(test_work_bytes)
         c.d.threads = th;
         ck_assert_int_eq(axmul_conv2d(&c.d, t, c.x, c.w, y, &info), AXMUL_OK);
         const size_t low = 2 * nx + co * k + 8 * co + (size_t)th * k * 256;
-        /* per thread: sum(qa) and the 32- and 64-bit sums of AXMUL__KCH channels */
-        const size_t high = low + (size_t)th * (256 * (8 + 12 * AXMUL__KCH) + 64 * 4) + 64 * 8;
+        /* per thread: sum(qa), the 32- and 64-bit sums and the float outputs of AXMUL__KCH
+         * channels */
+        const size_t high = low + (size_t)th * (256 * (8 + 16 * AXMUL__KCH) + 64 * 5) + 64 * 8;
         ck_assert_msg(info.work_bytes >= low && info.work_bytes <= high,
                       "%d threads: work_bytes %zu outside [%zu, %zu]", th, info.work_bytes, low,
                       high);

@@ -40,7 +40,7 @@ static void gather_pointwise(const job_t *J, int g, int64_t p0, int np, uint8_t 
         memcpy(A + (size_t)ci * AXMUL__CHUNK, src, (size_t)np);
 }
 
-static void sum_activations(const axmul__conv_plan *p, int np, const uint8_t *A, int64_t *sqa);
+static void sum_activations(const axmul__conv_plan *p, int np, const uint8_t *A, double *sqa);
 
 /* Copies n bytes in whole 64-byte blocks: inline vector moves instead of a libc call per run
  * (a chunk has thousands of short runs). Reads and writes up to 63 bytes past n: both buffers
@@ -61,7 +61,7 @@ typedef struct {
 /* Fills A[tap][q] for pixels [p0, p0 + np) of group g. Pixels of one output row are consecutive,
  * so for stride 1 every (tap, channel) row is one copy from the planar input plus zero-point
  * padding at the borders. */
-static void gather(const job_t *J, int g, int64_t p0, int np, uint8_t *A, int64_t *sqa)
+static void gather(const job_t *J, int g, int64_t p0, int np, uint8_t *A, double *sqa)
 {
     const axmul__conv_plan *p = &J->s->p;
     const uint8_t zx = (uint8_t)p->zx;
@@ -130,8 +130,9 @@ static void gather(const job_t *J, int g, int64_t p0, int np, uint8_t *A, int64_
 }
 
 /* sum(qa) per pixel. 16-bit partial sums over blocks of 256 taps (at most 65,280) vectorize
- * to one widening add per 32 pixels; the 64-bit totals never overflow. */
-static void sum_activations(const axmul__conv_plan *p, int np, const uint8_t *A, int64_t *sqa)
+ * to one widening add per 32 pixels; the totals are doubles, as convert_channel uses them, and
+ * exact (below 2^39). */
+static void sum_activations(const axmul__conv_plan *p, int np, const uint8_t *A, double *sqa)
 {
     /* Whole rows (the bytes past np are defined, see gather) so that every loop has a constant
      * trip count and vectorizes, the widening into sqa included: for grouped and depthwise layers
@@ -170,46 +171,89 @@ static void sum_activations(const axmul__conv_plan *p, int np, const uint8_t *A,
     }
 }
 
-/* Writes output channel o of the chunk's pixels from its LUT sums (acc32, or acc64 when the
- * taps took several kernel calls). */
-static void write_channel(const job_t *J, int o, int64_t p0, int np, const int64_t *sqa,
-                          const uint32_t *acc32, const int64_t *acc64)
+/* The output values of channel o for the chunk's pixels, from its LUT sums (acc32, or acc64 when
+ * the taps took several kernel calls), into v[0..np). In doubles: every term and partial sum is an
+ * integer below 2^53 (k < 2^31 taps, entries < 2^16, codes < 2^8, so |sum| < 2^50), so the
+ * arithmetic is exact and converting the exact double to float rounds once, as the 64-bit integer
+ * conversion of axmul__conv_out does: the same bits, in a loop that vectorizes (x86-64 has no
+ * vector conversion from 64-bit integers before AVX-512), which matters where a pixel has few taps
+ * (depthwise layers, first layers: 9). */
+static void convert_channel(const job_t *J, int o, int np, const double *sqa, const uint32_t *acc32,
+                            const int64_t *acc64, float *restrict v)
 {
     const axmul__conv_plan *p = &J->s->p;
-    const size_t co = (size_t)p->co;
-    const float sc = J->s->oscale[o];
-    float *yo = J->y + (size_t)p0 * co + o;
+    const float sc = J->s->oscale[o]; /* not 0: run_chunk writes those channels itself */
     /* The constant part of the sum: the stored offset of signed entries (one per tap), or the
      * zero-point corrections of unsigned layers. */
     const int64_t zw = J->s->zw[o]; /* 0 when signed */
     const int64_t base =
         axmul__unstore(0, p->is_signed, p->k) + axmul__zp_base(p->k, p->zx, zw, J->sum_qw[o]);
-    if (p->is_signed) { /* no sum(qa): the symmetric scheme has no zero points */
-        if (acc64)
-            for (int q = 0; q < np; q++)
-                yo[(size_t)q * co] = axmul__conv_out(sc, acc64[q] + base);
-        else
-            for (int q = 0; q < np; q++)
-                yo[(size_t)q * co] = axmul__conv_out(sc, (int64_t)acc32[q] + base);
-    } else if (acc64) {
+    if (acc64) { /* more than AXMUL__TAP_BLOCK taps: the lookups outweigh this loop */
         for (int q = 0; q < np; q++)
-            yo[(size_t)q * co] = axmul__conv_out(sc, axmul__zp_correct(acc64[q], base, zw, sqa[q]));
+            v[q] = axmul__conv_out(
+                sc, axmul__zp_correct(acc64[q], base, zw, p->is_signed ? 0 : (int64_t)sqa[q]));
     } else {
-        for (int q = 0; q < np; q++)
-            yo[(size_t)q * co] =
-                axmul__conv_out(sc, axmul__zp_correct((int64_t)acc32[q], base, zw, sqa[q]));
+        /* uint32 as int32 plus 2^31: the conversion that SSE2 and AVX have */
+        const double dbase = (double)base + 2147483648.0, dzw = (double)zw;
+        if (p->is_signed) { /* no sum(qa): the symmetric scheme has no zero points */
+#ifdef _OPENMP
+#pragma omp simd
+#endif
+            for (int q = 0; q < np; q++)
+                v[q] = sc * (float)((double)(int32_t)(acc32[q] ^ 0x80000000u) + dbase);
+        } else {
+#ifdef _OPENMP
+#pragma omp simd
+#endif
+            for (int q = 0; q < np; q++)
+                v[q] =
+                    sc * (float)((double)(int32_t)(acc32[q] ^ 0x80000000u) + dbase - dzw * sqa[q]);
+        }
     }
     if (J->s->bias) { /* after the conversion, as a separate addition would be */
         const float bias = J->s->bias[o];
+#ifdef _OPENMP
+#pragma omp simd
+#endif
         for (int q = 0; q < np; q++)
-            yo[(size_t)q * co] += bias;
+            v[q] += bias;
+    }
+}
+
+/* Stores nch converted channels os[] (rows of v) into the NHWC output. The channels of one call
+ * are usually adjacent, so each pixel's stores are: unrolled, with branches that go the same way
+ * for every pixel (a loop of two to four stores per pixel cost a mispredicted exit per pixel). */
+static void store_channels(const job_t *J, const int *os, int nch, int64_t p0, int np,
+                           const float *v)
+{
+    const size_t co = (size_t)J->s->p.co;
+    float *y = J->y + (size_t)p0 * co;
+    const float *v0 = v, *v1 = v0 + AXMUL__CHUNK, *v2 = v1 + AXMUL__CHUNK, *v3 = v2 + AXMUL__CHUNK;
+    int adjacent = 1;
+    for (int c = 1; c < nch; c++)
+        adjacent &= os[c] == os[0] + c;
+    if (!adjacent) {
+        for (int c = 0; c < nch; c++)
+            for (int q = 0; q < np; q++)
+                y[(size_t)q * co + os[c]] = v[(size_t)c * AXMUL__CHUNK + q];
+        return;
+    }
+    float *yq = y + os[0];
+    for (int q = 0; q < np; q++, yq += co) {
+        yq[0] = v0[q];
+        if (nch > 1)
+            yq[1] = v1[q];
+        if (nch > 2)
+            yq[2] = v2[q];
+        if (nch > 3)
+            yq[3] = v3[q];
     }
 }
 
 /* Output channels [oo0, oo1) of group g for one chunk, AXMUL__KCH channels per kernel call
- * (acc32 and acc64 hold AXMUL__KCH rows of AXMUL__CHUNK). */
+ * (acc32, acc64 and v hold AXMUL__KCH rows of AXMUL__CHUNK). */
 static void run_chunk(const job_t *J, int g, int oo0, int oo1, int64_t p0, int np, const uint8_t *A,
-                      const int64_t *sqa, uint32_t *acc32, int64_t *acc64)
+                      const double *sqa, uint32_t *acc32, int64_t *acc64, float *v)
 {
     const axmul__conv_plan *p = &J->s->p;
     const size_t co = (size_t)p->co;
@@ -245,8 +289,10 @@ static void run_chunk(const job_t *J, int g, int oo0, int oo1, int64_t p0, int n
                         acc64[(size_t)c * AXMUL__CHUNK + q] += acc32[(size_t)c * AXMUL__CHUNK + q];
         }
         for (int c = 0; c < nch; c++)
-            write_channel(J, os[c], p0, np, sqa, acc32 + (size_t)c * AXMUL__CHUNK,
-                          multi ? acc64 + (size_t)c * AXMUL__CHUNK : NULL);
+            convert_channel(J, os[c], np, sqa, acc32 + (size_t)c * AXMUL__CHUNK,
+                            multi ? acc64 + (size_t)c * AXMUL__CHUNK : NULL,
+                            v + (size_t)c * AXMUL__CHUNK);
+        store_channels(J, os, nch, p0, np, v);
     }
 }
 
@@ -289,13 +335,14 @@ axmul_status axmul__cpu_conv(const axmul__conv_setup *s, const axmul_table *t, c
     layout l = {0, 0};
     const size_t o_qx = piece(&l, nx, 1), o_qp = piece(&l, nx + AXMUL__SLACK, 1);
     const size_t o_wq = piece(&l, co * k, 1), o_sum = piece(&l, co, sizeof(int64_t));
-    /* per thread: A[k][AXMUL__CHUNK], sum(qa), 32- and 64-bit accumulators of AXMUL__KCH
-     * channels */
+    /* per thread: A[k][AXMUL__CHUNK], sum(qa), 32- and 64-bit accumulators and the converted
+     * outputs of AXMUL__KCH channels */
     layout lt = {0, 0};
     const size_t o_a = piece(&lt, k * AXMUL__CHUNK + AXMUL__SLACK, 1),
                  o_sqa = piece(&lt, AXMUL__CHUNK, 8);
     const size_t o_acc32 = piece(&lt, (size_t)AXMUL__KCH * AXMUL__CHUNK, 4),
-                 o_acc64 = piece(&lt, (size_t)AXMUL__KCH * AXMUL__CHUNK, 8);
+                 o_acc64 = piece(&lt, (size_t)AXMUL__KCH * AXMUL__CHUNK, 8),
+                 o_v = piece(&lt, (size_t)AXMUL__KCH * AXMUL__CHUNK, sizeof(float));
     const size_t o_threads = piece(&l, (size_t)nthreads, lt.used);
     if (l.overflow || lt.overflow)
         return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "conv: working memory size overflows");
@@ -357,9 +404,10 @@ axmul_status axmul__cpu_conv(const axmul__conv_setup *s, const axmul_table *t, c
 #endif
         uint8_t *mine = ws + o_threads + (size_t)me * lt.used;
         uint8_t *A = mine + o_a;
-        int64_t *sqa = (int64_t *)(void *)(mine + o_sqa);
+        double *sqa = (double *)(void *)(mine + o_sqa);
         uint32_t *acc32 = (uint32_t *)(void *)(mine + o_acc32);
         int64_t *acc64 = (int64_t *)(void *)(mine + o_acc64);
+        float *v = (float *)(void *)(mine + o_v);
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic, 1)
 #endif
@@ -374,7 +422,7 @@ axmul_status axmul__cpu_conv(const axmul__conv_setup *s, const axmul_table *t, c
             int np = (int)(npix - p0 < AXMUL__CHUNK ? npix - p0 : AXMUL__CHUNK);
             for (int g = 0; g < p->groups; g++) {
                 gather(&J, g, p0, np, A, sqa);
-                run_chunk(&J, g, oo0, oo1, p0, np, A, sqa, acc32, acc64);
+                run_chunk(&J, g, oo0, oo1, p0, np, A, sqa, acc32, acc64, v);
             }
         }
     }
