@@ -14,6 +14,7 @@
 
 #include "lib/cpu/cpu.h"
 #include "lib/cpu/paths.h"
+#include "lib/core/rng.h"
 
 /* Every path of the one list, with whether this CPU (and build) runs it. */
 #define KC_RUNS(name, kernel, planes, runs, timed)                                                 \
@@ -33,15 +34,6 @@ static const kc_path kc_paths[] = {AXMUL__CPU_PATHS(KC_ROW)};
 #undef KC_ROW
 enum { KC_NPATHS = (int)(sizeof kc_paths / sizeof kc_paths[0]) };
 
-/* splitmix64 (Steele, Lea, Flood 2014), the suites' generator. */
-static inline uint64_t kc_rand(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 /* A table in both prepared layouts (cpu.h): column-major entries and byte planes. */
 typedef struct {
     uint16_t *tt;
@@ -56,7 +48,7 @@ static inline int kc_table_make(kc_table *t, uint64_t *s, int all_max)
         return -1;
     for (int w = 0; w < 256; w++)
         for (int a = 0; a < 256; a++) {
-            const uint16_t e = all_max ? 0xFFFF : (uint16_t)kc_rand(s);
+            const uint16_t e = all_max ? 0xFFFF : (uint16_t)axmul__splitmix64(s);
             t->tt[w * 256 + a] = e;
             t->planes[w * 512 + a] = (uint8_t)e;
             t->planes[w * 512 + 256 + a] = (uint8_t)(e >> 8);
@@ -87,9 +79,9 @@ static inline int kc_one(axmul__lut_kernel fn, const kc_table *t, uint64_t *s, i
         goto out;
     }
     for (size_t i = 0; i < (size_t)ntaps * AXMUL__CHUNK; i++)
-        A[i] = (uint8_t)kc_rand(s);
+        A[i] = (uint8_t)axmul__splitmix64(s);
     for (size_t i = 0; i < (size_t)AXMUL__KCH * (size_t)ntaps; i++)
-        w[i] = (uint8_t)kc_rand(s);
+        w[i] = (uint8_t)axmul__splitmix64(s);
     const uint8_t *rows[AXMUL__KCH];
     for (int c = 0; c < AXMUL__KCH; c++)
         rows[c] = w + (size_t)c * (size_t)ntaps;

@@ -12,6 +12,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/core/rng.h"
+
+/* The suites' generator: the library's splitmix64. */
+static inline uint64_t tu_rand(uint64_t *s)
+{
+    return axmul__splitmix64(s);
+}
+
 /* Seed of randomized tests: AXMUL_TEST_SEED if set, else the clock. Printed once so that a
  * failure can be replayed. */
 static inline uint64_t tu_seed(void)
@@ -26,15 +34,6 @@ static inline uint64_t tu_seed(void)
         done = 1;
     }
     return seed;
-}
-
-/* splitmix64 (Steele, Lea, Flood 2014). */
-static inline uint64_t tu_rand(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
 }
 
 static inline int tu_randint(uint64_t *s, int lo, int hi)
