@@ -39,9 +39,12 @@ static void compare_with_ref(const rcase *c, const axmul_table *t, int threads)
 }
 
 /* every path of the one list (lib/cpu/paths.h) */
-#define PATH_NAME(name, kernel, planes, runs, timed) #name,
+#define PATH_NAME(name, kernel, quantize, planes, runs, timed) #name,
 static const char *const cpu_paths[] = {AXMUL__CPU_PATHS(PATH_NAME)};
 #undef PATH_NAME
+#define PATH_QUANTIZER(name, kernel, quantize, planes, runs, timed) quantize,
+static const axmul__quantize_fn cpu_quantizers[] = {AXMUL__CPU_PATHS(PATH_QUANTIZER)};
+#undef PATH_QUANTIZER
 #define NPATHS (sizeof cpu_paths / sizeof cpu_paths[0])
 
 /* Forces a CPU path; 0 (with a note) when this CPU cannot run it. */
@@ -157,6 +160,50 @@ START_TEST(test_paths_quantization_edges)
         axmul_table_free(t);
     }
     axmul_set_cpu_path("auto");
+}
+END_TEST
+
+/* Every path's bulk quantizer against axmul_quantize, code for code: random ranges of both
+ * signednesses, values on and halfway between codes, +-0, the range's ends and far outside it,
+ * in a length that leaves a tail after every vector width. */
+START_TEST(test_quantizers_match_reference)
+{
+    uint64_t s = tu_seed() ^ 0x9a7;
+    enum { N = 1037 };
+    float *x = malloc(N * sizeof(float));
+    uint8_t *out = malloc(N);
+    for (int it = 0; it < 40; it++) {
+        const int sgn = it % 2;
+        float lo = it < 4 ? 0.0f : tu_randf(&s, -4.0f, 1.0f);
+        float hi = it < 4 ? 1.0f : lo + tu_randf(&s, 0.01f, 8.0f);
+        axmul_qparams q;
+        ck_assert_int_eq(axmul_qparams_from_range((axmul_range){lo, hi}, sgn, "x", &q), AXMUL_OK);
+        const float span = q.nudged_max - q.nudged_min;
+        const float ends[8] = {0.0f, -0.0f, 1e30f, -1e30f, q.nudged_min, q.nudged_max, lo, hi};
+        for (int i = 0; i < N; i++) {
+            const int k = tu_randint(&s, -140, 400), kind = i % 4;
+            x[i] = i < 8       ? ends[i]
+                   : kind == 0 ? q.nudged_min + (float)k * q.scale
+                   : kind == 1 ? q.nudged_min + ((float)k + 0.5f) * q.scale
+                               : tu_randf(&s, q.nudged_min - span, q.nudged_max + span);
+        }
+        for (size_t pi = 0; pi < NPATHS; pi++) {
+            if (!use_path(cpu_paths[pi]))
+                continue;
+            memset(out, 0xa5, N);
+            cpu_quantizers[pi](x, N, q.nudged_min, q.nudged_max, 1.0f / q.scale, sgn, out);
+            for (int i = 0; i < N; i++) {
+                const uint8_t want = (uint8_t)axmul_quantize(x[i], &q);
+                ck_assert_msg(out[i] == want,
+                              "path %s, signed %d, range [%a, %a], x[%d] = %a: %d, expected %d",
+                              cpu_paths[pi], sgn, (double)lo, (double)hi, i, (double)x[i], out[i],
+                              want);
+            }
+        }
+    }
+    axmul_set_cpu_path("auto");
+    free(x);
+    free(out);
 }
 END_TEST
 
@@ -644,6 +691,7 @@ int main(void)
     tcase_add_test(tc, test_fast_matches_ref_random);
     tcase_add_test(tc, test_padded_shapes);
     tcase_add_test(tc, test_paths_quantization_edges);
+    tcase_add_test(tc, test_quantizers_match_reference);
     tcase_add_test(tc, test_few_valued_weights);
     tcase_add_test(tc, test_fast_matches_ref_edge_shapes);
     tcase_add_test(tc, test_wide_rows_and_partial_chunks);

@@ -17,7 +17,7 @@
 #include "lib/core/rng.h"
 
 /* Every path of the one list, with whether this CPU (and build) runs it. */
-#define KC_RUNS(name, kernel, planes, runs, timed)                                                 \
+#define KC_RUNS(name, kernel, quantize, planes, runs, timed)                                       \
     static inline int kc_runs_##name(void)                                                         \
     {                                                                                              \
         return (kernel) != NULL && (runs) != 0;                                                    \
@@ -29,7 +29,7 @@ typedef struct {
     axmul__lut_kernel fn;
     int (*runs)(void);
 } kc_path;
-#define KC_ROW(name, kernel, planes, runs, timed) {#name, kernel, kc_runs_##name},
+#define KC_ROW(name, kernel, quantize, planes, runs, timed) {#name, kernel, kc_runs_##name},
 static const kc_path kc_paths[] = {AXMUL__CPU_PATHS(KC_ROW)};
 #undef KC_ROW
 enum { KC_NPATHS = (int)(sizeof kc_paths / sizeof kc_paths[0]) };

@@ -51,8 +51,17 @@ void axmul__lut_kernel_ref(const uint8_t *A, int ntaps, const uint8_t *const *w,
 /* portable.c: plain C for any CPU, blocked over four taps and the channels. */
 void axmul__lut_kernel_portable(const uint8_t *A, int ntaps, const uint8_t *const *w, int nch,
                                 const axmul__lut *lut, int np, uint32_t *acc);
-/* Quantizes n floats to table indices exactly as axmul_quantize does (finite inputs; the caller
- * handles degenerate ranges): unsigned codes 0..255, signed codes -128..127 stored as bytes. */
+/* A bulk quantizer: n floats to table indices exactly as axmul_quantize does (finite inputs; the
+ * caller handles degenerate ranges): unsigned codes 0..255, signed codes -128..127 stored as
+ * bytes. inv is 1 / scale; nmin, nmax the nudged range. One per path (lib/cpu/paths.h), so that
+ * a forced path runs what a CPU of its kind runs. */
+typedef void (*axmul__quantize_fn)(const float *x, size_t n, float nmin, float nmax, float inv,
+                                   int is_signed, uint8_t *out);
+/* axmul__quantize_threads (lib/engine/backend.h) with the quantizer f: the CPU convolution's,
+ * that of its path. */
+void axmul__quantize_threads_with(axmul__quantize_fn f, const float *x, size_t n,
+                                  const axmul_qparams *q, uint8_t *out, int nthreads);
+/* portable.c: plain C (vectorizable loops). */
 void axmul__quantize_portable(const float *x, size_t n, float nmin, float nmax, float inv,
                               int is_signed, uint8_t *out);
 
@@ -61,6 +70,8 @@ void axmul__quantize_portable(const float *x, size_t n, float nmin, float nmax, 
 #define AXMUL__HAVE_X86_KERNELS 1
 void axmul__quantize_avx512(const float *x, size_t n, float nmin, float nmax, float inv,
                             int is_signed, uint8_t *out);
+void axmul__quantize_avx2(const float *x, size_t n, float nmin, float nmax, float inv,
+                          int is_signed, uint8_t *out);
 void axmul__lut_kernel_avx512bw(const uint8_t *A, int ntaps, const uint8_t *const *w, int nch,
                                 const axmul__lut *lut, int np, uint32_t *acc);
 void axmul__lut_kernel_avx2(const uint8_t *A, int ntaps, const uint8_t *const *w, int nch,
@@ -82,6 +93,7 @@ void axmul__lut_kernel_neon(const uint8_t *A, int ntaps, const uint8_t *const *w
 typedef struct {
     const char *name;
     axmul__lut_kernel fn;
+    axmul__quantize_fn quantize;
     int needs_planes;
 } axmul__cpu_kernel;
 
@@ -94,8 +106,9 @@ axmul_status axmul__cpu_select(axmul__cpu_kernel *k);
  * timing once per process, a static string. */
 const char *axmul__cpu_calibrated(void);
 
-/* Whether this CPU (and build) runs the AVX-512BW quantizer. */
-int axmul__cpu_has_avx512bw(void);
+/* The quantizer of the most specialised path this CPU (and build) runs, whichever path is
+ * forced: for callers outside the CPU convolution (the CUDA backend's host side). */
+axmul__quantize_fn axmul__cpu_best_quantizer(void);
 
 /* ---------------------------------------------------------------- prepared tables (cache.c) */
 

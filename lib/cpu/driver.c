@@ -359,7 +359,7 @@ axmul_status axmul__cpu_conv(const axmul__conv_setup *s, const axmul_table *t, c
 
     /* Quantize (NHWC), then transpose to planar: each image to [c][h][w], so that the gather
      * copies whole output-row runs, or for pointwise layers the whole batch to [c][n*h*w]. */
-    axmul__quantize_threads(x, nx, &s->xq, qx, nthreads);
+    axmul__quantize_threads_with(ki.quantize, x, nx, &s->xq, qx, nthreads);
     const size_t hw = pointwise ? nx / (size_t)p->c : (size_t)p->h * p->w;
     const int64_t images = pointwise ? 1 : p->n;
     /* blocks of 256 pixels, so that one image keeps every thread busy */

@@ -2,9 +2,10 @@
  * axmul_conv_info.path, the error messages) and says how each is chosen. A new path (an ISA's
  * kernel in its own file, lib/cpu/cpu.h's contract) is one row here.
  *
- *   X(name, kernel, planes, runs, timed)
+ *   X(name, kernel, quantize, planes, runs, timed)
  *     name    the path's name, a C identifier
  *     kernel  its LUT kernel, or NULL in a build without it (another architecture)
+ *     quantize  its bulk quantizer (cpu.h), built wherever the kernel is
  *     planes  1: it reads the table's byte planes; 0: the column-major entries
  *     runs    an expression: this CPU has the instructions (checked only when kernel is built)
  *     timed   1: among the paths of this kind that run, "auto" takes whichever a timing of one
@@ -35,12 +36,13 @@
 
 /* clang-format off */
 #define AXMUL__CPU_PATHS(X)                                                                        \
-    X(portable, axmul__lut_kernel_portable, 0, 1, 1)                                               \
-    X(neon, AXMUL__ARM(axmul__lut_kernel_neon), 1, 1, 1)                                           \
-    X(avx2, AXMUL__X86(axmul__lut_kernel_avx2), 0, AXMUL__X86_HAS("avx2"), 1)                      \
-    X(avx512bw, AXMUL__X86(axmul__lut_kernel_avx512bw), 0,                                         \
+    X(portable, axmul__lut_kernel_portable, axmul__quantize_portable, 0, 1, 1)                     \
+    X(neon, AXMUL__ARM(axmul__lut_kernel_neon), axmul__quantize_portable, 1, 1, 1)                 \
+    X(avx2, AXMUL__X86(axmul__lut_kernel_avx2), AXMUL__X86(axmul__quantize_avx2), 0,               \
+      AXMUL__X86_HAS("avx2"), 1)                                                                   \
+    X(avx512bw, AXMUL__X86(axmul__lut_kernel_avx512bw), AXMUL__X86(axmul__quantize_avx512), 0,     \
       AXMUL__X86_HAS("avx512f") && AXMUL__X86_HAS("avx512bw"), 0)                                  \
-    X(vbmi, AXMUL__X86(axmul__lut_kernel_vbmi), 1,                                                 \
+    X(vbmi, AXMUL__X86(axmul__lut_kernel_vbmi), AXMUL__X86(axmul__quantize_avx512), 1,             \
       AXMUL__X86_HAS("avx512f") && AXMUL__X86_HAS("avx512bw") && AXMUL__X86_HAS("avx512vbmi"), 0)
 /* clang-format on */
 

@@ -57,24 +57,25 @@ AXMUL__SCALAR void axmul__lut_kernel_portable(const uint8_t *A, int ntaps, const
 void axmul__quantize_portable(const float *x, size_t n, float nmin, float nmax, float inv,
                               int is_signed, uint8_t *out)
 {
-    /* floor without libm: truncation, corrected for negative non-integers */
+    /* Without branches, so that the loops vectorize (SSE2, NEON). floor without libm: truncation,
+     * corrected for negative non-integers; v is first clamped to [-129, 128], where truncation
+     * cannot overflow and every code outside -128..127 still clamps to the same end. */
     if (is_signed) {
+#ifdef _OPENMP
+#pragma omp simd
+#endif
         for (size_t i = 0; i < n; i++) {
             float v = x[i] * inv + 0.5f;
-            int32_t q;
-            if (!(v > -129.0f))
-                q = -128;
-            else if (v >= 128.0f)
-                q = 127;
-            else {
-                q = (int32_t)v;
-                if ((float)q > v)
-                    q--;
-                q = q < -128 ? -128 : q;
-            }
+            v = v < -129.0f ? -129.0f : (v > 128.0f ? 128.0f : v);
+            int32_t q = (int32_t)v;
+            q -= (float)q > v;
+            q = q < -128 ? -128 : (q > 127 ? 127 : q);
             out[i] = (uint8_t)q;
         }
     } else {
+#ifdef _OPENMP
+#pragma omp simd
+#endif
         for (size_t i = 0; i < n; i++) {
             float c = x[i] < nmin ? nmin : (x[i] > nmax ? nmax : x[i]);
             float v = (c - nmin) * inv + 0.5f; /* >= 0.5: truncation is floor */

@@ -11,25 +11,30 @@
 #include "lib/cpu/cpu.h"
 #include "lib/engine/backend.h"
 
-/* Bulk quantization with the fastest code this CPU runs; identical codes on every path. */
-void axmul__quantize_bulk(const float *x, size_t n, const axmul_qparams *q, uint8_t *out)
+static void bulk(axmul__quantize_fn f, const float *x, size_t n, const axmul_qparams *q,
+                 uint8_t *out)
 {
     if (q->degenerate) {
         memset(out, 0, n);
         return;
     }
-    float inv = 1.0f / q->scale;
-#ifdef AXMUL__HAVE_X86_KERNELS
-    if (axmul__cpu_has_avx512bw()) { /* cpuid bits cached by the compiler's runtime: cheap */
-        axmul__quantize_avx512(x, n, q->nudged_min, q->nudged_max, inv, q->is_signed, out);
-        return;
-    }
-#endif
-    axmul__quantize_portable(x, n, q->nudged_min, q->nudged_max, inv, q->is_signed, out);
+    f(x, n, q->nudged_min, q->nudged_max, 1.0f / q->scale, q->is_signed, out);
+}
+
+/* Bulk quantization with the fastest code this CPU runs; identical codes on every path. */
+void axmul__quantize_bulk(const float *x, size_t n, const axmul_qparams *q, uint8_t *out)
+{
+    bulk(axmul__cpu_best_quantizer(), x, n, q, out);
 }
 
 void axmul__quantize_threads(const float *x, size_t n, const axmul_qparams *q, uint8_t *out,
                              int nthreads)
+{
+    axmul__quantize_threads_with(axmul__cpu_best_quantizer(), x, n, q, out, nthreads);
+}
+
+void axmul__quantize_threads_with(axmul__quantize_fn f, const float *x, size_t n,
+                                  const axmul_qparams *q, uint8_t *out, int nthreads)
 {
     const size_t block = 4096; /* 16 KiB of floats: a thread's share stays in L1 */
     const int64_t nblocks = (int64_t)((n + block - 1) / block);
@@ -39,7 +44,7 @@ void axmul__quantize_threads(const float *x, size_t n, const axmul_qparams *q, u
 #endif
     for (int64_t b = 0; b < nblocks; b++) {
         size_t i0 = (size_t)b * block, len = n - i0 < block ? n - i0 : block;
-        axmul__quantize_bulk(x + i0, len, q, out + i0);
+        bulk(f, x + i0, len, q, out + i0);
     }
     (void)nthreads;
 }

@@ -15,7 +15,7 @@
 #include "lib/cpu/paths.h"
 
 /* One function per row for its "runs" expression. */
-#define AXMUL__PATH_RUNS(name, kernel, planes, runs, timed)                                        \
+#define AXMUL__PATH_RUNS(name, kernel, quantize, planes, runs, timed)                              \
     static int runs_##name(void)                                                                   \
     {                                                                                              \
         return (runs) != 0;                                                                        \
@@ -26,12 +26,13 @@ AXMUL__CPU_PATHS(AXMUL__PATH_RUNS)
 typedef struct {
     const char *name;
     axmul__lut_kernel fn; /* NULL: not in this build */
+    axmul__quantize_fn quantize;
     int planes, timed;
     int (*runs)(void);
 } path_row;
 
-#define AXMUL__PATH_ROW(name, kernel, planes, runs, timed)                                         \
-    {#name, kernel, planes, timed, runs_##name},
+#define AXMUL__PATH_ROW(name, kernel, quantize, planes, runs, timed)                               \
+    {#name, kernel, quantize, planes, timed, runs_##name},
 static const path_row paths[] = {AXMUL__CPU_PATHS(AXMUL__PATH_ROW)};
 #undef AXMUL__PATH_ROW
 enum { NPATHS = (int)(sizeof paths / sizeof paths[0]) };
@@ -74,10 +75,13 @@ static const char *path_names(void)
     return names_text;
 }
 
-int axmul__cpu_has_avx512bw(void)
+axmul__quantize_fn axmul__cpu_best_quantizer(void)
 {
-    const int i = path_index("avx512bw");
-    return i >= 0 && path_runs(i);
+    /* rows run from the most portable to the most specialised */
+    for (int i = NPATHS - 1; i > 0; i--)
+        if (path_runs(i))
+            return paths[i].quantize;
+    return paths[0].quantize;
 }
 
 /* ---------------------------------------------------------------- the forced path */
@@ -231,6 +235,7 @@ axmul_status axmul__cpu_select(axmul__cpu_kernel *k)
         i = path_index(axmul__cpu_calibrated());
     k->name = paths[i].name;
     k->fn = paths[i].fn;
+    k->quantize = paths[i].quantize;
     k->needs_planes = paths[i].planes;
     return AXMUL_OK;
 }
