@@ -16,11 +16,16 @@
  *   gather        AVX2 vpgatherdd of 8 entries, one channel at a time (the avx2 kernel until
  *                 2026-12-03)
  *   gather-nc     AVX2 gathers, NC channels sharing each widened index vector
+ *   pshufb        AVX2 byte shuffles of 16-entry tables: each byte plane of a column as 16
+ *                 tables picked by the index's low nibble, the 16 results merged by a tree of
+ *                 15 byte blends on the high nibble's bits (no byte permute wider than 16
+ *                 entries before AVX-512 VBMI)
  *
  * Prints G lookups/s for each (median of 5 repetitions) and checks that every scheme gives the
- * portable kernel's sums. Build: cc -O2 -fno-tree-vectorize -o lut_micro bench/lut_micro.c (the
- * scalar schemes as written; add -mavx2 on x86 for the gather ones, and the vectorizer's own
- * versions of the scalar loops). Usage: lut_micro [K] [CO] */
+ * portable kernel's sums (exit 1 if one does not; tests/test_lut_micro.sh runs it small). Build: cc
+ * -O2 -fno-tree-vectorize -o lut_micro bench/lut_micro.c (the scalar schemes as written; add -mavx2
+ * on x86 for the gather and pshufb ones, and the vectorizer's own versions of the scalar loops).
+ * Usage: lut_micro [K] [CO] */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -383,6 +388,68 @@ static void gather4(const uint8_t *A, int k, const uint8_t *w, const uint16_t *t
             _mm256_storeu_si256((__m256i *)(acc + (size_t)(o + 3) * CHUNK + p), s3);
         }
 }
+
+/* The byte planes of every column as 16 tables of 16 entries (entries 16h..16h+15), each in both
+ * 128-bit lanes, since vpshufb looks up within a lane: 1 KiB per weight code. */
+static _Alignas(32) uint8_t nibble_tables[256][2][16][32];
+
+/* Per 32 lookups and tap: one index load, 32 table loads and shuffles, 30 blends, 3 shifts and
+ * 8 widening adds; 16-bit sums flushed every 256 taps (a byte sum stays below 2^16). */
+static void pshufb_nibble(const uint8_t *A, int k, const uint8_t *w, const uint16_t *tt, int co,
+                          uint32_t *acc)
+{
+    for (int wc = 0; wc < 256; wc++)
+        for (int x = 0; x < 256; x++)
+            for (int pl = 0; pl < 2; pl++) {
+                const uint8_t b = (uint8_t)(tt[wc * 256 + x] >> (8 * pl));
+                nibble_tables[wc][pl][x >> 4][x & 15] =
+                    nibble_tables[wc][pl][x >> 4][16 + (x & 15)] = b;
+            }
+    const __m256i low4 = _mm256_set1_epi8(0x0f), zero = _mm256_setzero_si256();
+    for (int o = 0; o < co; o++)
+        for (int p = 0; p < CHUNK; p += 32) {
+            uint32_t *out = acc + (size_t)o * CHUNK + p;
+            memset(out, 0, 32 * sizeof *out);
+            for (int t0 = 0; t0 < k; t0 += 256) {
+                const int t1 = k - t0 < 256 ? k : t0 + 256;
+                __m256i s[4] = {zero, zero, zero, zero};
+                for (int tap = t0; tap < t1; tap++) {
+                    const __m256i idx = _mm256_loadu_si256(
+                        (const __m256i *)(const void *)(A + (size_t)tap * CHUNK + p));
+                    const __m256i nib = _mm256_and_si256(idx, low4);
+                    /* bits 4, 5, 6 of each index moved to bit 7, where vpblendvb reads them */
+                    const __m256i m4 = _mm256_slli_epi16(idx, 3), m5 = _mm256_slli_epi16(idx, 2),
+                                  m6 = _mm256_slli_epi16(idx, 1);
+                    for (int pl = 0; pl < 2; pl++) {
+                        const __m256i *T = (const __m256i *)(const void *)
+                            nibble_tables[w[(size_t)o * k + tap]][pl];
+                        __m256i r[8];
+                        for (int j = 0; j < 8; j++)
+                            r[j] = _mm256_blendv_epi8(
+                                _mm256_shuffle_epi8(_mm256_load_si256(T + 2 * j), nib),
+                                _mm256_shuffle_epi8(_mm256_load_si256(T + 2 * j + 1), nib), m4);
+                        for (int j = 0; j < 4; j++)
+                            r[j] = _mm256_blendv_epi8(r[2 * j], r[2 * j + 1], m5);
+                        for (int j = 0; j < 2; j++)
+                            r[j] = _mm256_blendv_epi8(r[2 * j], r[2 * j + 1], m6);
+                        const __m256i e = _mm256_blendv_epi8(r[0], r[1], idx);
+                        s[2 * pl] = _mm256_add_epi16(s[2 * pl], _mm256_unpacklo_epi8(e, zero));
+                        s[2 * pl + 1] =
+                            _mm256_add_epi16(s[2 * pl + 1], _mm256_unpackhi_epi8(e, zero));
+                    }
+                }
+                /* word i of lane L of s[2 pl + H] is pixel 16 L + 8 H + i */
+                uint16_t u[4][16];
+                for (int v = 0; v < 4; v++)
+                    _mm256_storeu_si256((__m256i *)(void *)u[v], s[v]);
+                for (int L = 0; L < 2; L++)
+                    for (int H = 0; H < 2; H++)
+                        for (int i = 0; i < 8; i++)
+                            out[16 * L + 8 * H + i] +=
+                                (uint32_t)u[H][8 * L + i] + ((uint32_t)u[2 + H][8 * L + i] << 8);
+            }
+        }
+}
 #endif
 
 typedef void (*scheme)(const uint8_t *, int, const uint8_t *, const uint16_t *, int, uint32_t *);
@@ -435,11 +502,13 @@ int main(int argc, char **argv)
 #if defined(__AVX2__)
         {"gather", gather1},
         {"gather-nc", gather4},
+        {"pshufb", pshufb_nibble},
 #endif
     };
     const double lookups = (double)k * CHUNK * co;
     printf("one thread, %d taps x %d pixels x %d channels per call (%.1f M lookups)\n", k, CHUNK,
            co, lookups / 1e6);
+    int bad = 0;
     for (size_t i = 0; i < sizeof s / sizeof s[0]; i++) {
         double t[5];
         for (int r = 0; r < 5; r++) {
@@ -449,6 +518,7 @@ int main(int argc, char **argv)
         }
         qsort(t, 5, sizeof t[0], cmp);
         const int same = memcmp(acc, ref, sizeof *acc * CHUNK * co) == 0;
+        bad |= !same;
         printf("%-11s %6.2f G lookups/s  %s\n", s[i].name, lookups / t[2] / 1e9,
                same ? "" : "(DIFFERENT SUMS)");
     }
@@ -457,5 +527,5 @@ int main(int argc, char **argv)
     free(tt);
     free(ref);
     free(acc);
-    return 0;
+    return bad;
 }
