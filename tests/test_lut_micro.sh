@@ -20,9 +20,9 @@ esac
 run 0 "$cc" $flags -o "$T/lut_micro" "$top_srcdir/bench/lut_micro.c"
 pass "lut_micro builds ($flags)"
 
-# K = 300: the pshufb scheme's 16-bit sums cross a flush (256 taps), the pair schemes leave tails
+# K = 300: the pshufb scheme's 16-bit sums cross a flush (256 taps), the pair schemes leave
+# tails; a scheme with other sums makes it exit 1
 run 0 "$T/lut_micro" 300 8
-grep -q 'DIFFERENT' "$T/out" && fail "$(cat "$T/out")"
 for s in scalar-mem scalar-t4 scratch-t4c4 pair-t4c4 pair-t8c4; do
     expect_out "$s "
 done

@@ -21,12 +21,6 @@ static void bulk(axmul__quantize_fn f, const float *x, size_t n, const axmul_qpa
     f(x, n, q->nudged_min, q->nudged_max, 1.0f / q->scale, q->is_signed, out);
 }
 
-/* Bulk quantization with the fastest code this CPU runs; identical codes on every path. */
-void axmul__quantize_bulk(const float *x, size_t n, const axmul_qparams *q, uint8_t *out)
-{
-    bulk(axmul__cpu_best_quantizer(), x, n, q, out);
-}
-
 void axmul__quantize_threads(const float *x, size_t n, const axmul_qparams *q, uint8_t *out,
                              int nthreads)
 {
@@ -54,6 +48,7 @@ void axmul__conv_quantize_filter(const axmul__conv_setup *s, const float *w, uin
 {
     const axmul__conv_plan *p = &s->p;
     const int co = p->co, nblk = (co + 15) / 16;
+    const axmul__quantize_fn f = axmul__cpu_best_quantizer(); /* once, not per run */
     (void)threads;
     /* HWIO: tap t of output channel o is w[t * co + o]. Blocks of 16 channels x 256 taps are
      * transposed into contiguous runs (reading each cache line of w once), which the bulk
@@ -76,7 +71,7 @@ void axmul__conv_quantize_filter(const axmul__conv_setup *s, const float *w, uin
                 if (q->degenerate) /* every code is the zero point (0 when signed) */
                     memset(dst, (uint8_t)axmul_quantize(0.0f, q), (size_t)n);
                 else
-                    axmul__quantize_bulk(run[j], (size_t)n, q, dst);
+                    bulk(f, run[j], (size_t)n, q, dst);
                 for (int t = 0; t < n; t++)
                     sum[j] += p->is_signed ? (int8_t)dst[t] : dst[t];
             }

@@ -22,8 +22,7 @@ axmul_status axmul__cpu_conv(const axmul__conv_setup *s, const axmul_table *t, c
                              size_t *work_bytes);
 
 /* Quantizes n floats to table indices (identical to axmul_quantize, the reference) with the
- * fastest code the CPU runs; the second form on nthreads threads (0: all) in blocks of 4096. */
-void axmul__quantize_bulk(const float *x, size_t n, const axmul_qparams *q, uint8_t *out);
+ * fastest code the CPU runs, on nthreads threads (0: all) in blocks of 4096. */
 void axmul__quantize_threads(const float *x, size_t n, const axmul_qparams *q, uint8_t *out,
                              int nthreads);
 
