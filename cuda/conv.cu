@@ -170,35 +170,42 @@ extern "C" int axmul__cuda_launch(axmul__cuda_job *job, char *msg, size_t msg_le
     x_kernel_fn x_kernel = nullptr;
     size_t smem_bytes = 0;
     const char *table_env = getenv("AXMUL_CUDA_TABLE");
+    const int want_shared = table_env && strcmp(table_env, "shared") == 0;
     const int want_cached = table_env && strcmp(table_env, "cached") == 0;
     const int want_expanded = table_env && strcmp(table_env, "expanded") == 0;
     cudaEvent_t ev0 = nullptr, ev1 = nullptr; // kernel time, for the benchmark
     float ms = 0.0f;
     job->kernel_seconds = 0.0;
-    job->kernel = "cuda";
+    job->kernel = "cuda-cached";
 
-    // AXMUL_CUDA_TABLE=cached reads the columns through the read-only cache even where shared
-    // memory would hold the table: the texture-like baseline (TFApprox's choice) that the
-    // benchmark compares against. =expanded runs the expanded-table kernel on the layers it
-    // serves (axmul__cuda_use_expanded), the column kernel on the others.
-    if (table_env && strcmp(table_env, "shared") != 0 && !want_cached && !want_expanded) {
-        snprintf(msg, msg_len, "AXMUL_CUDA_TABLE=%s: expected shared, cached or expanded",
+    // AXMUL_CUDA_TABLE picks one kernel design for the benchmark's comparisons: =shared the
+    // column kernel with the table in shared memory, =cached the column kernel reading it
+    // through the read-only cache (the texture-like baseline, TFApprox's choice), =expanded the
+    // expanded-table kernel on every layer it serves (axmul__cuda_use_expanded), the cached
+    // column kernel on the others. Unset (or =auto): the choice that the H200 figures of
+    // doc/performance.md made (axmul__cuda_auto_expanded).
+    if (table_env && strcmp(table_env, "auto") != 0 && !want_shared && !want_cached &&
+        !want_expanded) {
+        snprintf(msg, msg_len, "AXMUL_CUDA_TABLE=%s: expected auto, shared, cached or expanded",
                  table_env);
         goto out;
     }
-    expanded = want_expanded && axmul__cuda_use_expanded(&p);
     CK(cudaGetDevice(&dev));
     CK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
     CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+    if (want_expanded)
+        expanded = axmul__cuda_use_expanded(&p);
+    else if (!want_shared && !want_cached)
+        expanded = axmul__cuda_auto_expanded(&p, (size_t)p.n < chunk ? (size_t)p.n : chunk, sms);
     if (expanded) {
         x_kernel = x_kernels[mode];
         job->kernel = "cuda-expanded";
         smem_bytes = AXMUL__CUDA_X_STAGE_WORDS * sizeof(uint32_t); // 32 KiB: no opt-in needed
     } else {
         // sm_75 (64 KiB per block) reads the columns through the read-only cache
-        smem_bytes = (size_t)optin >= TABLE_BYTES && !want_cached ? TABLE_BYTES : 0;
+        smem_bytes = (size_t)optin >= TABLE_BYTES && want_shared ? TABLE_BYTES : 0;
         kernel = column_kernel(p, mode, smem_bytes != 0);
-        job->kernel = smem_bytes ? "cuda" : "cuda-cached";
+        job->kernel = smem_bytes ? "cuda-shared" : "cuda-cached";
         if (smem_bytes)
             CK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                     (int)TABLE_BYTES));

@@ -18,6 +18,8 @@
 #include "lib/engine/engine.h"
 #ifdef HAVE_CUDA
 #include <pthread.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 #include "cuda/probe.h"
 #endif
@@ -67,6 +69,12 @@ void axmul__cuda_job_free(axmul__cuda_job *job)
 static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
 static int probe_ok;
 static char probe_why[256];
+/* The process that initialised CUDA: a child of fork() inherits the probe's answer but not a
+ * usable CUDA context (the CUDA runtime does not support fork() after initialisation; its calls
+ * fail in the child), so there the device counts as absent and the auto backend uses the CPU.
+ * Seen on an H200: tests/check_cpu's fork test, whose parent had run the auto backend on the
+ * GPU, got errors in every child. */
+static pid_t probe_pid;
 
 /* A fork() while another thread is inside the probe (the CUDA runtime dlopen()s the driver
  * library there) gives a child whose dynamic loader is caught mid-update, and the child's own
@@ -96,6 +104,7 @@ static void probe_run(void)
     int n = 0;
     char msg[256] = "";
     pthread_mutex_lock(&probe_lock);
+    probe_pid = getpid();
     if (axmul__cuda_probe(&n, msg, sizeof msg) != 0 || n == 0)
         snprintf(probe_why, sizeof probe_why, "%s", msg);
     else
@@ -110,6 +119,11 @@ axmul_status axmul__cuda_status(void)
     pthread_once(&probe_once, probe_run);
     if (!probe_ok)
         return axmul__fail(AXMUL_ERR_NO_DEVICE, "no usable CUDA device: %s", probe_why);
+    if (getpid() != probe_pid)
+        return axmul__fail(AXMUL_ERR_NO_DEVICE,
+                           "no usable CUDA device in this process: CUDA was initialised before "
+                           "fork() (in process %ld), and a CUDA context does not survive fork()",
+                           (long)probe_pid);
     return AXMUL_OK;
 }
 

@@ -27,8 +27,8 @@ typedef struct axmul__cuda_job {
                               device copy is reused while the entries are the same */
     float *y;              /* output, NHWC */
     double kernel_seconds; /* out: time in the convolution kernels (CUDA events) */
-    const char *kernel;    /* out: the kernel that ran, "cuda" (table in shared memory),
-                              "cuda-cached" (read-only cache) or "cuda-expanded" */
+    const char *kernel;    /* out: the kernel that ran, "cuda-cached" (read-only cache),
+                              "cuda-expanded" or "cuda-shared" (table in shared memory) */
     void *hold_;           /* host bookkeeping: the prepared table's cache reference */
     size_t work_bytes;     /* host bytes allocated for the job (peak, by axmul__cuda_job_make) */
 } axmul__cuda_job;

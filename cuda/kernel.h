@@ -631,6 +631,20 @@ static inline int axmul__cuda_x_block_threads(const axmul__conv_plan *p, size_t 
     }
 }
 
+/* The default choice between the two designs (AXMUL_CUDA_TABLE unset), from the H200 figures of
+ * doc/performance.md (2026-12-04): the expanded kernel where it is used at all
+ * (axmul__cuda_use_expanded) and its blocks keep at least 512 pixels while filling the GPU
+ * (AXMUL__CUDA_X_AUTO_THREADS threads of 4 pixels), where it ran 1.06-1.50x the faster column
+ * kernel on the four such layers measured; the column kernel where the grid needs blocks of 256
+ * pixels (1x1 28x28x256 b8, LeNet's conv2 at b256: 0.49x and 0.54x), each block building every
+ * stage for fewer pixels. nb: the images of one launch. */
+#define AXMUL__CUDA_X_AUTO_THREADS 128
+static inline int axmul__cuda_auto_expanded(const axmul__conv_plan *p, size_t nb, int sms)
+{
+    return axmul__cuda_use_expanded(p) &&
+           axmul__cuda_x_block_threads(p, nb, sms) >= AXMUL__CUDA_X_AUTO_THREADS;
+}
+
 /* The expanded kernel's grid: x over blocks of bt * AXMUL__CUDA_X_PPT pixels, y over rows. */
 static inline void axmul__cuda_x_grid(const axmul__conv_plan *p, size_t nb, int bt, uint64_t *gx,
                                       uint64_t *gy)

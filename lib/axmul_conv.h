@@ -99,9 +99,10 @@ AXMUL_API axmul_status axmul_conv_padding(const axmul_conv_desc *d, int pad[4]);
 /* What a run did. */
 typedef struct axmul_conv_info {
     axmul_backend backend; /* backend that ran */
-    const char *path; /* kernel: "ref", "portable", "avx2", "avx512bw", "vbmi"; on the GPU "cuda"
-                         (table in shared memory), "cuda-cached" (through the read-only cache)
-                         or "cuda-expanded" (AXMUL_CUDA_TABLE, axconv-test(1)) */
+    const char *path;      /* kernel: "ref", "portable", "avx2", "avx512bw", "vbmi", "neon"; on the
+                              GPU "cuda-cached" (column kernel, table through the read-only cache),
+                              "cuda-expanded" (expanded-table kernel) or "cuda-shared" (column
+                              kernel, table in shared memory; AXMUL_CUDA_TABLE, axconv-test(1)) */
     axmul_qparams input_q;
     axmul_qparams filter_q; /* per-tensor parameters (channel 0 when per-channel) */
     uint64_t macs;          /* table lookups: n * oh * ow * co * kh * kw * c / groups */

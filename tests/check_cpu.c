@@ -396,7 +396,9 @@ END_TEST
 /* A process that forks while another thread is inside the engine (holding the table cache's
  * lock, with some luck) must give its child a usable engine: children convolve once under an
  * alarm, so a child left with a held lock would be killed and fail the test. Single-threaded
- * convolutions: OpenMP thread pools do not survive fork anyway. */
+ * convolutions: OpenMP thread pools do not survive fork anyway. The auto backend: where a GPU
+ * is present the parent runs on it, and the children must fall back to the CPU (a CUDA context
+ * does not survive fork either; tests/check_cuda.c tests that alone). */
 typedef struct {
     const rcase *c;
     axmul_table **tables;
@@ -656,6 +658,7 @@ START_TEST(test_work_bytes)
     rcase c;
     int oh, ow;
     shaped_case(&s, v, AXMUL_PADDING_SAME, &c, &oh, &ow);
+    c.d.backend = AXMUL_BACKEND_CPU; /* the auto backend takes a GPU where one is present */
     float *y = malloc(c.ny * sizeof(float));
     const size_t nx = c.nx, k = 3 * 3 * 24, co = 40;
     size_t per_thread[3] = {0};

@@ -1,6 +1,9 @@
 /* CUDA backend: bit-identical to the CPU engine on every feature. Exits 77 (SKIP) with the
  * reason when the build has no CUDA or no usable device is present. Runs without Check's fork
  * mode: a CUDA context does not survive fork(). */
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "axmul.h"
 #include "convcase.h"
 #include "testutil.h"
@@ -19,12 +22,18 @@ static void cuda_vs_cpu_path(const rcase *c, const axmul_table *t, const char *w
     axmul_conv_info info;
     ck_assert_msg(axmul_conv2d(&d, t, c->x, c->w, g, &info) == AXMUL_OK, "%s: %s", desc,
                   axmul_error_detail());
-    /* the column kernel reads the table through the read-only cache where a block cannot have
+    /* the default (want_path NULL) runs the cached column kernel or, on layers the expanded
+     * kernel serves, either design (axmul__cuda_auto_expanded: by the launch's blocks); the
+     * shared-table kernel reads the table through the read-only cache where a block cannot have
      * 128 KiB of shared memory (sm_75) */
-    const char *want = want_path ? want_path : "cuda";
-    ck_assert_msg(strcmp(info.path, want) == 0 ||
-                      (strcmp(want, "cuda") == 0 && strcmp(info.path, "cuda-cached") == 0),
-                  "%s: ran %s, expected %s", desc, info.path, want);
+    if (want_path)
+        ck_assert_msg(strcmp(info.path, want_path) == 0 || (strcmp(want_path, "cuda-shared") == 0 &&
+                                                            strcmp(info.path, "cuda-cached") == 0),
+                      "%s: ran %s, expected %s", desc, info.path, want_path);
+    else
+        ck_assert_msg(strcmp(info.path, "cuda-cached") == 0 ||
+                          (expects_expanded(&d) && strcmp(info.path, "cuda-expanded") == 0),
+                      "%s: ran %s by default", desc, info.path);
     ck_assert_msg(info.device_seconds > 0.0, "%s: no kernel time", desc);
     char ctx[300];
     snprintf(ctx, sizeof ctx, "%s %s: cuda against cpu", what, desc);
@@ -40,7 +49,7 @@ static void cuda_vs_cpu(const rcase *c, const axmul_table *t, const char *what)
 
 static const char *expanded_path(const axmul_conv_desc *d)
 {
-    return expects_expanded(d) ? "cuda-expanded" : "cuda";
+    return expects_expanded(d) ? "cuda-expanded" : "cuda-cached";
 }
 
 START_TEST(test_random_cases)
@@ -142,18 +151,30 @@ START_TEST(test_dense_and_accumulators)
 }
 END_TEST
 
-/* The table through the read-only cache (the texture-like baseline of the benchmark) gives the
- * same bits; a wrong AXMUL_CUDA_TABLE is an error naming it, never a silent fallback. */
-START_TEST(test_cached_table)
+/* The column kernel with its table through the read-only cache (the default's column kernel,
+ * the texture-like baseline of the benchmark) and in shared memory give the same bits, as does
+ * AXMUL_CUDA_TABLE=auto (the default spelled out); a wrong AXMUL_CUDA_TABLE is an error naming
+ * it, never a silent fallback. */
+START_TEST(test_table_placements)
 {
     uint64_t s = tu_seed() ^ 0x7ab;
     axmul_table *t = random_table(&s, 1);
-    ck_assert_int_eq(setenv("AXMUL_CUDA_TABLE", "cached", 1), 0);
-    for (int k = 0; k < N_EDGE_SHAPES; k += 3) {
-        rcase c;
-        edge_case(&s, k, &c);
-        cuda_vs_cpu_path(&c, t, "cached table", "cuda-cached");
-        rcase_free(&c);
+    const char *env[3] = {"cached", "shared", "auto"};
+    const char *want[3] = {"cuda-cached", "cuda-shared", NULL};
+    for (int e = 0; e < 3; e++) {
+        ck_assert_int_eq(setenv("AXMUL_CUDA_TABLE", env[e], 1), 0);
+        for (int k = e; k < N_EDGE_SHAPES; k += 3) {
+            rcase c;
+            edge_case(&s, k, &c);
+            cuda_vs_cpu_path(&c, t, env[e], want[e]);
+            rcase_free(&c);
+        }
+        for (int k = e; k < N_GROUP_SHAPES; k += 3) {
+            rcase c;
+            group_shape_case(&s, k, &c);
+            cuda_vs_cpu_path(&c, t, env[e], want[e]);
+            rcase_free(&c);
+        }
     }
     ck_assert_int_eq(setenv("AXMUL_CUDA_TABLE", "texture", 1), 0);
     rcase c;
@@ -221,7 +242,7 @@ START_TEST(test_expanded_table)
     cuda_vs_cpu_path(&c, sat, "expanded, K=32760", "cuda-expanded");
     rcase_free(&c);
     long_dense_case(&c, 3, 70001, 5);
-    cuda_vs_cpu_path(&c, sat, "expanded, K=70001 (column kernel)", "cuda");
+    cuda_vs_cpu_path(&c, sat, "expanded, K=70001 (column kernel)", "cuda-cached");
     rcase_free(&c);
     unsetenv("AXMUL_CUDA_TABLE");
     axmul_table_free(sat);
@@ -274,6 +295,71 @@ START_TEST(test_device_table_cache)
         axmul_table_free(many[i]);
     axmul_table_free(t);
     rcase_free(&c);
+}
+END_TEST
+
+/* The default kernel on the benchmark's 3x3 56x56x64->64 layer (batch 16: 196 blocks of 1024
+ * pixels, more than any GPU of up to 196 multiprocessors needs) is the expanded one. */
+START_TEST(test_default_kernel)
+{
+    uint64_t s = tu_seed() ^ 0xdef;
+    axmul_table *t = random_table(&s, 0);
+    rcase c;
+    int oh, ow;
+    const int v[7] = {16, 56, 56, 64, 3, 3, 64};
+    shaped_case(&s, v, AXMUL_PADDING_SAME, &c, &oh, &ow);
+    unsetenv("AXMUL_CUDA_TABLE");
+    cuda_vs_cpu_path(&c, t, "default", "cuda-expanded");
+    rcase_free(&c);
+    axmul_table_free(t);
+}
+END_TEST
+
+/* A child of fork() after CUDA ran cannot use the parent's context: the CUDA backend says so
+ * (naming fork), the auto backend computes on the CPU, the same bits. Runs in this suite's
+ * no-fork mode, so that the parent's context exists before the fork. */
+START_TEST(test_fork_after_cuda)
+{
+    uint64_t s = tu_seed() ^ 0xf0c;
+    axmul_table *t = random_table(&s, 0);
+    rcase c;
+    edge_case(&s, 1, &c);
+    c.d.threads = 1; /* OpenMP thread pools do not survive fork() either */
+    float *g = malloc(c.ny * sizeof(float)), *r = malloc(c.ny * sizeof(float));
+    axmul_conv_desc d = c.d;
+    d.backend = AXMUL_BACKEND_CUDA;
+    ck_assert_int_eq(axmul_conv2d(&d, t, c.x, c.w, g, NULL), AXMUL_OK);
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        alarm(60);
+        axmul_conv_info info;
+        int code = 0;
+        if (axmul_conv2d(&d, t, c.x, c.w, r, NULL) != AXMUL_ERR_NO_DEVICE ||
+            !strstr(axmul_error_detail(), "fork()"))
+            code = 3;
+        d.backend = AXMUL_BACKEND_AUTO;
+        if (!code && (axmul_conv2d(&d, t, c.x, c.w, r, &info) != AXMUL_OK ||
+                      info.backend != AXMUL_BACKEND_CPU))
+            code = 4;
+        if (!code && memcmp(g, r, c.ny * sizeof(float)) != 0)
+            code = 5;
+        _exit(code);
+    }
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "child: status %d (3: CUDA not refused by name, 4: auto not on the CPU, 5: "
+                  "different bits, a signal: crashed or hung)",
+                  status);
+    /* the parent's context is still usable */
+    ck_assert_int_eq(axmul_conv2d(&d, t, c.x, c.w, r, NULL), AXMUL_OK);
+    ck_assert_int_eq(memcmp(g, r, c.ny * sizeof(float)), 0);
+    free(g);
+    free(r);
+    rcase_free(&c);
+    axmul_table_free(t);
 }
 END_TEST
 
@@ -339,10 +425,12 @@ int main(void)
     tcase_add_test(tc, test_padded_shapes);
     tcase_add_test(tc, test_groups_and_depthwise);
     tcase_add_test(tc, test_dense_and_accumulators);
-    tcase_add_test(tc, test_cached_table);
+    tcase_add_test(tc, test_table_placements);
     tcase_add_test(tc, test_expanded_table);
     tcase_add_test(tc, test_device_table_cache);
     tcase_add_test(tc, test_network_layer_tables);
+    tcase_add_test(tc, test_default_kernel);
+    tcase_add_test(tc, test_fork_after_cuda);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);

@@ -327,6 +327,34 @@ START_TEST(test_launch_geometry)
     ck_assert_uint_eq(gx, 98);
     ck_assert_uint_eq(gy, 4);
     ck_assert_int_eq(axmul__cuda_x_block_threads(&dn, 256, 132), 64);
+    /* the default design on an H200 (132 SMs), as measured (doc/performance.md): expanded on the
+     * 3x3 layer at batch 32 (blocks of 1024 pixels) and 8 (512), on LeNet's conv1 at batch 256
+     * (1024); the column kernel on the 1x1 28x28x256->128 layer at batch 8 and on LeNet's conv2
+     * at batch 256 (256-pixel blocks), and on the dense layer (too few pixels) */
+    ck_assert_int_eq(axmul__cuda_auto_expanded(&p, 32, 132), 1);
+    ck_assert_int_eq(axmul__cuda_auto_expanded(&p, 8, 132), 1);
+    ck_assert_int_eq(axmul__cuda_auto_expanded(&dn, 256, 132), 0);
+    axmul__conv_plan q = p;
+    q.n = 8;
+    q.h = q.w = q.oh = q.ow = 28;
+    q.c = q.cin_g = q.k = 256;
+    q.co = q.cout_g = 128;
+    ck_assert_int_eq(axmul__cuda_use_expanded(&q), 1);
+    ck_assert_int_eq(axmul__cuda_auto_expanded(&q, 8, 132), 0);
+    ck_assert_int_eq(axmul__cuda_auto_expanded(&q, 8, 40), 1); /* a smaller GPU: 512-pixel blocks */
+    q.n = 256; /* LeNet-5's conv1 (28x28x1 -> 24x24x6) and conv2 (13x13x6 -> 9x9x16; 5x5, valid) */
+    q.h = q.w = 28;
+    q.oh = q.ow = 24;
+    q.c = q.cin_g = 1;
+    q.k = 25;
+    q.co = q.cout_g = 6;
+    ck_assert_int_eq(axmul__cuda_auto_expanded(&q, 256, 132), 1);
+    q.h = q.w = 13;
+    q.oh = q.ow = 9;
+    q.c = q.cin_g = 6;
+    q.k = 150;
+    q.co = q.cout_g = 16;
+    ck_assert_int_eq(axmul__cuda_auto_expanded(&q, 256, 132), 0);
     /* rows of at most 8 channels build and read one half of each stage: 120 = 7 x 16 + 8 */
     ck_assert_int_eq(axmul__cuda_x_halves(&dn, 6), 2);
     ck_assert_int_eq(axmul__cuda_x_halves(&dn, 7), 1);
