@@ -20,6 +20,8 @@
  *                 tables picked by the index's low nibble, the 16 results merged by a tree of
  *                 15 byte blends on the high nibble's bits (no byte permute wider than 16
  *                 entries before AVX-512 VBMI)
+ *   rows          AVX2 row tables (the avx2 path on layers of many pixels since 2026-12-04):
+ *                 one 32-byte load of 16 channels' entries per tap, rows built once (untimed)
  *
  * Prints G lookups/s for each (median of 5 repetitions) and checks that every scheme gives the
  * portable kernel's sums (exit 1 if one does not; tests/test_lut_micro.sh runs it small). Build: cc
@@ -450,6 +452,66 @@ static void pshufb_nibble(const uint8_t *A, int k, const uint8_t *w, const uint1
             }
         }
 }
+
+/* Row tables (lib/cpu/cpu.h, the avx2 path's kernel on layers of many pixels): per tap, for every
+ * activation code, the CO channels' entries side by side, so that a pixel's tap is one 32-byte
+ * load per 16 channels, a shift and two 16-bit adds (exact over 256 taps: W = sum mod 2^16,
+ * H = sum of high bytes, L = W - 256 H). The rows are built on the first call and kept, as the
+ * engine builds them once per layer (9.4 M entries here, about 1 ms on one core); but a call of
+ * 256 pixels reads all of them (18.9 MB for 576 taps x 64 channels: 2 bytes per lookup), which is
+ * why the engine gives the row kernel 1024 pixels per call. CO <= 64. */
+static void rows_prebuilt(const uint8_t *A, int k, const uint8_t *w, const uint16_t *tt, int co,
+                          uint32_t *acc)
+{
+    static uint16_t *R;
+    static uint16_t wh[CHUNK][128] __attribute__((aligned(32)));
+    const int nb = (co + 15) & ~15;
+    if (co > 64)
+        return; /* the sums stay wrong: reported as different */
+    if (!R) {
+        R = aligned_alloc(64, (size_t)k * 256 * nb * sizeof *R);
+        if (!R)
+            return;
+        for (int t = 0; t < k; t++)
+            for (int a = 0; a < 256; a++)
+                for (int c = 0; c < nb; c++)
+                    R[((size_t)t * 256 + a) * nb + c] =
+                        c < co ? tt[(size_t)w[(size_t)c * k + t] * 256 + a] : 0;
+    }
+    memset(acc, 0, sizeof *acc * CHUNK * (size_t)co);
+    for (int t0 = 0; t0 < k; t0 += 256) {
+        const int t1 = k - t0 < 256 ? k : t0 + 256;
+        memset(wh, 0, sizeof wh);
+        for (int st = t0; st < t1; st += 8) {
+            const int se = t1 - st < 8 ? t1 : st + 8;
+            for (int q = 0; q < CHUNK; q++) {
+                __m256i W[4], H[4];
+                for (int i = 0; i < nb / 16; i++) {
+                    W[i] = _mm256_load_si256((const __m256i *)(const void *)&wh[q][16 * i]);
+                    H[i] = _mm256_load_si256((const __m256i *)(const void *)&wh[q][64 + 16 * i]);
+                }
+                for (int t = st; t < se; t++) {
+                    const uint16_t *r = R + ((size_t)t * 256 + A[(size_t)t * CHUNK + q]) * nb;
+                    for (int i = 0; i < nb / 16; i++) {
+                        const __m256i v =
+                            _mm256_load_si256((const __m256i *)(const void *)(r + 16 * i));
+                        W[i] = _mm256_add_epi16(W[i], v);
+                        H[i] = _mm256_add_epi16(H[i], _mm256_srli_epi16(v, 8));
+                    }
+                }
+                for (int i = 0; i < nb / 16; i++) {
+                    _mm256_store_si256((__m256i *)(void *)&wh[q][16 * i], W[i]);
+                    _mm256_store_si256((__m256i *)(void *)&wh[q][64 + 16 * i], H[i]);
+                }
+            }
+        }
+        for (int q = 0; q < CHUNK; q++)
+            for (int c = 0; c < co; c++) {
+                const uint32_t h = wh[q][64 + c];
+                acc[(size_t)c * CHUNK + q] += (uint16_t)(wh[q][c] - (uint16_t)(h << 8)) + (h << 8);
+            }
+    }
+}
 #endif
 
 typedef void (*scheme)(const uint8_t *, int, const uint8_t *, const uint16_t *, int, uint32_t *);
@@ -503,6 +565,7 @@ int main(int argc, char **argv)
         {"gather", gather1},
         {"gather-nc", gather4},
         {"pshufb", pshufb_nibble},
+        {"rows", rows_prebuilt},
 #endif
     };
     const double lookups = (double)k * CHUNK * co;

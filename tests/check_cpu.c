@@ -39,10 +39,10 @@ static void compare_with_ref(const rcase *c, const axmul_table *t, int threads)
 }
 
 /* every path of the one list (lib/cpu/paths.h) */
-#define PATH_NAME(name, kernel, quantize, planes, runs, timed) #name,
+#define PATH_NAME(name, kernel, quantize, rows, planes, runs, timed) #name,
 static const char *const cpu_paths[] = {AXMUL__CPU_PATHS(PATH_NAME)};
 #undef PATH_NAME
-#define PATH_QUANTIZER(name, kernel, quantize, planes, runs, timed) quantize,
+#define PATH_QUANTIZER(name, kernel, quantize, rows, planes, runs, timed) quantize,
 static const axmul__quantize_fn cpu_quantizers[] = {AXMUL__CPU_PATHS(PATH_QUANTIZER)};
 #undef PATH_QUANTIZER
 #define NPATHS (sizeof cpu_paths / sizeof cpu_paths[0])
@@ -98,6 +98,11 @@ START_TEST(test_kernels_against_ref)
         const int failed = kc_run(kc_paths[i].name, kc_paths[i].fn, tu_seed() ^ (uint64_t)i, 1);
         ck_assert_msg(failed == 0, "kernel %s: %d cases differ from the reference (stderr)",
                       kc_paths[i].name, failed);
+        if (kc_paths[i].rows) {
+            const int rf = kc_rows_run(kc_paths[i].name, kc_paths[i].rows, tu_seed() ^ 0x40 ^ i);
+            ck_assert_msg(rf == 0, "row kernel %s: %d cases differ from the columns (stderr)",
+                          kc_paths[i].name, rf);
+        }
         tested++;
     }
     ck_assert_int_ge(tested, 1); /* portable runs everywhere */
@@ -647,6 +652,81 @@ START_TEST(test_backends_and_paths)
 }
 END_TEST
 
+/* Row tables (lib/cpu/cpu.h), on the paths that have a row kernel: layers of enough pixels and
+ * channels per group, against the reference and against the same path without rows
+ * (AXMUL_CPU_ROWS=0), bit for bit: blocks of 64 channels with padding channels, more than 256
+ * taps (several 16-bit segments), groups, stride and dilation, signed tables, a bias, channels
+ * whose output scale is 0 (per-channel ranges of an all-zero filter channel), and threads that
+ * split a chunk's blocks. work_bytes says whether the rows were built (512 bytes per tap and
+ * padded channel). */
+START_TEST(test_row_tables)
+{
+    uint64_t s = tu_seed() ^ 0x4f5;
+    /* n h w c kh kw co, groups, stride, dilation, threads */
+    static const int shapes[][11] = {
+        {2, 24, 24, 20, 3, 3, 40, 1, 1, 1, 2}, {1, 40, 40, 300, 1, 1, 70, 1, 1, 1, 2},
+        {1, 36, 36, 32, 3, 3, 64, 2, 1, 1, 2}, {5, 30, 30, 8, 3, 3, 130, 1, 2, 1, 3},
+        {1, 34, 34, 12, 3, 3, 16, 1, 1, 2, 1}, {1, 32, 32, 600, 1, 1, 24, 1, 1, 1, 2}};
+    int tested = 0;
+    for (int pi = 0; pi < (int)(sizeof cpu_paths / sizeof cpu_paths[0]); pi++) {
+        if (axmul_set_cpu_path(cpu_paths[pi]) != AXMUL_OK || !kc_paths[pi].rows)
+            continue;
+        tested++;
+        for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+            const int *v = shapes[k];
+            rcase c;
+            int oh, ow;
+            grouped_case(&s, v, AXMUL_PADDING_SAME, v[7], &c, &oh, &ow);
+            c.d.stride_h = c.d.stride_w = v[8];
+            c.d.dilation_h = c.d.dilation_w = v[9];
+            ck_assert_int_eq(axmul_conv_output_shape(&c.d, &oh, &ow), AXMUL_OK);
+            c.ny = (size_t)c.d.n * oh * ow * c.d.co;
+            c.d.threads = v[10];
+            float *bias = malloc(sizeof(float) * (size_t)c.d.co);
+            for (int o = 0; o < c.d.co; o++)
+                bias[o] = tu_randf(&s, -1.0f, 1.0f);
+            if (k % 2)
+                c.d.bias = bias;
+            if (k == 1) { /* channels 3 and 66 all zero: output scale 0 */
+                c.d.per_channel = 1;
+                for (size_t i = 0; i < c.nw; i++)
+                    if (i % (size_t)c.d.co == 3 || i % (size_t)c.d.co == 66)
+                        c.w[i] = 0.0f;
+            }
+            axmul_table *t = random_table(&s, (int)(k % 3 == 2));
+            float *y = malloc(c.ny * sizeof(float)), *r = malloc(c.ny * sizeof(float)),
+                  *y0 = malloc(c.ny * sizeof(float));
+            char desc[256];
+            describe(&c.d, desc, sizeof desc);
+            axmul_conv_info info, info0;
+            ck_assert_int_eq(axmul_conv2d_ref(&c.d, t, c.x, c.w, r, NULL), AXMUL_OK);
+            ck_assert_int_eq(axmul_conv2d(&c.d, t, c.x, c.w, y, &info), AXMUL_OK);
+            ck_assert_int_eq(setenv("AXMUL_CPU_ROWS", "0", 1), 0);
+            ck_assert_int_eq(axmul_conv2d(&c.d, t, c.x, c.w, y0, &info0), AXMUL_OK);
+            unsetenv("AXMUL_CPU_ROWS");
+            char ctx[320];
+            snprintf(ctx, sizeof ctx, "%s rows %s", cpu_paths[pi], desc);
+            assert_same_bits(y, r, c.ny, ctx);
+            assert_same_bits(y0, r, c.ny, ctx);
+            const size_t cin_g = (size_t)(c.d.c / v[7]), cout_g = (size_t)(c.d.co / v[7]);
+            const size_t rows_bytes =
+                (size_t)v[7] * ((cout_g + 15) / 16 * 16) * (size_t)(v[4] * v[5]) * cin_g * 512;
+            ck_assert_msg(info.work_bytes >= info0.work_bytes + rows_bytes, "%s: no rows built",
+                          ctx);
+            free(y);
+            free(y0);
+            free(r);
+            free(bias);
+            axmul_table_free(t);
+            rcase_free(&c);
+        }
+    }
+    axmul_set_cpu_path("auto");
+    if (!tested)
+        fprintf(stderr, "note: no CPU path with a row kernel here: row tables not tested\n");
+}
+END_TEST
+
 /* info.work_bytes: the engine's workspace follows the layout documented in doc/performance.md
  * (quantized input and its planar copy, filter codes and sums, per thread K*256
  * activation bytes and the accumulators), each piece rounded up to 64 bytes. */
@@ -655,6 +735,7 @@ START_TEST(test_work_bytes)
     uint64_t s = tu_seed() ^ 0x3b;
     axmul_table *t = random_table(&s, 0);
     const int v[7] = {2, 20, 18, 24, 3, 3, 40};
+    ck_assert_int_lt(2 * 20 * 18, AXMUL__ROWS_MIN_PIXELS); /* no row tables (test_row_tables) */
     rcase c;
     int oh, ow;
     shaped_case(&s, v, AXMUL_PADDING_SAME, &c, &oh, &ow);
@@ -705,6 +786,7 @@ int main(void)
     tcase_add_test(tc, test_accumulator_safety);
     tcase_add_test(tc, test_backends_and_paths);
     tcase_add_test(tc, test_work_bytes);
+    tcase_add_test(tc, test_row_tables);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

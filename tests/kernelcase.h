@@ -17,7 +17,7 @@
 #include "lib/core/rng.h"
 
 /* Every path of the one list, with whether this CPU (and build) runs it. */
-#define KC_RUNS(name, kernel, quantize, planes, runs, timed)                                       \
+#define KC_RUNS(name, kernel, quantize, rows, planes, runs, timed)                                 \
     static inline int kc_runs_##name(void)                                                         \
     {                                                                                              \
         return (kernel) != NULL && (runs) != 0;                                                    \
@@ -27,9 +27,11 @@ AXMUL__CPU_PATHS(KC_RUNS)
 typedef struct {
     const char *name;
     axmul__lut_kernel fn;
+    axmul__rows_kernel rows;
     int (*runs)(void);
 } kc_path;
-#define KC_ROW(name, kernel, quantize, planes, runs, timed) {#name, kernel, kc_runs_##name},
+#define KC_ROW(name, kernel, quantize, rows, planes, runs, timed)                                  \
+    {#name, kernel, rows, kc_runs_##name},
 static const kc_path kc_paths[] = {AXMUL__CPU_PATHS(KC_ROW)};
 #undef KC_ROW
 enum { KC_NPATHS = (int)(sizeof kc_paths / sizeof kc_paths[0]) };
@@ -151,6 +153,126 @@ static inline int kc_run(const char *name, axmul__lut_kernel fn, uint64_t seed, 
         }
         kc_table_free(&t);
     }
+    return failed;
+}
+
+/* A row-table kernel (cpu.h) on one case: the rows that axmul__rows_build makes of random codes
+ * against the columns they come from (padding channels 0), then the kernel's sums against sums
+ * taken straight from the columns; nothing past the nb rows of acc written. 0 or 1 as kc_one. */
+static inline int kc_rows_one(axmul__rows_kernel fn, const kc_table *t, uint64_t *s, int ntaps,
+                              int np, int as, int nb, int nw, char *why, size_t whylen)
+{
+    enum { CANARY = 64 };
+    const size_t nacc = (size_t)nb * (size_t)as + CANARY;
+    const size_t nr = (size_t)ntaps * 256 * (size_t)nb;
+    uint8_t *A = malloc((size_t)ntaps * (size_t)as), *w = malloc((size_t)nb * (size_t)ntaps);
+    uint16_t *R = aligned_alloc(64, (nr * sizeof *R + 63) & ~(size_t)63);
+    uint16_t *wh = aligned_alloc(64, sizeof *wh * (size_t)as * 2 * AXMUL__ROWS_NB);
+    uint32_t *got = aligned_alloc(64, (nacc * sizeof *got + 63) & ~(size_t)63);
+    int bad = 0;
+    if (!A || !w || !R || !wh || !got) {
+        snprintf(why, whylen, "out of memory");
+        bad = 1;
+        goto out;
+    }
+    for (size_t i = 0; i < (size_t)ntaps * (size_t)as; i++)
+        A[i] = (uint8_t)axmul__splitmix64(s);
+    for (size_t i = 0; i < (size_t)nb * (size_t)ntaps; i++)
+        w[i] = (uint8_t)axmul__splitmix64(s);
+    const uint8_t *rows[AXMUL__ROWS_NB];
+    for (int c = 0; c < nw; c++)
+        rows[c] = w + (size_t)c * (size_t)ntaps;
+    for (size_t i = 0; i < nr; i++)
+        R[i] = 0xA5A5; /* every entry is written */
+    axmul__rows_build(t->tt, rows, nw, nb, ntaps, R);
+    for (int tap = 0; tap < ntaps && !bad; tap++)
+        for (int a = 0; a < 256 && !bad; a++)
+            for (int c = 0; c < nb; c++) {
+                const uint16_t e = R[((size_t)tap * 256 + (size_t)a) * (size_t)nb + (size_t)c];
+                const uint16_t want = c < nw ? t->tt[(size_t)rows[c][tap] * 256 + (size_t)a] : 0;
+                if (e != want) {
+                    snprintf(why, whylen,
+                             "rows of %d channels (%d live), %d taps: tap %d code %d "
+                             "channel %d is %u, column %u",
+                             nb, nw, ntaps, tap, a, c, e, want);
+                    bad = 1;
+                    break;
+                }
+            }
+    for (size_t i = 0; i < nacc; i++)
+        got[i] = 0xA5A5A5A5u;
+    if (!bad)
+        fn(A, as, ntaps, R, nb, np, wh, got);
+    for (int c = 0; c < nb && !bad; c++)
+        for (int q = 0; q < np; q++) {
+            uint32_t want = 0;
+            for (int tap = 0; tap < ntaps && c < nw; tap++)
+                want += t->tt[(size_t)rows[c][tap] * 256 + A[(size_t)tap * (size_t)as + q]];
+            const uint32_t g = got[(size_t)c * (size_t)as + (size_t)q];
+            if (g != want) {
+                snprintf(why, whylen,
+                         "rows: %d taps, %d pixels, %d channels (%d live): channel %d pixel %d "
+                         "sums %u, columns %u",
+                         ntaps, np, nb, nw, c, q, g, want);
+                bad = 1;
+                break;
+            }
+        }
+    for (size_t i = (size_t)nb * (size_t)as; i < nacc && !bad; i++)
+        if (got[i] != 0xA5A5A5A5u) {
+            snprintf(why, whylen, "rows: %d taps, %d pixels, %d channels: wrote acc[%zu]", ntaps,
+                     np, nb, i);
+            bad = 1;
+        }
+out:
+    free(A);
+    free(w);
+    free(R);
+    free(wh);
+    free(got);
+    return bad;
+}
+
+/* Every shape class of a row-table kernel: tap counts around its stages and 256-tap segments,
+ * partial chunks, blocks of 16 to 64 channels with padding channels, and entries of 0xFFFF over
+ * several segments (the 16-bit sums' worst case). Returns the number of failed cases. */
+static inline int kc_rows_run(const char *name, axmul__rows_kernel fn, uint64_t seed)
+{
+    static const int taps[] = {1, 7, 8, 9, 255, 256, 257, 513, 600};
+    /* pixels and row length: a chunk's, and the driver's tasks of AXMUL__ROWS_PIXELS */
+    static const int pix[][2] = {{1, AXMUL__CHUNK},
+                                 {17, AXMUL__CHUNK},
+                                 {256, AXMUL__CHUNK},
+                                 {100, AXMUL__ROWS_PIXELS},
+                                 {1000, AXMUL__ROWS_PIXELS}};
+    static const int blocks[][2] = {{16, 16}, {16, 11}, {32, 32}, {48, 40}, {64, 64}, {64, 57}};
+    uint64_t s = seed;
+    kc_table t;
+    int failed = 0;
+    char why[320];
+    if (kc_table_make(&t, &s, 0) != 0) {
+        fprintf(stderr, "%s: out of memory\n", name);
+        return 1;
+    }
+    for (size_t i = 0; i < sizeof taps / sizeof taps[0]; i++)
+        for (size_t j = 0; j < sizeof pix / sizeof pix[0]; j++)
+            for (size_t b = 0; b < sizeof blocks / sizeof blocks[0]; b++)
+                if (kc_rows_one(fn, &t, &s, taps[i], pix[j][0], pix[j][1], blocks[b][0],
+                                blocks[b][1], why, sizeof why)) {
+                    fprintf(stderr, "%s: %s\n", name, why);
+                    failed++;
+                }
+    kc_table_free(&t);
+    if (kc_table_make(&t, &s, 1) != 0) {
+        fprintf(stderr, "%s: out of memory\n", name);
+        return failed + 1;
+    }
+    if (kc_rows_one(fn, &t, &s, 1000, AXMUL__ROWS_PIXELS, AXMUL__ROWS_PIXELS, 64, 64, why,
+                    sizeof why)) {
+        fprintf(stderr, "%s: all entries 0xFFFF: %s\n", name, why);
+        failed++;
+    }
+    kc_table_free(&t);
     return failed;
 }
 

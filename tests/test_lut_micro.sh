@@ -27,7 +27,7 @@ for s in scalar-mem scalar-t4 scratch-t4c4 pair-t4c4 pair-t8c4; do
     expect_out "$s "
 done
 if [ "$avx2" -eq 1 ]; then
-    for s in gather gather-nc pshufb; do
+    for s in gather gather-nc pshufb rows; do
         expect_out "$s "
     done
 fi

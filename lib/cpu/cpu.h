@@ -42,6 +42,37 @@ typedef struct {
 typedef void (*axmul__lut_kernel)(const uint8_t *A, int ntaps, const uint8_t *const *w, int nch,
                                   const axmul__lut *lut, int np, uint32_t *acc);
 
+/* Row tables: for layers of many pixels the driver expands, once per call, each block of up to
+ * AXMUL__ROWS_NB output channels into rows indexed by the activation code, so that one vector
+ * load brings a tap's entries for all the block's channels (the CUDA expanded kernel's idea,
+ * doc/performance.md). Block layout, nb (a multiple of 16) entries per row:
+ *   R[((size_t)tap * 256 + a) * nb + c] = entry(a, w[c][tap])    (0 for padding channels)
+ * The driver uses them on layers of at least AXMUL__ROWS_MIN_PIXELS output pixels and at least
+ * AXMUL__ROWS_MIN_CHANNELS output channels per group, where building the rows (256 entries per
+ * tap and channel) costs little next to the lookups they save. */
+#define AXMUL__ROWS_NB 64
+#define AXMUL__ROWS_MIN_PIXELS 1024
+#define AXMUL__ROWS_MIN_CHANNELS 16
+#define AXMUL__ROWS_MAX_BYTES ((size_t)64 << 20)
+
+/* Pixels per call of a row kernel: each stage of rows is read once per call, so the rows of a
+ * layer pass through the cache once per AXMUL__ROWS_PIXELS pixels (512 / AXMUL__ROWS_PIXELS bytes
+ * per lookup; at 256 pixels that traffic made dense layers slower than the chunk kernel). */
+#define AXMUL__ROWS_PIXELS 1024
+
+/* For every channel c < nb (nb a multiple of 16, 16 <= nb <= AXMUL__ROWS_NB) and pixel p < np
+ * (np <= as, rows of as pixels, as a multiple of 16):
+ *   acc[c * as + p] = sum over tap < ntaps of R[(tap * 256 + A[tap * as + p]) * nb + c]
+ * exactly (ntaps <= AXMUL__TAP_BLOCK). wh: scratch of as * 2 * nb uint16_t; R, wh and acc
+ * 32-byte aligned. */
+typedef void (*axmul__rows_kernel)(const uint8_t *A, int as, int ntaps, const uint16_t *R, int nb,
+                                   int np, uint16_t *wh, uint32_t *acc);
+
+/* Fills one block's rows (layout above) for taps [0, ntaps) from the column-major entries tt: nw
+ * live channels whose codes are w[c][tap], padding channels nw..nb-1 with 0. */
+void axmul__rows_build(const uint16_t *tt, const uint8_t *const *w, int nw, int nb, int ntaps,
+                       uint16_t *R);
+
 /* ---------------------------------------------------------------- kernels, one file per ISA */
 
 /* portable.c: the reference kernel, one lookup per statement, the oracle of the tests (never
@@ -51,6 +82,14 @@ void axmul__lut_kernel_ref(const uint8_t *A, int ntaps, const uint8_t *const *w,
 /* portable.c: plain C for any CPU, blocked over four taps and the channels. */
 void axmul__lut_kernel_portable(const uint8_t *A, int ntaps, const uint8_t *const *w, int nch,
                                 const axmul__lut *lut, int np, uint32_t *acc);
+/* portable.c: the row-table kernels' plain C twin, one lookup per statement, the oracle of the
+ * tests. */
+void axmul__rows_kernel_ref(const uint8_t *A, int as, int ntaps, const uint16_t *R, int nb, int np,
+                            uint16_t *wh, uint32_t *acc);
+/* portable.c: the end of a 256-tap segment of the row-table kernels (portable.c says how):
+ * acc[c * as + q] += the segment's sums, from wh's 16-bit W and H of np pixels. */
+void axmul__rows_flush(const uint16_t *wh, int nb, int np, int as, uint32_t *acc);
+#define AXMUL__ROWS_STAGE 8 /* taps per stage of the row-table kernels */
 /* A bulk quantizer: n floats to table indices exactly as axmul_quantize does (finite inputs; the
  * caller handles degenerate ranges): unsigned codes 0..255, signed codes -128..127 stored as
  * bytes. inv is 1 / scale; nmin, nmax the nudged range. One per path (lib/cpu/paths.h), so that
@@ -76,6 +115,8 @@ void axmul__lut_kernel_avx512bw(const uint8_t *A, int ntaps, const uint8_t *cons
                                 const axmul__lut *lut, int np, uint32_t *acc);
 void axmul__lut_kernel_avx2(const uint8_t *A, int ntaps, const uint8_t *const *w, int nch,
                             const axmul__lut *lut, int np, uint32_t *acc);
+void axmul__rows_kernel_avx2(const uint8_t *A, int as, int ntaps, const uint16_t *R, int nb, int np,
+                             uint16_t *wh, uint32_t *acc);
 void axmul__lut_kernel_vbmi(const uint8_t *A, int ntaps, const uint8_t *const *w, int nch,
                             const axmul__lut *lut, int np, uint32_t *acc);
 #endif
@@ -94,6 +135,7 @@ typedef struct {
     const char *name;
     axmul__lut_kernel fn;
     axmul__quantize_fn quantize;
+    axmul__rows_kernel rows; /* NULL: the path has no row-table kernel */
     int needs_planes;
 } axmul__cpu_kernel;
 

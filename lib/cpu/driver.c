@@ -6,8 +6,10 @@
  * path is bit-identical. */
 #include "config.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -27,20 +29,26 @@ typedef struct {
     axmul__lut lut;
     axmul__lut_kernel kernel;
     float *y;
+    /* row tables (cpu.h), or rows NULL: block b of group g at R + roff[g * nblk + b] */
+    axmul__rows_kernel rows;
+    const uint16_t *R;
+    const size_t *roff;
+    int nblk;
 } job_t;
 
 /* Pointwise layers (dense layers and 1x1 convolutions) are a plain GEMM: the input is
  * channel-major over all pixels, so each row of A is one copy. */
-static void gather_pointwise(const job_t *J, int g, int64_t p0, int np, uint8_t *A)
+static void gather_pointwise(const job_t *J, int g, int64_t p0, int np, uint8_t *A, int as)
 {
     const axmul__conv_plan *p = &J->s->p;
     const size_t npix = (size_t)p->n * p->h * p->w;
     const uint8_t *src = J->qp + (size_t)g * p->cin_g * npix + (size_t)p0;
     for (int ci = 0; ci < p->cin_g; ci++, src += npix)
-        memcpy(A + (size_t)ci * AXMUL__CHUNK, src, (size_t)np);
+        memcpy(A + (size_t)ci * as, src, (size_t)np);
 }
 
-static void sum_activations(const axmul__conv_plan *p, int np, const uint8_t *A, double *sqa);
+static void sum_activations(const axmul__conv_plan *p, int np, const uint8_t *A, double *sqa,
+                            int as);
 
 /* Copies n bytes in whole 64-byte blocks: inline vector moves instead of a libc call per run
  * (a chunk has thousands of short runs). Reads and writes up to 63 bytes past n: both buffers
@@ -58,18 +66,19 @@ typedef struct {
     int q, len, n, oy, ox;
 } pixel_run;
 
-/* Fills A[tap][q] for pixels [p0, p0 + np) of group g. Pixels of one output row are consecutive,
- * so for stride 1 every (tap, channel) row is one copy from the planar input plus zero-point
- * padding at the borders. */
-static void gather(const job_t *J, int g, int64_t p0, int np, uint8_t *A, double *sqa)
+/* Fills A[tap * as + q] for pixels [p0, p0 + np) of group g (np <= as: rows of AXMUL__CHUNK
+ * pixels, or of AXMUL__ROWS_PIXELS for the row kernels). Pixels of one output row are
+ * consecutive, so for stride 1 every (tap, channel) row is one copy from the planar input plus
+ * zero-point padding at the borders. */
+static void gather(const job_t *J, int g, int64_t p0, int np, uint8_t *A, double *sqa, int as)
 {
     const axmul__conv_plan *p = &J->s->p;
     const uint8_t zx = (uint8_t)p->zx;
     const int cin = p->cin_g;
     if (J->pointwise) {
-        gather_pointwise(J, g, p0, np, A);
+        gather_pointwise(J, g, p0, np, A, as);
     } else {
-        pixel_run runs[AXMUL__CHUNK];
+        pixel_run runs[AXMUL__ROWS_PIXELS];
         int nruns = 0;
         int ox = (int)(p0 % p->ow);
         int64_t r = p0 / p->ow;
@@ -91,7 +100,7 @@ static void gather(const job_t *J, int g, int64_t p0, int np, uint8_t *A, double
         uint8_t *dst = A;
         for (int i = 0; i < p->kh; i++)
             for (int j = 0; j < p->kw; j++)
-                for (int ci = 0; ci < cin; ci++, dst += AXMUL__CHUNK) {
+                for (int ci = 0; ci < cin; ci++, dst += as) {
                     const size_t plane = ((size_t)g * cin + ci) * p->h;
                     for (int k = 0; k < nruns; k++) {
                         const pixel_run *u = &runs[k];
@@ -122,50 +131,51 @@ static void gather(const job_t *J, int g, int64_t p0, int np, uint8_t *A, double
     }
     /* The kernels read whole rows: past the live pixels of a partial chunk the bytes must be
      * defined (any value is a valid index; their sums are dropped). */
-    if (np < AXMUL__CHUNK)
+    if (np < as)
         for (int tap = 0; tap < p->k; tap++)
-            memset(A + (size_t)tap * AXMUL__CHUNK + np, 0, (size_t)(AXMUL__CHUNK - np));
+            memset(A + (size_t)tap * as + np, 0, (size_t)(as - np));
     if (!p->is_signed) /* symmetric quantization: no zero-point corrections need sum(qa) */
-        sum_activations(p, np, A, sqa);
+        sum_activations(p, np, A, sqa, as);
 }
 
 /* sum(qa) per pixel. 16-bit partial sums over blocks of 256 taps (at most 65,280) vectorize
  * to one widening add per 32 pixels; the totals are doubles, as convert_channel uses them, and
  * exact (below 2^39). */
-static void sum_activations(const axmul__conv_plan *p, int np, const uint8_t *A, double *sqa)
+static void sum_activations(const axmul__conv_plan *p, int np, const uint8_t *A, double *sqa,
+                            int as)
 {
     /* Whole rows (the bytes past np are defined, see gather) so that every loop has a constant
      * trip count and vectorizes, the widening into sqa included: for grouped and depthwise layers
      * (9-36 taps) that widening was a fifth of the gather. */
     (void)np;
-    uint16_t part[AXMUL__CHUNK];
+    uint16_t part[AXMUL__ROWS_PIXELS];
     for (int t0 = 0; t0 < p->k; t0 += 256) {
         int t1 = p->k - t0 < 256 ? p->k : t0 + 256;
-        const uint8_t *row = A + (size_t)t0 * AXMUL__CHUNK;
+        const uint8_t *row = A + (size_t)t0 * as;
 #ifdef _OPENMP
 #pragma omp simd
 #endif
-        for (int q = 0; q < AXMUL__CHUNK; q++)
+        for (int q = 0; q < as; q++)
             part[q] = row[q];
         for (int tap = t0 + 1; tap < t1; tap++) {
-            row = A + (size_t)tap * AXMUL__CHUNK;
+            row = A + (size_t)tap * as;
 #ifdef _OPENMP
 #pragma omp simd
 #endif
-            for (int q = 0; q < AXMUL__CHUNK; q++)
+            for (int q = 0; q < as; q++)
                 part[q] = (uint16_t)(part[q] + row[q]);
         }
         if (t0 == 0) {
 #ifdef _OPENMP
 #pragma omp simd
 #endif
-            for (int q = 0; q < AXMUL__CHUNK; q++)
+            for (int q = 0; q < as; q++)
                 sqa[q] = part[q];
         } else {
 #ifdef _OPENMP
 #pragma omp simd
 #endif
-            for (int q = 0; q < AXMUL__CHUNK; q++)
+            for (int q = 0; q < as; q++)
                 sqa[q] += part[q];
         }
     }
@@ -224,18 +234,18 @@ static void convert_channel(const job_t *J, int o, int np, const double *sqa, co
  * are usually adjacent, so each pixel's stores are: unrolled, with branches that go the same way
  * for every pixel (a loop of two to four stores per pixel cost a mispredicted exit per pixel). */
 static void store_channels(const job_t *J, const int *os, int nch, int64_t p0, int np,
-                           const float *v)
+                           const float *v, int vs)
 {
     const size_t co = (size_t)J->s->p.co;
     float *y = J->y + (size_t)p0 * co;
-    const float *v0 = v, *v1 = v0 + AXMUL__CHUNK, *v2 = v1 + AXMUL__CHUNK, *v3 = v2 + AXMUL__CHUNK;
+    const float *v0 = v, *v1 = v0 + vs, *v2 = v1 + vs, *v3 = v2 + vs;
     int adjacent = 1;
     for (int c = 1; c < nch; c++)
         adjacent &= os[c] == os[0] + c;
     if (!adjacent) {
         for (int c = 0; c < nch; c++)
             for (int q = 0; q < np; q++)
-                y[(size_t)q * co + os[c]] = v[(size_t)c * AXMUL__CHUNK + q];
+                y[(size_t)q * co + os[c]] = v[(size_t)c * vs + q];
         return;
     }
     float *yq = y + os[0];
@@ -250,27 +260,66 @@ static void store_channels(const job_t *J, const int *os, int nch, int64_t p0, i
     }
 }
 
+/* A channel whose output scale is 0: axmul__conv_out is 0 whatever the sum, no lookups. */
+static void zero_channel(const job_t *J, int o, int64_t p0, int np)
+{
+    const size_t co = (size_t)J->s->p.co;
+    float *yo = J->y + (size_t)p0 * co + o;
+    const float bias = J->s->bias ? J->s->bias[o] : 0.0f;
+    for (int q = 0; q < np; q++)
+        yo[(size_t)q * co] = J->s->bias ? 0.0f + bias : 0.0f;
+}
+
+/* Row-table blocks [b0, b1) of group g for np <= AXMUL__ROWS_PIXELS pixels (A's rows of that
+ * many): the row kernel sums all of a block's channels at once (acc32 holds AXMUL__ROWS_NB rows
+ * of AXMUL__ROWS_PIXELS), which are converted and stored AXMUL__KCH at a time (v holds
+ * AXMUL__KCH such rows). */
+static void run_chunk_rows(const job_t *J, int g, int b0, int b1, int64_t p0, int np,
+                           const uint8_t *A, const double *sqa, uint32_t *acc32, uint16_t *wh,
+                           float *v)
+{
+    enum { AS = AXMUL__ROWS_PIXELS };
+    const axmul__conv_plan *p = &J->s->p;
+    for (int b = b0; b < b1; b++) {
+        const int c0 = b * AXMUL__ROWS_NB;
+        const int nw = p->cout_g - c0 < AXMUL__ROWS_NB ? p->cout_g - c0 : AXMUL__ROWS_NB;
+        const int nb = (nw + 15) & ~15;
+        J->rows(A, AS, p->k, J->R + J->roff[(size_t)g * J->nblk + b], nb, np, wh, acc32);
+        for (int c = 0; c < nw;) {
+            int os[AXMUL__KCH], cs[AXMUL__KCH], nch = 0;
+            for (; c < nw && nch < AXMUL__KCH; c++) {
+                const int o = g * p->cout_g + c0 + c;
+                if (J->s->oscale[o] == 0.0f) {
+                    zero_channel(J, o, p0, np);
+                    continue;
+                }
+                cs[nch] = c;
+                os[nch++] = o;
+            }
+            for (int i = 0; i < nch; i++)
+                convert_channel(J, os[i], np, sqa, acc32 + (size_t)cs[i] * AS, NULL,
+                                v + (size_t)i * AS);
+            if (nch)
+                store_channels(J, os, nch, p0, np, v, AS);
+        }
+    }
+}
+
 /* Output channels [oo0, oo1) of group g for one chunk, AXMUL__KCH channels per kernel call
  * (acc32, acc64 and v hold AXMUL__KCH rows of AXMUL__CHUNK). */
 static void run_chunk(const job_t *J, int g, int oo0, int oo1, int64_t p0, int np, const uint8_t *A,
                       const double *sqa, uint32_t *acc32, int64_t *acc64, float *v)
 {
     const axmul__conv_plan *p = &J->s->p;
-    const size_t co = (size_t)p->co;
     const int multi = p->k > AXMUL__TAP_BLOCK; /* several kernel calls: 64-bit totals */
     for (int oo = oo0; oo < oo1;) {
         int os[AXMUL__KCH], nch = 0;
         for (; oo < oo1 && nch < AXMUL__KCH; oo++) {
             const int o = g * p->cout_g + oo;
-            if (J->s->oscale[o] != 0.0f) {
+            if (J->s->oscale[o] != 0.0f)
                 os[nch++] = o;
-                continue;
-            }
-            /* axmul__conv_out is 0 whatever the sum: no lookups */
-            float *yo = J->y + (size_t)p0 * co + o;
-            const float bias = J->s->bias ? J->s->bias[o] : 0.0f;
-            for (int q = 0; q < np; q++)
-                yo[(size_t)q * co] = J->s->bias ? 0.0f + bias : 0.0f;
+            else
+                zero_channel(J, o, p0, np);
         }
         if (nch == 0)
             continue;
@@ -292,7 +341,7 @@ static void run_chunk(const job_t *J, int g, int oo0, int oo1, int64_t p0, int n
             convert_channel(J, os[c], np, sqa, acc32 + (size_t)c * AXMUL__CHUNK,
                             multi ? acc64 + (size_t)c * AXMUL__CHUNK : NULL,
                             v + (size_t)c * AXMUL__CHUNK);
-        store_channels(J, os, nch, p0, np, v);
+        store_channels(J, os, nch, p0, np, v, AXMUL__CHUNK);
     }
 }
 
@@ -315,6 +364,81 @@ static size_t piece(layout *l, size_t count, size_t size)
     return at;
 }
 
+/* The row tables live in their own mapping, not in malloc's heap: a program that convolves again
+ * and again (the benchmark) saw glibc's heap grow to five times their size (its mmap threshold
+ * rises past a freed block of their size, and later blocks no longer fit the freed space). One
+ * mapping of at most AXMUL__ROWS_KEEP_BYTES is kept for the next call, which would otherwise
+ * fault its pages in again (a sixth of a 1x1 28x28x256->128 layer's time at batch 8): taken and
+ * returned with atomic exchanges, so that concurrent calls and a child of fork() never wait (a
+ * call that finds it taken maps its own). The first 64 bytes of a mapping hold its size. */
+#define AXMUL__ROWS_KEEP_BYTES ((size_t)64 << 20)
+static _Atomic(uint8_t *) rows_kept;
+
+static uint16_t *rows_alloc(size_t bytes)
+{
+    uint8_t *m = atomic_exchange(&rows_kept, NULL);
+    if (m && *(size_t *)(void *)m < bytes + 64) {
+        munmap(m, *(size_t *)(void *)m);
+        m = NULL;
+    }
+    if (!m) {
+        void *n =
+            mmap(NULL, bytes + 64, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (n == MAP_FAILED)
+            return NULL;
+#ifdef MADV_HUGEPAGE
+        madvise(n, bytes + 64, MADV_HUGEPAGE);
+#endif
+        m = n;
+        *(size_t *)(void *)m = bytes + 64;
+    }
+    return (uint16_t *)(void *)(m + 64);
+}
+
+static void rows_free(uint16_t *R)
+{
+    if (!R)
+        return;
+    uint8_t *m = (uint8_t *)R - 64;
+    if (*(size_t *)(void *)m > AXMUL__ROWS_KEEP_BYTES) {
+        munmap(m, *(size_t *)(void *)m);
+        return;
+    }
+    uint8_t *old = atomic_exchange(&rows_kept, m);
+    if (old)
+        munmap(old, *(size_t *)(void *)old);
+}
+
+/* AXMUL_CPU_ROWS=0: no row tables (doc/axconv-test.1). */
+static int rows_disabled(void)
+{
+    const char *e = getenv("AXMUL_CPU_ROWS");
+    return e && strcmp(e, "0") == 0;
+}
+
+/* Every block's rows, in pieces of 64 taps spread over the threads (a layer has few blocks). */
+static void build_rows(const job_t *J, uint16_t *R, const size_t *roff, int nthreads)
+{
+    const axmul__conv_plan *p = &J->s->p;
+    enum { TAPS = 64 };
+    const int nt = (p->k + TAPS - 1) / TAPS;
+    const int64_t ntasks = (int64_t)p->groups * J->nblk * nt;
+    (void)nthreads;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nthreads) schedule(dynamic, 1)
+#endif
+    for (int64_t task = 0; task < ntasks; task++) {
+        const int gb = (int)(task / nt), t0 = (int)(task % nt) * TAPS;
+        const int g = gb / J->nblk, b = gb % J->nblk, c0 = b * AXMUL__ROWS_NB;
+        const int nw = p->cout_g - c0 < AXMUL__ROWS_NB ? p->cout_g - c0 : AXMUL__ROWS_NB;
+        const int nb = (nw + 15) & ~15, ntaps = p->k - t0 < TAPS ? p->k - t0 : TAPS;
+        const uint8_t *w[AXMUL__ROWS_NB];
+        for (int c = 0; c < nw; c++)
+            w[c] = J->wq + (size_t)(g * p->cout_g + c0 + c) * p->k + t0;
+        axmul__rows_build(J->lut.tt, w, nw, nb, ntaps, R + roff[gb] + (size_t)t0 * 256 * nb);
+    }
+}
+
 axmul_status axmul__cpu_conv(const axmul__conv_setup *s, const axmul_table *t, const float *x,
                              const float *w, float *y, int threads, const char **path,
                              size_t *work_bytes)
@@ -332,25 +456,44 @@ axmul_status axmul__cpu_conv(const axmul__conv_setup *s, const axmul_table *t, c
         nthreads = omp_get_max_threads();
 #endif
     const size_t co = (size_t)p->co, k = (size_t)p->k;
+    const int64_t npix = (int64_t)p->n * p->oh * p->ow;
+    /* Row tables (cpu.h) where the path has a row kernel and the layer has the pixels to pay for
+     * building them; AXMUL_CPU_ROWS=0 turns them off (for comparisons). Each block's rows are
+     * 512 bytes per tap and channel: layers whose rows would pass AXMUL__ROWS_MAX_BYTES keep
+     * the chunk kernel. */
+    const int nblk = (p->cout_g + AXMUL__ROWS_NB - 1) / AXMUL__ROWS_NB;
+    size_t rows_bytes = 0;
+    int use_rows = ki.rows && p->k <= AXMUL__TAP_BLOCK && p->cout_g >= AXMUL__ROWS_MIN_CHANNELS &&
+                   npix >= AXMUL__ROWS_MIN_PIXELS && !rows_disabled();
+    if (use_rows) {
+        const size_t per_group = ((size_t)p->cout_g + 15) / 16 * 16 * k * 256 * sizeof(uint16_t);
+        use_rows = per_group <= AXMUL__ROWS_MAX_BYTES / (size_t)p->groups;
+        rows_bytes = use_rows ? per_group * (size_t)p->groups : 0;
+    }
     layout l = {0, 0};
     const size_t o_qx = piece(&l, nx, 1), o_qp = piece(&l, nx + AXMUL__SLACK, 1);
     const size_t o_wq = piece(&l, co * k, 1), o_sum = piece(&l, co, sizeof(int64_t));
     /* per thread: A[k][AXMUL__CHUNK], sum(qa), 32- and 64-bit accumulators and the converted
      * outputs of AXMUL__KCH channels */
     layout lt = {0, 0};
-    const size_t o_a = piece(&lt, k * AXMUL__CHUNK + AXMUL__SLACK, 1),
-                 o_sqa = piece(&lt, AXMUL__CHUNK, 8);
-    const size_t o_acc32 = piece(&lt, (size_t)AXMUL__KCH * AXMUL__CHUNK, 4),
-                 o_acc64 = piece(&lt, (size_t)AXMUL__KCH * AXMUL__CHUNK, 8),
-                 o_v = piece(&lt, (size_t)AXMUL__KCH * AXMUL__CHUNK, sizeof(float));
+    const size_t as = use_rows ? AXMUL__ROWS_PIXELS : AXMUL__CHUNK; /* pixels per task */
+    const size_t o_a = piece(&lt, k * as + AXMUL__SLACK, 1), o_sqa = piece(&lt, as, 8);
+    const size_t o_acc32 = piece(&lt, (size_t)(use_rows ? AXMUL__ROWS_NB : AXMUL__KCH) * as, 4);
+    const size_t o_acc64 = piece(&lt, use_rows ? 0 : (size_t)AXMUL__KCH * AXMUL__CHUNK, 8),
+                 o_v = piece(&lt, (size_t)AXMUL__KCH * as, sizeof(float));
+    const size_t o_wh = piece(&lt, use_rows ? as * 2 * AXMUL__ROWS_NB : 0, 2);
+    const size_t o_roff = piece(&l, use_rows ? (size_t)p->groups * nblk : 0, sizeof(size_t));
     const size_t o_threads = piece(&l, (size_t)nthreads, lt.used);
     if (l.overflow || lt.overflow)
         return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "conv: working memory size overflows");
-    *work_bytes = l.used;
+    *work_bytes = l.used + rows_bytes;
     uint8_t *ws = aligned_alloc(64, l.used);
-    axmul__prepared *tab = ws ? axmul__prepared_get(t, p->is_signed, nthreads) : NULL;
+    uint16_t *R = use_rows ? rows_alloc(rows_bytes) : NULL;
+    axmul__prepared *tab =
+        ws && (R || !use_rows) ? axmul__prepared_get(t, p->is_signed, nthreads) : NULL;
     if (!tab) {
         free(ws);
+        rows_free(R);
         return axmul__fail(AXMUL_ERR_NOMEM, "conv: out of memory (%zu bytes of working memory)",
                            l.used);
     }
@@ -382,16 +525,33 @@ axmul_status axmul__cpu_conv(const axmul__conv_setup *s, const axmul_table *t, c
     memset(qp + nx, 0, AXMUL__SLACK);
     axmul__conv_quantize_filter(s, w, wq, sum_qw, nthreads);
 
-    job_t J = {s, pointwise, qp, wq, sum_qw, axmul__prepared_lut(tab), ki.fn, y};
-    int64_t npix = (int64_t)p->n * p->oh * p->ow;
-    int64_t nchunks = (npix + AXMUL__CHUNK - 1) / AXMUL__CHUNK;
+    job_t J = {s,     pointwise, qp,   wq,   sum_qw, axmul__prepared_lut(tab),
+               ki.fn, y,         NULL, NULL, NULL,   nblk};
+    if (use_rows) {
+        size_t *roff = (size_t *)(void *)(ws + o_roff), off = 0;
+        for (int g = 0; g < p->groups; g++)
+            for (int b = 0; b < nblk; b++) {
+                roff[(size_t)g * nblk + b] = off;
+                const int nw = p->cout_g - b * AXMUL__ROWS_NB < AXMUL__ROWS_NB
+                                   ? p->cout_g - b * AXMUL__ROWS_NB
+                                   : AXMUL__ROWS_NB;
+                off += (size_t)((nw + 15) & ~15) * k * 256;
+            }
+        build_rows(&J, R, roff, nthreads);
+        J.rows = ki.rows;
+        J.R = R;
+        J.roff = roff;
+    }
+    /* tasks of AXMUL__CHUNK pixels, or of AXMUL__ROWS_PIXELS with row tables */
+    int64_t nchunks = (npix + (int64_t)as - 1) / (int64_t)as;
     /* With fewer than two chunks per thread (dense layers, tiny batches) threads would idle: split
      * each chunk's output channels into parts as well, at the price of gathering the chunk once
      * per part; parts keep at least 8 channels so that the gather stays small next to the
      * lookups. Two or more chunks per thread balance well enough under dynamic scheduling (the
      * last chunk is often partial and cheap), and a duplicated gather costs more than that. */
     int osplit = 1;
-    while (nthreads > 1 && nchunks * osplit < 2 * (int64_t)nthreads && osplit * 16 <= p->cout_g)
+    while (nthreads > 1 && nchunks * osplit < 2 * (int64_t)nthreads && osplit * 16 <= p->cout_g &&
+           (!use_rows || osplit * 2 <= nblk)) /* with row tables: whole blocks per part */
         osplit *= 2;
     int64_t ntasks = nchunks * osplit;
 #ifdef _OPENMP
@@ -408,6 +568,7 @@ axmul_status axmul__cpu_conv(const axmul__conv_setup *s, const axmul_table *t, c
         uint32_t *acc32 = (uint32_t *)(void *)(mine + o_acc32);
         int64_t *acc64 = (int64_t *)(void *)(mine + o_acc64);
         float *v = (float *)(void *)(mine + o_v);
+        uint16_t *wh = (uint16_t *)(void *)(mine + o_wh);
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic, 1)
 #endif
@@ -418,16 +579,22 @@ axmul_status axmul__cpu_conv(const axmul__conv_setup *s, const axmul_table *t, c
             int part = (int)(task / nchunks);
             int oo0 = (int)((int64_t)p->cout_g * part / osplit);
             int oo1 = (int)((int64_t)p->cout_g * (part + 1) / osplit);
-            int64_t p0 = ch * AXMUL__CHUNK;
-            int np = (int)(npix - p0 < AXMUL__CHUNK ? npix - p0 : AXMUL__CHUNK);
+            int64_t p0 = ch * (int64_t)as;
+            int np = (int)(npix - p0 < (int64_t)as ? npix - p0 : (int64_t)as);
             for (int g = 0; g < p->groups; g++) {
-                gather(&J, g, p0, np, A, sqa);
-                run_chunk(&J, g, oo0, oo1, p0, np, A, sqa, acc32, acc64, v);
+                gather(&J, g, p0, np, A, sqa, (int)as);
+                if (J.rows)
+                    run_chunk_rows(&J, g, (int)((int64_t)nblk * part / osplit),
+                                   (int)((int64_t)nblk * (part + 1) / osplit), p0, np, A, sqa,
+                                   acc32, wh, v);
+                else
+                    run_chunk(&J, g, oo0, oo1, p0, np, A, sqa, acc32, acc64, v);
             }
         }
     }
     axmul__prepared_put(tab);
     free(ws);
+    rows_free(R);
     if (path)
         *path = ki.name;
     return AXMUL_OK;

@@ -15,7 +15,7 @@
 #include "lib/cpu/paths.h"
 
 /* One function per row for its "runs" expression. */
-#define AXMUL__PATH_RUNS(name, kernel, quantize, planes, runs, timed)                              \
+#define AXMUL__PATH_RUNS(name, kernel, quantize, rows, planes, runs, timed)                        \
     static int runs_##name(void)                                                                   \
     {                                                                                              \
         return (runs) != 0;                                                                        \
@@ -27,12 +27,13 @@ typedef struct {
     const char *name;
     axmul__lut_kernel fn; /* NULL: not in this build */
     axmul__quantize_fn quantize;
+    axmul__rows_kernel rows;
     int planes, timed;
     int (*runs)(void);
 } path_row;
 
-#define AXMUL__PATH_ROW(name, kernel, quantize, planes, runs, timed)                               \
-    {#name, kernel, quantize, planes, timed, runs_##name},
+#define AXMUL__PATH_ROW(name, kernel, quantize, rows, planes, runs, timed)                         \
+    {#name, kernel, quantize, rows, planes, timed, runs_##name},
 static const path_row paths[] = {AXMUL__CPU_PATHS(AXMUL__PATH_ROW)};
 #undef AXMUL__PATH_ROW
 enum { NPATHS = (int)(sizeof paths / sizeof paths[0]) };
@@ -236,6 +237,7 @@ axmul_status axmul__cpu_select(axmul__cpu_kernel *k)
     k->name = paths[i].name;
     k->fn = paths[i].fn;
     k->quantize = paths[i].quantize;
+    k->rows = paths[i].rows;
     k->needs_planes = paths[i].planes;
     return AXMUL_OK;
 }
