@@ -724,6 +724,31 @@ START_TEST(test_row_tables)
     axmul_set_cpu_path("auto");
     if (!tested)
         fprintf(stderr, "note: no CPU path with a row kernel here: row tables not tested\n");
+    /* "auto" on a CPU without AVX-512BW: whichever chunk kernel the timing picked, the layers
+     * that rows serve run the AVX2 row kernel (select.c) and say so */
+    int untimed = 0, avx2 = -1;
+    for (int pi = 0; pi < (int)(sizeof cpu_paths / sizeof cpu_paths[0]); pi++) {
+        const int runs = kc_paths[pi].runs();
+        untimed |= runs && (!strcmp(cpu_paths[pi], "avx512bw") || !strcmp(cpu_paths[pi], "vbmi"));
+        if (runs && !strcmp(cpu_paths[pi], "avx2"))
+            avx2 = pi;
+    }
+    if (!untimed && avx2 >= 0) {
+        rcase c;
+        int oh, ow;
+        const int v[7] = {2, 24, 24, 20, 3, 3, 40};
+        shaped_case(&s, v, AXMUL_PADDING_SAME, &c, &oh, &ow);
+        c.d.backend = AXMUL_BACKEND_CPU;
+        axmul_table *t = random_table(&s, 0);
+        float *y = malloc(c.ny * sizeof(float));
+        axmul_conv_info info;
+        ck_assert_int_eq(axmul_conv2d(&c.d, t, c.x, c.w, y, &info), AXMUL_OK);
+        ck_assert_msg(!strcmp(info.path, "avx2"), "auto with %s chunks ran rows as %s",
+                      axmul__cpu_calibrated(), info.path);
+        free(y);
+        axmul_table_free(t);
+        rcase_free(&c);
+    }
 }
 END_TEST
 

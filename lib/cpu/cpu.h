@@ -135,7 +135,8 @@ typedef struct {
     const char *name;
     axmul__lut_kernel fn;
     axmul__quantize_fn quantize;
-    axmul__rows_kernel rows; /* NULL: the path has no row-table kernel */
+    axmul__rows_kernel rows; /* NULL: no row-table kernel */
+    const char *rows_name;   /* the path whose row kernel rows is (axmul_conv_info.path) */
     int needs_planes;
 } axmul__cpu_kernel;
 

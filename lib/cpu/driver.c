@@ -595,7 +595,7 @@ axmul_status axmul__cpu_conv(const axmul__conv_setup *s, const axmul_table *t, c
     axmul__prepared_put(tab);
     free(ws);
     rows_free(R);
-    if (path)
-        *path = ki.name;
+    if (path) /* the row kernel's path where it ran ("auto" may pair another's chunk kernel) */
+        *path = J.rows ? ki.rows_name : ki.name;
     return AXMUL_OK;
 }

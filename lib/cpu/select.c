@@ -232,13 +232,23 @@ axmul_status axmul__cpu_select(axmul__cpu_kernel *k)
     for (int j = NPATHS - 1; i < 0 && j >= 0; j--)
         if (!paths[j].timed && path_runs(j))
             i = j;
+    const int timed_choice = i < 0;
     if (i < 0)
         i = path_index(axmul__cpu_calibrated());
     k->name = paths[i].name;
     k->fn = paths[i].fn;
     k->quantize = paths[i].quantize;
     k->rows = paths[i].rows;
+    k->rows_name = paths[i].name;
     k->needs_planes = paths[i].planes;
+    /* The timing compares chunk kernels only, and on some cores the portable one wins it by a
+     * few per cent; the row kernel of a timed path this CPU runs (AVX2) is then still twice as
+     * fast on the layers it serves, so "auto" takes it there (a forced path keeps its own). */
+    for (int j = NPATHS - 1; timed_choice && !k->rows && j >= 0; j--)
+        if (paths[j].timed && paths[j].rows && path_runs(j)) {
+            k->rows = paths[j].rows;
+            k->rows_name = paths[j].name;
+        }
     return AXMUL_OK;
 }
 
