@@ -39,10 +39,10 @@ static void compare_with_ref(const rcase *c, const axmul_table *t, int threads)
 }
 
 /* every path of the one list (lib/cpu/paths.h) */
-#define PATH_NAME(name, kernel, quantize, rows, planes, runs, timed) #name,
+#define PATH_NAME(name, kernel, quantize, rows, rows_min, planes, runs, timed) #name,
 static const char *const cpu_paths[] = {AXMUL__CPU_PATHS(PATH_NAME)};
 #undef PATH_NAME
-#define PATH_QUANTIZER(name, kernel, quantize, rows, planes, runs, timed) quantize,
+#define PATH_QUANTIZER(name, kernel, quantize, rows, rows_min, planes, runs, timed) quantize,
 static const axmul__quantize_fn cpu_quantizers[] = {AXMUL__CPU_PATHS(PATH_QUANTIZER)};
 #undef PATH_QUANTIZER
 #define NPATHS (sizeof cpu_paths / sizeof cpu_paths[0])
@@ -666,7 +666,8 @@ START_TEST(test_row_tables)
     static const int shapes[][11] = {
         {2, 24, 24, 20, 3, 3, 40, 1, 1, 1, 2}, {1, 40, 40, 300, 1, 1, 70, 1, 1, 1, 2},
         {1, 36, 36, 32, 3, 3, 64, 2, 1, 1, 2}, {5, 30, 30, 8, 3, 3, 130, 1, 2, 1, 3},
-        {1, 34, 34, 12, 3, 3, 16, 1, 1, 2, 1}, {1, 32, 32, 600, 1, 1, 24, 1, 1, 1, 2}};
+        {1, 34, 34, 12, 3, 3, 16, 1, 1, 2, 1}, {1, 32, 32, 600, 1, 1, 24, 1, 1, 1, 2},
+        {4, 32, 32, 24, 3, 3, 72, 1, 1, 1, 2}}; /* 4096 pixels: every path's rows_min */
     int tested = 0;
     for (int pi = 0; pi < (int)(sizeof cpu_paths / sizeof cpu_paths[0]); pi++) {
         if (axmul_set_cpu_path(cpu_paths[pi]) != AXMUL_OK || !kc_paths[pi].rows)
@@ -711,8 +712,13 @@ START_TEST(test_row_tables)
             const size_t cin_g = (size_t)(c.d.c / v[7]), cout_g = (size_t)(c.d.co / v[7]);
             const size_t rows_bytes =
                 (size_t)v[7] * ((cout_g + 15) / 16 * 16) * (size_t)(v[4] * v[5]) * cin_g * 512;
-            ck_assert_msg(info.work_bytes >= info0.work_bytes + rows_bytes, "%s: no rows built",
-                          ctx);
+            const int npix = c.d.n * oh * ow;
+            if (npix >= kc_paths[pi].rows_min)
+                ck_assert_msg(info.work_bytes >= info0.work_bytes + rows_bytes, "%s: no rows built",
+                              ctx);
+            else
+                ck_assert_msg(info.work_bytes == info0.work_bytes, "%s: rows below %d pixels", ctx,
+                              kc_paths[pi].rows_min);
             free(y);
             free(y0);
             free(r);

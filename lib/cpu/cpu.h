@@ -47,9 +47,10 @@ typedef void (*axmul__lut_kernel)(const uint8_t *A, int ntaps, const uint8_t *co
  * load brings a tap's entries for all the block's channels (the CUDA expanded kernel's idea,
  * doc/performance.md). Block layout, nb (a multiple of 16) entries per row:
  *   R[((size_t)tap * 256 + a) * nb + c] = entry(a, w[c][tap])    (0 for padding channels)
- * The driver uses them on layers of at least AXMUL__ROWS_MIN_PIXELS output pixels and at least
- * AXMUL__ROWS_MIN_CHANNELS output channels per group, where building the rows (256 entries per
- * tap and channel) costs little next to the lookups they save. */
+ * The driver uses them on layers of at least the path's rows_min output pixels (lib/cpu/paths.h:
+ * AXMUL__ROWS_MIN_PIXELS or more) and AXMUL__ROWS_MIN_CHANNELS output channels per group, where
+ * building the rows (256 entries per tap and channel) costs little next to the lookups they
+ * save, and whose rows take at most AXMUL__ROWS_MAX_BYTES. */
 #define AXMUL__ROWS_NB 64
 #define AXMUL__ROWS_MIN_PIXELS 1024
 #define AXMUL__ROWS_MIN_CHANNELS 16
@@ -136,6 +137,7 @@ typedef struct {
     axmul__lut_kernel fn;
     axmul__quantize_fn quantize;
     axmul__rows_kernel rows; /* NULL: no row-table kernel */
+    int rows_min;            /* the fewest output pixels of a layer that rows serve */
     const char *rows_name;   /* the path whose row kernel rows is (axmul_conv_info.path) */
     int needs_planes;
 } axmul__cpu_kernel;

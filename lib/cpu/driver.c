@@ -464,7 +464,7 @@ axmul_status axmul__cpu_conv(const axmul__conv_setup *s, const axmul_table *t, c
     const int nblk = (p->cout_g + AXMUL__ROWS_NB - 1) / AXMUL__ROWS_NB;
     size_t rows_bytes = 0;
     int use_rows = ki.rows && p->k <= AXMUL__TAP_BLOCK && p->cout_g >= AXMUL__ROWS_MIN_CHANNELS &&
-                   npix >= AXMUL__ROWS_MIN_PIXELS && !rows_disabled();
+                   npix >= ki.rows_min && !rows_disabled();
     if (use_rows) {
         const size_t per_group = ((size_t)p->cout_g + 15) / 16 * 16 * k * 256 * sizeof(uint16_t);
         use_rows = per_group <= AXMUL__ROWS_MAX_BYTES / (size_t)p->groups;

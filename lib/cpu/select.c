@@ -15,7 +15,7 @@
 #include "lib/cpu/paths.h"
 
 /* One function per row for its "runs" expression. */
-#define AXMUL__PATH_RUNS(name, kernel, quantize, rows, planes, runs, timed)                        \
+#define AXMUL__PATH_RUNS(name, kernel, quantize, rows, rows_min, planes, runs, timed)                        \
     static int runs_##name(void)                                                                   \
     {                                                                                              \
         return (runs) != 0;                                                                        \
@@ -28,12 +28,12 @@ typedef struct {
     axmul__lut_kernel fn; /* NULL: not in this build */
     axmul__quantize_fn quantize;
     axmul__rows_kernel rows;
-    int planes, timed;
+    int rows_min, planes, timed;
     int (*runs)(void);
 } path_row;
 
-#define AXMUL__PATH_ROW(name, kernel, quantize, rows, planes, runs, timed)                         \
-    {#name, kernel, quantize, rows, planes, timed, runs_##name},
+#define AXMUL__PATH_ROW(name, kernel, quantize, rows, rows_min, planes, runs, timed)                         \
+    {#name, kernel, quantize, rows, rows_min, planes, timed, runs_##name},
 static const path_row paths[] = {AXMUL__CPU_PATHS(AXMUL__PATH_ROW)};
 #undef AXMUL__PATH_ROW
 enum { NPATHS = (int)(sizeof paths / sizeof paths[0]) };
@@ -239,6 +239,7 @@ axmul_status axmul__cpu_select(axmul__cpu_kernel *k)
     k->fn = paths[i].fn;
     k->quantize = paths[i].quantize;
     k->rows = paths[i].rows;
+    k->rows_min = paths[i].rows_min;
     k->rows_name = paths[i].name;
     k->needs_planes = paths[i].planes;
     /* The timing compares chunk kernels only, and on some cores the portable one wins it by a
@@ -247,6 +248,7 @@ axmul_status axmul__cpu_select(axmul__cpu_kernel *k)
     for (int j = NPATHS - 1; timed_choice && !k->rows && j >= 0; j--)
         if (paths[j].timed && paths[j].rows && path_runs(j)) {
             k->rows = paths[j].rows;
+            k->rows_min = paths[j].rows_min;
             k->rows_name = paths[j].name;
         }
     return AXMUL_OK;
