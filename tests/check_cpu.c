@@ -668,11 +668,12 @@ START_TEST(test_row_tables)
         {1, 36, 36, 32, 3, 3, 64, 2, 1, 1, 2}, {5, 30, 30, 8, 3, 3, 130, 1, 2, 1, 3},
         {1, 34, 34, 12, 3, 3, 16, 1, 1, 2, 1}, {1, 32, 32, 600, 1, 1, 24, 1, 1, 1, 2},
         {4, 32, 32, 24, 3, 3, 72, 1, 1, 1, 2}}; /* 4096 pixels: every path's rows_min */
-    int tested = 0;
+    int tested = 0, rows_path = -1;
     for (int pi = 0; pi < (int)(sizeof cpu_paths / sizeof cpu_paths[0]); pi++) {
-        if (axmul_set_cpu_path(cpu_paths[pi]) != AXMUL_OK || !kc_paths[pi].rows)
+        if (!kc_paths[pi].rows || axmul_set_cpu_path(cpu_paths[pi]) != AXMUL_OK)
             continue;
         tested++;
+        rows_path = pi;
         for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
             const int *v = shapes[k];
             rcase c;
@@ -726,6 +727,23 @@ START_TEST(test_row_tables)
             axmul_table_free(t);
             rcase_free(&c);
         }
+    }
+    /* concurrent callers with different tables: each maps or takes the kept rows (driver.c) */
+    if (rows_path >= 0) {
+        ck_assert_int_eq(axmul_set_cpu_path(cpu_paths[rows_path]), AXMUL_OK);
+        rcase c;
+        int oh, ow;
+        const int v[7] = {4, 32, 32, 24, 3, 3, 40};
+        shaped_case(&s, v, AXMUL_PADDING_SAME, &c, &oh, &ow);
+        c.d.backend = AXMUL_BACKEND_CPU;
+        axmul_table *many[4];
+        for (int i = 0; i < 4; i++)
+            many[i] = random_table(&s, i % 2);
+        const int failed = run_case_threads(&c, many, 4, conv_equals_ref, 3);
+        ck_assert_msg(failed < 0, "rows: thread %d differs from the reference", failed);
+        for (int i = 0; i < 4; i++)
+            axmul_table_free(many[i]);
+        rcase_free(&c);
     }
     axmul_set_cpu_path("auto");
     if (!tested)
