@@ -728,6 +728,26 @@ START_TEST(test_row_tables)
             rcase_free(&c);
         }
     }
+    /* a value of AXMUL_CPU_ROWS other than 0 or 1 is an error naming it, on any layer */
+    {
+        rcase c;
+        int oh, ow;
+        const int v[7] = {1, 5, 5, 2, 3, 3, 3};
+        shaped_case(&s, v, AXMUL_PADDING_SAME, &c, &oh, &ow);
+        c.d.backend = AXMUL_BACKEND_CPU;
+        axmul_table *t = random_table(&s, 0);
+        float *y = malloc(c.ny * sizeof(float));
+        ck_assert_int_eq(setenv("AXMUL_CPU_ROWS", "yes", 1), 0);
+        ck_assert_int_eq(axmul_conv2d(&c.d, t, c.x, c.w, y, NULL), AXMUL_ERR_INVALID_ARGUMENT);
+        ck_assert_msg(strstr(axmul_error_detail(), "AXMUL_CPU_ROWS=yes"), "%s",
+                      axmul_error_detail());
+        ck_assert_int_eq(setenv("AXMUL_CPU_ROWS", "1", 1), 0);
+        ck_assert_int_eq(axmul_conv2d(&c.d, t, c.x, c.w, y, NULL), AXMUL_OK);
+        unsetenv("AXMUL_CPU_ROWS");
+        free(y);
+        axmul_table_free(t);
+        rcase_free(&c);
+    }
     /* concurrent callers with different tables: each maps or takes the kept rows (driver.c) */
     if (rows_path >= 0) {
         ck_assert_int_eq(axmul_set_cpu_path(cpu_paths[rows_path]), AXMUL_OK);

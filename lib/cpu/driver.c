@@ -409,11 +409,15 @@ static void rows_free(uint16_t *R)
         munmap(old, *(size_t *)(void *)old);
 }
 
-/* AXMUL_CPU_ROWS=0: no row tables (doc/axconv-test.1). */
-static int rows_disabled(void)
+/* AXMUL_CPU_ROWS=0: no row tables, 1 (or unset): where they serve (doc/axconv-test.1); any
+ * other value is an error, not a silent default. */
+static axmul_status rows_setting(int *off)
 {
     const char *e = getenv("AXMUL_CPU_ROWS");
-    return e && strcmp(e, "0") == 0;
+    *off = e && strcmp(e, "0") == 0;
+    if (e && strcmp(e, "0") != 0 && strcmp(e, "1") != 0)
+        return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "AXMUL_CPU_ROWS=%s: expected 0 or 1", e);
+    return AXMUL_OK;
 }
 
 /* Every block's rows, in pieces of 64 taps spread over the threads (a layer has few blocks). */
@@ -448,6 +452,10 @@ axmul_status axmul__cpu_conv(const axmul__conv_setup *s, const axmul_table *t, c
     const axmul_status sel = axmul__cpu_select(&ki);
     if (sel != AXMUL_OK)
         return sel;
+    int rows_off = 0;
+    const axmul_status rs = rows_setting(&rows_off);
+    if (rs != AXMUL_OK)
+        return rs;
     size_t nx = (size_t)p->n * p->h * p->w * p->c;
     const int pointwise = axmul__plan_pointwise(p);
     int nthreads = threads > 0 ? threads : 1;
@@ -464,7 +472,7 @@ axmul_status axmul__cpu_conv(const axmul__conv_setup *s, const axmul_table *t, c
     const int nblk = (p->cout_g + AXMUL__ROWS_NB - 1) / AXMUL__ROWS_NB;
     size_t rows_bytes = 0;
     int use_rows = ki.rows && p->k <= AXMUL__TAP_BLOCK && p->cout_g >= AXMUL__ROWS_MIN_CHANNELS &&
-                   npix >= ki.rows_min && !rows_disabled();
+                   npix >= ki.rows_min && !rows_off;
     if (use_rows) {
         const size_t per_group = ((size_t)p->cout_g + 15) / 16 * 16 * k * 256 * sizeof(uint16_t);
         use_rows = per_group <= AXMUL__ROWS_MAX_BYTES / (size_t)p->groups;
