@@ -29,12 +29,22 @@ typedef struct {
     axmul__lut lut;
     axmul__lut_kernel kernel;
     float *y;
-    /* row tables (cpu.h), or rows NULL: block b of group g at R + roff[g * nblk + b] */
+    /* row tables (cpu.h), or rows NULL: block b of group g at R + rows_block(p, g, b, ...) */
     axmul__rows_kernel rows;
     const uint16_t *R;
-    const size_t *roff;
-    int nblk;
 } job_t;
+
+/* Block b (AXMUL__ROWS_NB output channels) of group g's row tables: its nw live channels, its
+ * width *nb (nw rounded up to 16) and where it starts in R, in entries. Every block but a group's
+ * last is full, so a group takes cout_g rounded up to 16 channels of rows. */
+static size_t rows_block(const axmul__conv_plan *p, int g, int b, int *nw, int *nb)
+{
+    const int c0 = b * AXMUL__ROWS_NB;
+    *nw = p->cout_g - c0 < AXMUL__ROWS_NB ? p->cout_g - c0 : AXMUL__ROWS_NB;
+    *nb = (*nw + 15) & ~15;
+    const size_t tap_rows = (size_t)p->k * 256;
+    return ((size_t)g * (size_t)((p->cout_g + 15) & ~15) + (size_t)c0) * tap_rows;
+}
 
 /* Pointwise layers (dense layers and 1x1 convolutions) are a plain GEMM: the input is
  * channel-major over all pixels, so each row of A is one copy. */
@@ -282,9 +292,9 @@ static void run_chunk_rows(const job_t *J, int g, int b0, int b1, int64_t p0, in
     const axmul__conv_plan *p = &J->s->p;
     for (int b = b0; b < b1; b++) {
         const int c0 = b * AXMUL__ROWS_NB;
-        const int nw = p->cout_g - c0 < AXMUL__ROWS_NB ? p->cout_g - c0 : AXMUL__ROWS_NB;
-        const int nb = (nw + 15) & ~15;
-        J->rows(A, AS, p->k, J->R + J->roff[(size_t)g * J->nblk + b], nb, np, wh, acc32);
+        int nw, nb;
+        const size_t at = rows_block(p, g, b, &nw, &nb);
+        J->rows(A, AS, p->k, J->R + at, nb, np, wh, acc32);
         for (int c = 0; c < nw;) {
             int os[AXMUL__KCH], cs[AXMUL__KCH], nch = 0;
             for (; c < nw && nch < AXMUL__KCH; c++) {
@@ -421,25 +431,26 @@ static axmul_status rows_setting(int *off)
 }
 
 /* Every block's rows, in pieces of 64 taps spread over the threads (a layer has few blocks). */
-static void build_rows(const job_t *J, uint16_t *R, const size_t *roff, int nthreads)
+static void build_rows(const job_t *J, uint16_t *R, int nblk, int nthreads)
 {
     const axmul__conv_plan *p = &J->s->p;
     enum { TAPS = 64 };
     const int nt = (p->k + TAPS - 1) / TAPS;
-    const int64_t ntasks = (int64_t)p->groups * J->nblk * nt;
+    const int64_t ntasks = (int64_t)p->groups * nblk * nt;
     (void)nthreads;
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(nthreads) schedule(dynamic, 1)
 #endif
     for (int64_t task = 0; task < ntasks; task++) {
         const int gb = (int)(task / nt), t0 = (int)(task % nt) * TAPS;
-        const int g = gb / J->nblk, b = gb % J->nblk, c0 = b * AXMUL__ROWS_NB;
-        const int nw = p->cout_g - c0 < AXMUL__ROWS_NB ? p->cout_g - c0 : AXMUL__ROWS_NB;
-        const int nb = (nw + 15) & ~15, ntaps = p->k - t0 < TAPS ? p->k - t0 : TAPS;
+        const int g = gb / nblk, b = gb % nblk, c0 = b * AXMUL__ROWS_NB;
+        const int ntaps = p->k - t0 < TAPS ? p->k - t0 : TAPS;
+        int nw, nb;
+        const size_t at = rows_block(p, g, b, &nw, &nb);
         const uint8_t *w[AXMUL__ROWS_NB];
         for (int c = 0; c < nw; c++)
             w[c] = J->wq + (size_t)(g * p->cout_g + c0 + c) * p->k + t0;
-        axmul__rows_build(J->lut.tt, w, nw, nb, ntaps, R + roff[gb] + (size_t)t0 * 256 * nb);
+        axmul__rows_build(J->lut.tt, w, nw, nb, ntaps, R + at + (size_t)t0 * 256 * nb);
     }
 }
 
@@ -490,7 +501,6 @@ axmul_status axmul__cpu_conv(const axmul__conv_setup *s, const axmul_table *t, c
     const size_t o_acc64 = piece(&lt, use_rows ? 0 : (size_t)AXMUL__KCH * AXMUL__CHUNK, 8),
                  o_v = piece(&lt, (size_t)AXMUL__KCH * as, sizeof(float));
     const size_t o_wh = piece(&lt, use_rows ? as * 2 * AXMUL__ROWS_NB : 0, 2);
-    const size_t o_roff = piece(&l, use_rows ? (size_t)p->groups * nblk : 0, sizeof(size_t));
     const size_t o_threads = piece(&l, (size_t)nthreads, lt.used);
     if (l.overflow || lt.overflow)
         return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "conv: working memory size overflows");
@@ -533,22 +543,11 @@ axmul_status axmul__cpu_conv(const axmul__conv_setup *s, const axmul_table *t, c
     memset(qp + nx, 0, AXMUL__SLACK);
     axmul__conv_quantize_filter(s, w, wq, sum_qw, nthreads);
 
-    job_t J = {s,     pointwise, qp,   wq,   sum_qw, axmul__prepared_lut(tab),
-               ki.fn, y,         NULL, NULL, NULL,   nblk};
+    job_t J = {s, pointwise, qp, wq, sum_qw, axmul__prepared_lut(tab), ki.fn, y, NULL, NULL};
     if (use_rows) {
-        size_t *roff = (size_t *)(void *)(ws + o_roff), off = 0;
-        for (int g = 0; g < p->groups; g++)
-            for (int b = 0; b < nblk; b++) {
-                roff[(size_t)g * nblk + b] = off;
-                const int nw = p->cout_g - b * AXMUL__ROWS_NB < AXMUL__ROWS_NB
-                                   ? p->cout_g - b * AXMUL__ROWS_NB
-                                   : AXMUL__ROWS_NB;
-                off += (size_t)((nw + 15) & ~15) * k * 256;
-            }
-        build_rows(&J, R, roff, nthreads);
+        build_rows(&J, R, nblk, nthreads);
         J.rows = ki.rows;
         J.R = R;
-        J.roff = roff;
     }
     /* tasks of AXMUL__CHUNK pixels, or of AXMUL__ROWS_PIXELS with row tables */
     int64_t nchunks = (npix + (int64_t)as - 1) / (int64_t)as;
