@@ -158,8 +158,9 @@ static inline int kc_run(const char *name, axmul__lut_kernel fn, uint64_t seed, 
 }
 
 /* A row-table kernel (cpu.h) on one case: the rows that axmul__rows_build makes of random codes
- * against the columns they come from (padding channels 0), then the kernel's sums against sums
- * taken straight from the columns; nothing past the nb rows of acc written. 0 or 1 as kc_one. */
+ * against the columns they come from (padding channels 0), then the kernel's sums against its
+ * plain C twin's (axmul__rows_kernel_ref); nothing past the nb rows of acc written. 0 or 1 as
+ * kc_one. */
 static inline int kc_rows_one(axmul__rows_kernel fn, const kc_table *t, uint64_t *s, int ntaps,
                               int np, int as, int nb, int nw, char *why, size_t whylen)
 {
@@ -170,8 +171,9 @@ static inline int kc_rows_one(axmul__rows_kernel fn, const kc_table *t, uint64_t
     uint16_t *R = aligned_alloc(64, (nr * sizeof *R + 63) & ~(size_t)63);
     uint16_t *wh = aligned_alloc(64, sizeof *wh * (size_t)as * 2 * AXMUL__ROWS_NB);
     uint32_t *got = aligned_alloc(64, (nacc * sizeof *got + 63) & ~(size_t)63);
+    uint32_t *want = malloc(nacc * sizeof *want);
     int bad = 0;
-    if (!A || !w || !R || !wh || !got) {
+    if (!A || !w || !R || !wh || !got || !want) {
         snprintf(why, whylen, "out of memory");
         bad = 1;
         goto out;
@@ -190,31 +192,30 @@ static inline int kc_rows_one(axmul__rows_kernel fn, const kc_table *t, uint64_t
         for (int a = 0; a < 256 && !bad; a++)
             for (int c = 0; c < nb; c++) {
                 const uint16_t e = R[((size_t)tap * 256 + (size_t)a) * (size_t)nb + (size_t)c];
-                const uint16_t want = c < nw ? t->tt[(size_t)rows[c][tap] * 256 + (size_t)a] : 0;
-                if (e != want) {
+                const uint16_t col = c < nw ? t->tt[(size_t)rows[c][tap] * 256 + (size_t)a] : 0;
+                if (e != col) {
                     snprintf(why, whylen,
                              "rows of %d channels (%d live), %d taps: tap %d code %d "
                              "channel %d is %u, column %u",
-                             nb, nw, ntaps, tap, a, c, e, want);
+                             nb, nw, ntaps, tap, a, c, e, col);
                     bad = 1;
                     break;
                 }
             }
     for (size_t i = 0; i < nacc; i++)
         got[i] = 0xA5A5A5A5u;
-    if (!bad)
+    if (!bad) { /* the rows equal the columns (above): the plain C twin's sums are the columns' */
+        axmul__rows_kernel_ref(A, as, ntaps, R, nb, np, NULL, want);
         fn(A, as, ntaps, R, nb, np, wh, got);
+    }
     for (int c = 0; c < nb && !bad; c++)
         for (int q = 0; q < np; q++) {
-            uint32_t want = 0;
-            for (int tap = 0; tap < ntaps && c < nw; tap++)
-                want += t->tt[(size_t)rows[c][tap] * 256 + A[(size_t)tap * (size_t)as + q]];
-            const uint32_t g = got[(size_t)c * (size_t)as + (size_t)q];
-            if (g != want) {
+            const size_t i = (size_t)c * (size_t)as + (size_t)q;
+            if (got[i] != want[i]) {
                 snprintf(why, whylen,
                          "rows: %d taps, %d pixels, %d channels (%d live): channel %d pixel %d "
-                         "sums %u, columns %u",
-                         ntaps, np, nb, nw, c, q, g, want);
+                         "sums %u, reference %u",
+                         ntaps, np, nb, nw, c, q, got[i], want[i]);
                 bad = 1;
                 break;
             }
@@ -231,6 +232,7 @@ out:
     free(R);
     free(wh);
     free(got);
+    free(want);
     return bad;
 }
 

@@ -84,7 +84,7 @@ void axmul__lut_kernel_ref(const uint8_t *A, int ntaps, const uint8_t *const *w,
 void axmul__lut_kernel_portable(const uint8_t *A, int ntaps, const uint8_t *const *w, int nch,
                                 const axmul__lut *lut, int np, uint32_t *acc);
 /* portable.c: the row-table kernels' plain C twin, one lookup per statement, the oracle of the
- * tests. */
+ * tests (wh unused). */
 void axmul__rows_kernel_ref(const uint8_t *A, int as, int ntaps, const uint16_t *R, int nb, int np,
                             uint16_t *wh, uint32_t *acc);
 /* portable.c: the end of a 256-tap segment of the row-table kernels (portable.c says how):

@@ -2,8 +2,6 @@
  * (blocked over taps and channels) and the bulk quantizer. */
 #include "config.h"
 
-#include <string.h>
-
 #include "lib/cpu/cpu.h"
 #include "lib/cpu/pairs.h"
 

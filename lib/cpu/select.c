@@ -15,7 +15,7 @@
 #include "lib/cpu/paths.h"
 
 /* One function per row for its "runs" expression. */
-#define AXMUL__PATH_RUNS(name, kernel, quantize, rows, rows_min, planes, runs, timed)                        \
+#define AXMUL__PATH_RUNS(name, kernel, quantize, rows, rows_min, planes, runs, timed)              \
     static int runs_##name(void)                                                                   \
     {                                                                                              \
         return (runs) != 0;                                                                        \
@@ -32,7 +32,7 @@ typedef struct {
     int (*runs)(void);
 } path_row;
 
-#define AXMUL__PATH_ROW(name, kernel, quantize, rows, rows_min, planes, runs, timed)                         \
+#define AXMUL__PATH_ROW(name, kernel, quantize, rows, rows_min, planes, runs, timed)               \
     {#name, kernel, quantize, rows, rows_min, planes, timed, runs_##name},
 static const path_row paths[] = {AXMUL__CPU_PATHS(AXMUL__PATH_ROW)};
 #undef AXMUL__PATH_ROW
