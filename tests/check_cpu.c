@@ -39,32 +39,18 @@ static void compare_with_ref(const rcase *c, const axmul_table *t, int threads)
 }
 
 /* every path of the one list (lib/cpu/paths.h) */
-#define PATH_NAME(name, kernel, quantize, rows, rows_min, planes, runs, timed) #name,
+#define PATH_NAME(name, kernel, quantize, rows, rows_min, dw, planes, runs, timed) #name,
 static const char *const cpu_paths[] = {AXMUL__CPU_PATHS(PATH_NAME)};
 #undef PATH_NAME
-#define PATH_QUANTIZER(name, kernel, quantize, rows, rows_min, planes, runs, timed) quantize,
+#define PATH_QUANTIZER(name, kernel, quantize, rows, rows_min, dw, planes, runs, timed) quantize,
 static const axmul__quantize_fn cpu_quantizers[] = {AXMUL__CPU_PATHS(PATH_QUANTIZER)};
 #undef PATH_QUANTIZER
 #define NPATHS (sizeof cpu_paths / sizeof cpu_paths[0])
 
-/* Forces a CPU path; 0 (with a note) when this CPU cannot run it. */
-static int use_path(const char *name)
-{
-    if (axmul_set_cpu_path(name) != AXMUL_OK) {
-        fprintf(stderr, "note: CPU path %s not available here (%s): not tested\n", name,
-                axmul_error_detail());
-        return 0;
-    }
-    const char *in_use = NULL;
-    ck_assert_int_eq(axmul_cpu_path(&in_use), AXMUL_OK);
-    ck_assert_str_eq(in_use, name);
-    return 1;
-}
-
 START_TEST(test_fast_matches_ref_random)
 {
     for (size_t pi = 0; pi < NPATHS; pi++) {
-        if (!use_path(cpu_paths[pi]))
+        if (!tc_use_cpu_path(cpu_paths[pi]))
             continue;
         uint64_t s = tu_seed() ^ 0x1234;
         axmul_table *tu = random_table(&s, 0), *ts = random_table(&s, 1), *ex;
@@ -113,7 +99,7 @@ END_TEST
 START_TEST(test_padded_shapes)
 {
     for (size_t pi = 0; pi < NPATHS; pi++) {
-        if (!use_path(cpu_paths[pi]))
+        if (!tc_use_cpu_path(cpu_paths[pi]))
             continue;
         uint64_t s = tu_seed() ^ 0x9ad;
         axmul_table *tu = random_table(&s, 0), *ts = random_table(&s, 1);
@@ -155,7 +141,7 @@ START_TEST(test_paths_quantization_edges)
         float r[120], y[120];
         ck_assert_int_eq(axmul_conv2d_ref(&d, t, x, w, r, NULL), AXMUL_OK);
         for (size_t pi = 0; pi < NPATHS; pi++) {
-            if (!use_path(cpu_paths[pi]))
+            if (!tc_use_cpu_path(cpu_paths[pi]))
                 continue;
             ck_assert_int_eq(axmul_conv2d(&d, t, x, w, y, NULL), AXMUL_OK);
             char ctx[64];
@@ -193,7 +179,7 @@ START_TEST(test_quantizers_match_reference)
                                : tu_randf(&s, q.nudged_min - span, q.nudged_max + span);
         }
         for (size_t pi = 0; pi < NPATHS; pi++) {
-            if (!use_path(cpu_paths[pi]))
+            if (!tc_use_cpu_path(cpu_paths[pi]))
                 continue;
             memset(out, 0xa5, N);
             cpu_quantizers[pi](x, N, q.nudged_min, q.nudged_max, 1.0f / q.scale, sgn, out);
@@ -217,7 +203,7 @@ END_TEST
 START_TEST(test_fast_matches_ref_edge_shapes)
 {
     for (size_t pi = 0; pi < NPATHS; pi++) {
-        if (!use_path(cpu_paths[pi]))
+        if (!tc_use_cpu_path(cpu_paths[pi]))
             continue;
         uint64_t s = tu_seed() ^ 0x77;
         axmul_table *t = random_table(&s, (int)(pi % 2));
@@ -276,7 +262,7 @@ START_TEST(test_few_valued_weights)
                          : tu_randf(&s, -1, 1);
     }
     for (size_t pi = 0; pi < NPATHS; pi++) {
-        if (!use_path(cpu_paths[pi]))
+        if (!tc_use_cpu_path(cpu_paths[pi]))
             continue;
         compare_with_ref(&c, t, 2);
     }
@@ -299,7 +285,7 @@ END_TEST
 START_TEST(test_wide_rows_and_partial_chunks)
 {
     for (size_t pi = 0; pi < NPATHS; pi++) {
-        if (!use_path(cpu_paths[pi]))
+        if (!tc_use_cpu_path(cpu_paths[pi]))
             continue;
         uint64_t s = tu_seed() ^ 0x91de;
         axmul_table *tu = random_table(&s, 0), *ts = random_table(&s, 1);
@@ -349,17 +335,6 @@ END_TEST
 /* The engine keeps prepared forms of recent tables, recognised by their contents: a table whose
  * entries or signedness change between calls, more tables than the cache holds, and threads
  * that run different tables at once must all still give the reference results. */
-static int conv_equals_ref(const rcase *c, const axmul_table *t)
-{
-    float *y = malloc(c->ny * sizeof(float)), *r = malloc(c->ny * sizeof(float));
-    int ok = axmul_conv2d_ref(&c->d, t, c->x, c->w, r, NULL) == AXMUL_OK &&
-             axmul_conv2d(&c->d, t, c->x, c->w, y, NULL) == AXMUL_OK &&
-             memcmp(y, r, c->ny * sizeof(float)) == 0;
-    free(y);
-    free(r);
-    return ok;
-}
-
 START_TEST(test_prepared_table_cache)
 {
     uint64_t s = tu_seed() ^ 0xcac4e;
@@ -552,7 +527,7 @@ START_TEST(test_batch_and_threads_independence)
     float *yt = malloc(7 * per_out * sizeof(float));
     ck_assert_int_eq(axmul_conv2d(&d, t, x, w, y7, NULL), AXMUL_OK);
     for (size_t pi = 0; pi < NPATHS; pi++) {
-        if (!use_path(cpu_paths[pi]))
+        if (!tc_use_cpu_path(cpu_paths[pi]))
             continue;
         for (int th = 1; th <= 3; th++) {
             d.threads = th;
@@ -598,7 +573,7 @@ START_TEST(test_accumulator_safety)
     float y[4], r[4];
     ck_assert_int_eq(axmul_dense_ref(&dd, t, x, w, r, NULL), AXMUL_OK);
     for (size_t pi = 0; pi < NPATHS; pi++) {
-        if (!use_path(cpu_paths[pi]))
+        if (!tc_use_cpu_path(cpu_paths[pi]))
             continue;
         ck_assert_int_eq(axmul_dense(&dd, t, x, w, y, NULL), AXMUL_OK);
         ck_assert_msg(memcmp(y, r, sizeof y) == 0, "path %s", cpu_paths[pi]);
@@ -652,150 +627,6 @@ START_TEST(test_backends_and_paths)
 }
 END_TEST
 
-/* Row tables (lib/cpu/cpu.h), on the paths that have a row kernel: layers of enough pixels and
- * channels per group, against the reference and against the same path without rows
- * (AXMUL_CPU_ROWS=0), bit for bit: blocks of 64 channels with padding channels, more than 256
- * taps (several 16-bit segments), groups, stride and dilation, signed tables, a bias, channels
- * whose output scale is 0 (per-channel ranges of an all-zero filter channel), and threads that
- * split a chunk's blocks. work_bytes says whether the rows were built (512 bytes per tap and
- * padded channel). */
-START_TEST(test_row_tables)
-{
-    uint64_t s = tu_seed() ^ 0x4f5;
-    /* n h w c kh kw co, groups, stride, dilation, threads */
-    static const int shapes[][11] = {
-        {2, 24, 24, 20, 3, 3, 40, 1, 1, 1, 2}, {1, 40, 40, 300, 1, 1, 70, 1, 1, 1, 2},
-        {1, 36, 36, 32, 3, 3, 64, 2, 1, 1, 2}, {5, 30, 30, 8, 3, 3, 130, 1, 2, 1, 3},
-        {1, 34, 34, 12, 3, 3, 16, 1, 1, 2, 1}, {1, 32, 32, 600, 1, 1, 24, 1, 1, 1, 2},
-        {4, 32, 32, 24, 3, 3, 72, 1, 1, 1, 2}}; /* 4096 pixels: every path's rows_min */
-    int tested = 0, rows_path = -1;
-    for (int pi = 0; pi < (int)(sizeof cpu_paths / sizeof cpu_paths[0]); pi++) {
-        if (!kc_paths[pi].rows || axmul_set_cpu_path(cpu_paths[pi]) != AXMUL_OK)
-            continue;
-        tested++;
-        rows_path = pi;
-        for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
-            const int *v = shapes[k];
-            rcase c;
-            int oh, ow;
-            grouped_case(&s, v, AXMUL_PADDING_SAME, v[7], &c, &oh, &ow);
-            c.d.stride_h = c.d.stride_w = v[8];
-            c.d.dilation_h = c.d.dilation_w = v[9];
-            ck_assert_int_eq(axmul_conv_output_shape(&c.d, &oh, &ow), AXMUL_OK);
-            c.ny = (size_t)c.d.n * oh * ow * c.d.co;
-            c.d.threads = v[10];
-            float *bias = malloc(sizeof(float) * (size_t)c.d.co);
-            for (int o = 0; o < c.d.co; o++)
-                bias[o] = tu_randf(&s, -1.0f, 1.0f);
-            if (k % 2)
-                c.d.bias = bias;
-            if (k == 1) { /* channels 3 and 66 all zero: output scale 0 */
-                c.d.per_channel = 1;
-                for (size_t i = 0; i < c.nw; i++)
-                    if (i % (size_t)c.d.co == 3 || i % (size_t)c.d.co == 66)
-                        c.w[i] = 0.0f;
-            }
-            axmul_table *t = random_table(&s, (int)(k % 3 == 2));
-            float *y = malloc(c.ny * sizeof(float)), *r = malloc(c.ny * sizeof(float)),
-                  *y0 = malloc(c.ny * sizeof(float));
-            char desc[256];
-            describe(&c.d, desc, sizeof desc);
-            axmul_conv_info info, info0;
-            ck_assert_int_eq(axmul_conv2d_ref(&c.d, t, c.x, c.w, r, NULL), AXMUL_OK);
-            ck_assert_int_eq(axmul_conv2d(&c.d, t, c.x, c.w, y, &info), AXMUL_OK);
-            ck_assert_int_eq(setenv("AXMUL_CPU_ROWS", "0", 1), 0);
-            ck_assert_int_eq(axmul_conv2d(&c.d, t, c.x, c.w, y0, &info0), AXMUL_OK);
-            unsetenv("AXMUL_CPU_ROWS");
-            char ctx[320];
-            snprintf(ctx, sizeof ctx, "%s rows %s", cpu_paths[pi], desc);
-            assert_same_bits(y, r, c.ny, ctx);
-            assert_same_bits(y0, r, c.ny, ctx);
-            const size_t cin_g = (size_t)(c.d.c / v[7]), cout_g = (size_t)(c.d.co / v[7]);
-            const size_t rows_bytes =
-                (size_t)v[7] * ((cout_g + 15) / 16 * 16) * (size_t)(v[4] * v[5]) * cin_g * 512;
-            const int npix = c.d.n * oh * ow;
-            if (npix >= kc_paths[pi].rows_min)
-                ck_assert_msg(info.work_bytes >= info0.work_bytes + rows_bytes, "%s: no rows built",
-                              ctx);
-            else
-                ck_assert_msg(info.work_bytes == info0.work_bytes, "%s: rows below %d pixels", ctx,
-                              kc_paths[pi].rows_min);
-            free(y);
-            free(y0);
-            free(r);
-            free(bias);
-            axmul_table_free(t);
-            rcase_free(&c);
-        }
-    }
-    /* a value of AXMUL_CPU_ROWS other than 0 or 1 is an error naming it, on any layer */
-    {
-        rcase c;
-        int oh, ow;
-        const int v[7] = {1, 5, 5, 2, 3, 3, 3};
-        shaped_case(&s, v, AXMUL_PADDING_SAME, &c, &oh, &ow);
-        c.d.backend = AXMUL_BACKEND_CPU;
-        axmul_table *t = random_table(&s, 0);
-        float *y = malloc(c.ny * sizeof(float));
-        ck_assert_int_eq(setenv("AXMUL_CPU_ROWS", "yes", 1), 0);
-        ck_assert_int_eq(axmul_conv2d(&c.d, t, c.x, c.w, y, NULL), AXMUL_ERR_INVALID_ARGUMENT);
-        ck_assert_msg(strstr(axmul_error_detail(), "AXMUL_CPU_ROWS=yes"), "%s",
-                      axmul_error_detail());
-        ck_assert_int_eq(setenv("AXMUL_CPU_ROWS", "1", 1), 0);
-        ck_assert_int_eq(axmul_conv2d(&c.d, t, c.x, c.w, y, NULL), AXMUL_OK);
-        unsetenv("AXMUL_CPU_ROWS");
-        free(y);
-        axmul_table_free(t);
-        rcase_free(&c);
-    }
-    /* concurrent callers with different tables: each maps or takes the kept rows (driver.c) */
-    if (rows_path >= 0) {
-        ck_assert_int_eq(axmul_set_cpu_path(cpu_paths[rows_path]), AXMUL_OK);
-        rcase c;
-        int oh, ow;
-        const int v[7] = {4, 32, 32, 24, 3, 3, 40};
-        shaped_case(&s, v, AXMUL_PADDING_SAME, &c, &oh, &ow);
-        c.d.backend = AXMUL_BACKEND_CPU;
-        axmul_table *many[4];
-        for (int i = 0; i < 4; i++)
-            many[i] = random_table(&s, i % 2);
-        const int failed = run_case_threads(&c, many, 4, conv_equals_ref, 3);
-        ck_assert_msg(failed < 0, "rows: thread %d differs from the reference", failed);
-        for (int i = 0; i < 4; i++)
-            axmul_table_free(many[i]);
-        rcase_free(&c);
-    }
-    axmul_set_cpu_path("auto");
-    if (!tested)
-        fprintf(stderr, "note: no CPU path with a row kernel here: row tables not tested\n");
-    /* "auto" on a CPU without AVX-512BW: whichever chunk kernel the timing picked, the layers
-     * that rows serve run the AVX2 row kernel (select.c) and say so */
-    int untimed = 0, avx2 = -1;
-    for (int pi = 0; pi < (int)(sizeof cpu_paths / sizeof cpu_paths[0]); pi++) {
-        const int runs = kc_paths[pi].runs();
-        untimed |= runs && (!strcmp(cpu_paths[pi], "avx512bw") || !strcmp(cpu_paths[pi], "vbmi"));
-        if (runs && !strcmp(cpu_paths[pi], "avx2"))
-            avx2 = pi;
-    }
-    if (!untimed && avx2 >= 0) {
-        rcase c;
-        int oh, ow;
-        const int v[7] = {2, 24, 24, 20, 3, 3, 40};
-        shaped_case(&s, v, AXMUL_PADDING_SAME, &c, &oh, &ow);
-        c.d.backend = AXMUL_BACKEND_CPU;
-        axmul_table *t = random_table(&s, 0);
-        float *y = malloc(c.ny * sizeof(float));
-        axmul_conv_info info;
-        ck_assert_int_eq(axmul_conv2d(&c.d, t, c.x, c.w, y, &info), AXMUL_OK);
-        ck_assert_msg(!strcmp(info.path, "avx2"), "auto with %s chunks ran rows as %s",
-                      axmul__cpu_calibrated(), info.path);
-        free(y);
-        axmul_table_free(t);
-        rcase_free(&c);
-    }
-}
-END_TEST
-
 /* info.work_bytes: the engine's workspace follows the layout documented in doc/performance.md
  * (quantized input and its planar copy, filter codes and sums, per thread K*256
  * activation bytes and the accumulators), each piece rounded up to 64 bytes. */
@@ -804,7 +635,7 @@ START_TEST(test_work_bytes)
     uint64_t s = tu_seed() ^ 0x3b;
     axmul_table *t = random_table(&s, 0);
     const int v[7] = {2, 20, 18, 24, 3, 3, 40};
-    ck_assert_int_lt(2 * 20 * 18, AXMUL__ROWS_MIN_PIXELS); /* no row tables (test_row_tables) */
+    ck_assert_int_lt(2 * 20 * 18, AXMUL__ROWS_MIN_PIXELS); /* no row tables (check_cpulayers) */
     rcase c;
     int oh, ow;
     shaped_case(&s, v, AXMUL_PADDING_SAME, &c, &oh, &ow);
@@ -855,7 +686,6 @@ int main(void)
     tcase_add_test(tc, test_accumulator_safety);
     tcase_add_test(tc, test_backends_and_paths);
     tcase_add_test(tc, test_work_bytes);
-    tcase_add_test(tc, test_row_tables);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

@@ -143,6 +143,20 @@ static inline axmul_table *random_table(uint64_t *s, int sgn)
     return t;
 }
 
+/* Forces a CPU path; 0 (with a note) when this CPU cannot run it. */
+static inline int tc_use_cpu_path(const char *name)
+{
+    if (axmul_set_cpu_path(name) != AXMUL_OK) {
+        fprintf(stderr, "note: CPU path %s not available here (%s): not tested\n", name,
+                axmul_error_detail());
+        return 0;
+    }
+    const char *in_use = NULL;
+    ck_assert_int_eq(axmul_cpu_path(&in_use), AXMUL_OK);
+    ck_assert_str_eq(in_use, name);
+    return 1;
+}
+
 /* A case of the given shape (v: n, h, w, c, kh, kw, co) and groups with inputs uniform in
  * [0, 4) and weights in [-0.5, 0.5); returns the output size in *oh, *ow. */
 static inline void grouped_case(uint64_t *s, const int v[7], axmul_padding pad, int groups,
@@ -308,6 +322,19 @@ static inline int expects_expanded(const axmul_conv_desc *d)
     const int depthwise = cin_g == 1 && d->groups > 1, cout_g = d->co / d->groups;
     const int small_groups = d->groups > 1 && cin_g > 1 && 16 % cout_g == 0 && cout_g < 16;
     return !depthwise && !small_groups && k <= 32768 && (long)d->n * oh * ow >= 4096;
+}
+
+/* Whether the convolution of c with t equals the reference's, bit for bit (a
+ * run_case_threads check). */
+static inline int conv_equals_ref(const rcase *c, const axmul_table *t)
+{
+    float *y = malloc(c->ny * sizeof(float)), *r = malloc(c->ny * sizeof(float));
+    int ok = axmul_conv2d_ref(&c->d, t, c->x, c->w, r, NULL) == AXMUL_OK &&
+             axmul_conv2d(&c->d, t, c->x, c->w, y, NULL) == AXMUL_OK &&
+             memcmp(y, r, c->ny * sizeof(float)) == 0;
+    free(y);
+    free(r);
+    return ok;
 }
 
 /* Threads that each run check(c, tables[i]) reps times, all at once: the index of the first

@@ -17,7 +17,7 @@
 #include "lib/core/rng.h"
 
 /* Every path of the one list, with whether this CPU (and build) runs it. */
-#define KC_RUNS(name, kernel, quantize, rows, rows_min, planes, runs, timed)                       \
+#define KC_RUNS(name, kernel, quantize, rows, rows_min, dw, planes, runs, timed)                   \
     static inline int kc_runs_##name(void)                                                         \
     {                                                                                              \
         return (kernel) != NULL && (runs) != 0;                                                    \
@@ -29,10 +29,11 @@ typedef struct {
     axmul__lut_kernel fn;
     axmul__rows_kernel rows;
     int rows_min;
+    axmul__dw_kernel dw;
     int (*runs)(void);
 } kc_path;
-#define KC_ROW(name, kernel, quantize, rows, rows_min, planes, runs, timed)                        \
-    {#name, kernel, rows, rows_min, kc_runs_##name},
+#define KC_ROW(name, kernel, quantize, rows, rows_min, dw, planes, runs, timed)                    \
+    {#name, kernel, rows, rows_min, dw, kc_runs_##name},
 static const kc_path kc_paths[] = {AXMUL__CPU_PATHS(KC_ROW)};
 #undef KC_ROW
 enum { KC_NPATHS = (int)(sizeof kc_paths / sizeof kc_paths[0]) };

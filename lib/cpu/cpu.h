@@ -10,6 +10,7 @@
 
 #include "axmul_conv.h"
 #include "axmul_table.h"
+#include "lib/engine/plan.h"
 
 /* Output pixels per chunk: one row of activations is AXMUL__CHUNK bytes (a multiple of 64, the
  * width of an AVX-512 byte vector). */
@@ -74,6 +75,33 @@ typedef void (*axmul__rows_kernel)(const uint8_t *A, int as, int ntaps, const ui
 void axmul__rows_build(const uint16_t *tt, const uint8_t *const *w, int nw, int nb, int ntaps,
                        uint16_t *R);
 
+/* Depthwise layers (one input and one output channel per group: groups = c = co) have no
+ * channels that share an activation, and only kh * kw taps per output: in the chunk kernels'
+ * scheme the gather, the conversion and the strided stores of one channel at a time cost more
+ * than the lookups (doc/performance.md). A direct kernel reads the quantized input where it lies
+ * (NHWC, whole vectors of channels) and writes whole vectors of outputs. Per output channel o the
+ * driver passes the output scale, the constant part of the corrected sum (axmul__unstore of 0
+ * plus axmul__zp_base) and the weight zero point; with at most AXMUL__DW_MAX_TAPS taps every
+ * corrected sum fits in 32 bits (below 2^18 per tap). */
+#define AXMUL__DW_MAX_TAPS 256
+typedef struct {
+    const axmul__conv_plan *p; /* groups = c = co */
+    const uint8_t *qx;         /* input codes, NHWC, readable 8 bytes past their end */
+    const uint8_t *wq;         /* [co][k] weight codes, tap i * kw + j */
+    const uint16_t *tt;        /* column-major stored entries (axmul__lut.tt), readable 2 bytes
+                                  past their end (the prepared table's are: cache.c) */
+    const float *oscale;       /* [co] */
+    const int32_t *base;       /* [co] */
+    const int32_t *zw;         /* [co] */
+    const float *bias;         /* [co], or NULL */
+    float *y;                  /* NHWC output */
+} axmul__dw_args;
+
+/* Writes output row oy of image n (row = n * oh + oy), every column and channel:
+ *   y = axmul__conv_out(oscale, axmul__zp_correct(sum of entries, base, zw, sum of codes)) + bias
+ * over the kh * kw taps (padding reads the code zx), as the chunk kernels' conversion does. */
+typedef void (*axmul__dw_kernel)(const axmul__dw_args *a, int64_t row);
+
 /* ---------------------------------------------------------------- kernels, one file per ISA */
 
 /* portable.c: the reference kernel, one lookup per statement, the oracle of the tests (never
@@ -87,6 +115,9 @@ void axmul__lut_kernel_portable(const uint8_t *A, int ntaps, const uint8_t *cons
  * tests (wh unused). */
 void axmul__rows_kernel_ref(const uint8_t *A, int as, int ntaps, const uint16_t *R, int nb, int np,
                             uint16_t *wh, uint32_t *acc);
+/* portable.c: the depthwise kernels' plain C twin, one lookup per statement (the oracle of the
+ * tests). */
+void axmul__dw_kernel_ref(const axmul__dw_args *a, int64_t row);
 /* portable.c: the end of a 256-tap segment of the row-table kernels (portable.c says how):
  * acc[c * as + q] += the segment's sums, from wh's 16-bit W and H of np pixels. */
 void axmul__rows_flush(const uint16_t *wh, int nb, int np, int as, uint32_t *acc);
@@ -118,6 +149,7 @@ void axmul__lut_kernel_avx2(const uint8_t *A, int ntaps, const uint8_t *const *w
                             const axmul__lut *lut, int np, uint32_t *acc);
 void axmul__rows_kernel_avx2(const uint8_t *A, int as, int ntaps, const uint16_t *R, int nb, int np,
                              uint16_t *wh, uint32_t *acc);
+void axmul__dw_kernel_avx2(const axmul__dw_args *a, int64_t row);
 void axmul__lut_kernel_vbmi(const uint8_t *A, int ntaps, const uint8_t *const *w, int nch,
                             const axmul__lut *lut, int np, uint32_t *acc);
 #endif
@@ -139,6 +171,7 @@ typedef struct {
     axmul__rows_kernel rows; /* NULL: no row-table kernel */
     int rows_min;            /* the fewest output pixels of a layer that rows serve */
     const char *rows_name;   /* the path whose row kernel rows is (axmul_conv_info.path) */
+    axmul__dw_kernel dw;     /* its depthwise kernel */
     int needs_planes;
 } axmul__cpu_kernel;
 

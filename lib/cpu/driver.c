@@ -454,6 +454,59 @@ static void build_rows(const job_t *J, uint16_t *R, int nblk, int nthreads)
     }
 }
 
+/* Whether the direct kernels (cpu.h) serve the layer: depthwise, few enough taps for their
+ * 32-bit sums. */
+static int depthwise_direct(const axmul__conv_plan *p)
+{
+    return p->groups == p->c && p->cin_g == 1 && p->cout_g == 1 && p->k <= AXMUL__DW_MAX_TAPS;
+}
+
+/* A depthwise layer through the path's direct kernel: the input quantized in place
+ * (NHWC, no planar copy and no gather), the filter's codes and each channel's constant part of
+ * the sum, then output rows spread over the threads. */
+static axmul_status conv_depthwise(const axmul__conv_setup *s, const axmul_table *t, const float *x,
+                                   const float *w, float *y, int nthreads,
+                                   const axmul__cpu_kernel *ki, size_t *work_bytes)
+{
+    const axmul__conv_plan *p = &s->p;
+    const size_t nx = (size_t)p->n * p->h * p->w * p->c, co = (size_t)p->co, k = (size_t)p->k;
+    layout l = {0, 0};
+    const size_t o_qx = piece(&l, nx + 8, 1), o_wq = piece(&l, co * k, 1); /* cpu.h: qx */
+    const size_t o_sum = piece(&l, co, sizeof(int64_t)), o_base = piece(&l, co, sizeof(int32_t));
+    const size_t o_zw = piece(&l, co, sizeof(int32_t));
+    if (l.overflow)
+        return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "conv: working memory size overflows");
+    *work_bytes = l.used;
+    uint8_t *ws = aligned_alloc(64, l.used);
+    axmul__prepared *tab = ws ? axmul__prepared_get(t, p->is_signed, nthreads) : NULL;
+    if (!tab) {
+        free(ws);
+        return axmul__fail(AXMUL_ERR_NOMEM, "conv: out of memory (%zu bytes of working memory)",
+                           l.used);
+    }
+    uint8_t *qx = ws + o_qx, *wq = ws + o_wq;
+    int64_t *sum_qw = (int64_t *)(void *)(ws + o_sum);
+    int32_t *base = (int32_t *)(void *)(ws + o_base), *zw = (int32_t *)(void *)(ws + o_zw);
+    axmul__quantize_threads_with(ki->quantize, x, nx, &s->xq, qx, nthreads);
+    axmul__conv_quantize_filter(s, w, wq, sum_qw, nthreads);
+    for (size_t o = 0; o < co; o++) {
+        zw[o] = s->zw[o];
+        base[o] = (int32_t)(axmul__unstore(0, p->is_signed, p->k) +
+                            axmul__zp_base(p->k, p->zx, s->zw[o], sum_qw[o]));
+    }
+    const axmul__dw_args a = {p,  qx,      wq, axmul__prepared_lut(tab).tt, s->oscale, base,
+                              zw, s->bias, y};
+    const int64_t nrows = (int64_t)p->n * p->oh;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nthreads) schedule(dynamic, 1)
+#endif
+    for (int64_t r = 0; r < nrows; r++)
+        ki->dw(&a, r);
+    axmul__prepared_put(tab);
+    free(ws);
+    return AXMUL_OK;
+}
+
 axmul_status axmul__cpu_conv(const axmul__conv_setup *s, const axmul_table *t, const float *x,
                              const float *w, float *y, int threads, const char **path,
                              size_t *work_bytes)
@@ -467,13 +520,18 @@ axmul_status axmul__cpu_conv(const axmul__conv_setup *s, const axmul_table *t, c
     const axmul_status rs = rows_setting(&rows_off);
     if (rs != AXMUL_OK)
         return rs;
-    size_t nx = (size_t)p->n * p->h * p->w * p->c;
-    const int pointwise = axmul__plan_pointwise(p);
     int nthreads = threads > 0 ? threads : 1;
 #ifdef _OPENMP
     if (threads <= 0)
         nthreads = omp_get_max_threads();
 #endif
+    if (ki.dw && depthwise_direct(p)) {
+        if (path)
+            *path = ki.name;
+        return conv_depthwise(s, t, x, w, y, nthreads, &ki, work_bytes);
+    }
+    size_t nx = (size_t)p->n * p->h * p->w * p->c;
+    const int pointwise = axmul__plan_pointwise(p);
     const size_t co = (size_t)p->co, k = (size_t)p->k;
     const int64_t npix = (int64_t)p->n * p->oh * p->ow;
     /* Row tables (cpu.h) where the path has a row kernel and the layer has the pixels to pay for

@@ -125,6 +125,42 @@ void axmul__rows_kernel_ref(const uint8_t *A, int as, int ntaps, const uint16_t 
         }
 }
 
+/* ---------------------------------------------------------------- depthwise kernels */
+
+/* The output value of channel o from its sum of entries and of codes (cpu.h's contract). */
+static inline float dw_value(const axmul__dw_args *a, int o, int64_t lut_sum, int64_t sum_qa)
+{
+    const float v =
+        axmul__conv_out(a->oscale[o], axmul__zp_correct(lut_sum, a->base[o], a->zw[o], sum_qa));
+    return a->bias ? v + a->bias[o] : v;
+}
+
+static void dw_channels_ref(const axmul__dw_args *a, int64_t row, int c0, int c1)
+{
+    const axmul__conv_plan *p = a->p;
+    const int n = (int)(row / p->oh), oy = (int)(row % p->oh), c = p->c;
+    for (int ox = 0; ox < p->ow; ox++)
+        for (int o = c0; o < c1; o++) {
+            int64_t lut_sum = 0, sum_qa = 0;
+            for (int i = 0; i < p->kh; i++)
+                for (int j = 0; j < p->kw; j++) {
+                    const int iy = axmul__in_y(p, oy, i), ix = axmul__in_x(p, ox, j);
+                    const int code =
+                        axmul__in_image(p, iy, ix)
+                            ? a->qx[(((size_t)n * p->h + (size_t)iy) * p->w + (size_t)ix) * c + o]
+                            : p->zx;
+                    lut_sum += a->tt[(size_t)a->wq[(size_t)o * p->k + i * p->kw + j] * 256 + code];
+                    sum_qa += code;
+                }
+            a->y[((size_t)row * p->ow + ox) * c + o] = dw_value(a, o, lut_sum, sum_qa);
+        }
+}
+
+void axmul__dw_kernel_ref(const axmul__dw_args *a, int64_t row)
+{
+    dw_channels_ref(a, row, 0, a->p->c);
+}
+
 /* The row kernels sum in 16-bit lanes, 16 per AVX2 add, exactly:
  * over a segment of at most 256 taps a pixel's sums of entries v are kept as W = sum(v) modulo
  * 2^16 and H = sum(v >> 8) (at most 256 * 255, no overflow); the low bytes' sum L = sum(v & 255)

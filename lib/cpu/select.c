@@ -15,7 +15,7 @@
 #include "lib/cpu/paths.h"
 
 /* One function per row for its "runs" expression. */
-#define AXMUL__PATH_RUNS(name, kernel, quantize, rows, rows_min, planes, runs, timed)              \
+#define AXMUL__PATH_RUNS(name, kernel, quantize, rows, rows_min, dw, planes, runs, timed)          \
     static int runs_##name(void)                                                                   \
     {                                                                                              \
         return (runs) != 0;                                                                        \
@@ -28,12 +28,14 @@ typedef struct {
     axmul__lut_kernel fn; /* NULL: not in this build */
     axmul__quantize_fn quantize;
     axmul__rows_kernel rows;
-    int rows_min, planes, timed;
+    int rows_min;
+    axmul__dw_kernel dw;
+    int planes, timed;
     int (*runs)(void);
 } path_row;
 
-#define AXMUL__PATH_ROW(name, kernel, quantize, rows, rows_min, planes, runs, timed)               \
-    {#name, kernel, quantize, rows, rows_min, planes, timed, runs_##name},
+#define AXMUL__PATH_ROW(name, kernel, quantize, rows, rows_min, dw, planes, runs, timed)           \
+    {#name, kernel, quantize, rows, rows_min, dw, planes, timed, runs_##name},
 static const path_row paths[] = {AXMUL__CPU_PATHS(AXMUL__PATH_ROW)};
 #undef AXMUL__PATH_ROW
 enum { NPATHS = (int)(sizeof paths / sizeof paths[0]) };
@@ -241,6 +243,7 @@ axmul_status axmul__cpu_select(axmul__cpu_kernel *k)
     k->rows = paths[i].rows;
     k->rows_min = paths[i].rows_min;
     k->rows_name = paths[i].name;
+    k->dw = paths[i].dw;
     k->needs_planes = paths[i].planes;
     /* The timing compares chunk kernels only, and on some cores the portable one wins it by a
      * few per cent; the row kernel of a timed path this CPU runs (AVX2) is then still twice as

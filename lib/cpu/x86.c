@@ -367,4 +367,103 @@ __attribute__((target("avx2"))) void axmul__rows_kernel_avx2(const uint8_t *A, i
         axmul__rows_flush(wh, nb, np, as, acc);
     }
 }
+/* The depthwise kernel (cpu.h): 8 channels per vector, their codes one 8-byte load at each tap
+ * (NHWC), looked up with one vpgatherdd in the column-major entries (index w * 256 + code, scale
+ * 2, the low 16 bits of each dword); the sums of entries and of codes in 32-bit lanes, converted
+ * and stored 8 outputs at a time (the last block's lanes past c masked: their weight code 0 and
+ * whatever codes they read are valid indices). KH, KW: the filter's size where it is a
+ * compile-time constant (3x3: the tap offsets stay in registers), else 0 and read from the plan.
+ * (Layers of one input channel, a broadcast code per tap, ran slower this way than through the
+ * chunk kernels: LeNet's first layer has 6 outputs per pixel and 9 taps.) */
+static inline __attribute__((always_inline, target("avx2"))) void
+dw_row_avx2(const axmul__dw_args *a, int64_t row, const int KH, const int KW)
+{
+    const axmul__conv_plan *p = a->p;
+    const int kh = KH ? KH : p->kh, kw = KW ? KW : p->kw;
+    const int n = (int)(row / p->oh), oy = (int)(row % p->oh), c = p->c, k = p->k;
+    const uint8_t *rows[AXMUL__DW_MAX_TAPS]; /* input row of filter row i, NULL in the padding */
+    int all_rows = 1;
+    for (int i = 0; i < kh; i++) {
+        const int iy = axmul__in_y(p, oy, i);
+        rows[i] = iy >= 0 && iy < p->h ? a->qx + ((size_t)n * p->h + (size_t)iy) * p->w * c : NULL;
+        all_rows &= rows[i] != NULL;
+    }
+    int lo = 0, hi = p->ow; /* output columns whose taps all lie inside the image's columns */
+    while (lo < hi && axmul__in_x(p, lo, 0) < 0)
+        lo++;
+    while (hi > lo && axmul__in_x(p, hi - 1, kw - 1) >= p->w)
+        hi--;
+    if (!all_rows)
+        lo = hi = 0;
+    float *yr = a->y + (size_t)row * p->ow * c;
+    const int *tab = (const int *)(const void *)a->tt;
+    const __m256i zx = _mm256_set1_epi32(p->zx), low16 = _mm256_set1_epi32(0xffff);
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const size_t jstep = (size_t)p->dw * c;
+    __m256i woff[AXMUL__DW_MAX_TAPS];
+    for (int c0 = 0; c0 < c; c0 += 8) {
+        const int nl = c - c0 < 8 ? c - c0 : 8;
+        const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(nl), lane);
+        for (int t = 0; t < k; t++) {
+            int32_t wo[8] = {0};
+            for (int l = 0; l < nl; l++)
+                wo[l] = (int32_t)a->wq[(size_t)(c0 + l) * k + t] * 256;
+            woff[t] = _mm256_loadu_si256((const __m256i *)(const void *)wo);
+        }
+        const __m256 sc = _mm256_maskload_ps(a->oscale + c0, m);
+        const __m256 live = _mm256_cmp_ps(sc, _mm256_setzero_ps(), _CMP_NEQ_UQ);
+        const __m256i base = _mm256_maskload_epi32((const int *)(const void *)(a->base + c0), m);
+        const __m256i zw = _mm256_maskload_epi32((const int *)(const void *)(a->zw + c0), m);
+        const __m256 bias = a->bias ? _mm256_maskload_ps(a->bias + c0, m) : _mm256_setzero_ps();
+        for (int ox = 0; ox < p->ow; ox++) {
+            __m256i acc = _mm256_setzero_si256(), sqa = _mm256_setzero_si256();
+            const int ix0 = axmul__in_x(p, ox, 0);
+            if (ox >= lo && ox < hi) { /* every tap inside the image */
+                const size_t at = (size_t)ix0 * c + (size_t)c0;
+                for (int i = 0; i < kh; i++) {
+                    const uint8_t *r = rows[i] + at;
+                    for (int j = 0; j < kw; j++, r += jstep) {
+                        const __m256i code =
+                            _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)r));
+                        const __m256i e = _mm256_i32gather_epi32(
+                            tab, _mm256_add_epi32(woff[i * kw + j], code), 2);
+                        acc = _mm256_add_epi32(acc, _mm256_and_si256(e, low16));
+                        sqa = _mm256_add_epi32(sqa, code);
+                    }
+                }
+            } else {
+                for (int i = 0, t = 0; i < kh; i++)
+                    for (int j = 0, ix = ix0; j < kw; j++, t++, ix += p->dw) {
+                        const __m256i code =
+                            rows[i] && ix >= 0 && ix < p->w
+                                ? _mm256_cvtepu8_epi32(_mm_loadl_epi64(
+                                      (const __m128i *)(const void *)(rows[i] + (size_t)ix * c +
+                                                                      c0)))
+                                : zx;
+                        const __m256i e =
+                            _mm256_i32gather_epi32(tab, _mm256_add_epi32(woff[t], code), 2);
+                        acc = _mm256_add_epi32(acc, _mm256_and_si256(e, low16));
+                        sqa = _mm256_add_epi32(sqa, code);
+                    }
+            }
+            const __m256i sum =
+                _mm256_sub_epi32(_mm256_add_epi32(acc, base), _mm256_mullo_epi32(zw, sqa));
+            __m256 v = _mm256_and_ps(_mm256_mul_ps(sc, _mm256_cvtepi32_ps(sum)), live);
+            if (a->bias)
+                v = _mm256_add_ps(v, bias);
+            if (nl == 8)
+                _mm256_storeu_ps(yr + (size_t)ox * c + c0, v);
+            else
+                _mm256_maskstore_ps(yr + (size_t)ox * c + c0, m, v);
+        }
+    }
+}
+
+__attribute__((target("avx2"))) void axmul__dw_kernel_avx2(const axmul__dw_args *a, int64_t row)
+{
+    if (a->p->kh == 3 && a->p->kw == 3)
+        dw_row_avx2(a, row, 3, 3);
+    else
+        dw_row_avx2(a, row, 0, 0);
+}
 #endif
