@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,11 @@ struct axmul__prepared {
     int refs; /* holders, the cache counting as one */
 };
 typedef axmul__prepared prepared;
+/* The depthwise kernels' gathers read 4 bytes at each entry of tt, 2 past the last one (cpu.h):
+ * key follows tt directly, inside the same allocation. */
+_Static_assert(offsetof(prepared, key) ==
+                   offsetof(prepared, tt) + sizeof(uint16_t) * AXMUL_TABLE_ENTRIES,
+               "tt readable past its end");
 
 static pthread_mutex_t prep_lock = PTHREAD_MUTEX_INITIALIZER;
 static prepared *prep_cache[PREP_SLOTS]; /* most recently used first */
