@@ -16,26 +16,29 @@
 /* Depthwise layers (groups = c = co) through the direct kernels (cpu.h) on every path that has
  * one, against the reference convolution: 8, 16, 24, 32 and 40 channels (whole vectors) and 9,
  * 19, 21 (a masked block), every padding kind with an input zero point (padding reads it), stride,
- * dilation, the 3x3 filter's own code and other sizes up to AXMUL__DW_MAX_TAPS taps, signed and
- * unsigned tables, a bias, a channel of scale 0 (+0 even where its sum is negative), a table of all
- * 0xFFFF (the largest sums); one filter of AXMUL__DW_MAX_TAPS + 16 taps and layers of one input
- * channel (c = 1, 1 to 13 outputs), which the chunk kernels serve. The direct kernels are told
- * apart by their working memory: no planar copy of the input, no per-thread gather rows. */
+ * dilation, 3x3 filters (with the pair table where stride and dilation along the row are 1, under
+ * any padding and any stride and dilation down the columns) and other sizes up to
+ * AXMUL__DW_MAX_TAPS taps, signed and unsigned tables, a bias, a channel of scale 0 (+0 even where
+ * its sum is negative), a table of all 0xFFFF (the largest sums); one filter of
+ * AXMUL__DW_MAX_TAPS + 16 taps and layers of one input channel (c = 1, 1 to 13 outputs), which
+ * the chunk kernels serve. The direct kernels are told apart by their working memory: no planar
+ * copy of the input, no per-thread gather rows. */
 START_TEST(test_depthwise_direct)
 {
     uint64_t s = tu_seed() ^ 0xd3;
     /* n h w c kh kw, stride h w, dilation h w, padding (0 same, 1 valid, 2 explicit), threads,
      * then 0 (depthwise: co = groups = c) or co (one group of one input channel) */
     static const int shapes[][13] = {
-        {1, 9, 11, 8, 3, 3, 1, 1, 1, 1, 0, 1},      {2, 10, 7, 19, 3, 3, 2, 1, 1, 1, 1, 2},
-        {1, 13, 12, 32, 3, 3, 1, 2, 2, 1, 2, 2},    {3, 6, 9, 40, 5, 5, 1, 1, 1, 1, 0, 3},
-        {1, 5, 6, 16, 1, 1, 1, 1, 1, 1, 0, 1},      {1, 4, 4, 9, 2, 3, 1, 1, 1, 1, 2, 2},
-        {1, 18, 17, 24, 16, 16, 1, 1, 1, 1, 0, 2},  {1, 18, 17, 24, 16, 17, 1, 1, 1, 1, 0, 2},
-        {2, 12, 12, 8, 3, 3, 3, 3, 2, 2, 0, 2},     {1, 30, 30, 21, 3, 3, 2, 2, 1, 1, 2, 2},
-        {1, 3, 2, 16, 3, 3, 1, 1, 1, 1, 0, 1},      {1, 20, 20, 32, 3, 3, 1, 1, 1, 1, 0, 2},
-        {1, 8, 9, 16, 3, 2, 1, 1, 1, 1, 0, 1},      {4, 28, 28, 1, 3, 3, 1, 1, 1, 1, 1, 2, 6},
-        {2, 11, 10, 1, 5, 5, 2, 1, 1, 2, 0, 2, 13}, {1, 9, 9, 1, 3, 3, 1, 1, 1, 1, 2, 1, 8},
-        {1, 7, 6, 1, 1, 2, 1, 1, 1, 1, 0, 1, 2}};
+        {1, 9, 11, 8, 3, 3, 1, 1, 1, 1, 0, 1},     {2, 10, 7, 19, 3, 3, 2, 1, 1, 1, 1, 2},
+        {1, 13, 12, 32, 3, 3, 1, 2, 2, 1, 2, 2},   {3, 6, 9, 40, 5, 5, 1, 1, 1, 1, 0, 3},
+        {1, 5, 6, 16, 1, 1, 1, 1, 1, 1, 0, 1},     {1, 4, 4, 9, 2, 3, 1, 1, 1, 1, 2, 2},
+        {1, 18, 17, 24, 16, 16, 1, 1, 1, 1, 0, 2}, {1, 18, 17, 24, 16, 17, 1, 1, 1, 1, 0, 2},
+        {2, 12, 12, 8, 3, 3, 3, 3, 2, 2, 0, 2},    {1, 30, 30, 21, 3, 3, 2, 2, 1, 1, 2, 2},
+        {1, 3, 2, 16, 3, 3, 1, 1, 1, 1, 0, 1},     {1, 20, 20, 32, 3, 3, 1, 1, 1, 1, 0, 2},
+        {1, 8, 9, 16, 3, 2, 1, 1, 1, 1, 0, 1},     {2, 10, 12, 19, 3, 3, 2, 1, 1, 1, 2, 2},
+        {1, 9, 9, 24, 3, 3, 1, 1, 2, 1, 1, 1},     {1, 6, 5, 8, 3, 3, 1, 1, 1, 1, 1, 2},
+        {4, 28, 28, 1, 3, 3, 1, 1, 1, 1, 1, 2, 6}, {2, 11, 10, 1, 5, 5, 2, 1, 1, 2, 0, 2, 13},
+        {1, 9, 9, 1, 3, 3, 1, 1, 1, 1, 2, 1, 8},   {1, 7, 6, 1, 1, 2, 1, 1, 1, 1, 0, 1, 2}};
     int tested = 0;
     for (int pi = 0; pi < KC_NPATHS; pi++) {
         if (!tc_use_cpu_path(kc_paths[pi].name))
@@ -92,10 +95,13 @@ START_TEST(test_depthwise_direct)
             assert_same_bits(y, r, c.ny, ctx);
             const size_t taps = (size_t)v[4] * v[5];
             const int direct = kc_paths[pi].dw && taps <= AXMUL__DW_MAX_TAPS && !v[12];
-            /* direct: codes, filter codes, 16 bytes per channel, 5 pieces' alignment; chunks:
+            /* direct: codes, filter codes, 16 bytes per channel, the pair table of 3x3 filters
+             * with stride and dilation 1 along the row, 6 pieces' alignment; chunks:
              * also the planar copy and 256 gathered pixels per tap */
-            ck_assert_msg(direct ? info.work_bytes <= c.nx + (size_t)co * (taps + 16) + 5 * 64
-                                 : info.work_bytes >= 2 * c.nx + taps * 256,
+            const size_t pairs = v[4] == 3 && v[5] == 3 && v[7] == 1 && v[9] == 1 ? 3 * 1024 : 0;
+            ck_assert_msg(direct
+                              ? info.work_bytes <= c.nx + (size_t)co * (taps + 16 + pairs) + 6 * 64
+                              : info.work_bytes >= 2 * c.nx + taps * 256,
                           "%s: work_bytes %zu: the %s kernel did not run", ctx, info.work_bytes,
                           direct ? "direct" : "chunk");
             free(y);

@@ -94,8 +94,22 @@ typedef struct {
     const int32_t *base;       /* [co] */
     const int32_t *zw;         /* [co] */
     const float *bias;         /* [co], or NULL */
+    const uint32_t *pairs;     /* 3x3 filters, stride and dilation 1 along the row: the pair table
+                                  of axmul__dw_pairs_build; NULL otherwise */
     float *y;                  /* NHWC output */
 } axmul__dw_args;
+
+/* Whether a depthwise layer takes a pair table: a 3x3 filter, stride 1 and dilation 1 along the
+ * row (where taps 0, 1 and 2 of three adjacent outputs read the same input code). */
+static inline int axmul__dw_pairs_fit(const axmul__conv_plan *p)
+{
+    return p->kh == 3 && p->kw == 3 && p->sw == 1 && p->dw == 1;
+}
+
+/* portable.c: the pair table of a layer where axmul__dw_pairs_fit: for channel o and filter row
+ * i, P[(o * 3 + i) * 256 + a] = entry(a, w[o][i][0]) | entry(a, w[o][i][1]) << 16 (stored
+ * entries, from the column-major tt). */
+void axmul__dw_pairs_build(const uint16_t *tt, const uint8_t *wq, int co, uint32_t *P);
 
 /* Writes output row oy of image n (row = n * oh + oy), every column and channel:
  *   y = axmul__conv_out(oscale, axmul__zp_correct(sum of entries, base, zw, sum of codes)) + bias

@@ -474,6 +474,8 @@ static axmul_status conv_depthwise(const axmul__conv_setup *s, const axmul_table
     const size_t o_qx = piece(&l, nx + 8, 1), o_wq = piece(&l, co * k, 1); /* cpu.h: qx */
     const size_t o_sum = piece(&l, co, sizeof(int64_t)), o_base = piece(&l, co, sizeof(int32_t));
     const size_t o_zw = piece(&l, co, sizeof(int32_t));
+    const int pairs = axmul__dw_pairs_fit(p);
+    const size_t o_pairs = piece(&l, pairs ? co * 3 * 256 : 0, sizeof(uint32_t));
     if (l.overflow)
         return axmul__fail(AXMUL_ERR_INVALID_ARGUMENT, "conv: working memory size overflows");
     *work_bytes = l.used;
@@ -494,8 +496,11 @@ static axmul_status conv_depthwise(const axmul__conv_setup *s, const axmul_table
         base[o] = (int32_t)(axmul__unstore(0, p->is_signed, p->k) +
                             axmul__zp_base(p->k, p->zx, s->zw[o], sum_qw[o]));
     }
-    const axmul__dw_args a = {p,  qx,      wq, axmul__prepared_lut(tab).tt, s->oscale, base,
-                              zw, s->bias, y};
+    const uint16_t *tt = axmul__prepared_lut(tab).tt;
+    uint32_t *P = pairs ? (uint32_t *)(void *)(ws + o_pairs) : NULL;
+    if (P)
+        axmul__dw_pairs_build(tt, wq, p->co, P);
+    const axmul__dw_args a = {p, qx, wq, tt, s->oscale, base, zw, s->bias, P, y};
     const int64_t nrows = (int64_t)p->n * p->oh;
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(nthreads) schedule(dynamic, 1)

@@ -161,6 +161,18 @@ void axmul__dw_kernel_ref(const axmul__dw_args *a, int64_t row)
     dw_channels_ref(a, row, 0, a->p->c);
 }
 
+void axmul__dw_pairs_build(const uint16_t *tt, const uint8_t *wq, int co, uint32_t *P)
+{
+    for (int o = 0; o < co; o++)
+        for (int i = 0; i < 3; i++) {
+            const uint16_t *c0 = tt + (size_t)wq[(size_t)o * 9 + (size_t)i * 3] * 256;
+            const uint16_t *c1 = tt + (size_t)wq[(size_t)o * 9 + (size_t)i * 3 + 1] * 256;
+            uint32_t *d = P + ((size_t)o * 3 + (size_t)i) * 256;
+            for (int a = 0; a < 256; a++)
+                d[a] = (uint32_t)c0[a] | (uint32_t)c1[a] << 16;
+        }
+}
+
 /* The row kernels sum in 16-bit lanes, 16 per AVX2 add, exactly:
  * over a segment of at most 256 taps a pixel's sums of entries v are kept as W = sum(v) modulo
  * 2^16 and H = sum(v >> 8) (at most 256 * 255, no overflow); the low bytes' sum L = sum(v & 255)
