@@ -191,6 +191,15 @@ static void sum_activations(const axmul__conv_plan *p, int np, const uint8_t *A,
     }
 }
 
+/* The constant part of output channel o's sum over its taps: the stored offset of signed entries
+ * (one per tap), or the zero-point corrections of unsigned layers (sum_qw: the channel's sum of
+ * weight codes). The chunk kernels' conversion and the depthwise kernels take it from here. */
+static int64_t channel_base(const axmul__conv_setup *s, int o, int64_t sum_qw)
+{
+    const axmul__conv_plan *p = &s->p;
+    return axmul__unstore(0, p->is_signed, p->k) + axmul__zp_base(p->k, p->zx, s->zw[o], sum_qw);
+}
+
 /* The output values of channel o for the chunk's pixels, from its LUT sums (acc32, or acc64 when
  * the taps took several kernel calls), into v[0..np). In doubles: every term and partial sum is an
  * integer below 2^53 (k < 2^31 taps, entries < 2^16, codes < 2^8, so |sum| < 2^50), so the
@@ -203,11 +212,8 @@ static void convert_channel(const job_t *J, int o, int np, const double *sqa, co
 {
     const axmul__conv_plan *p = &J->s->p;
     const float sc = J->s->oscale[o]; /* not 0: run_chunk writes those channels itself */
-    /* The constant part of the sum: the stored offset of signed entries (one per tap), or the
-     * zero-point corrections of unsigned layers. */
-    const int64_t zw = J->s->zw[o]; /* 0 when signed */
-    const int64_t base =
-        axmul__unstore(0, p->is_signed, p->k) + axmul__zp_base(p->k, p->zx, zw, J->sum_qw[o]);
+    const int64_t zw = J->s->zw[o];   /* 0 when signed */
+    const int64_t base = channel_base(J->s, o, J->sum_qw[o]);
     if (acc64) { /* more than AXMUL__TAP_BLOCK taps: the lookups outweigh this loop */
         for (int q = 0; q < np; q++)
             v[q] = axmul__conv_out(
@@ -493,8 +499,7 @@ static axmul_status conv_depthwise(const axmul__conv_setup *s, const axmul_table
     axmul__conv_quantize_filter(s, w, wq, sum_qw, nthreads);
     for (size_t o = 0; o < co; o++) {
         zw[o] = s->zw[o];
-        base[o] = (int32_t)(axmul__unstore(0, p->is_signed, p->k) +
-                            axmul__zp_base(p->k, p->zx, s->zw[o], sum_qw[o]));
+        base[o] = (int32_t)channel_base(s, (int)o, sum_qw[o]);
     }
     const uint16_t *tt = axmul__prepared_lut(tab).tt;
     uint32_t *P = pairs ? (uint32_t *)(void *)(ws + o_pairs) : NULL;

@@ -135,12 +135,12 @@ static inline float dw_value(const axmul__dw_args *a, int o, int64_t lut_sum, in
     return a->bias ? v + a->bias[o] : v;
 }
 
-static void dw_channels_ref(const axmul__dw_args *a, int64_t row, int c0, int c1)
+void axmul__dw_kernel_ref(const axmul__dw_args *a, int64_t row)
 {
     const axmul__conv_plan *p = a->p;
     const int n = (int)(row / p->oh), oy = (int)(row % p->oh), c = p->c;
     for (int ox = 0; ox < p->ow; ox++)
-        for (int o = c0; o < c1; o++) {
+        for (int o = 0; o < c; o++) {
             int64_t lut_sum = 0, sum_qa = 0;
             for (int i = 0; i < p->kh; i++)
                 for (int j = 0; j < p->kw; j++) {
@@ -154,11 +154,6 @@ static void dw_channels_ref(const axmul__dw_args *a, int64_t row, int c0, int c1
                 }
             a->y[((size_t)row * p->ow + ox) * c + o] = dw_value(a, o, lut_sum, sum_qa);
         }
-}
-
-void axmul__dw_kernel_ref(const axmul__dw_args *a, int64_t row)
-{
-    dw_channels_ref(a, row, 0, a->p->c);
 }
 
 void axmul__dw_pairs_build(const uint16_t *tt, const uint8_t *wq, int co, uint32_t *P)

@@ -367,14 +367,7 @@ __attribute__((target("avx2"))) void axmul__rows_kernel_avx2(const uint8_t *A, i
         axmul__rows_flush(wh, nb, np, as, acc);
     }
 }
-/* The depthwise kernel (cpu.h): 8 channels per vector, their codes one 8-byte load at each tap
- * (NHWC), looked up with one vpgatherdd in the column-major entries (index w * 256 + code, scale
- * 2, the low 16 bits of each dword); the sums of entries and of codes in 32-bit lanes, converted
- * and stored 8 outputs at a time (the last block's lanes past c masked: their weight code 0 and
- * whatever codes they read are valid indices). KH, KW: the filter's size where it is a
- * compile-time constant (3x3: the tap offsets stay in registers), else 0 and read from the plan.
- * (Layers of one input channel, a broadcast code per tap, ran slower this way than through the
- * chunk kernels: LeNet's first layer has 6 outputs per pixel and 9 taps.) */
+
 /* One block of 8 output channels of a depthwise kernel: its per-channel constants (lanes past c
  * masked off) and the conversion and store of 8 outputs from their sums of entries and codes. */
 typedef struct {
@@ -413,19 +406,45 @@ dw_block_store_avx2(const dw_block_avx2 *b, __m256i acc, __m256i sqa, float *dst
         _mm256_maskstore_ps(dst, b->m, v);
 }
 
+/* The 8 codes of a block of channels at one input pixel (at: the pixel's first one). */
+static inline __attribute__((always_inline, target("avx2"))) __m256i
+dw_codes_avx2(const uint8_t *at)
+{
+    return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)at));
+}
+
+/* The input row that each of the kh filter rows reads for output row `row` (NULL: padding);
+ * returns whether all of them lie inside the image. */
+static inline int dw_input_rows(const axmul__dw_args *a, int64_t row, int kh, const uint8_t **rows)
+{
+    const axmul__conv_plan *p = a->p;
+    const int n = (int)(row / p->oh), oy = (int)(row % p->oh);
+    int all = 1;
+    for (int i = 0; i < kh; i++) {
+        const int iy = axmul__in_y(p, oy, i);
+        rows[i] =
+            iy >= 0 && iy < p->h ? a->qx + ((size_t)n * p->h + (size_t)iy) * p->w * p->c : NULL;
+        all &= rows[i] != NULL;
+    }
+    return all;
+}
+
+/* The depthwise kernel (cpu.h): 8 channels per vector, their codes one 8-byte load at each tap
+ * (NHWC), looked up with one vpgatherdd in the column-major entries (index w * 256 + code, scale
+ * 2, the low 16 bits of each dword); the sums of entries and of codes in 32-bit lanes, converted
+ * and stored 8 outputs at a time (the last block's lanes past c masked: their weight code 0 and
+ * whatever codes they read are valid indices). KH, KW: the filter's size where it is a
+ * compile-time constant (3x3: the tap offsets stay in registers), else 0 and read from the plan.
+ * (Layers of one input channel, a broadcast code per tap, ran slower this way than through the
+ * chunk kernels: LeNet's first layer has 6 outputs per pixel and 9 taps.) */
 static inline __attribute__((always_inline, target("avx2"))) void
 dw_row_avx2(const axmul__dw_args *a, int64_t row, const int KH, const int KW)
 {
     const axmul__conv_plan *p = a->p;
     const int kh = KH ? KH : p->kh, kw = KW ? KW : p->kw;
-    const int n = (int)(row / p->oh), oy = (int)(row % p->oh), c = p->c, k = p->k;
-    const uint8_t *rows[AXMUL__DW_MAX_TAPS]; /* input row of filter row i, NULL in the padding */
-    int all_rows = 1;
-    for (int i = 0; i < kh; i++) {
-        const int iy = axmul__in_y(p, oy, i);
-        rows[i] = iy >= 0 && iy < p->h ? a->qx + ((size_t)n * p->h + (size_t)iy) * p->w * c : NULL;
-        all_rows &= rows[i] != NULL;
-    }
+    const int c = p->c, k = p->k;
+    const uint8_t *rows[AXMUL__DW_MAX_TAPS];
+    const int all_rows = dw_input_rows(a, row, kh, rows);
     int lo = 0, hi = p->ow; /* output columns whose taps all lie inside the image's columns */
     while (lo < hi && axmul__in_x(p, lo, 0) < 0)
         lo++;
@@ -454,8 +473,7 @@ dw_row_avx2(const axmul__dw_args *a, int64_t row, const int KH, const int KW)
                 for (int i = 0; i < kh; i++) {
                     const uint8_t *r = rows[i] + at;
                     for (int j = 0; j < kw; j++, r += jstep) {
-                        const __m256i code =
-                            _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)r));
+                        const __m256i code = dw_codes_avx2(r);
                         const __m256i e = _mm256_i32gather_epi32(
                             tab, _mm256_add_epi32(woff[i * kw + j], code), 2);
                         acc = _mm256_add_epi32(acc, _mm256_and_si256(e, low16));
@@ -465,12 +483,9 @@ dw_row_avx2(const axmul__dw_args *a, int64_t row, const int KH, const int KW)
             } else {
                 for (int i = 0, t = 0; i < kh; i++)
                     for (int j = 0, ix = ix0; j < kw; j++, t++, ix += p->dw) {
-                        const __m256i code =
-                            rows[i] && ix >= 0 && ix < p->w
-                                ? _mm256_cvtepu8_epi32(_mm_loadl_epi64(
-                                      (const __m128i *)(const void *)(rows[i] + (size_t)ix * c +
-                                                                      c0)))
-                                : zx;
+                        const __m256i code = rows[i] && ix >= 0 && ix < p->w
+                                                 ? dw_codes_avx2(rows[i] + (size_t)ix * c + c0)
+                                                 : zx;
                         const __m256i e =
                             _mm256_i32gather_epi32(tab, _mm256_add_epi32(woff[t], code), 2);
                         acc = _mm256_add_epi32(acc, _mm256_and_si256(e, low16));
@@ -491,12 +506,9 @@ static inline __attribute__((always_inline, target("avx2"))) void
 dw_row_pairs_avx2(const axmul__dw_args *a, int64_t row)
 {
     const axmul__conv_plan *p = a->p;
-    const int n = (int)(row / p->oh), oy = (int)(row % p->oh), c = p->c, pl = p->pad_left;
-    const uint8_t *rows[3]; /* input row of filter row i, NULL in the padding */
-    for (int i = 0; i < 3; i++) {
-        const int iy = axmul__in_y(p, oy, i);
-        rows[i] = iy >= 0 && iy < p->h ? a->qx + ((size_t)n * p->h + (size_t)iy) * p->w * c : NULL;
-    }
+    const int c = p->c, pl = p->pad_left;
+    const uint8_t *rows[3];
+    dw_input_rows(a, row, 3, rows);
     float *yr = a->y + (size_t)row * p->ow * c;
     const int *tab = (const int *)(const void *)a->tt, *pairs = (const int *)(const void *)a->pairs;
     const __m256i zx = _mm256_set1_epi32(p->zx), low16 = _mm256_set1_epi32(0xffff);
@@ -520,10 +532,7 @@ dw_row_pairs_avx2(const axmul__dw_args *a, int64_t row)
             const int inside = x >= 0 && x < p->w;
             for (int i = 0; i < 3; i++) {
                 const __m256i code =
-                    rows[i] && inside
-                        ? _mm256_cvtepu8_epi32(_mm_loadl_epi64(
-                              (const __m128i *)(const void *)(rows[i] + (size_t)x * c + c0)))
-                        : zx;
+                    rows[i] && inside ? dw_codes_avx2(rows[i] + (size_t)x * c + c0) : zx;
                 const __m256i g = _mm256_i32gather_epi32(pairs, _mm256_add_epi32(poff[i], code), 4);
                 const __m256i e = _mm256_i32gather_epi32(tab, _mm256_add_epi32(soff[i], code), 2);
                 t0 = _mm256_add_epi32(t0, _mm256_and_si256(g, low16));
