@@ -118,6 +118,86 @@ START_TEST(test_depthwise_direct)
 }
 END_TEST
 
+/* Every path's depthwise kernel, row by row, against its plain C twin axmul__dw_kernel_ref on
+ * the kernel's own contract (cpu.h): random codes, weight codes, zero point, scales (some 0),
+ * constant parts and weight zero points, with and without a bias, the pair table where
+ * axmul__dw_pairs_fit; bit for bit. */
+START_TEST(test_depthwise_kernel)
+{
+    uint64_t s = tu_seed() ^ 0xd4;
+    /* n h w c kh kw, stride h w, dilation h w, padding (0 same, 1 valid) */
+    static const int shapes[][11] = {
+        {2, 7, 9, 8, 3, 3, 1, 1, 1, 1, 0},  {1, 6, 11, 19, 3, 3, 2, 1, 1, 1, 1},
+        {1, 9, 8, 32, 3, 3, 1, 2, 1, 1, 0}, {1, 10, 10, 13, 5, 5, 1, 1, 2, 2, 0},
+        {2, 5, 7, 24, 2, 3, 1, 1, 1, 1, 1}, {1, 4, 3, 40, 3, 3, 1, 1, 1, 1, 0}};
+    uint16_t *tt = malloc((AXMUL_TABLE_ENTRIES + 32) * sizeof *tt); /* readable past the end */
+    for (size_t e = 0; e < AXMUL_TABLE_ENTRIES + 32; e++)
+        tt[e] = (uint16_t)tu_rand(&s);
+    int tested = 0;
+    for (int pi = 0; pi < KC_NPATHS; pi++) {
+        if (!kc_paths[pi].dw || !kc_paths[pi].runs())
+            continue;
+        tested++;
+        for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+            const int *v = shapes[k];
+            axmul_conv_desc d;
+            axmul_conv_desc_init(&d);
+            d.n = v[0], d.h = v[1], d.w = v[2], d.c = d.co = d.groups = v[3];
+            d.kh = v[4], d.kw = v[5], d.stride_h = v[6], d.stride_w = v[7];
+            d.dilation_h = v[8], d.dilation_w = v[9];
+            d.padding = v[10] ? AXMUL_PADDING_VALID : AXMUL_PADDING_SAME;
+            axmul__conv_plan p;
+            ck_assert_int_eq(axmul__conv_geometry(&d, &p, NULL), AXMUL_OK);
+            p.zx = tu_randint(&s, 0, 255);
+            const int c = p.c, taps = p.k;
+            const size_t nx = (size_t)p.n * p.h * p.w * c, ny = (size_t)p.n * p.oh * p.ow * c;
+            uint8_t *qx = malloc(nx + 8), *wq = malloc((size_t)c * taps);
+            float *sc = malloc(sizeof(float) * c), *bias = malloc(sizeof(float) * c);
+            int32_t *base = malloc(sizeof(int32_t) * c), *zw = malloc(sizeof(int32_t) * c);
+            uint32_t *P = malloc(sizeof(uint32_t) * 3 * 256 * c);
+            float *y = malloc(sizeof(float) * ny), *r = malloc(sizeof(float) * ny);
+            for (size_t i = 0; i < nx + 8; i++)
+                qx[i] = (uint8_t)tu_rand(&s);
+            for (size_t i = 0; i < (size_t)c * taps; i++)
+                wq[i] = (uint8_t)tu_rand(&s);
+            for (int o = 0; o < c; o++) {
+                sc[o] = o % 5 == 3 ? 0.0f : tu_randf(&s, 1e-6f, 1e-3f);
+                bias[o] = tu_randf(&s, -1.0f, 1.0f);
+                base[o] = tu_randint(&s, -(1 << 24), 1 << 24);
+                zw[o] = tu_randint(&s, 0, 255);
+            }
+            const int pairs = axmul__dw_pairs_fit(&p);
+            if (pairs)
+                axmul__dw_pairs_build(tt, wq, c, P);
+            const axmul__dw_args got = {
+                &p, qx, wq, tt, sc, base, zw, k % 2 ? bias : NULL, pairs ? P : NULL, y};
+            axmul__dw_args want = got;
+            want.y = r;
+            for (int64_t row = 0; row < (int64_t)p.n * p.oh; row++) {
+                kc_paths[pi].dw(&got, row);
+                axmul__dw_kernel_ref(&want, row);
+            }
+            char ctx[160];
+            snprintf(ctx, sizeof ctx, "%s dw kernel, shape %zu, zx %d, pairs %d", kc_paths[pi].name,
+                     k, p.zx, pairs);
+            assert_same_bits(y, r, ny, ctx);
+            free(qx);
+            free(wq);
+            free(sc);
+            free(bias);
+            free(base);
+            free(zw);
+            free(P);
+            free(y);
+            free(r);
+        }
+    }
+    free(tt);
+    if (!tested)
+        fprintf(stderr, "note: no CPU path here has a direct depthwise kernel: not tested\n");
+}
+END_TEST
+
 /* Row tables (lib/cpu/cpu.h), on the paths that have a row kernel: layers of enough pixels and
  * channels per group, against the reference and against the same path without rows
  * (AXMUL_CPU_ROWS=0), bit for bit: blocks of 64 channels with padding channels, more than 256
@@ -269,6 +349,7 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_row_tables);
+    tcase_add_test(tc, test_depthwise_kernel);
     tcase_add_test(tc, test_depthwise_direct);
     suite_add_tcase(s, tc);
     return tu_run(s);
